@@ -1,0 +1,58 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (test with
+// errors.Is) and, where a position is known, are a *FormatError naming it.
+var (
+	// ErrTruncated means the input ends before a box, table or sample it declares.
+	ErrTruncated = errors.New("truncated input")
+	// ErrMalformed means a box or table is internally inconsistent.
+	ErrMalformed = errors.New("malformed input")
+	// ErrUnsupportedCodec means a track's codec cannot be packaged.
+	ErrUnsupportedCodec = errors.New("unsupported codec")
+	// ErrNoSyncSample means a video track has no sync sample where one is needed.
+	ErrNoSyncSample = errors.New("no sync sample")
+	// ErrUnaligned means renditions of a ladder lack sync samples at the same times.
+	ErrUnaligned = errors.New("renditions not aligned")
+	// ErrNoTracks means a source holds no track that can be packaged.
+	ErrNoTracks = errors.New("no usable tracks")
+)
+
+// FormatError locates a problem in an input: which source, which box or track,
+// which sample and at which byte offset. Fields that are unknown are zero/-1.
+type FormatError struct {
+	Source string // input name
+	Box    string // box path such as "moov/trak/mdia/minf/stbl/stsz", if any
+	Track  uint32 // track ID, 0 if not track specific
+	Sample int    // 1-based sample number, 0 if not sample specific
+	Offset int64  // byte offset in the source, -1 if unknown
+	Err    error  // one of the sentinel errors, possibly wrapped
+	Detail string
+}
+
+func (e *FormatError) Error() string {
+	msg := e.Source
+	if e.Box != "" {
+		msg += ": " + e.Box
+	}
+	if e.Track != 0 {
+		msg += fmt.Sprintf(": track %d", e.Track)
+	}
+	if e.Sample != 0 {
+		msg += fmt.Sprintf(": sample %d", e.Sample)
+	}
+	if e.Offset >= 0 {
+		msg += fmt.Sprintf(" at byte %d", e.Offset)
+	}
+	msg += ": " + e.Err.Error()
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
