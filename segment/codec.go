@@ -1,0 +1,250 @@
+package segment
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/bits"
+
+	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/av1"
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// describeSampleEntry fills the codec string and the codec-derived properties
+// of t from t.SampleEntry. It returns ErrUnsupportedCodec for codecs this
+// package cannot package.
+func describeSampleEntry(t *Track) error {
+	switch e := t.SampleEntry.(type) {
+	case *mp4.VisualSampleEntryBox:
+		if t.Kind != KindVideo {
+			return fmt.Errorf("%w: visual sample entry %q in a %s track", ErrUnsupportedCodec, e.Type(), t.Kind)
+		}
+		t.Width, t.Height = int(e.Width), int(e.Height)
+		t.PixelAspect = Rational{1, 1}
+		if e.Pasp != nil && e.Pasp.HSpacing > 0 && e.Pasp.VSpacing > 0 {
+			t.PixelAspect = reduce(Rational{int64(e.Pasp.HSpacing), int64(e.Pasp.VSpacing)})
+		}
+		t.VideoRange = "SDR"
+		for _, c := range e.Children {
+			if colr, ok := c.(*mp4.ColrBox); ok && colr.ColorType == "nclx" {
+				t.VideoRange = videoRange(colr.TransferCharacteristics)
+			}
+		}
+		switch e.Type() {
+		case "avc1", "avc3":
+			if e.AvcC == nil {
+				return fmt.Errorf("%w: %s without avcC", ErrMalformed, e.Type())
+			}
+			c := e.AvcC
+			t.Codec = fmt.Sprintf("%s.%02x%02x%02x", e.Type(), c.AVCProfileIndication, c.ProfileCompatibility, c.AVCLevelIndication)
+		case "hvc1", "hev1":
+			if e.HvcC == nil {
+				return fmt.Errorf("%w: %s without hvcC", ErrMalformed, e.Type())
+			}
+			t.Codec = hevcCodecString(e.Type(), e.HvcC)
+		case "av01":
+			if e.Av1C == nil {
+				return fmt.Errorf("%w: av01 without av1C", ErrMalformed)
+			}
+			t.Codec = av1CodecString(&e.Av1C.CodecConfRec)
+		default:
+			return fmt.Errorf("%w: video sample entry %q", ErrUnsupportedCodec, e.Type())
+		}
+	case *mp4.AudioSampleEntryBox:
+		if t.Kind != KindAudio {
+			return fmt.Errorf("%w: audio sample entry %q in a %s track", ErrUnsupportedCodec, e.Type(), t.Kind)
+		}
+		t.Channels = int(e.ChannelCount)
+		t.SampleRate = int(e.SampleRate)
+		if t.SampleRate == 0 {
+			t.SampleRate = int(t.Timescale)
+		}
+		switch e.Type() {
+		case "mp4a":
+			if e.Esds == nil || e.Esds.DecConfigDescriptor == nil {
+				return fmt.Errorf("%w: mp4a without esds", ErrMalformed)
+			}
+			dcd := e.Esds.DecConfigDescriptor
+			if dcd.ObjectType != 0x40 {
+				return fmt.Errorf("%w: mp4a object type 0x%02x (only AAC is supported)", ErrUnsupportedCodec, dcd.ObjectType)
+			}
+			if dcd.DecSpecificInfo == nil || len(dcd.DecSpecificInfo.DecConfig) < 2 {
+				return fmt.Errorf("%w: AAC without AudioSpecificConfig", ErrMalformed)
+			}
+			asc, err := aac.DecodeAudioSpecificConfig(bytes.NewReader(dcd.DecSpecificInfo.DecConfig))
+			if err != nil {
+				return fmt.Errorf("%w: AudioSpecificConfig: %v", ErrMalformed, err)
+			}
+			ot := asc.ObjectType
+			switch {
+			case asc.PSPresentFlag:
+				ot = aac.HEAACv2
+			case asc.SBRPresentFlag:
+				ot = aac.HEAACv1
+			}
+			t.Codec = fmt.Sprintf("mp4a.40.%d", ot)
+			if asc.ChannelConfiguration > 0 && asc.ChannelConfiguration < 8 {
+				t.Channels = [...]int{0, 1, 2, 3, 4, 5, 6, 8}[asc.ChannelConfiguration]
+			}
+			if asc.SamplingFrequency > 0 {
+				t.SampleRate = asc.SamplingFrequency
+			}
+			if asc.ExtensionFrequency > 0 {
+				t.SampleRate = asc.ExtensionFrequency
+			}
+		case "ac-3":
+			if e.Dac3 == nil {
+				return fmt.Errorf("%w: ac-3 without dac3", ErrMalformed)
+			}
+			t.Codec = "ac-3"
+			t.Channels, _ = e.Dac3.ChannelInfo()
+		case "ec-3":
+			if e.Dec3 == nil {
+				return fmt.Errorf("%w: ec-3 without dec3", ErrMalformed)
+			}
+			t.Codec = "ec-3"
+			t.Channels, _ = e.Dec3.ChannelInfo()
+		case "Opus", "opus":
+			if e.Dops == nil {
+				return fmt.Errorf("%w: Opus without dOps", ErrMalformed)
+			}
+			t.Codec = "opus"
+			t.Channels = int(e.Dops.OutputChannelCount)
+			t.SampleRate = 48000
+		default:
+			return fmt.Errorf("%w: audio sample entry %q", ErrUnsupportedCodec, e.Type())
+		}
+	default:
+		switch typ := t.SampleEntry.Type(); typ {
+		case "wvtt":
+			t.Codec = "wvtt"
+		case "stpp":
+			t.Codec = "stpp.ttml.im1t"
+		default:
+			return fmt.Errorf("%w: sample entry %q", ErrUnsupportedCodec, typ)
+		}
+		if t.Kind != KindText {
+			return fmt.Errorf("%w: text sample entry in a %s track", ErrUnsupportedCodec, t.Kind)
+		}
+	}
+	return nil
+}
+
+// videoRange maps an ISO/IEC 23091-2 transfer characteristic to an HLS VIDEO-RANGE.
+func videoRange(tc uint16) string {
+	switch tc {
+	case 16:
+		return "PQ"
+	case 18:
+		return "HLG"
+	}
+	return "SDR"
+}
+
+// hevcCodecString builds hvc1/hev1 codec strings (ISO/IEC 14496-15 Annex E)
+// from the decoder configuration record, which carries the same profile,
+// tier, level and constraint fields as the SPS.
+func hevcCodecString(sampleEntry string, c *mp4.HvcCBox) string {
+	var b bytes.Buffer
+	b.WriteString(sampleEntry)
+	b.WriteByte('.')
+	if c.GeneralProfileSpace > 0 && c.GeneralProfileSpace < 4 {
+		b.WriteByte("_ABC"[c.GeneralProfileSpace])
+	}
+	fmt.Fprintf(&b, "%d.%X.", c.GeneralProfileIDC, bits.Reverse32(c.GeneralProfileCompatibilityFlags))
+	if c.GeneralTierFlag {
+		b.WriteByte('H')
+	} else {
+		b.WriteByte('L')
+	}
+	fmt.Fprintf(&b, "%d", c.GeneralLevelIDC)
+	// Six constraint bytes; trailing zero bytes are omitted.
+	cif := c.GeneralConstraintIndicatorFlags
+	n := 6
+	for n > 0 && (cif>>(uint(6-n)*8))&0xff == 0 {
+		n--
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, ".%X", (cif>>(uint(5-i)*8))&0xff)
+	}
+	return b.String()
+}
+
+// av1CodecString returns av01.P.LLT.DD, with the optional colour fields when
+// the configuration record carries a sequence header that has them.
+func av1CodecString(c *av1.CodecConfRec) string {
+	if sh, err := c.SequenceHeader(); err == nil && sh != nil {
+		return sh.CodecString("av01")
+	}
+	return c.CodecString("av01")
+}
+
+func gcd(a, b int64) int64 {
+	if a < 0 {
+		a = -a
+	}
+	if b < 0 {
+		b = -b
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func reduce(r Rational) Rational {
+	if g := gcd(r.Num, r.Den); g > 1 {
+		return Rational{r.Num / g, r.Den / g}
+	}
+	return r
+}
+
+// frameRateOf derives the exact frame rate of a video track from its most
+// common sample duration (robust to a short last frame or a few irregular
+// durations), e.g. timescale 30000 and duration 1001 give 30000/1001.
+func frameRateOf(t *Track) Rational {
+	if t.Kind != KindVideo || len(t.Samples) == 0 || t.Timescale == 0 {
+		return Rational{}
+	}
+	counts := map[uint32]int{}
+	var best uint32
+	for i := range t.Samples {
+		d := t.Samples[i].Duration
+		counts[d]++
+		if counts[d] > counts[best] || (counts[d] == counts[best] && d < best) {
+			best = d
+		}
+	}
+	if best == 0 {
+		return Rational{}
+	}
+	return reduce(Rational{int64(t.Timescale), int64(best)})
+}
+
+// readerAtSamples reads contiguous sample payloads from an io.ReaderAt.
+type readerAtSamples struct {
+	r io.ReaderAt
+}
+
+func (s *readerAtSamples) AppendSample(dst []byte, smp *Sample) ([]byte, error) {
+	n := len(dst)
+	dst = growBy(dst, int(smp.Size))
+	if _, err := s.r.ReadAt(dst[n:], smp.Offset); err != nil && err != io.EOF {
+		return dst[:n], err
+	}
+	return dst, nil
+}
+
+// readerAt exposes the underlying reader so writers can copy runs of
+// contiguous samples in one call.
+func (s *readerAtSamples) readerAt() io.ReaderAt { return s.r }
+
+func growBy(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		nb := make([]byte, len(b), 2*cap(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	return b[:len(b)+n]
+}

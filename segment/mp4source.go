@@ -1,0 +1,493 @@
+package segment
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/Eyevinn/mp4ff/bits"
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// maxHeaderBoxSize bounds the moov and moof boxes read into memory. A real
+// moov of a multi-hour file is a few tens of MB; anything larger is refused
+// rather than allocated.
+const maxHeaderBoxSize = 256 << 20
+
+// OpenOptions configures Open. The zero value is ready to use.
+type OpenOptions struct {
+	// Logger receives warnings (ignored edits, skipped tracks). Nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *OpenOptions) logger() *slog.Logger {
+	if o == nil || o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Source is an opened input: its tracks with their sample indexes. Sample
+// payloads stay in the input and are read when segments are written.
+type Source struct {
+	// Name identifies the input in errors and logs (usually its file name).
+	Name string
+	// Size is the input size in bytes.
+	Size int64
+	// Fragmented reports whether the input was a fragmented MP4 (moof/mdat).
+	Fragmented bool
+	// Tracks are the usable tracks in input order.
+	Tracks []*Track
+
+	closer io.Closer
+}
+
+// Close releases the input if the Source opened it (OpenFile). It is safe to
+// call on a Source made by Open, where it does nothing.
+func (s *Source) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer.Close()
+	s.closer = nil
+	return err
+}
+
+// OpenFile opens an MP4 file by path. Close the Source when done.
+func OpenFile(ctx context.Context, path string, opts *OpenOptions) (*Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src, err := Open(ctx, f, fi.Size(), path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.closer = f
+	return src, nil
+}
+
+// Open indexes an MP4 input (progressive with moov at the front or the end,
+// or fragmented MP4/CMAF) read through r, which must stay open while the
+// Source is used. Only the moov and moof boxes are read into memory.
+func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *OpenOptions) (*Source, error) {
+	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}}
+	return p.parse(ctx)
+}
+
+type mp4Parser struct {
+	r    io.ReaderAt
+	size int64
+	name string
+	log  *slog.Logger
+	br   boxReader
+
+	movieTimescale uint32
+	tracks         []*mp4Track
+	moofs          int
+}
+
+// mp4Track is a track while it is being indexed.
+type mp4Track struct {
+	*Track
+	trex     trexDefaults
+	fragTime uint64 // next decode time when a traf has no tfdt
+	skip     bool   // unsupported track that the caller will not see
+}
+
+type trexDefaults struct {
+	sdi, dur, size, flags uint32
+}
+
+func (p *mp4Parser) errAt(sentinel error, off int64, format string, args ...any) error {
+	return &FormatError{Source: p.name, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
+	var moov *rawBox
+	src := &Source{Name: p.name, Size: p.size}
+	var pendingMoofs []int64
+	for off := int64(0); off < p.size; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		typ, boxSize, hdrLen, err := readBoxHeader(p.r, off, p.size)
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, p.errAt(ErrTruncated, off, "top-level box header")
+			}
+			return nil, fmt.Errorf("%s: read at %d: %w", p.name, off, err)
+		}
+		if boxSize < int64(hdrLen) {
+			return nil, p.errAt(ErrMalformed, off, "%q box size %d smaller than its header", typ, boxSize)
+		}
+		if boxSize > p.size-off {
+			return nil, p.errAt(ErrTruncated, off, "%q box of %d bytes, only %d left in the file", typ, boxSize, p.size-off)
+		}
+		switch typ {
+		case "moov":
+			b, err := p.readBox(typ, off, boxSize, hdrLen)
+			if err != nil {
+				return nil, err
+			}
+			moov = b
+			if err := p.parseMoov(moov); err != nil {
+				return nil, err
+			}
+			// Fragments seen before the moov (not valid, but cheap to support).
+			for _, mo := range pendingMoofs {
+				if err := p.indexMoofAt(mo); err != nil {
+					return nil, err
+				}
+			}
+			pendingMoofs = nil
+		case "moof":
+			src.Fragmented = true
+			if moov == nil {
+				pendingMoofs = append(pendingMoofs, off)
+			} else if err := p.indexMoofAt(off); err != nil {
+				return nil, err
+			}
+		}
+		off += boxSize
+	}
+	if moov == nil {
+		return nil, p.errAt(ErrMalformed, -1, "no moov box")
+	}
+	for _, t := range p.tracks {
+		if t.skip {
+			continue
+		}
+		if err := p.finishTrack(t); err != nil {
+			return nil, err
+		}
+		src.Tracks = append(src.Tracks, t.Track)
+	}
+	if len(src.Tracks) == 0 {
+		return nil, &FormatError{Source: p.name, Offset: -1, Err: ErrNoTracks}
+	}
+	return src, nil
+}
+
+func (p *mp4Parser) readBox(typ string, off, size int64, hdrLen int) (*rawBox, error) {
+	if size > maxHeaderBoxSize {
+		return nil, p.errAt(ErrMalformed, off, "%q box of %d bytes exceeds the %d byte limit", typ, size, maxHeaderBoxSize)
+	}
+	buf := make([]byte, size)
+	if _, err := p.r.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && len(buf) == int(size)) {
+		return nil, fmt.Errorf("%s: read %q at %d: %w", p.name, typ, off, err)
+	}
+	return &rawBox{typ: typ, offset: off, hdrLen: hdrLen, payload: buf[hdrLen:]}, nil
+}
+
+func (p *mp4Parser) parseMoov(moov *rawBox) error {
+	br := boxReader{src: p.name, path: "moov"}
+	kids, err := br.children(moov.payload, moov.offset+int64(moov.hdrLen))
+	if err != nil {
+		return err
+	}
+	if mvhd := findBox(kids, "mvhd"); mvhd != nil {
+		c := cursor{b: mvhd.payload}
+		v := c.u8()
+		c.skip(3)
+		if v == 1 {
+			c.skip(16)
+		} else {
+			c.skip(8)
+		}
+		p.movieTimescale = c.u32()
+	}
+	trexByID := map[uint32]trexDefaults{}
+	if mvex := findBox(kids, "mvex"); mvex != nil {
+		mk, err := boxReader{src: p.name, path: "moov/mvex"}.children(mvex.payload, mvex.offset+int64(mvex.hdrLen))
+		if err != nil {
+			return err
+		}
+		for _, b := range mk {
+			if b.typ != "trex" {
+				continue
+			}
+			c := cursor{b: b.payload}
+			c.skip(4)
+			id := c.u32()
+			d := trexDefaults{sdi: c.u32(), dur: c.u32(), size: c.u32(), flags: c.u32()}
+			if c.err {
+				return p.errAt(ErrTruncated, b.offset, "moov/mvex/trex")
+			}
+			trexByID[id] = d
+		}
+	}
+	for _, k := range kids {
+		if k.typ != "trak" {
+			continue
+		}
+		t, err := p.parseTrak(&k)
+		if err != nil {
+			return err
+		}
+		t.trex = trexByID[t.ID]
+		p.tracks = append(p.tracks, t)
+	}
+	return nil
+}
+
+func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
+	br := boxReader{src: p.name, path: "moov/trak"}
+	kids, err := br.children(trak.payload, trak.offset+int64(trak.hdrLen))
+	if err != nil {
+		return nil, err
+	}
+	t := &mp4Track{Track: &Track{Source: p.name, Language: "und"}}
+	tkhd := findBox(kids, "tkhd")
+	if tkhd == nil {
+		return nil, p.errAt(ErrMalformed, trak.offset, "trak without tkhd")
+	}
+	{
+		c := cursor{b: tkhd.payload}
+		v := c.u8()
+		c.skip(3)
+		if v == 1 {
+			c.skip(16)
+		} else {
+			c.skip(8)
+		}
+		t.ID = c.u32()
+		if c.err {
+			return nil, p.errAt(ErrTruncated, tkhd.offset, "moov/trak/tkhd")
+		}
+	}
+	fe := func(sentinel error, box string, off int64, format string, args ...any) error {
+		return &FormatError{Source: p.name, Box: box, Track: t.ID, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	}
+	mdia := findBox(kids, "mdia")
+	if mdia == nil {
+		return nil, fe(ErrMalformed, "moov/trak", trak.offset, "no mdia")
+	}
+	mk, err := boxReader{src: p.name, path: "moov/trak/mdia"}.children(mdia.payload, mdia.offset+int64(mdia.hdrLen))
+	if err != nil {
+		return nil, err
+	}
+	mdhd := findBox(mk, "mdhd")
+	if mdhd == nil {
+		return nil, fe(ErrMalformed, "moov/trak/mdia", mdia.offset, "no mdhd")
+	}
+	{
+		c := cursor{b: mdhd.payload}
+		v := c.u8()
+		c.skip(3)
+		if v == 1 {
+			c.skip(16)
+			t.Timescale = c.u32()
+			c.skip(8)
+		} else {
+			c.skip(8)
+			t.Timescale = c.u32()
+			c.skip(4)
+		}
+		lang := c.u16()
+		if c.err {
+			return nil, fe(ErrTruncated, "moov/trak/mdia/mdhd", mdhd.offset, "")
+		}
+		if t.Timescale == 0 {
+			return nil, fe(ErrMalformed, "moov/trak/mdia/mdhd", mdhd.offset, "zero timescale")
+		}
+		if l := decodeISO639(lang); l != "" {
+			t.Language = l
+		}
+	}
+	handler := ""
+	if hdlr := findBox(mk, "hdlr"); hdlr != nil {
+		c := cursor{b: hdlr.payload}
+		c.skip(8)
+		if c.need(4) {
+			handler = string(hdlr.payload[8:12])
+		}
+	}
+	switch handler {
+	case "vide":
+		t.Kind = KindVideo
+	case "soun":
+		t.Kind = KindAudio
+	case "text", "subt", "sbtl":
+		t.Kind = KindText
+	default:
+		p.log.Warn("skipping track with unsupported handler", "source", p.name, "track", t.ID, "handler", handler)
+		t.skip = true
+		return t, nil
+	}
+	if edts := findBox(kids, "edts"); edts != nil {
+		if err := p.parseEdts(t, edts); err != nil {
+			return nil, err
+		}
+	}
+	minf := findBox(mk, "minf")
+	if minf == nil {
+		return nil, fe(ErrMalformed, "moov/trak/mdia", mdia.offset, "no minf")
+	}
+	nk, err := boxReader{src: p.name, path: "moov/trak/mdia/minf"}.children(minf.payload, minf.offset+int64(minf.hdrLen))
+	if err != nil {
+		return nil, err
+	}
+	stbl := findBox(nk, "stbl")
+	if stbl == nil {
+		return nil, fe(ErrMalformed, "moov/trak/mdia/minf", minf.offset, "no stbl")
+	}
+	sk, err := boxReader{src: p.name, path: "moov/trak/mdia/minf/stbl"}.children(stbl.payload, stbl.offset+int64(stbl.hdrLen))
+	if err != nil {
+		return nil, err
+	}
+	stsd := findBox(sk, "stsd")
+	if stsd == nil {
+		return nil, fe(ErrMalformed, "moov/trak/mdia/minf/stbl", stbl.offset, "no stsd")
+	}
+	if err := p.parseStsd(t, stsd); err != nil {
+		if errors.Is(err, ErrUnsupportedCodec) {
+			p.log.Warn("skipping track", "error", err)
+			t.skip = true
+			return t, nil
+		}
+		return nil, err
+	}
+	if err := p.indexStbl(t, sk); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func decodeISO639(v uint16) string {
+	if v == 0 || v == 0x7fff {
+		return ""
+	}
+	b := []byte{byte(v>>10&0x1f) + 0x60, byte(v>>5&0x1f) + 0x60, byte(v&0x1f) + 0x60}
+	for _, c := range b {
+		if c < 'a' || c > 'z' {
+			return ""
+		}
+	}
+	return string(b)
+}
+
+// parseEdts turns the edit list into Track.PresentationOffset. Supported are
+// the forms encoders write: optional leading empty edits (a start delay) and
+// one media edit (B-frame delay or audio priming). Further edits are ignored
+// with a warning, as CMAF tracks cannot express them.
+func (p *mp4Parser) parseEdts(t *mp4Track, edts *rawBox) error {
+	ek, err := boxReader{src: p.name, path: "moov/trak/edts"}.children(edts.payload, edts.offset+int64(edts.hdrLen))
+	if err != nil {
+		return err
+	}
+	elst := findBox(ek, "elst")
+	if elst == nil {
+		return nil
+	}
+	c := cursor{b: elst.payload}
+	v := c.u8()
+	c.skip(3)
+	entrySize := 12
+	if v == 1 {
+		entrySize = 20
+	}
+	n, ok := c.table(entrySize)
+	if !ok {
+		return &FormatError{Source: p.name, Box: "moov/trak/edts/elst", Track: t.ID, Offset: elst.offset, Err: ErrTruncated, Detail: "entry count exceeds box"}
+	}
+	var delay uint64 // movie timescale
+	mediaEdits := 0
+	for i := 0; i < n; i++ {
+		var dur uint64
+		var mediaTime int64
+		if v == 1 {
+			dur = c.u64()
+			mediaTime = int64(c.u64())
+		} else {
+			dur = uint64(c.u32())
+			mediaTime = int64(int32(c.u32()))
+		}
+		c.skip(4) // rate
+		if mediaTime == -1 {
+			if mediaEdits == 0 {
+				delay += dur
+			}
+			continue
+		}
+		mediaEdits++
+		if mediaEdits == 1 {
+			t.PresentationOffset = mediaTime
+		}
+	}
+	if mediaEdits > 1 {
+		p.log.Warn("edit list has several media edits; only the first is applied", "source", p.name, "track", t.ID)
+	}
+	if delay > 0 && p.movieTimescale > 0 {
+		t.PresentationOffset -= int64(delay * uint64(t.Timescale) / uint64(p.movieTimescale))
+	}
+	return nil
+}
+
+// parseStsd decodes the sample entry with mp4ff. mp4ff is not hardened against
+// hostile input, so a panic inside it is turned into ErrMalformed.
+func (p *mp4Parser) parseStsd(t *mp4Track, stsd *rawBox) (err error) {
+	c := cursor{b: stsd.payload}
+	c.skip(4)
+	n := c.u32()
+	if c.err || n == 0 {
+		return &FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd", Track: t.ID, Offset: stsd.offset, Err: ErrMalformed, Detail: "no sample entry"}
+	}
+	entries, err := boxReader{src: p.name, path: "moov/trak/mdia/minf/stbl/stsd"}.children(stsd.payload[8:], stsd.offset+int64(stsd.hdrLen)+8)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return &FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd", Track: t.ID, Offset: stsd.offset, Err: ErrMalformed, Detail: "no sample entry"}
+	}
+	if len(entries) > 1 {
+		p.log.Warn("several sample descriptions; using the first", "source", p.name, "track", t.ID)
+	}
+	e := entries[0]
+	raw := stsd.payload[8+int(e.offset-(stsd.offset+int64(stsd.hdrLen)+8)):]
+	raw = raw[:e.hdrLen+len(e.payload)]
+	box, err := decodeBoxSafe(raw, uint64(e.offset))
+	if err != nil {
+		return &FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: ErrMalformed, Detail: err.Error()}
+	}
+	t.SampleEntry = box
+	if err := describeSampleEntry(t.Track); err != nil {
+		return &FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: err}
+	}
+	return nil
+}
+
+// decodeBoxSafe decodes one complete box from memory with mp4ff, converting
+// a panic (mp4ff trusts some length fields) into an error.
+func decodeBoxSafe(raw []byte, pos uint64) (box mp4.Box, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			box, err = nil, fmt.Errorf("undecodable box: %v", r)
+		}
+	}()
+	sr := bits.NewFixedSliceReader(raw)
+	box, err = mp4.DecodeBoxSR(pos, sr)
+	if err != nil {
+		return nil, err
+	}
+	return box, nil
+}
+
+// cloneBox deep-copies an mp4ff box by encoding and decoding it.
+func cloneBox(b mp4.Box) (mp4.Box, error) {
+	var buf bytes.Buffer
+	if err := b.Encode(&buf); err != nil {
+		return nil, err
+	}
+	return decodeBoxSafe(buf.Bytes(), 0)
+}

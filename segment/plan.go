@@ -1,0 +1,189 @@
+package segment
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DefaultSegmentDuration is the target segment duration when none is given.
+const DefaultSegmentDuration = 4 * time.Second
+
+// Plan is the segmentation of one presentation: the presentation times at
+// which segments start, shared by every track so that all renditions switch
+// at the same instants. Times are in Timescale units and relative to the
+// presentation start (after edit lists).
+type Plan struct {
+	Timescale uint32
+	// Starts holds the start time of every segment; Starts[0] is the start of
+	// the presentation.
+	Starts []int64
+	// End is the end of the longest track.
+	End int64
+}
+
+// SegmentCount returns the number of segments in the plan.
+func (p *Plan) SegmentCount() int { return len(p.Starts) }
+
+// presentationTime of sample i relative to the track's presentation zero.
+func relPresentation(t *Track, i int) int64 {
+	return t.Samples[i].PresentationTime() - t.PresentationOffset
+}
+
+// rescale converts v from timescale from to timescale to, rounding to nearest.
+func rescale(v int64, from, to uint32) int64 {
+	if from == to {
+		return v
+	}
+	n := v * int64(to)
+	d := int64(from)
+	if n >= 0 {
+		return (n + d/2) / d
+	}
+	return -((-n + d/2) / d)
+}
+
+// PlanSegments plans segment boundaries for tracks that are renditions of one
+// title. Segments start on sync samples of the first video track at or after
+// each multiple of target (DefaultSegmentDuration when zero); the last may be
+// short. Every other video track must have sync samples at the same times,
+// otherwise the error wraps ErrUnaligned and names the track and the time.
+// Without video, boundaries fall on the first track's samples.
+func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
+	if target <= 0 {
+		target = DefaultSegmentDuration
+	}
+	if len(tracks) == 0 {
+		return nil, ErrNoTracks
+	}
+	ref := tracks[0]
+	for _, t := range tracks {
+		if t.Kind == KindVideo {
+			ref = t
+			break
+		}
+	}
+	if len(ref.Samples) == 0 {
+		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
+	}
+	ts := ref.Timescale
+	step := int64(target) * int64(ts) / int64(time.Second)
+	if step <= 0 {
+		step = 1
+	}
+	p := &Plan{Timescale: ts}
+	// Candidate start points in presentation order.
+	var cands []int64
+	for i := range ref.Samples {
+		if ref.Samples[i].Sync {
+			cands = append(cands, relPresentation(ref, i))
+		}
+	}
+	if len(cands) == 0 {
+		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrNoSyncSample}
+	}
+	sort.Slice(cands, func(a, b int) bool { return cands[a] < cands[b] })
+	first := cands[0]
+	p.Starts = append(p.Starts, first)
+	next := first + step
+	for _, c := range cands[1:] {
+		if c >= next {
+			p.Starts = append(p.Starts, c)
+			for next <= c {
+				next += step
+			}
+		}
+	}
+	for _, t := range tracks {
+		if e := rescale(trackEnd(t), t.Timescale, ts); e > p.End {
+			p.End = e
+		}
+	}
+	// Every video rendition must be able to start a segment at every boundary.
+	for _, t := range tracks {
+		if t == ref || t.Kind != KindVideo {
+			continue
+		}
+		if _, err := p.Cuts(t); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// trackEnd is the presentation end of a track relative to its zero.
+func trackEnd(t *Track) int64 {
+	var end int64
+	for i := range t.Samples {
+		if e := relPresentation(t, i) + int64(t.Samples[i].Duration); e > end {
+			end = e
+		}
+	}
+	return end
+}
+
+// Cuts returns, for track t, the index of the first sample of every segment
+// of the plan, followed by len(t.Samples). A video track is cut at the sync
+// sample presented at each boundary (within half a frame); other tracks at
+// the sample whose start is nearest to the boundary, so that consecutive
+// segments neither overlap nor leave a gap.
+func (p *Plan) Cuts(t *Track) ([]int, error) {
+	n := len(t.Samples)
+	cuts := make([]int, 0, len(p.Starts)+1)
+	cuts = append(cuts, 0)
+	if t.Kind == KindVideo {
+		// Map presentation time (track scale) of sync samples to indexes.
+		tol := int64(0)
+		if len(t.Samples) > 0 {
+			tol = int64(t.Samples[0].Duration) / 2
+		}
+		syncs := make([]int, 0, n/16+1)
+		for i := range t.Samples {
+			if t.Samples[i].Sync {
+				syncs = append(syncs, i)
+			}
+		}
+		k := 0
+		for _, b := range p.Starts[1:] {
+			want := rescale(b, p.Timescale, t.Timescale)
+			found := -1
+			for ; k < len(syncs); k++ {
+				pt := relPresentation(t, syncs[k])
+				if pt > want+tol {
+					break
+				}
+				if pt >= want-tol {
+					found = syncs[k]
+					k++
+					break
+				}
+			}
+			if found < 0 {
+				if want >= trackEnd(t) {
+					break // this rendition ends before the boundary
+				}
+				return nil, fmt.Errorf("%w: %s has no sync sample at %s", ErrUnaligned, t, ticksToDuration(b, p.Timescale))
+			}
+			cuts = append(cuts, found)
+		}
+	} else {
+		i := 0
+		for _, b := range p.Starts[1:] {
+			want := rescale(b, p.Timescale, t.Timescale)
+			for i < n && relPresentation(t, i)+int64(t.Samples[i].Duration)/2 <= want {
+				i++
+			}
+			if i >= n {
+				break
+			}
+			if i > cuts[len(cuts)-1] {
+				cuts = append(cuts, i)
+			}
+		}
+	}
+	return append(cuts, n), nil
+}
+
+func ticksToDuration(v int64, ts uint32) time.Duration {
+	return time.Duration(v) * time.Second / time.Duration(ts)
+}

@@ -1,0 +1,211 @@
+package segment_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var testFiles = []string{
+	"ladder_720p.mp4", "ladder_360p.mp4", "hevc_ac3.mp4", "av1.mp4", "eac3.mp4",
+	"opus.mp4", "fragmented.mp4", "moov_end.mp4",
+}
+
+func openTestFile(t testing.TB, name string) *segment.Source {
+	t.Helper()
+	src, err := segment.OpenFile(context.Background(), filepath.Join("..", "testdata", name), nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+// writeTrack packages one track to an init segment and media segments.
+func writeTrack(t testing.TB, tr *segment.Track, plan *segment.Plan, opts segment.SegmentOptions) (init []byte, segs [][]byte, infos []segment.SegmentInfo) {
+	t.Helper()
+	var ib bytes.Buffer
+	if err := segment.WriteInit(&ib, tr, opts.Protector); err != nil {
+		t.Fatalf("%s: init: %v", tr, err)
+	}
+	sw, err := segment.NewSegmentWriter(tr, plan, opts)
+	if err != nil {
+		t.Fatalf("%s: %v", tr, err)
+	}
+	for i := 0; i < sw.Len(); i++ {
+		var b bytes.Buffer
+		info, err := sw.WriteSegment(context.Background(), &b, i)
+		if err != nil {
+			t.Fatalf("%s: segment %d: %v", tr, i, err)
+		}
+		if info.Size != int64(b.Len()) {
+			t.Fatalf("%s: segment %d reports %d bytes, wrote %d", tr, i, info.Size, b.Len())
+		}
+		segs = append(segs, b.Bytes())
+		infos = append(infos, info)
+	}
+	return ib.Bytes(), segs, infos
+}
+
+// TestRoundTrip packages every track of every test file and parses the
+// result back with mp4ff (not with our own parser), checking that every
+// sample comes back with identical bytes, timing and sync flag.
+func TestRoundTrip(t *testing.T) {
+	for _, name := range testFiles {
+		for _, chunk := range []time.Duration{0, 500 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/chunk=%v", name, chunk), func(t *testing.T) {
+				src := openTestFile(t, name)
+				plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tr := range src.Tracks {
+					init, segs, infos := writeTrack(t, tr, plan, segment.SegmentOptions{ChunkDuration: chunk})
+					checkRoundTrip(t, tr, init, segs, infos)
+				}
+			})
+		}
+	}
+}
+
+func checkRoundTrip(t *testing.T, tr *segment.Track, init []byte, segs [][]byte, infos []segment.SegmentInfo) {
+	t.Helper()
+	all := append([]byte(nil), init...)
+	for _, s := range segs {
+		all = append(all, s...)
+	}
+	f, err := mp4.DecodeFile(bytes.NewReader(all))
+	if err != nil {
+		t.Fatalf("%s: mp4ff cannot decode output: %v", tr, err)
+	}
+	if f.Init == nil || len(f.Init.Moov.Traks) != 1 {
+		t.Fatalf("%s: output has no single-track init", tr)
+	}
+	if got := f.Init.Moov.Trak.Mdia.Mdhd.Timescale; got != tr.Timescale {
+		t.Errorf("timescale %d, want %d", got, tr.Timescale)
+	}
+	var elst int64
+	if edts := f.Init.Moov.Trak.Edts; edts != nil && len(edts.Elst) == 1 {
+		elst = edts.Elst[0].Entries[0].MediaTime
+	}
+	trex := f.Init.Moov.Mvex.Trex
+	var got []mp4.FullSample
+	for _, seg := range f.Segments {
+		for _, frag := range seg.Fragments {
+			fs, err := frag.GetFullSamples(trex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fs...)
+		}
+	}
+	if len(got) != len(tr.Samples) {
+		t.Fatalf("%s: %d samples back, want %d", tr, len(got), len(tr.Samples))
+	}
+	data := make([]byte, 0, 1<<16)
+	var prevEnd uint64
+	for i, g := range got {
+		s := &tr.Samples[i]
+		data, err = tr.Data.AppendSample(data[:0], s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(g.Data, data) {
+			t.Fatalf("%s sample %d: payload differs", tr, i+1)
+		}
+		// Presentation time on the output timeline must equal the source's
+		// presentation time after its edit list.
+		wantPT := s.PresentationTime() - tr.PresentationOffset
+		if pt := g.PresentationTime() - elst; pt != wantPT {
+			t.Fatalf("%s sample %d: presentation time %d, want %d", tr, i+1, pt, wantPT)
+		}
+		if g.Dur != s.Duration {
+			t.Fatalf("%s sample %d: duration %d, want %d", tr, i+1, g.Dur, s.Duration)
+		}
+		if i > 0 && g.DecodeTime != prevEnd {
+			t.Fatalf("%s sample %d: decode time %d, previous ended at %d (gap or overlap)", tr, i+1, g.DecodeTime, prevEnd)
+		}
+		prevEnd = g.DecodeTime + uint64(g.Dur)
+		sync := mp4.DecodeSampleFlags(g.Flags)
+		if isSync := !sync.SampleIsNonSync; isSync != s.Sync {
+			t.Fatalf("%s sample %d: sync %v, want %v", tr, i+1, isSync, s.Sync)
+		}
+	}
+	// Reported segment infos must agree with the samples.
+	var n int
+	for i, info := range infos {
+		if info.Number != i+1 || info.FirstSample != n {
+			t.Fatalf("segment %d: number %d first sample %d, want first %d", i, info.Number, info.FirstSample, n)
+		}
+		n = info.EndSample
+	}
+	if n != len(tr.Samples) {
+		t.Fatalf("segments cover %d of %d samples", n, len(tr.Samples))
+	}
+}
+
+// TestInitSegmentGolden keeps a readable dump of each track's init segment
+// and first media segment. Regenerate with: go test ./segment -update
+func TestInitSegmentGolden(t *testing.T) {
+	for _, name := range testFiles {
+		src := openTestFile(t, name)
+		plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range src.Tracks {
+			init, segs, _ := writeTrack(t, tr, plan, segment.SegmentOptions{})
+			var dump strings.Builder
+			f, err := mp4.DecodeFile(bytes.NewReader(append(append([]byte(nil), init...), segs[0]...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Info(&dump, "all:1", "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", fmt.Sprintf("%s.track%d.golden", strings.TrimSuffix(name, ".mp4"), tr.ID))
+			compareGolden(t, golden, dump.String())
+		}
+	}
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the output; diff it after go test -update:\n%s", path, firstDiff(string(want), got))
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) && i < len(bl); i++ {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}

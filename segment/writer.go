@@ -1,0 +1,446 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// outputTrackID is the track_ID of every CMAF track written: each CMAF track
+// file holds exactly one track.
+const outputTrackID = 1
+
+// FragmentProtector transforms fragments after segmentation, e.g. to encrypt
+// them (package drm). It sees the init segment once and then each fragment
+// (one per chunk) with its sample payloads in memory, in order.
+type FragmentProtector interface {
+	ProtectInit(init *mp4.InitSegment) error
+	// ProtectFragment encrypts f in place. segmentNumber is the 1-based number
+	// of the media segment the fragment (chunk) belongs to.
+	ProtectFragment(f *mp4.Fragment, segmentNumber int) error
+}
+
+// timing describes how a track's source timeline maps to the CMAF output so
+// that every track's first presented sample lands at presentation time zero.
+type timing struct {
+	decodeShift uint64 // added to decode times (a start delay)
+	ctoShift    int64  // subtracted from composition offsets (video B-frame delay)
+	elstMedia   int64  // media time of the one CMAF edit (audio priming)
+}
+
+func trackTiming(t *Track) timing {
+	var tm timing
+	switch off := t.PresentationOffset; {
+	case off < 0:
+		tm.decodeShift = uint64(-off)
+	case off > 0 && t.Kind == KindVideo:
+		tm.ctoShift = off
+	case off > 0:
+		tm.elstMedia = off
+	}
+	return tm
+}
+
+// WriteInit writes the CMAF init segment (ftyp + moov with mvex/trex and no
+// samples) of t to w. The sample entry is copied from the source with its
+// codec configuration boxes (avcC/hvcC/av1C/esds/dac3/dec3/dOps, colr, pasp,
+// btrt); avc3/hev1 entries that carry their parameter sets are written as
+// avc1/hvc1. A protector, when given, turns the entry into encv/enca.
+func WriteInit(w io.Writer, t *Track, protector FragmentProtector) error {
+	init, err := BuildInit(t)
+	if err != nil {
+		return err
+	}
+	if protector != nil {
+		if err := protector.ProtectInit(init); err != nil {
+			return fmt.Errorf("%s: protect init: %w", t, err)
+		}
+	}
+	return init.Encode(w)
+}
+
+// BuildInit builds the init segment of t as mp4ff boxes without writing it.
+func BuildInit(t *Track) (*mp4.InitSegment, error) {
+	if t.SampleEntry == nil {
+		return nil, fmt.Errorf("%s: %w: no sample entry", t, ErrMalformed)
+	}
+	init := mp4.CreateEmptyInit()
+	init.Ftyp = mp4.NewFtyp("cmf2", 0, []string{"cmf2", "cmfc", "iso6", "isom", "dash"})
+	init.Children[0] = init.Ftyp
+	var mediaType string
+	switch t.Kind {
+	case KindVideo:
+		mediaType = "video"
+	case KindAudio:
+		mediaType = "audio"
+	case KindText:
+		mediaType = "text"
+		if t.Codec != "wvtt" {
+			mediaType = "subtitles"
+		}
+	default:
+		return nil, fmt.Errorf("%s: %w: kind %s", t, ErrUnsupportedCodec, t.Kind)
+	}
+	lang := t.Language
+	if len(lang) != 3 {
+		lang = "und"
+	}
+	trak := init.AddEmptyTrack(t.Timescale, mediaType, lang)
+	entry, err := cloneBox(t.SampleEntry)
+	if err != nil {
+		return nil, fmt.Errorf("%s: copy sample entry: %w", t, err)
+	}
+	if vse, ok := entry.(*mp4.VisualSampleEntryBox); ok {
+		switch {
+		case vse.Type() == "avc3" && vse.AvcC != nil && len(vse.AvcC.SPSnalus) > 0 && len(vse.AvcC.PPSnalus) > 0:
+			vse.SetType("avc1")
+		case vse.Type() == "hev1" && vse.HvcC != nil && len(vse.HvcC.GetNalusForType(33)) > 0 && len(vse.HvcC.GetNalusForType(34)) > 0:
+			vse.SetType("hvc1")
+		}
+		trak.Tkhd.Width = mp4.Fixed32(uint32(t.displayWidth()) << 16)
+		trak.Tkhd.Height = mp4.Fixed32(uint32(t.Height) << 16)
+	}
+	trak.Mdia.Minf.Stbl.Stsd.AddChild(entry)
+	tm := trackTiming(t)
+	if tm.elstMedia > 0 {
+		// CMAF allows one edit list entry offsetting the media (ISO/IEC 23000-19 7.5.13):
+		// it removes audio priming so the first audible sample is presented at zero.
+		elst := &mp4.ElstBox{Version: 1, Entries: []mp4.ElstEntry{{SegmentDuration: 0, MediaTime: tm.elstMedia, MediaRateInteger: 1}}}
+		edts := &mp4.EdtsBox{}
+		edts.AddChild(elst)
+		trak.Children = append([]mp4.Box{trak.Children[0], edts}, trak.Children[1:]...)
+		trak.Edts = edts
+	}
+	return init, nil
+}
+
+// displayWidth is the width after applying the pixel aspect ratio.
+func (t *Track) displayWidth() int {
+	if t.PixelAspect.Den > 0 && t.PixelAspect.Num > 0 {
+		return int(int64(t.Width) * t.PixelAspect.Num / t.PixelAspect.Den)
+	}
+	return t.Width
+}
+
+// SegmentInfo reports one written media segment, enough to build manifests
+// without re-reading it.
+type SegmentInfo struct {
+	// Number is the 1-based segment number.
+	Number int
+	// FirstSample and EndSample delimit the segment's samples in the track index.
+	FirstSample, EndSample int
+	// DecodeTime is the tfdt of the segment's first fragment (track timescale).
+	DecodeTime uint64
+	// PresentationTime is the earliest presentation time of the segment on the
+	// output timeline (track timescale, zero at the start of the presentation).
+	PresentationTime int64
+	// Duration is the segment's duration (track timescale).
+	Duration uint64
+	// Offset is the segment's byte offset within its file (non-zero in single-file mode).
+	Offset int64
+	// Size is the segment's size in bytes.
+	Size int64
+	// Chunks is the number of moof/mdat pairs in the segment.
+	Chunks int
+	// SyncSampleEnd is the byte offset, relative to the segment start, of the
+	// end of the first sync sample: the range [0, SyncSampleEnd) holds the
+	// first moof and the sync sample, as an I-frame playlist needs. Zero for
+	// non-video tracks.
+	SyncSampleEnd int64
+}
+
+// Start returns the segment's presentation start as a time.Duration (for logs).
+func (s SegmentInfo) Start(timescale uint32) time.Duration {
+	return ticksToDuration(s.PresentationTime, timescale)
+}
+
+// SegmentOptions configures media segment writing. The zero value writes one
+// fragment per segment with a styp box.
+type SegmentOptions struct {
+	// ChunkDuration splits each segment into CMAF chunks (moof/mdat pairs) of
+	// about this duration, for low-latency delivery. Zero means one chunk.
+	// A value shorter than a frame yields one chunk per frame.
+	ChunkDuration time.Duration
+	// Protector encrypts fragments; nil writes them in the clear.
+	Protector FragmentProtector
+	// NoStyp leaves out the styp box (single-file mode).
+	NoStyp bool
+}
+
+// SegmentWriter writes the media segments of one track according to a plan.
+// Any segment can be written on its own, in any order, from the index alone:
+// segment numbers and decode times come from the plan, not from state.
+type SegmentWriter struct {
+	track *Track
+	cuts  []int
+	opts  SegmentOptions
+	tm    timing
+	// buf holds one segment's payload when it has to pass through memory.
+	buf []byte
+}
+
+// NewSegmentWriter prepares writing t's segments as cut by p.
+func NewSegmentWriter(t *Track, p *Plan, opts SegmentOptions) (*SegmentWriter, error) {
+	cuts, err := p.Cuts(t)
+	if err != nil {
+		return nil, err
+	}
+	return &SegmentWriter{track: t, cuts: cuts, opts: opts, tm: trackTiming(t)}, nil
+}
+
+// Len returns the number of media segments of the track.
+func (sw *SegmentWriter) Len() int { return len(sw.cuts) - 1 }
+
+// Track returns the track being written.
+func (sw *SegmentWriter) Track() *Track { return sw.track }
+
+// Info describes segment i (0-based) without writing it: numbers and times,
+// but no sizes.
+func (sw *SegmentWriter) Info(i int) SegmentInfo {
+	t := sw.track
+	first, end := sw.cuts[i], sw.cuts[i+1]
+	info := SegmentInfo{Number: i + 1, FirstSample: first, EndSample: end}
+	info.DecodeTime = t.Samples[first].DecodeTime + sw.tm.decodeShift
+	ept := int64(1<<62 - 1)
+	for k := first; k < end; k++ {
+		if p := relPresentation(t, k); p < ept {
+			ept = p
+		}
+		info.Duration += uint64(t.Samples[k].Duration)
+	}
+	info.PresentationTime = ept
+	return info
+}
+
+// WriteSegment writes media segment i (0-based) to w and reports it.
+func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (SegmentInfo, error) {
+	if i < 0 || i >= sw.Len() {
+		return SegmentInfo{}, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
+	}
+	if err := ctx.Err(); err != nil {
+		return SegmentInfo{}, err
+	}
+	info := sw.Info(i)
+	cw := &countingWriter{w: w}
+	if !sw.opts.NoStyp {
+		styp := mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"})
+		if err := styp.Encode(cw); err != nil {
+			return info, err
+		}
+	}
+	for _, ch := range sw.chunks(info.FirstSample, info.EndSample) {
+		syncEnd, err := sw.writeFragment(cw, info.Number, ch[0], ch[1])
+		if err != nil {
+			return info, err
+		}
+		if info.SyncSampleEnd == 0 && syncEnd > 0 && sw.track.Kind == KindVideo {
+			info.SyncSampleEnd = syncEnd
+		}
+		info.Chunks++
+	}
+	info.Size = cw.n
+	return info, nil
+}
+
+// chunks splits samples [first,end) into runs of about ChunkDuration.
+func (sw *SegmentWriter) chunks(first, end int) [][2]int {
+	if sw.opts.ChunkDuration <= 0 {
+		return [][2]int{{first, end}}
+	}
+	t := sw.track
+	limit := uint64(sw.opts.ChunkDuration) * uint64(t.Timescale) / uint64(time.Second)
+	var out [][2]int
+	start := first
+	var acc uint64
+	for k := first; k < end; k++ {
+		acc += uint64(t.Samples[k].Duration)
+		if acc >= limit || k == end-1 {
+			out = append(out, [2]int{start, k + 1})
+			start, acc = k+1, 0
+		}
+	}
+	return out
+}
+
+// sampleFlags for trun (ISO/IEC 14496-12 8.8.3.1).
+func sampleFlags(s *Sample) uint32 {
+	if s.Sync {
+		return sampleFlagDependsOnNone
+	}
+	return sampleFlagDependsOnMore | sampleFlagNonSync
+}
+
+// writeFragment writes one moof/mdat pair with samples [first,end). It
+// returns the offset (relative to what cw had counted at the segment start)
+// of the end of the first sync sample in this fragment, or 0.
+func (sw *SegmentWriter) writeFragment(cw *countingWriter, seq, first, end int) (int64, error) {
+	t := sw.track
+	frag, err := mp4.CreateFragment(uint32(seq), outputTrackID)
+	if err != nil {
+		return 0, err
+	}
+	var dataSize uint64
+	var syncAt int64 = -1 // payload offset of the end of the first sync sample
+	for k := first; k < end; k++ {
+		s := &t.Samples[k]
+		cto := int64(s.CompositionOffset) - sw.tm.ctoShift
+		if cto < -1<<31 || cto > 1<<31-1 {
+			return 0, &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: -1, Err: ErrMalformed, Detail: "composition offset out of range"}
+		}
+		frag.AddSample(mp4.NewSample(sampleFlags(s), s.Duration, s.Size, int32(cto)), s.DecodeTime+sw.tm.decodeShift)
+		dataSize += uint64(s.Size)
+		if syncAt < 0 && s.Sync {
+			syncAt = int64(dataSize)
+		}
+	}
+	if t.Kind != KindVideo {
+		// Audio and text: every sample is sync and composition offsets are zero;
+		// move the flags to tfhd defaults to keep trun small.
+		frag.Moof.Traf.Tfhd.Flags |= tfhdDefaultFlags
+		frag.Moof.Traf.Tfhd.DefaultSampleFlags = sampleFlagDependsOnNone
+		frag.Moof.Traf.Trun.Flags &^= trunSampleFlags | trunSampleCompOffset
+		frag.Moof.Traf.Trun.Version = 0
+	}
+	start := cw.n
+	if sw.opts.Protector != nil {
+		// Encryption needs the payload in memory; it is one fragment's worth.
+		buf, err := sw.readSamples(first, end)
+		if err != nil {
+			return 0, err
+		}
+		frag.Mdat.Data = buf
+		frag.Mdat.SetLazyDataSize(0)
+		if err := sw.opts.Protector.ProtectFragment(frag, seq); err != nil {
+			return 0, fmt.Errorf("%s: protect segment %d: %w", t, seq, err)
+		}
+		if err := frag.Encode(cw); err != nil {
+			return 0, err
+		}
+	} else {
+		frag.SetTrunDataOffsets()
+		if err := frag.Moof.Encode(cw); err != nil {
+			return 0, err
+		}
+		if err := writeMdatHeader(cw, dataSize); err != nil {
+			return 0, err
+		}
+		if err := sw.copySamples(cw, first, end); err != nil {
+			return 0, err
+		}
+	}
+	if syncAt < 0 {
+		return 0, nil
+	}
+	hdr := int64(frag.Moof.Size()) + mdatHeaderSize(dataSize)
+	return start + hdr + syncAt, nil
+}
+
+func mdatHeaderSize(dataSize uint64) int64 {
+	if dataSize+8 > 1<<32-1 {
+		return 16
+	}
+	return 8
+}
+
+func writeMdatHeader(w io.Writer, dataSize uint64) error {
+	var h [16]byte
+	if mdatHeaderSize(dataSize) == 16 {
+		h[3] = 1
+		copy(h[4:8], "mdat")
+		putU64(h[8:], dataSize+16)
+		_, err := w.Write(h[:16])
+		return err
+	}
+	putU32(h[:], uint32(dataSize+8))
+	copy(h[4:8], "mdat")
+	_, err := w.Write(h[:8])
+	return err
+}
+
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
+func putU64(b []byte, v uint64) { putU32(b, uint32(v>>32)); putU32(b[4:], uint32(v)) }
+
+// readSamples reads the payloads of samples [first,end) into sw.buf.
+func (sw *SegmentWriter) readSamples(first, end int) ([]byte, error) {
+	t := sw.track
+	buf := sw.buf[:0]
+	var err error
+	for k := first; k < end; k++ {
+		n := len(buf)
+		buf, err = t.Data.AppendSample(buf, &t.Samples[k])
+		if err != nil {
+			return nil, sampleReadError(t, k, err)
+		}
+		if len(buf)-n != int(t.Samples[k].Size) {
+			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: t.Samples[k].Offset, Err: ErrTruncated, Detail: fmt.Sprintf("read %d of %d bytes", len(buf)-n, t.Samples[k].Size)}
+		}
+	}
+	sw.buf = buf
+	return buf, nil
+}
+
+func sampleReadError(t *Track, k int, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: t.Samples[k].Offset, Err: ErrTruncated, Detail: err.Error()}
+	}
+	return fmt.Errorf("%s sample %d: %w", t, k+1, err)
+}
+
+// copySamples copies payloads of samples [first,end) to w. Runs of samples
+// that are contiguous in the source are copied with one read each, through a
+// reused buffer, so the cost is close to a file copy.
+func (sw *SegmentWriter) copySamples(w io.Writer, first, end int) error {
+	t := sw.track
+	ra, ok := t.Data.(interface{ readerAt() io.ReaderAt })
+	if !ok {
+		buf, err := sw.readSamples(first, end)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(buf)
+		return err
+	}
+	r := ra.readerAt()
+	const maxRun = 4 << 20
+	for k := first; k < end; {
+		off := t.Samples[k].Offset
+		size := int64(t.Samples[k].Size)
+		j := k + 1
+		for j < end && t.Samples[j].Offset == off+size && size+int64(t.Samples[j].Size) <= maxRun {
+			size += int64(t.Samples[j].Size)
+			j++
+		}
+		if cap(sw.buf) < int(size) {
+			sw.buf = make([]byte, size)
+		}
+		b := sw.buf[:size]
+		if n, err := r.ReadAt(b, off); int64(n) < size {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return sampleReadError(t, k, err)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		k = j
+	}
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
