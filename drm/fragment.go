@@ -1,0 +1,279 @@
+package drm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// maxAuxInfo is the largest per-sample auxiliary information (saiz stores
+// sizes in 8 bits).
+const maxAuxInfo = 255
+
+// ProtectFragment encrypts the samples of this track in one fragment (one
+// moof+mdat chunk) in place and adds the sample auxiliary information:
+// senc, saiz and a saio pointing into senc, per traf and therefore correct
+// for every chunk of a segment. segmentIndex is the 0-based index of the
+// segment the chunk belongs to; with Config.CryptoPeriod it selects the key,
+// and the traf gets seig (sgpd) + sbgp and the moof pssh boxes for it.
+//
+// The mdat payload must be in memory (MdatBox.Data, or DataParts that do not
+// split a sample). ProtectFragment must be the last change to the moof before
+// encoding: it applies mp4ff's trun optimization itself if
+// f.EncOptimize asks for it (and clears the flag), because optimizing after
+// saio is computed would move senc and corrupt saio. For cbcs audio there is
+// no auxiliary information (constant IV, full samples) and no senc/saiz/saio
+// is written, as CMAF recommends.
+func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error {
+	if !tp.enabled {
+		return nil
+	}
+	if f == nil || f.Moof == nil || f.Mdat == nil {
+		return fmt.Errorf("drm: track %d: fragment without moof or mdat: %w", tp.trackID, ErrMalformed)
+	}
+	moof := f.Moof
+	var traf *mp4.TrafBox
+	for _, t := range moof.Trafs {
+		if t.Tfhd != nil && t.Tfhd.TrackID == tp.trackID {
+			traf = t
+		}
+	}
+	seq := uint32(0)
+	if moof.Mfhd != nil {
+		seq = moof.Mfhd.SequenceNumber
+	}
+	if traf == nil {
+		return fmt.Errorf("drm: fragment %d has no traf for track %d: %w", seq, tp.trackID, ErrMalformed)
+	}
+	if traf.Tfhd.HasBaseDataOffset() {
+		return fmt.Errorf("drm: track %d fragment %d: tfhd base_data_offset: %w", tp.trackID, seq, ErrUnsupported)
+	}
+	if traf.Senc != nil || traf.Saiz != nil || traf.Saio != nil || traf.UUIDSenc != nil {
+		return fmt.Errorf("drm: track %d fragment %d is already encrypted: %w", tp.trackID, seq, ErrMalformed)
+	}
+	if f.EncOptimize&mp4.OptimizeTrun != 0 {
+		// mp4ff optimizes (only the first traf) inside Encode, after we
+		// would have computed saio; do it now instead.
+		if err := moof.Traf.OptimizeTfhdTrun(); err != nil {
+			return fmt.Errorf("drm: track %d fragment %d: optimize trun: %w", tp.trackID, seq, err)
+		}
+		f.EncOptimize &^= mp4.OptimizeTrun
+	}
+	period := tp.Period(segmentIndex)
+	k, err := tp.key(ctx, period)
+	if err != nil {
+		return err
+	}
+	c, err := tp.cipherFor(k)
+	if err != nil {
+		return err
+	}
+	oldMoofSize := moof.Size()
+	samples, err := sampleData(f, traf, tp.trex, oldMoofSize)
+	if err != nil {
+		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
+	}
+
+	video := tp.kind == KindVideo
+	cbcs := tp.cfg.Scheme == SchemeCBCS
+	n := len(samples)
+	senc := mp4.NewSencBox(n, n)
+	saiz := mp4.NewSaizBox(n)
+	for i, s := range samples {
+		if i&63 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var subs []mp4.SubSamplePattern
+		if video {
+			if subs, err = tp.ranges(s); err != nil {
+				return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+			}
+		}
+		var iv []byte
+		if cbcs {
+			c.cbcs(s, tp.iv, subs)
+		} else {
+			iv = append([]byte(nil), tp.iv...)
+			c.ctr(s, iv, subs)
+			tp.nextIV(subs, len(s))
+		}
+		if len(iv)+len(subs)*6+2 > maxAuxInfo && len(subs) > 0 {
+			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1,
+				Err: fmt.Errorf("%d subsamples do not fit saiz's 8-bit sample info size: %w", len(subs), ErrUnsupported)}
+		}
+		if err := senc.AddSample(mp4.SencSample{IV: iv, SubSamples: subs}); err != nil {
+			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+		}
+		if err := saiz.AddSampleInfo(iv, subs); err != nil {
+			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+		}
+	}
+	var saio *mp4.SaioBox
+	if saiz.SampleCount > 0 {
+		saio = mp4.NewSaioBox()
+		for _, b := range []mp4.Box{saiz, saio, senc} {
+			_ = traf.AddChild(b)
+		}
+	}
+	if tp.cfg.CryptoPeriod > 0 {
+		seig := &mp4.SeigSampleGroupEntry{IsProtected: 1, KID: mp4.UUID(k.KID[:])}
+		if cbcs {
+			seig.CryptByteBlock, seig.SkipByteBlock = byte(tp.crypt), byte(tp.skip)
+			seig.ConstantIV = append([]byte(nil), tp.iv...)
+		} else {
+			seig.PerSampleIVSize = byte(tp.ivSize)
+		}
+		sgpd := &mp4.SgpdBox{Version: 1, GroupingType: "seig", DefaultLength: uint32(seig.Size()),
+			SampleGroupEntries: []mp4.SampleGroupEntry{seig}}
+		// 0x10001: the first entry of the sgpd in this traf (ISO/IEC 14496-12 §8.9.4).
+		sbgp := &mp4.SbgpBox{GroupingType: "seig", SampleCounts: []uint32{uint32(n)}, GroupDescriptionIndices: []uint32{0x10001}}
+		_ = traf.AddChild(sbgp)
+		_ = traf.AddChild(sgpd)
+		if !tp.cfg.OmitPSSH {
+			boxes, err := tp.psshBoxes(k, period)
+			if err != nil {
+				return err
+			}
+			for _, b := range boxes {
+				_ = moof.AddChild(b)
+			}
+		}
+	}
+	if saio != nil {
+		off, ok := sencDataOffset(moof, traf, senc)
+		if !ok {
+			return fmt.Errorf("drm: track %d fragment %d: senc not found after insertion: %w", tp.trackID, seq, ErrMalformed)
+		}
+		saio.Offset[0] = int64(off)
+	}
+	// The moof grew: move data offsets that were already set (Encode resets
+	// them anyway when mp4ff knows the write order).
+	if grow := int64(moof.Size()) - int64(oldMoofSize); grow != 0 {
+		for _, t := range moof.Trafs {
+			for _, tr := range t.Truns {
+				if tr.DataOffset != 0 {
+					tr.DataOffset += int32(grow)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// nextIV advances the cenc per-sample IV. With 8-byte IVs the counter block
+// is IV||0 and the next sample's IV is IV+1; with 16-byte IVs the next IV
+// follows the blocks this sample used, so no counter block is ever reused.
+func (tp *TrackProtector) nextIV(subs []mp4.SubSamplePattern, size int) {
+	steps := 1
+	if len(tp.iv) == 16 {
+		if len(subs) == 0 {
+			steps = (size + 15) / 16
+		} else {
+			p := 0
+			for _, s := range subs {
+				p += int(s.BytesOfProtectedData)
+			}
+			steps = (p + 15) / 16
+		}
+		steps = max(steps, 1)
+	}
+	for i := len(tp.iv) - 1; i >= 0 && steps > 0; i-- {
+		sum := int(tp.iv[i]) + steps
+		tp.iv[i] = byte(sum)
+		steps = sum >> 8
+	}
+}
+
+// sencDataOffset returns the offset from the moof start to the first
+// per-sample entry in senc (after its header, version/flags and count).
+func sencDataOffset(moof *mp4.MoofBox, traf *mp4.TrafBox, senc *mp4.SencBox) (uint64, bool) {
+	off := uint64(8)
+	for _, c := range moof.Children {
+		if c != traf {
+			off += c.Size()
+			continue
+		}
+		off += 8
+		for _, tc := range traf.Children {
+			if tc == senc {
+				return off + 8 + 4 + 4, true
+			}
+			off += tc.Size()
+		}
+	}
+	return 0, false
+}
+
+// sampleData returns the payload of each sample of traf, as slices into the
+// mdat (so encryption happens in place, without copying).
+func sampleData(f *mp4.Fragment, traf *mp4.TrafBox, trex *mp4.TrexBox, moofSize uint64) ([][]byte, error) {
+	mdat := f.Mdat
+	if len(mdat.Data) == 0 && len(mdat.DataParts) == 0 && mdat.GetLazyDataSize() > 0 {
+		return nil, fmt.Errorf("mdat payload is not in memory: %w", ErrUnsupported)
+	}
+	unset := false
+	for _, t := range f.Moof.Trafs {
+		for _, tr := range t.Truns {
+			tr.AddSampleDefaultValues(t.Tfhd, trex)
+			if tr.DataOffset == 0 {
+				unset = true
+			}
+		}
+	}
+	if unset {
+		// An in-memory fragment not yet encoded: let mp4ff lay out the data
+		// as Encode will.
+		f.SetTrunDataOffsets()
+	}
+	var out [][]byte
+	contiguous := int64(0)
+	for _, tr := range traf.Truns {
+		var pos int64
+		switch {
+		case tr.DataOffset == 0 && len(f.Moof.Trafs) == 1:
+			pos = contiguous // mp4ff leaves offsets unset for >1 trun without write order
+		case mdat.StartPos > f.Moof.StartPos:
+			// Decoded from a file: absolute positions are known.
+			pos = int64(f.Moof.StartPos) + int64(tr.DataOffset) - int64(mdat.PayloadAbsoluteOffset())
+		default:
+			pos = int64(tr.DataOffset) - int64(moofSize) - int64(mdat.HeaderSize())
+		}
+		for _, s := range tr.Samples {
+			b, err := mdatSlice(mdat, pos, int64(s.Size))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+			pos += int64(s.Size)
+		}
+		contiguous = pos
+	}
+	return out, nil
+}
+
+func mdatSlice(m *mp4.MdatBox, off, size int64) ([]byte, error) {
+	if off < 0 {
+		return nil, fmt.Errorf("sample data at negative mdat offset %d: %w", off, ErrMalformed)
+	}
+	if len(m.DataParts) == 0 {
+		if off+size > int64(len(m.Data)) {
+			return nil, fmt.Errorf("sample data [%d,%d) beyond %d-byte mdat: %w", off, off+size, len(m.Data), ErrMalformed)
+		}
+		return m.Data[off : off+size : off+size], nil
+	}
+	start := int64(0)
+	for _, p := range m.DataParts {
+		end := start + int64(len(p))
+		if off >= start && off < end || size == 0 && off == start {
+			if off+size > end {
+				return nil, fmt.Errorf("sample [%d,%d) spans mdat data parts: %w", off, off+size, ErrUnsupported)
+			}
+			return p[off-start : off-start+size : off-start+size], nil
+		}
+		start = end
+	}
+	return nil, fmt.Errorf("sample data at %d beyond mdat: %w", off, ErrMalformed)
+}

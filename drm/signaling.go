@@ -1,0 +1,198 @@
+package drm
+
+import (
+	"encoding/base64"
+	"fmt"
+)
+
+// Scheme URIs and values used in DASH ContentProtection elements.
+const (
+	// MP4ProtectionSchemeURI is the scheme of the common ContentProtection
+	// element that carries value="cenc"|"cbcs" and cenc:default_KID.
+	MP4ProtectionSchemeURI = "urn:mpeg:dash:mp4protection:2011"
+	// HLS KEYFORMAT values.
+	KeyFormatWidevine  = "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"
+	KeyFormatPlayReady = "com.microsoft.playready"
+	KeyFormatFairPlay  = "com.apple.streamingkeydelivery"
+	KeyFormatClearKey  = "org.w3.clearkey"
+)
+
+// Signaling is what manifest writers need to announce protection of one
+// track (and one crypto period). It is plain data; package manifest maps it
+// into its own model.
+type Signaling struct {
+	Scheme Scheme
+	// DefaultKID is the tenc default_KID: the value of cenc:default_KID on
+	// every protected AdaptationSet (the same for every crypto period).
+	DefaultKID KID
+	// KID is the key ID of this crypto period (equal to DefaultKID without
+	// key rotation).
+	KID KID
+	// Period is the crypto period index.
+	Period int
+	// DASH holds the ContentProtection elements, the mp4protection one first.
+	DASH []ContentProtection
+	// HLS holds one EXT-X-KEY per DRM system (the same attributes serve
+	// EXT-X-SESSION-KEY in the multivariant playlist). With key rotation a
+	// new set is written before the first segment of each crypto period.
+	HLS []HLSKey
+}
+
+// ContentProtection is one DASH ContentProtection element.
+type ContentProtection struct {
+	System      System // empty for the mp4protection element
+	SchemeIDURI string
+	Value       string
+	// DefaultKID is the cenc:default_KID attribute (UUID form); set on the
+	// mp4protection element and repeated on system elements.
+	DefaultKID string
+	// PSSH is the cenc:pssh child: base64 of the complete pssh box.
+	PSSH string
+	// PRO is the mspr:pro child (PlayReady Object, base64).
+	PRO string
+	// LicenseURL is the dashif:laurl child (license acquisition URL).
+	LicenseURL string
+	// ExtraXML is key-server-supplied inner XML (CPIX ContentProtectionData);
+	// when set it replaces the children above except DefaultKID.
+	ExtraXML string
+}
+
+// HLSKey is the attribute set of one EXT-X-KEY / EXT-X-SESSION-KEY tag.
+type HLSKey struct {
+	System            System
+	Method            string // "SAMPLE-AES" (cbcs) or "SAMPLE-AES-CTR" (cenc)
+	URI               string
+	KeyFormat         string
+	KeyFormatVersions string
+	// IV is empty: for fMP4 the IV is carried in tenc/senc.
+	IV string
+}
+
+// SignalingOptions configures per-system signaling; the zero value is valid.
+type SignalingOptions struct {
+	Systems []System
+	// WidevineProvider and WidevineContentID fill WidevinePsshData fields.
+	WidevineProvider  string
+	WidevineContentID []byte
+	// PlayReadyLAURL is the optional LA_URL of the PlayReady header.
+	PlayReadyLAURL string
+	// FairPlayURI is an skd:// template, see FairPlayURI.
+	FairPlayURI string
+	// ClearKeyLAURL is the ClearKey license server URL (dashif:laurl).
+	ClearKeyLAURL string
+}
+
+// hlsMethod returns the EXT-X-KEY METHOD for a scheme.
+func hlsMethod(s Scheme) string {
+	if s == SchemeCBCS {
+		return "SAMPLE-AES"
+	}
+	return "SAMPLE-AES-CTR"
+}
+
+// CheckSystems reports a *SchemeError when a DRM system cannot be used
+// with the scheme (FairPlay needs cbcs: Apple devices reject SAMPLE-AES-CTR).
+func CheckSystems(scheme Scheme, systems []System) error {
+	if scheme != SchemeCENC && scheme != SchemeCBCS {
+		return &SchemeError{Scheme: scheme, Reason: "want cenc or cbcs"}
+	}
+	for _, s := range systems {
+		switch s {
+		case Widevine, PlayReady, ClearKey:
+		case FairPlay:
+			if scheme != SchemeCBCS {
+				return &SchemeError{Scheme: scheme, System: FairPlay, Reason: "FairPlay requires cbcs (SAMPLE-AES); Apple devices reject SAMPLE-AES-CTR"}
+			}
+		default:
+			return fmt.Errorf("drm: unknown DRM system %q: %w", string(s), ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// SystemPSSH returns the pssh box for one system and key (nil for FairPlay,
+// which has no pssh in CMAF/HLS use). A key-server-supplied PSSH in
+// key.Systems wins. period >= 0 adds Widevine's crypto_period_index.
+func SystemPSSH(o SignalingOptions, scheme Scheme, sys System, key ContentKey, period int) ([]byte, error) {
+	if sd, ok := key.Systems[sys]; ok && len(sd.PSSH) > 0 {
+		return sd.PSSH, nil
+	}
+	switch sys {
+	case Widevine:
+		wd := WidevineData{KeyIDs: []KID{key.KID}, Provider: o.WidevineProvider, ContentID: o.WidevineContentID, Scheme: scheme}
+		if period >= 0 {
+			wd.CryptoPeriodIndex, wd.HasCryptoPeriod = uint32(period), true
+		}
+		return PSSHBox(0, SystemIDWidevine, nil, WidevinePSSHData(wd))
+	case PlayReady:
+		pro, err := playReadyPRO(o, scheme, key)
+		if err != nil {
+			return nil, err
+		}
+		return PSSHBox(0, SystemIDPlayReady, nil, pro)
+	case ClearKey:
+		return ClearKeyPSSH([]KID{key.KID}), nil
+	case FairPlay:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("drm: unknown DRM system %q: %w", string(sys), ErrUnsupported)
+}
+
+func playReadyPRO(o SignalingOptions, scheme Scheme, key ContentKey) ([]byte, error) {
+	x, err := PlayReadyHeader{Keys: []PlayReadyKey{{KID: key.KID, Key: key.Key}}, Scheme: scheme, LAURL: o.PlayReadyLAURL}.XML()
+	if err != nil {
+		return nil, err
+	}
+	return PlayReadyObject(x), nil
+}
+
+// NewSignaling builds the manifest signaling for one key. defaultKID is the
+// tenc default_KID; period is the crypto period (-1 when there is no key
+// rotation, which also omits Widevine's crypto_period_index).
+func NewSignaling(o SignalingOptions, scheme Scheme, defaultKID KID, key ContentKey, period int) (Signaling, error) {
+	if err := CheckSystems(scheme, o.Systems); err != nil {
+		return Signaling{}, err
+	}
+	sig := Signaling{Scheme: scheme, DefaultKID: defaultKID, KID: key.KID, Period: max(period, 0)}
+	dk := defaultKID.String()
+	sig.DASH = append(sig.DASH, ContentProtection{SchemeIDURI: MP4ProtectionSchemeURI, Value: string(scheme), DefaultKID: dk})
+	b64 := base64.StdEncoding.EncodeToString
+	for _, sys := range o.Systems {
+		pssh, err := SystemPSSH(o, scheme, sys, key, period)
+		if err != nil {
+			return Signaling{}, err
+		}
+		sd := key.Systems[sys]
+		hk := HLSKey{System: sys, Method: hlsMethod(scheme), KeyFormatVersions: "1"}
+		switch sys {
+		case Widevine:
+			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDWidevine.String(),
+				Value: "Widevine", DefaultKID: dk, PSSH: b64(pssh), ExtraXML: sd.ContentProtectionData})
+			hk.KeyFormat, hk.URI = KeyFormatWidevine, "data:text/plain;base64,"+b64(pssh)
+		case PlayReady:
+			pro, err := playReadyPRO(o, scheme, key)
+			if err != nil {
+				return Signaling{}, err
+			}
+			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDPlayReady.String(),
+				Value: "MSPR 2.0", DefaultKID: dk, PSSH: b64(pssh), PRO: b64(pro), LicenseURL: o.PlayReadyLAURL, ExtraXML: sd.ContentProtectionData})
+			hk.KeyFormat, hk.URI = KeyFormatPlayReady, "data:text/plain;charset=UTF-16;base64,"+b64(pro)
+		case FairPlay:
+			hk.KeyFormat, hk.URI = KeyFormatFairPlay, FairPlayURI(o.FairPlayURI, key.KID)
+		case ClearKey:
+			// dash.js 5 rejects a common-PSSH element without cenc:pssh but
+			// accepts the DASH-IF ClearKey element with a license URL; EME
+			// clients (shaka) use the W3C common system with cenc:pssh. Both.
+			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDClearKeyDASHIF.String(),
+				Value: "ClearKey1.0", DefaultKID: dk, LicenseURL: o.ClearKeyLAURL})
+			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDCommon.String(),
+				Value: "ClearKey1.0", DefaultKID: dk, PSSH: b64(pssh), LicenseURL: o.ClearKeyLAURL})
+			hk.KeyFormat, hk.URI = KeyFormatClearKey, "data:text/plain;base64,"+b64(pssh)
+		}
+		if sd.URIExtXKey != "" {
+			hk.URI = sd.URIExtXKey
+		}
+		sig.HLS = append(sig.HLS, hk)
+	}
+	return sig, nil
+}
