@@ -139,8 +139,11 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 		if c.err || uint64(cnt)*uint64(entry) > uint64(c.remaining()) {
 			return 0, fe(ErrTruncated, "trun", trun.offset, "sample count %d exceeds box size", cnt)
 		}
-		if entry == 0 && int64(cnt) > p.size {
-			return 0, fe(ErrMalformed, "trun", trun.offset, "%d samples in a %d byte file", cnt, p.size)
+		// Bound the index by the input: no sample is smaller than a byte, so a
+		// file cannot describe more samples than it has bytes.
+		p.samples += int64(cnt)
+		if p.samples > p.size {
+			return 0, fe(ErrMalformed, "trun", trun.offset, "%d samples described in a %d byte file", p.samples, p.size)
 		}
 		for i := uint32(0); i < cnt; i++ {
 			s := Sample{DecodeTime: dts, Duration: defDur, Size: defSize}

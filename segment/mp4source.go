@@ -95,6 +95,7 @@ type mp4Parser struct {
 	movieTimescale uint32
 	tracks         []*mp4Track
 	moofs          int
+	samples        int64 // samples indexed so far, over all tracks
 }
 
 // mp4Track is a track while it is being indexed.
@@ -351,11 +352,6 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		return nil, fe(ErrMalformed, "moov/trak/mdia/minf/stbl", stbl.offset, "no stsd")
 	}
 	if err := p.parseStsd(t, stsd); err != nil {
-		if errors.Is(err, ErrUnsupportedCodec) {
-			p.log.Warn("skipping track", "error", err)
-			t.skip = true
-			return t, nil
-		}
 		return nil, err
 	}
 	if err := p.indexStbl(t, sk); err != nil {

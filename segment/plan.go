@@ -89,9 +89,7 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 	for _, c := range cands[1:] {
 		if c >= next {
 			p.Starts = append(p.Starts, c)
-			for next <= c {
-				next += step
-			}
+			next = first + ((c-first)/step+1)*step
 		}
 	}
 	for _, t := range tracks {

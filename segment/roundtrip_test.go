@@ -209,3 +209,55 @@ func firstDiff(a, b string) string {
 	}
 	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
 }
+
+// TestSingleFile checks the single-file layout: init, sidx, fragments, with
+// each reported byte range holding exactly one segment, and the sidx sizes
+// and durations matching those ranges.
+func TestSingleFile(t *testing.T) {
+	src := openTestFile(t, "ladder_360p.mp4")
+	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range src.Tracks {
+		var b bytes.Buffer
+		info, err := segment.WriteSingleFile(context.Background(), &b, tr, plan, segment.SegmentOptions{}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size != int64(b.Len()) {
+			t.Fatalf("size %d, wrote %d", info.Size, b.Len())
+		}
+		file := b.Bytes()
+		f, err := mp4.DecodeFile(bytes.NewReader(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Sidx == nil || len(f.Sidx.SidxRefs) != len(info.Segments) {
+			t.Fatalf("sidx missing or has wrong reference count")
+		}
+		if int64(f.Init.Size()) != info.InitSize {
+			t.Fatalf("init range %d, init is %d bytes", info.InitSize, f.Init.Size())
+		}
+		if info.IndexOffset != info.InitSize || info.IndexSize != int64(f.Sidx.Size()) {
+			t.Fatalf("index range %d+%d, sidx at %d size %d", info.IndexOffset, info.IndexSize, info.InitSize, f.Sidx.Size())
+		}
+		var segs [][]byte
+		next := info.IndexOffset + info.IndexSize
+		for i, s := range info.Segments {
+			if s.Offset != next {
+				t.Fatalf("segment %d at %d, want %d", i, s.Offset, next)
+			}
+			ref := f.Sidx.SidxRefs[i]
+			if int64(ref.ReferencedSize) != s.Size || uint64(ref.SubSegmentDuration) != s.Duration {
+				t.Fatalf("sidx ref %d: %d bytes %d ticks; segment %d bytes %d ticks", i, ref.ReferencedSize, ref.SubSegmentDuration, s.Size, s.Duration)
+			}
+			segs = append(segs, file[s.Offset:s.Offset+s.Size])
+			next += s.Size
+		}
+		if next != info.Size {
+			t.Fatalf("segments end at %d, file is %d", next, info.Size)
+		}
+		checkRoundTrip(t, tr, file[:info.InitSize], segs, info.Segments)
+	}
+}

@@ -74,7 +74,8 @@ func (p *mp4Parser) indexStbl(t *mp4Track, boxes []rawBox) error {
 	}
 	// The index holds tens of bytes per sample; refuse counts the file cannot hold
 	// (every sample takes at least one byte, except uniform zero-size, which is not media).
-	if int64(count) > p.size {
+	p.samples += int64(count)
+	if p.samples > p.size {
 		return fe(ErrMalformed, "stsz", -1, 0, "%d samples in a %d byte file", count, p.size)
 	}
 	samples := make([]Sample, count)

@@ -1,0 +1,154 @@
+package segment_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+func readTestFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// boxAt returns the offset of the first box of type typ (its size field).
+func boxAt(t testing.TB, b []byte, typ string) int {
+	t.Helper()
+	i := bytes.Index(b, []byte(typ))
+	if i < 4 {
+		t.Fatalf("no %s box", typ)
+	}
+	return i - 4
+}
+
+func open(b []byte) error {
+	src, err := segment.Open(context.Background(), bytes.NewReader(b), int64(len(b)), "bad.mp4", nil)
+	if err != nil {
+		return err
+	}
+	// Writing every segment must also fail cleanly, never panic.
+	plan, err := segment.PlanSegments(src.Tracks, 0)
+	if err != nil {
+		return err
+	}
+	for _, tr := range src.Tracks {
+		sw, err := segment.NewSegmentWriter(tr, plan, segment.SegmentOptions{})
+		if err != nil {
+			return err
+		}
+		if err := segment.WriteInit(&bytes.Buffer{}, tr, nil); err != nil {
+			return err
+		}
+		for i := 0; i < sw.Len(); i++ {
+			if _, err := sw.WriteSegment(context.Background(), &bytes.Buffer{}, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func TestBadInput(t *testing.T) {
+	good := readTestFile(t, "ladder_360p.mp4") // moov first
+	moovEnd := readTestFile(t, "moov_end.mp4")
+	mutate := func(b []byte, f func(b []byte)) []byte {
+		c := append([]byte(nil), b...)
+		f(c)
+		return c
+	}
+	cases := []struct {
+		name   string
+		input  []byte
+		want   error
+		detail string
+	}{
+		{"truncated media", good[:len(good)/2], segment.ErrTruncated, "sample"},
+		{"truncated moov at end", moovEnd[:len(moovEnd)-100], segment.ErrTruncated, "moov"},
+		{"empty", nil, segment.ErrMalformed, "no moov"},
+		{"garbage header", []byte{0, 0, 0, 3, 'f', 'r', 'e', 'e'}, segment.ErrMalformed, "smaller than its header"},
+		{"box past EOF", mutate(good, func(b []byte) { binary.BigEndian.PutUint32(b[boxAt(t, b, "moov"):], 0xfffffff0) }), segment.ErrTruncated, "moov"},
+		{"4 GiB stsz claim", mutate(good, func(b []byte) {
+			binary.BigEndian.PutUint32(b[boxAt(t, b, "stsz")+16:], 0xffffffff)
+		}), segment.ErrTruncated, "stsz"},
+		{"stco beyond file", mutate(good, func(b []byte) {
+			binary.BigEndian.PutUint32(b[boxAt(t, b, "stco")+16:], 0x7ffffff0)
+		}), segment.ErrTruncated, "sample 1"},
+		{"stsc names missing chunk", mutate(good, func(b []byte) {
+			binary.BigEndian.PutUint32(b[boxAt(t, b, "stsc")+16:], 0x7ffffff0)
+		}), segment.ErrMalformed, "stsc"},
+		{"stts disagrees with stsz", mutate(good, func(b []byte) {
+			o := boxAt(t, b, "stts")
+			binary.BigEndian.PutUint32(b[o+16:], binary.BigEndian.Uint32(b[o+16:])+5)
+		}), segment.ErrMalformed, "stts"},
+		{"zero timescale", mutate(good, func(b []byte) {
+			binary.BigEndian.PutUint32(b[boxAt(t, b, "mdhd")+20:], 0)
+		}), segment.ErrMalformed, "zero timescale"},
+		{"no sync sample", mutate(good, func(b []byte) {
+			o := boxAt(t, b, "stss")
+			n := binary.BigEndian.Uint32(b[o+12:])
+			for i := uint32(0); i < n; i++ { // point every entry at sample 2 and drop all others
+				binary.BigEndian.PutUint32(b[o+16+4*int(i):], 2)
+			}
+			binary.BigEndian.PutUint32(b[o+12:], 0)
+		}), segment.ErrNoSyncSample, "no sync sample"},
+		{"unsupported codec", mutate(good, func(b []byte) {
+			o := boxAt(t, b, "stsd")
+			copy(b[o+boxAt(t, b[o:], "avc1")+4:], "xyz1")
+		}), segment.ErrUnsupportedCodec, "xyz1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := open(c.input)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			if !bytes.Contains([]byte(err.Error()), []byte(c.detail)) {
+				t.Errorf("error %q does not name %q", err, c.detail)
+			}
+			var fe *segment.FormatError
+			if !errors.As(err, &fe) || fe.Source != "bad.mp4" {
+				t.Errorf("error %v is not a *FormatError naming the source", err)
+			}
+		})
+	}
+}
+
+// FuzzOpen feeds mutated MP4 and fragmented MP4 files through indexing and
+// segment writing: any outcome but a panic, a hang or a huge allocation is fine.
+func FuzzOpen(f *testing.F) {
+	for _, name := range []string{"ladder_360p.mp4", "fragmented.mp4", "opus.mp4", "av1.mp4", "hevc_ac3.mp4"} {
+		b := readTestFile(f, name)
+		if len(b) > 64<<10 {
+			// Keep seeds small: the header and the first samples are what matter.
+			if i := bytes.Index(b, []byte("moov")); i >= 4 && i < 64<<10 {
+				f.Add(b[:64<<10])
+				continue
+			}
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				os.WriteFile("/tmp/hang.mp4", b, 0o644)
+				panic("input takes over 5 s")
+			}
+		}()
+		_ = open(b)
+	})
+}
