@@ -1,0 +1,555 @@
+package dash
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/zencoder/go-dash/v3/mpd"
+
+	"github.com/cmafkit/cmafkit/manifest"
+)
+
+// Render validates p and writes its MPD to w.
+func Render(w io.Writer, p *manifest.Presentation) error {
+	if p.Type != manifest.VOD {
+		return fmt.Errorf("dash: %s presentation: %w", p.Type, manifest.ErrUnsupported)
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("dash: refusing to render: %w", err)
+	}
+	m, err := build(p)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.WriteString(xml.Header)
+	enc := xml.NewEncoder(bw)
+	enc.Indent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("dash: %w", err)
+	}
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// builder carries what the MPD-level attributes are derived from.
+type builder struct {
+	p        *manifest.Presentation
+	profiles [4]bool // live, on-demand, full, used in that order
+	ns       struct{ cenc, mspr, dashif, clearkey bool }
+}
+
+func build(p *manifest.Presentation) (*mpdXML, error) {
+	b := &builder{p: p}
+	m := &mpdXML{Xmlns: nsMPD, Type: "static"}
+	m.MediaPresentationDuration = Duration(p.MediaDuration())
+	if d := p.MaxSegmentDuration(); d > 0 {
+		m.MaxSegmentDuration = Duration(d)
+	}
+	mbt := p.MinBufferTime
+	if mbt <= 0 {
+		mbt = p.MaxSegmentDuration()
+	}
+	m.MinBufferTime = Duration(mbt)
+	for pi := range p.Periods {
+		pd := &p.Periods[pi]
+		px := periodXML{ID: manifest.PeriodID(pd, pi), Start: Duration(pd.Start)}
+		if len(p.Periods) > 1 || pd.Duration > 0 {
+			px.Duration = Duration(pd.MediaDuration())
+		}
+		var tricks []adaptationSetXML
+		for si := range pd.Sets {
+			set := &pd.Sets[si]
+			id := len(px.AdaptationSets) + 1
+			as, err := b.adaptationSet(set, id)
+			if err != nil {
+				return nil, err
+			}
+			px.AdaptationSets = append(px.AdaptationSets, as)
+			if t, ok := b.trickSet(set, as); ok {
+				tricks = append(tricks, t)
+			}
+		}
+		for i := range tricks {
+			tricks[i].ID = len(px.AdaptationSets) + 1
+			px.AdaptationSets = append(px.AdaptationSets, tricks[i])
+		}
+		m.Periods = append(m.Periods, px)
+	}
+	var profiles []string
+	for i, name := range []string{ProfileLive, ProfileOnDemand, ProfileFull} {
+		if b.profiles[i] {
+			profiles = append(profiles, name)
+		}
+	}
+	if len(profiles) == 0 {
+		profiles = append(profiles, ProfileOnDemand) // side-loaded files only
+	}
+	if p.CMAF {
+		profiles = append(profiles, ProfileCMAF)
+	}
+	m.Profiles = joinComma(profiles)
+	if b.ns.cenc {
+		m.XmlnsCENC = nsCENC
+	}
+	if b.ns.mspr {
+		m.XmlnsMSPR = nsMSPR
+	}
+	if b.ns.dashif {
+		m.XmlnsDASHIF = nsDASHIF
+	}
+	if b.ns.clearkey {
+		m.XmlnsClearKey = nsClearKey
+	}
+	return m, nil
+}
+
+func joinComma(list []string) string {
+	s := ""
+	for i, x := range list {
+		if i > 0 {
+			s += ","
+		}
+		s += x
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func descriptor(scheme, value string) mpd.DescriptorType {
+	return mpd.DescriptorType{SchemeIDURI: ptr(scheme), Value: ptr(value)}
+}
+
+func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationSetXML, error) {
+	as := adaptationSetXML{
+		ID:               id,
+		ContentType:      string(set.ContentType),
+		MimeType:         set.MIME(),
+		Lang:             set.Lang,
+		SegmentAlignment: "true",
+		Label:            set.Label,
+	}
+	if set.ContentType != manifest.Text {
+		as.StartWithSAP = max(set.StartWithSAP, 1)
+	}
+	if set.ContentType == manifest.Video {
+		b.videoLimits(&as, set.Representations)
+	}
+	if set.Protection != nil {
+		as.ContentProtection = b.protection(set.Protection)
+	}
+	for _, r := range set.Roles {
+		as.Roles = append(as.Roles, descriptor(schemeRole, string(r)))
+		switch r {
+		case manifest.RoleDescription:
+			// DASH-IF IOP: audio description for the visually impaired.
+			as.Accessibility = append(as.Accessibility, descriptor(schemeAudioPurpose, "1"))
+		case manifest.RoleCaption:
+			as.Accessibility = append(as.Accessibility, descriptor(schemeRole, "caption"))
+		}
+	}
+	if set.Forced {
+		as.Roles = append(as.Roles, descriptor(schemeRole, "forced-subtitle"))
+	}
+	shared := sharedTemplate(set.Representations)
+	if shared {
+		as.SegmentTemplate = template(&set.Representations[0])
+		b.profiles[0] = true
+	}
+	for ri := range set.Representations {
+		r := &set.Representations[ri]
+		rx, err := b.representation(set, r, shared)
+		if err != nil {
+			return as, err
+		}
+		as.Representations = append(as.Representations, rx)
+	}
+	return as, nil
+}
+
+// videoLimits sets maxWidth, maxHeight, maxFrameRate and, when all
+// representations agree, par.
+func (b *builder) videoLimits(as *adaptationSetXML, reps []manifest.Representation) {
+	var maxFR manifest.Rational
+	par := ""
+	for i := range reps {
+		r := &reps[i]
+		as.MaxWidth = max(as.MaxWidth, r.Width)
+		as.MaxHeight = max(as.MaxHeight, r.Height)
+		if !r.FrameRate.IsZero() && (maxFR.IsZero() || maxFR.Less(r.FrameRate)) {
+			maxFR = r.FrameRate
+		}
+		rp := pictureAspect(r)
+		if i == 0 {
+			par = rp
+		} else if rp != par {
+			par = ""
+		}
+	}
+	as.MaxFrameRate = frameRate(maxFR)
+	as.Par = par
+}
+
+// pictureAspect returns the picture aspect ratio "w:h" in lowest terms, or
+// "" when the sample aspect ratio is unknown.
+func pictureAspect(r *manifest.Representation) string {
+	sar := r.PixelAspect
+	if sar.IsZero() || r.Width <= 0 || r.Height <= 0 {
+		return ""
+	}
+	w := new(big.Int).Mul(big.NewInt(int64(r.Width)), big.NewInt(sar.Num))
+	h := new(big.Int).Mul(big.NewInt(int64(r.Height)), big.NewInt(sar.Den))
+	g := new(big.Int).GCD(nil, nil, w, h)
+	if g.Sign() == 0 {
+		return ""
+	}
+	return w.Div(w, g).String() + ":" + h.Div(h, g).String()
+}
+
+// frameRate formats a rational as the FrameRateType "n" or "n/d".
+func frameRate(r manifest.Rational) string {
+	if r.IsZero() || r.Num <= 0 || r.Den <= 0 {
+		return ""
+	}
+	if r.Den == 1 {
+		return strconv.FormatInt(r.Num, 10)
+	}
+	return strconv.FormatInt(r.Num, 10) + "/" + strconv.FormatInt(r.Den, 10)
+}
+
+func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Representation, sharedTmpl bool) (representationXML, error) {
+	if r.Bandwidth > math.MaxUint32 {
+		return representationXML{}, fmt.Errorf("dash: representation %q: bandwidth %d exceeds xs:unsignedInt", r.ID, r.Bandwidth)
+	}
+	rx := representationXML{
+		ID:        r.ID,
+		Bandwidth: r.Bandwidth,
+		Codecs:    r.Codecs,
+	}
+	switch set.ContentType {
+	case manifest.Video:
+		rx.Width, rx.Height = r.Width, r.Height
+		rx.FrameRate = frameRate(r.FrameRate)
+		if !r.PixelAspect.IsZero() {
+			rx.Sar = strconv.FormatInt(r.PixelAspect.Num, 10) + ":" + strconv.FormatInt(r.PixelAspect.Den, 10)
+		}
+	case manifest.Audio:
+		rx.AudioSamplingRate = r.SampleRate
+		switch {
+		case r.ChannelConfig != nil:
+			rx.AudioChannelConfiguration = []mpd.DescriptorType{descriptor(r.ChannelConfig.SchemeIDURI, r.ChannelConfig.Value)}
+		case r.Channels > 0:
+			rx.AudioChannelConfiguration = []mpd.DescriptorType{descriptor(schemeChannels, strconv.Itoa(r.Channels))}
+		}
+	}
+	if r.Protection != nil {
+		rx.ContentProtection = b.protection(r.Protection)
+	}
+	switch {
+	case sharedTmpl:
+	case r.Template != nil:
+		rx.SegmentTemplate = template(r)
+		b.profiles[0] = true
+	case r.SingleFile != nil:
+		rx.BaseURL = r.SingleFile.URI
+		if !r.SingleFile.IndexRange.IsZero() {
+			// isoff-on-demand: the sidx indexes the segments.
+			sb := &segmentBaseXML{
+				Timescale:              r.Timescale,
+				PresentationTimeOffset: r.PresentationTimeOffset,
+				IndexRange:             r.SingleFile.IndexRange.String(),
+				IndexRangeExact:        "true",
+			}
+			if !r.Init.Range.IsZero() {
+				sb.Initialization = &mpd.URL{Range: ptr(r.Init.Range.String())}
+			}
+			rx.SegmentBase = sb
+			b.profiles[1] = true
+		}
+	default:
+		// Segments with URIs but no template: list them.
+		rx.SegmentList = segmentList(r)
+		b.profiles[2] = true
+	}
+	return rx, nil
+}
+
+// sharedTemplate reports whether every representation has the same
+// template, timescale, offset and timeline, so one SegmentTemplate at the
+// AdaptationSet level serves them all ($RepresentationID$ differs).
+func sharedTemplate(reps []manifest.Representation) bool {
+	if len(reps) < 2 {
+		return false
+	}
+	a := &reps[0]
+	if a.Template == nil || a.SingleFile != nil {
+		return false
+	}
+	for i := 1; i < len(reps); i++ {
+		r := &reps[i]
+		if r.Template == nil || *r.Template != *a.Template || r.SingleFile != nil ||
+			r.Timescale != a.Timescale || r.PresentationTimeOffset != a.PresentationTimeOffset ||
+			len(r.Segments) != len(a.Segments) {
+			return false
+		}
+		if manifest.TemplateUses(a.Template.Media, "Bandwidth") || manifest.TemplateUses(a.Template.Init, "Bandwidth") {
+			return false
+		}
+		for j := range r.Segments {
+			if r.Segments[j].Start != a.Segments[j].Start || r.Segments[j].Duration != a.Segments[j].Duration ||
+				r.Segments[j].Number != a.Segments[j].Number {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func template(r *manifest.Representation) *segmentTemplateXML {
+	st := &segmentTemplateXML{
+		Timescale:              r.Timescale,
+		PresentationTimeOffset: r.PresentationTimeOffset,
+		Initialization:         r.Template.Init,
+		Media:                  r.Template.Media,
+		SegmentTimeline:        timeline(len(r.Segments), func(i int) (uint64, uint64) { return r.Segments[i].Start, r.Segments[i].Duration }),
+	}
+	if manifest.TemplateUses(r.Template.Media, "Number") {
+		st.StartNumber = ptr(r.Segments[0].Number)
+	}
+	return st
+}
+
+// timeline builds a SegmentTimeline, run-length compressed with @r: one S
+// per run of equal durations, @t only where the timeline starts (or would
+// jump, which Validate rules out).
+func timeline(n int, at func(int) (start, dur uint64)) *mpd.SegmentTimeline {
+	tl := &mpd.SegmentTimeline{}
+	var last *mpd.SegmentTimelineSegment
+	var end uint64
+	for i := 0; i < n; i++ {
+		start, dur := at(i)
+		if last != nil && start == end && dur == last.Duration {
+			*last.RepeatCount++
+			end += dur
+			continue
+		}
+		s := &mpd.SegmentTimelineSegment{Duration: dur, RepeatCount: new(int)}
+		if last == nil || start != end {
+			s.StartTime = ptr(start)
+		}
+		tl.Segments = append(tl.Segments, s)
+		last = s
+		end = start + dur
+	}
+	for _, s := range tl.Segments {
+		if *s.RepeatCount == 0 {
+			s.RepeatCount = nil // r defaults to 0
+		}
+	}
+	return tl
+}
+
+func segmentList(r *manifest.Representation) *segmentListXML {
+	sl := &segmentListXML{
+		Timescale:              r.Timescale,
+		PresentationTimeOffset: r.PresentationTimeOffset,
+		StartNumber:            r.Segments[0].Number,
+		SegmentTimeline:        timeline(len(r.Segments), func(i int) (uint64, uint64) { return r.Segments[i].Start, r.Segments[i].Duration }),
+	}
+	sl.Initialization = initURL(r)
+	for i := range r.Segments {
+		s := &r.Segments[i]
+		u := mpd.SegmentURL{Media: ptr(s.URI)}
+		if !s.Range.IsZero() {
+			u.MediaRange = ptr(s.Range.String())
+		}
+		sl.SegmentURLs = append(sl.SegmentURLs, u)
+	}
+	return sl
+}
+
+func initURL(r *manifest.Representation) *mpd.URL {
+	if r.Init.URI == "" {
+		return nil
+	}
+	u := &mpd.URL{SourceURL: ptr(r.Init.URI)}
+	if !r.Init.Range.IsZero() {
+		u.Range = ptr(r.Init.Range.String())
+	}
+	return u
+}
+
+// protection renders the mp4protection descriptor (scheme and default KID,
+// ISO/IEC 23009-1 5.8.5.2 and 23001-7 11.2) followed by one descriptor per
+// DRM system with its pssh, PlayReady object and license URL.
+func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML {
+	b.ns.cenc = true
+	out := []contentProtectionXML{{
+		SchemeIDURI: schemeMP4Protection,
+		// The scheme in use; go-dash v3.0.3 always writes "cenc".
+		Value:      string(pi.Scheme),
+		DefaultKID: pi.DefaultKID.String(),
+	}}
+	for i := range pi.Systems {
+		s := &pi.Systems[i]
+		cp := contentProtectionXML{
+			SchemeIDURI: "urn:uuid:" + s.SystemID.String(),
+			Value:       s.Name,
+			// Repeated here for players that read the KID from the system
+			// descriptor (DASH-IF IOP allows it on every descriptor).
+			DefaultKID: pi.DefaultKID.String(),
+		}
+		if len(s.PSSH) > 0 {
+			cp.PSSH = base64.StdEncoding.EncodeToString(s.PSSH)
+		}
+		if len(s.PlayReadyObject) > 0 {
+			cp.PRO = base64.StdEncoding.EncodeToString(s.PlayReadyObject)
+			b.ns.mspr = true
+		}
+		if s.LicenseURL != "" {
+			cp.Laurl = s.LicenseURL
+			b.ns.dashif = true
+			if s.SystemID == manifest.ClearKeySystemID {
+				cp.ClearKeyLaurl = &clearKeyLaurl{LicType: "EME-1.0", URL: s.LicenseURL}
+				b.ns.clearkey = true
+			}
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// trickSet builds the trick mode AdaptationSet for a video set whose
+// representations carry I-frames (DASH-IF IOP 3.2.9): an EssentialProperty
+// naming the main set, and I-frame-only representations addressing the
+// moof+sync sample ranges the HLS I-frame playlists use.
+func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (adaptationSetXML, bool) {
+	if set.ContentType != manifest.Video {
+		return adaptationSetXML{}, false
+	}
+	as := adaptationSetXML{
+		ContentType:       "video",
+		MimeType:          set.MIME(),
+		SegmentAlignment:  "true",
+		StartWithSAP:      1,
+		MaxWidth:          main.MaxWidth,
+		MaxHeight:         main.MaxHeight,
+		Par:               main.Par,
+		ContentProtection: main.ContentProtection,
+		EssentialProperty: []mpd.DescriptorType{descriptor(schemeTrickMode, strconv.Itoa(main.ID))},
+	}
+	var maxFR manifest.Rational
+	for ri := range set.Representations {
+		r := &set.Representations[ri]
+		if len(r.IFrames) == 0 {
+			continue
+		}
+		peak, _ := manifest.IFrameBandwidth(r.IFrames, r.Timescale)
+		var total uint64
+		for i := range r.IFrames {
+			total += r.IFrames[i].Duration
+		}
+		// The I-frame rate: count per total duration, exact.
+		fr := reduce(manifest.Rational{Num: int64(len(r.IFrames)) * int64(r.Timescale), Den: int64(total)})
+		if maxFR.IsZero() || maxFR.Less(fr) {
+			maxFR = fr
+		}
+		rx := representationXML{
+			ID:               r.ID + "_trick",
+			Bandwidth:        min(peak, math.MaxUint32),
+			Codecs:           r.Codecs,
+			Width:            r.Width,
+			Height:           r.Height,
+			FrameRate:        frameRate(fr),
+			CodingDependency: "false",
+		}
+		if !r.PixelAspect.IsZero() {
+			rx.Sar = strconv.FormatInt(r.PixelAspect.Num, 10) + ":" + strconv.FormatInt(r.PixelAspect.Den, 10)
+		}
+		if !r.FrameRate.IsZero() && fr.Num > 0 {
+			// Playing I-frames at the normal frame rate speeds playback up by
+			// the full rate over the I-frame rate.
+			speed := r.FrameRate.Float() / fr.Float()
+			rx.MaxPlayoutRate = strconv.FormatFloat(math.Round(speed*1000)/1000, 'f', -1, 64)
+		}
+		if r.Protection != nil {
+			rx.ContentProtection = b.protection(r.Protection)
+		}
+		sl := &segmentListXML{
+			Timescale:              r.Timescale,
+			PresentationTimeOffset: r.PresentationTimeOffset,
+			Initialization:         initURL(r),
+			SegmentTimeline:        timeline(len(r.IFrames), func(i int) (uint64, uint64) { return r.IFrames[i].Start, r.IFrames[i].Duration }),
+		}
+		for i := range r.IFrames {
+			f := &r.IFrames[i]
+			sl.SegmentURLs = append(sl.SegmentURLs, mpd.SegmentURL{Media: ptr(f.URI), MediaRange: ptr(f.Range.String())})
+		}
+		rx.SegmentList = sl
+		as.Representations = append(as.Representations, rx)
+	}
+	if len(as.Representations) == 0 {
+		return adaptationSetXML{}, false
+	}
+	as.MaxFrameRate = frameRate(maxFR)
+	b.profiles[2] = true // SegmentList is outside the live and on-demand profiles
+	return as, true
+}
+
+func reduce(r manifest.Rational) manifest.Rational {
+	a, b := r.Num, r.Den
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a == 0 {
+		return r
+	}
+	return manifest.Rational{Num: r.Num / a, Den: r.Den / a}
+}
+
+// Duration formats d as an xs:duration exact to the nanosecond: PT, then
+// hours, minutes and seconds with only the fraction digits needed, as in
+// PT2H0M8.008S, PT0.5S and PT0S. Days are not used: a day is not always
+// 24 hours. go-dash v3.0.3 writes durations under a second as a number of
+// nanoseconds followed by S (PT500000000S for half a second).
+func Duration(d time.Duration) string {
+	if d <= 0 {
+		return "PT0S"
+	}
+	b := make([]byte, 0, 24)
+	b = append(b, "PT"...)
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	d -= m * time.Minute
+	if h > 0 {
+		b = strconv.AppendInt(b, int64(h), 10)
+		b = append(b, 'H')
+	}
+	if h > 0 || m > 0 {
+		b = strconv.AppendInt(b, int64(m), 10)
+		b = append(b, 'M')
+	}
+	s := d / time.Second
+	ns := d - s*time.Second
+	b = strconv.AppendInt(b, int64(s), 10)
+	if ns > 0 {
+		frac := strconv.AppendInt(nil, int64(ns)+1_000_000_000, 10)[1:] // nine digits
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, '.')
+		b = append(b, frac[:n]...)
+	}
+	b = append(b, 'S')
+	return string(b)
+}

@@ -1,0 +1,380 @@
+package hls
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cmafkit/cmafkit/manifest"
+)
+
+// rendition is one EXT-X-MEDIA entry.
+type rendition struct {
+	set     *manifest.SwitchingSet
+	rep     *manifest.Representation
+	name    string
+	dflt    bool
+	version int
+}
+
+// group is an HLS rendition group: renditions that are alternatives to one
+// another (languages of one codec and bit rate).
+type group struct {
+	id    string
+	rends []rendition
+}
+
+// bandwidth returns the largest peak and average among the group's
+// renditions: a variant plays one of them at a time.
+func (g *group) bandwidth() (peak, avg uint64) {
+	for _, r := range g.rends {
+		peak = max(peak, r.rep.Bandwidth)
+		avg = max(avg, r.rep.AverageBandwidth)
+	}
+	return peak, avg
+}
+
+// codecs returns the distinct codecs strings of the group in order.
+func (g *group) codecs() []string {
+	var out []string
+	for _, r := range g.rends {
+		for _, c := range strings.Split(r.rep.Codecs, ",") {
+			if c != "" && !contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// groupID returns the GROUP-ID of the i-th representation of set. A set
+// with several representations (bit rates of one language) spreads them
+// over groups suffixed -1, -2, ... so that each group holds one bit rate
+// per language and variants can pair each video with each audio bit rate.
+func groupID(set *manifest.SwitchingSet, i int) string {
+	base := set.GroupID
+	if base == "" {
+		switch {
+		case set.ContentType == manifest.Text:
+			base = "subs"
+		case set.CodecFamily != "":
+			base = "audio-" + set.CodecFamily
+		default:
+			base = "audio"
+		}
+	}
+	if len(set.Representations) > 1 {
+		return base + "-" + strconv.Itoa(i+1)
+	}
+	return base
+}
+
+// collect builds the rendition groups of one content type in model order.
+func collect(p *manifest.Presentation, ct manifest.ContentType) []*group {
+	var groups []*group
+	byID := map[string]*group{}
+	names := map[string]bool{} // group + "\x00" + name
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		if set.ContentType != ct {
+			continue
+		}
+		for ri := range set.Representations {
+			r := &set.Representations[ri]
+			if len(r.Segments) == 0 {
+				continue // side-loaded file: not expressible in HLS
+			}
+			id := groupID(set, ri)
+			g := byID[id]
+			if g == nil {
+				g = &group{id: id}
+				byID[id] = g
+				groups = append(groups, g)
+			}
+			// NAME must be unique within a group (RFC 8216 4.3.4.1).
+			name := set.Label
+			if name == "" {
+				name = set.Lang
+			}
+			if names[id+"\x00"+name] {
+				name += " (" + r.ID + ")"
+			}
+			names[id+"\x00"+name] = true
+			g.rends = append(g.rends, rendition{set: set, rep: r, name: name, dflt: set.Default, version: mediaVersion(set, r, false)})
+		}
+	}
+	for _, g := range groups {
+		// At most one DEFAULT=YES per group (RFC 8216 4.3.4.1.1). An audio
+		// group without one gets its first rendition as default, so that a
+		// player never starts silent.
+		seen := false
+		for i := range g.rends {
+			if g.rends[i].dflt {
+				if seen {
+					g.rends[i].dflt = false
+				}
+				seen = true
+			}
+		}
+		if !seen && ct == manifest.Audio && len(g.rends) > 0 {
+			g.rends[0].dflt = true
+		}
+	}
+	return groups
+}
+
+// characteristics maps roles to HLS CHARACTERISTICS (RFC 8216 4.3.4.1 and
+// Apple's accessibility characteristics).
+func characteristics(set *manifest.SwitchingSet) string {
+	var cs []string
+	if set.HasRole(manifest.RoleDescription) {
+		cs = append(cs, "public.accessibility.describes-video")
+	}
+	if set.HasRole(manifest.RoleCaption) {
+		cs = append(cs, "public.accessibility.transcribes-spoken-dialog", "public.accessibility.describes-music-and-sound")
+	}
+	return strings.Join(cs, ",")
+}
+
+// multivariant writes the multivariant playlist.
+func multivariant(p *manifest.Presentation) *writer {
+	w := &writer{b: make([]byte, 0, 4096)}
+	audio := collect(p, manifest.Audio)
+	subs := collect(p, manifest.Text)
+
+	var videos []rendition
+	version := 1
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		for ri := range set.Representations {
+			r := &set.Representations[ri]
+			if len(r.Segments) == 0 {
+				continue
+			}
+			v := mediaVersion(set, r, false)
+			if set.ContentType == manifest.Video {
+				videos = append(videos, rendition{set: set, rep: r, version: v})
+				if len(r.IFrames) > 0 {
+					version = max(version, mediaVersion(set, r, true))
+				}
+			}
+			version = max(version, v)
+		}
+	}
+
+	// The version is the highest any media playlist needs, so a client that
+	// accepts the multivariant playlist can read every playlist it names;
+	// EXT-X-MEDIA and I-frame streams suggest at least 4 (RFC 8216bis 8).
+	// PROGRAM-ID, removed in version 6, is never written (grafov/m3u8
+	// v0.12.1 always writes it).
+	if len(audio)+len(subs) > 0 {
+		version = max(version, 4)
+	}
+	w.str("#EXTM3U\n#EXT-X-VERSION:")
+	w.uint(uint64(version))
+	w.b = append(w.b, '\n')
+	// Apple HLS Authoring Spec 9.12 (9.11 in earlier revisions): every
+	// segment starts with an IDR, so the multivariant playlist says so.
+	w.line("#EXT-X-INDEPENDENT-SEGMENTS")
+
+	// EXT-X-SESSION-KEY lets players start key requests early; one per
+	// distinct key (RFC 8216 4.3.4.5 forbids duplicates). grafov/m3u8
+	// v0.12.1 has no EXT-X-SESSION-KEY at all.
+	var sessionKeys []string
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		for ri := range set.Representations {
+			pi := protectionOf(set, &set.Representations[ri])
+			for _, s := range hlsKeys(pi) {
+				kw := &writer{}
+				kw.keyAttrs(pi.Scheme, s.HLS)
+				if kw.err != nil && w.err == nil {
+					w.err = kw.err
+				}
+				if line := string(kw.b); !contains(sessionKeys, line) {
+					sessionKeys = append(sessionKeys, line)
+				}
+			}
+		}
+	}
+	for _, k := range sessionKeys {
+		w.str("#EXT-X-SESSION-KEY:")
+		w.line(k)
+	}
+
+	for _, g := range audio {
+		for _, r := range g.rends {
+			mediaTag(w, "AUDIO", g.id, r)
+		}
+	}
+	for _, g := range subs {
+		for _, r := range g.rends {
+			mediaTag(w, "SUBTITLES", g.id, r)
+		}
+	}
+
+	if len(videos) == 0 {
+		// Audio-only presentation: one variant per audio group, pointing at
+		// the group's default rendition.
+		for _, g := range audio {
+			var dflt rendition
+			for _, r := range g.rends {
+				if r.dflt {
+					dflt = r
+				}
+			}
+			peak, avg := g.bandwidth()
+			streamInf(w, peak, avg, g.codecs(), nil, g.id, firstID(subs))
+			w.uriLine(PlaylistURI(dflt.rep))
+		}
+		return w
+	}
+
+	audioChoices := make([]*group, 0, len(audio))
+	audioChoices = append(audioChoices, audio...)
+	if len(audioChoices) == 0 {
+		audioChoices = append(audioChoices, nil)
+	}
+	subChoices := make([]*group, 0, len(subs))
+	subChoices = append(subChoices, subs...)
+	if len(subChoices) == 0 {
+		subChoices = append(subChoices, nil)
+	}
+	// A variant per video representation and audio (and subtitle) group
+	// combination.
+	for _, v := range videos {
+		for _, ag := range audioChoices {
+			for _, sg := range subChoices {
+				peak, avg := v.rep.Bandwidth, v.rep.AverageBandwidth
+				codecs := []string{v.rep.Codecs}
+				audioID, subsID := "", ""
+				// BANDWIDTH is the peak of the renditions that play
+				// together (RFC 8216 4.3.4.2; Apple HLS Authoring Spec
+				// 9.13); the sum of peaks bounds it from above.
+				if ag != nil {
+					ap, aa := ag.bandwidth()
+					peak, avg = peak+ap, avg+aa
+					codecs = append(codecs, ag.codecs()...)
+					audioID = ag.id
+				}
+				if sg != nil {
+					sp, sa := sg.bandwidth()
+					peak, avg = peak+sp, avg+sa
+					codecs = append(codecs, sg.codecs()...)
+					subsID = sg.id
+				}
+				streamInf(w, peak, avg, codecs, &v, audioID, subsID)
+				w.uriLine(PlaylistURI(v.rep))
+			}
+		}
+	}
+	for _, v := range videos {
+		if len(v.rep.IFrames) == 0 {
+			continue
+		}
+		peak, avg := manifest.IFrameBandwidth(v.rep.IFrames, v.rep.Timescale)
+		// Apple HLS Authoring Spec 6.1: I-frame playlists for scrubbing;
+		// 9.3 and 9.4: CODECS and RESOLUTION on EXT-X-I-FRAME-STREAM-INF.
+		w.str("#EXT-X-I-FRAME-STREAM-INF:")
+		w.enum(true, "BANDWIDTH", strconv.FormatUint(peak, 10))
+		w.num("AVERAGE-BANDWIDTH", avg)
+		w.quoted(false, "CODECS", v.rep.Codecs)
+		w.enum(false, "RESOLUTION", strconv.Itoa(v.rep.Width)+"x"+strconv.Itoa(v.rep.Height))
+		w.enum(false, "VIDEO-RANGE", videoRange(v.rep))
+		w.quoted(false, "URI", IFramePlaylistURI(v.rep))
+		w.b = append(w.b, '\n')
+	}
+	return w
+}
+
+func firstID(groups []*group) string {
+	if len(groups) == 0 {
+		return ""
+	}
+	return groups[0].id
+}
+
+func videoRange(r *manifest.Representation) string {
+	if r.VideoRange == "" {
+		return string(manifest.SDR)
+	}
+	return string(r.VideoRange)
+}
+
+// mediaTag writes one EXT-X-MEDIA tag.
+func mediaTag(w *writer, typ, groupID string, r rendition) {
+	w.str("#EXT-X-MEDIA:")
+	w.enum(true, "TYPE", typ)
+	w.quoted(false, "GROUP-ID", groupID)
+	w.quoted(false, "NAME", r.name)
+	// LANGUAGE on every non-video rendition (Validate requires it).
+	w.quoted(false, "LANGUAGE", r.set.Lang)
+	w.enum(false, "DEFAULT", yesNo(r.dflt))
+	// DEFAULT=YES requires AUTOSELECT=YES (RFC 8216 4.3.4.1).
+	w.enum(false, "AUTOSELECT", yesNo(r.dflt || r.set.Autoselect))
+	if typ == "SUBTITLES" {
+		// An enumerated string, unquoted; grafov/m3u8 v0.12.1 quotes it.
+		w.enum(false, "FORCED", yesNo(r.set.Forced))
+	}
+	if c := characteristics(r.set); c != "" {
+		w.quoted(false, "CHARACTERISTICS", c)
+	}
+	if typ == "AUDIO" && r.rep.Channels > 0 {
+		// grafov/m3u8 v0.12.1 has no CHANNELS attribute.
+		w.quoted(false, "CHANNELS", strconv.Itoa(r.rep.Channels))
+	}
+	w.quoted(false, "URI", PlaylistURI(r.rep))
+	w.b = append(w.b, '\n')
+}
+
+// streamInf writes one EXT-X-STREAM-INF tag (without its URI line).
+func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audioID, subsID string) {
+	w.str("#EXT-X-STREAM-INF:")
+	w.enum(true, "BANDWIDTH", strconv.FormatUint(peak, 10))
+	// Apple HLS Authoring Spec 9.14: AVERAGE-BANDWIDTH on every variant.
+	w.num("AVERAGE-BANDWIDTH", avg)
+	// Apple HLS Authoring Spec 9.1: CODECS lists video and audio codecs.
+	w.quoted(false, "CODECS", strings.Join(codecs, ","))
+	if v != nil {
+		r := v.rep
+		// Apple HLS Authoring Spec 9.2: RESOLUTION; 9.15: FRAME-RATE, a
+		// decimal rounded to three places; 9.16: VIDEO-RANGE (always
+		// written, SDR included).
+		w.enum(false, "RESOLUTION", strconv.Itoa(r.Width)+"x"+strconv.Itoa(r.Height))
+		if !r.FrameRate.IsZero() && r.FrameRate.Num > 0 {
+			w.b = append(w.b, ",FRAME-RATE="...)
+			w.b = appendMilli(w.b, r.FrameRate)
+		}
+		w.enum(false, "VIDEO-RANGE", videoRange(r))
+	}
+	if audioID != "" {
+		w.quoted(false, "AUDIO", audioID)
+	}
+	if subsID != "" {
+		w.quoted(false, "SUBTITLES", subsID)
+	}
+	if v != nil {
+		// No closed captions are modelled: say so rather than let players
+		// look for them.
+		w.enum(false, "CLOSED-CAPTIONS", "NONE")
+	}
+	w.b = append(w.b, '\n')
+}
+
+// appendMilli appends r rounded to three decimals, computed exactly.
+func appendMilli(b []byte, r manifest.Rational) []byte {
+	m := (r.Num*2000/r.Den + 1) / 2
+	b = strconv.AppendInt(b, m/1000, 10)
+	b = append(b, '.')
+	frac := m % 1000
+	b = append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}

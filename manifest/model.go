@@ -1,0 +1,450 @@
+package manifest
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// PresentationType tells whether a presentation is complete (VOD) or still
+// growing (live). The zero value is VOD.
+type PresentationType int
+
+// Presentation types.
+const (
+	// VOD is a complete presentation: DASH type="static", HLS
+	// EXT-X-PLAYLIST-TYPE:VOD with EXT-X-ENDLIST.
+	VOD PresentationType = iota
+	// Live is a presentation that grows while it is published (DASH
+	// type="dynamic"). The renderers do not write live manifests yet; the
+	// fields exist so that the model need not change when they do.
+	Live
+)
+
+// String returns "vod" or "live".
+func (t PresentationType) String() string {
+	if t == Live {
+		return "live"
+	}
+	return "vod"
+}
+
+// Presentation is one streaming presentation: what a DASH MPD or an HLS
+// multivariant playlist with its media playlists describes.
+type Presentation struct {
+	Type PresentationType
+
+	// Duration is the media presentation duration. Zero means "derive it":
+	// the longest representation's span (see [Presentation.MediaDuration]).
+	Duration time.Duration
+
+	// MinBufferTime is DASH MPD@minBufferTime. Zero means the longest
+	// segment duration.
+	MinBufferTime time.Duration
+
+	// TargetDuration is the segment duration the packager aimed for. When
+	// non-zero it is the HLS EXT-X-TARGETDURATION (rounded up to whole
+	// seconds) of every audio and video media playlist, and Validate refuses
+	// a segment whose duration, rounded to the nearest second, exceeds it
+	// (RFC 8216 section 4.3.3.1). It is also the window length of the peak
+	// bit rate computation (see [PeakBandwidth]). Zero derives both from the
+	// longest segment.
+	TargetDuration time.Duration
+
+	// CMAF declares that every media segment conforms to CMAF (ISO/IEC
+	// 23000-19); DASH then adds the urn:mpeg:dash:profile:cmaf:2019 profile.
+	CMAF bool
+
+	// Live fields (DASH MPD@availabilityStartTime, @publishTime,
+	// @timeShiftBufferDepth, @minimumUpdatePeriod). Unused for VOD.
+	AvailabilityStartTime time.Time
+	PublishTime           time.Time
+	TimeShiftBufferDepth  time.Duration
+	MinimumUpdatePeriod   time.Duration
+
+	Periods []Period
+}
+
+// Period is a span of the presentation with one set of switching sets. HLS
+// supports exactly one period.
+type Period struct {
+	// ID is DASH Period@id; empty uses the period's index.
+	ID string
+	// Start is the period start relative to the presentation start.
+	Start time.Duration
+	// Duration of the period; zero means "until the next period or the end
+	// of the presentation".
+	Duration time.Duration
+
+	Sets []SwitchingSet
+}
+
+// ContentType is the kind of media a switching set carries.
+type ContentType string
+
+// Content types. The values are DASH AdaptationSet@contentType values.
+const (
+	Video ContentType = "video"
+	Audio ContentType = "audio"
+	Text  ContentType = "text"
+)
+
+// Role describes the purpose of a switching set. The values are those of the
+// DASH role scheme urn:mpeg:dash:role:2011.
+type Role string
+
+// Roles.
+const (
+	RoleMain        Role = "main"
+	RoleAlternate   Role = "alternate"
+	RoleCommentary  Role = "commentary"
+	RoleSubtitle    Role = "subtitle"
+	RoleCaption     Role = "caption"
+	RoleDescription Role = "description"
+	RoleDub         Role = "dub"
+)
+
+// SwitchingSet is a group of representations a player may switch between:
+// a DASH AdaptationSet; in HLS, video representations become variants and
+// audio and text representations become renditions of one group.
+type SwitchingSet struct {
+	// ID names the set in errors. DASH numbers AdaptationSets itself
+	// (AdaptationSet@id must be an integer); HLS uses GroupID.
+	ID string
+
+	ContentType ContentType
+
+	// MimeType is the container MIME type; empty means video/mp4 or
+	// audio/mp4 by content type, and text/vtt for text.
+	MimeType string
+
+	// Lang is the BCP 47 language tag (HLS LANGUAGE, DASH @lang). Required
+	// for audio and text sets.
+	Lang string
+	// Label is the human-readable name (HLS NAME, DASH Label element).
+	Label string
+	Roles []Role
+
+	// Default and Autoselect map to the HLS EXT-X-MEDIA attributes of the
+	// same name (DEFAULT=YES implies AUTOSELECT=YES). Forced marks forced
+	// subtitles (HLS FORCED=YES, DASH Role "forced-subtitle").
+	Default    bool
+	Autoselect bool
+	Forced     bool
+
+	// CodecFamily is a short codec name ("avc", "hevc", "aac", "ec-3",
+	// "wvtt", ...). HLS groups audio renditions by it: renditions of one
+	// group must share a codec.
+	CodecFamily string
+
+	// GroupID overrides the HLS GROUP-ID of this set's renditions. Empty
+	// means "audio-<CodecFamily>" for audio and "subs" for text.
+	GroupID string
+
+	// StartWithSAP is DASH @startWithSAP; zero means 1 (segments start with
+	// a closed-GOP random access point).
+	StartWithSAP int
+
+	// Protection describes the encryption of every representation in the
+	// set, unless a representation has its own. Nil means clear.
+	Protection *ProtectionInfo
+
+	Representations []Representation
+}
+
+// MIME returns the set's MIME type, defaulted by content type.
+func (s *SwitchingSet) MIME() string {
+	if s.MimeType != "" {
+		return s.MimeType
+	}
+	switch s.ContentType {
+	case Video:
+		return "video/mp4"
+	case Audio:
+		return "audio/mp4"
+	case Text:
+		return "text/vtt"
+	}
+	return "application/mp4"
+}
+
+// HasRole reports whether r is among the set's roles.
+func (s *SwitchingSet) HasRole(r Role) bool {
+	for _, x := range s.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// VideoRange is the HLS VIDEO-RANGE of a video representation.
+type VideoRange string
+
+// Video ranges. The zero value means SDR.
+const (
+	SDR VideoRange = "SDR"
+	PQ  VideoRange = "PQ"
+	HLG VideoRange = "HLG"
+)
+
+// Rational is an exact fraction such as a frame rate of 30000/1001 or a
+// pixel aspect ratio of 1/1. A zero Den means "unknown".
+type Rational struct {
+	Num, Den int64
+}
+
+// IsZero reports whether r is unknown.
+func (r Rational) IsZero() bool { return r.Den == 0 }
+
+// Float returns the value, or 0 when unknown.
+func (r Rational) Float() float64 {
+	if r.Den == 0 {
+		return 0
+	}
+	return float64(r.Num) / float64(r.Den)
+}
+
+// Less reports whether r < o, exactly.
+func (r Rational) Less(o Rational) bool {
+	// Denominators are positive for known values, and frame rates and
+	// aspect ratios are far too small for the products to overflow.
+	return r.Num*o.Den < o.Num*r.Den
+}
+
+// Descriptor is a DASH descriptor (scheme and value).
+type Descriptor struct {
+	SchemeIDURI string
+	Value       string
+}
+
+// ByteRange is a range of bytes in a resource. A zero Length means the
+// whole resource.
+type ByteRange struct {
+	Offset, Length uint64
+}
+
+// IsZero reports whether the range is the whole resource.
+func (b ByteRange) IsZero() bool { return b.Length == 0 }
+
+// Last returns the offset of the last byte (Offset+Length-1).
+func (b ByteRange) Last() uint64 { return b.Offset + b.Length - 1 }
+
+// String formats the range as RFC 7233 "first-last", as DASH writes it.
+func (b ByteRange) String() string {
+	return fmt.Sprintf("%d-%d", b.Offset, b.Last())
+}
+
+// Resource is a URI, optionally narrowed to a byte range.
+type Resource struct {
+	URI   string
+	Range ByteRange
+}
+
+// SegmentRef is one media segment as the segmenter wrote it.
+type SegmentRef struct {
+	// URI of the segment, resolved (HLS lists it as is). In single-file
+	// mode it is the file's URI and Range locates the segment.
+	URI   string
+	Range ByteRange
+	// Number is the segment number ($Number$); HLS uses the first
+	// segment's Number as EXT-X-MEDIA-SEQUENCE.
+	Number uint64
+	// Start and Duration in the representation's timescale. Start is the
+	// earliest presentation time ($Time$, the tfdt of a CMAF segment).
+	Start, Duration uint64
+	// Size is the segment size in bytes.
+	Size uint64
+}
+
+// IFrameRef locates one sync sample for trick play: the byte range covers
+// the segment's (or chunk's) moof and the sync sample's data. For DASH the
+// range must be a self-contained fragment (a moof and an mdat holding only
+// the sync sample), which the segmenter produces by writing the sync sample
+// as its own chunk; HLS also accepts a range that cuts the mdat short.
+type IFrameRef struct {
+	URI   string
+	Range ByteRange
+	// Start and Duration in the representation's timescale; Duration runs
+	// to the next I-frame (or the end of the representation).
+	Start, Duration uint64
+}
+
+// Template holds DASH SegmentTemplate strings. The identifiers $Number$,
+// $Time$, $RepresentationID$ and $Bandwidth$ (with an optional %0Nd width)
+// and $$ are understood. Validate checks that expanding Media for each
+// segment gives that segment's URI, so that HLS (which lists URIs) and DASH
+// (which uses the template) address the same objects.
+type Template struct {
+	Init  string
+	Media string
+}
+
+// SingleFile describes a representation stored as one file (DASH
+// isoff-on-demand SegmentBase): the segments are byte ranges of URI, the
+// init segment is Representation.Init (same URI, with its range), and
+// IndexRange locates the sidx box. A zero IndexRange without segments is a
+// side-loaded file such as a whole WebVTT document.
+type SingleFile struct {
+	URI        string
+	IndexRange ByteRange
+}
+
+// Representation is one encoded version of the content.
+type Representation struct {
+	// ID is unique within the presentation and has no white space (DASH
+	// Representation@id).
+	ID string
+
+	// Bandwidth is the peak bit rate in bits/s (HLS BANDWIDTH; DASH
+	// @bandwidth). AverageBandwidth is the average over the whole
+	// representation (HLS AVERAGE-BANDWIDTH). See FillBandwidth.
+	Bandwidth        uint64
+	AverageBandwidth uint64
+
+	// Codecs is the RFC 6381 codecs string, such as "avc1.64001f".
+	Codecs string
+
+	// Video.
+	Width, Height int
+	FrameRate     Rational
+	PixelAspect   Rational // sample aspect ratio; zero means unknown
+	VideoRange    VideoRange
+
+	// Audio.
+	SampleRate int
+	Channels   int
+	// ChannelConfig overrides the DASH AudioChannelConfiguration, which is
+	// otherwise urn:mpeg:dash:23003:3:audio_channel_configuration:2011 with
+	// the channel count (Dolby codecs need their own scheme).
+	ChannelConfig *Descriptor
+
+	// Timescale of Start/Duration values (ticks per second).
+	Timescale uint32
+	// PresentationTimeOffset in ticks: the media time that corresponds to
+	// the period start (DASH @presentationTimeOffset), for audio priming or
+	// edit lists.
+	PresentationTimeOffset uint64
+
+	// Init is the initialization segment; a zero URI means none (plain
+	// WebVTT).
+	Init Resource
+	// Segments in presentation order, contiguous in time.
+	Segments []SegmentRef
+	// Template, when set, lets DASH use a SegmentTemplate instead of
+	// listing segments.
+	Template *Template
+	// SingleFile, when set, makes DASH use SegmentBase (on-demand profile).
+	SingleFile *SingleFile
+
+	// IFrames, when present, yield an HLS I-frame playlist and a DASH trick
+	// mode AdaptationSet.
+	IFrames []IFrameRef
+
+	// PlaylistURI and IFramePlaylistURI name the HLS media playlists; empty
+	// means ID+".m3u8" and ID+"_iframes.m3u8".
+	PlaylistURI       string
+	IFramePlaylistURI string
+
+	// Protection overrides the set's protection for this representation
+	// (for instance a separate key for HD renditions).
+	Protection *ProtectionInfo
+}
+
+// End returns the end time in ticks of the last segment, or 0.
+func (r *Representation) End() uint64 {
+	if len(r.Segments) == 0 {
+		return 0
+	}
+	s := r.Segments[len(r.Segments)-1]
+	return s.Start + s.Duration
+}
+
+// Span returns the duration covered by the segments.
+func (r *Representation) Span() time.Duration {
+	if len(r.Segments) == 0 || r.Timescale == 0 {
+		return 0
+	}
+	return TicksToDuration(r.End()-r.Segments[0].Start, r.Timescale)
+}
+
+// Scheme is a Common Encryption protection scheme (ISO/IEC 23001-7).
+type Scheme string
+
+// Protection schemes.
+const (
+	CENC Scheme = "cenc" // AES-CTR, full-sample or subsample
+	CBCS Scheme = "cbcs" // AES-CBC with pattern, as FairPlay requires
+)
+
+// UUID is a 16-byte identifier: a DRM system ID or a key ID.
+type UUID [16]byte
+
+// String formats u as 8-4-4-4-12 lowercase hex, as DASH cenc:default_KID
+// and urn:uuid: scheme URIs write it.
+func (u UUID) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// IsZero reports whether u is all zeros.
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// Well-known DRM system IDs.
+var (
+	WidevineSystemID  = UUID{0xed, 0xef, 0x8b, 0xa9, 0x79, 0xd6, 0x4a, 0xce, 0xa3, 0xc8, 0x27, 0xdc, 0xd5, 0x1d, 0x21, 0xed}
+	PlayReadySystemID = UUID{0x9a, 0x04, 0xf0, 0x79, 0x98, 0x40, 0x42, 0x86, 0xab, 0x92, 0xe6, 0x5b, 0xe0, 0x88, 0x5f, 0x95}
+	FairPlaySystemID  = UUID{0x94, 0xce, 0x86, 0xfb, 0x07, 0xff, 0x4f, 0x43, 0xad, 0xb8, 0x93, 0xd2, 0xfa, 0x96, 0x8c, 0xa2}
+	// ClearKeySystemID is the DASH-IF ClearKey content protection UUID.
+	ClearKeySystemID = UUID{0xe2, 0x71, 0x9d, 0x58, 0xa9, 0x85, 0xb3, 0xc9, 0x78, 0x1a, 0xb0, 0x30, 0xaf, 0x78, 0xd3, 0x0e}
+	// CommonPSSHSystemID is the W3C common PSSH system ID (used in ClearKey
+	// pssh boxes).
+	CommonPSSHSystemID = UUID{0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b}
+)
+
+// ProtectionInfo is the encryption of a set or representation, filled by the
+// drm package. The renderers only translate it.
+type ProtectionInfo struct {
+	Scheme     Scheme
+	DefaultKID UUID
+	Systems    []DRMSystem
+}
+
+// DRMSystem is what one DRM system needs signalled.
+type DRMSystem struct {
+	SystemID UUID
+	// Name is the DASH ContentProtection@value ("Widevine", "MSPR 2.0",
+	// "ClearKey1.0", ...).
+	Name string
+	// PSSH is a complete 'pssh' box, written base64 in DASH cenc:pssh.
+	PSSH []byte
+	// PlayReadyObject is a PlayReady Object, written base64 in mspr:pro.
+	PlayReadyObject []byte
+	// LicenseURL is written as dashif:laurl (and clearkey:Laurl for
+	// ClearKey).
+	LicenseURL string
+	// HLS, when non-nil, makes HLS write an EXT-X-KEY in the media
+	// playlists and an EXT-X-SESSION-KEY in the multivariant playlist.
+	HLS *HLSKey
+}
+
+// HLSKey is the HLS signalling of one DRM system. METHOD follows from the
+// scheme (cbcs: SAMPLE-AES, cenc: SAMPLE-AES-CTR).
+type HLSKey struct {
+	// URI is the key URI, such as "skd://key-id" for FairPlay or a data:
+	// URI holding a pssh box for Widevine.
+	URI string
+	// KeyFormat such as "com.apple.streamingkeydelivery" or
+	// "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".
+	KeyFormat         string
+	KeyFormatVersions string
+}
