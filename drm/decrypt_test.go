@@ -234,7 +234,9 @@ func decryptFragment(frag []byte, in *initInfo, keys map[[16]byte][]byte) (*decr
 	for _, c := range mb {
 		switch c.typ {
 		case "traf":
-			traf = c
+			if traf.typ == "" { // the first traf: the protected track in these tests
+				traf = c
+			}
 		case "pssh":
 			sys, _, data, err := parsePSSH(c.payload)
 			if err != nil {

@@ -1,0 +1,199 @@
+package drm
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from golden:\n%s", name, got)
+	}
+}
+
+var allSystemsOpts = SignalingOptions{
+	Systems:          []System{Widevine, PlayReady, FairPlay, ClearKey},
+	WidevineProvider: "cmafkit", WidevineContentID: []byte("asset-1"),
+	PlayReadyLAURL: "https://pr.example/rightsmanager.asmx?cid=1&x=2",
+	FairPlayURI:    "skd://fps.example/{KID}",
+	ClearKeyLAURL:  "https://ck.example/license",
+}
+
+func TestSignalingGolden(t *testing.T) {
+	for _, scheme := range []Scheme{SchemeCBCS, SchemeCENC} {
+		o := allSystemsOpts
+		if scheme == SchemeCENC {
+			o.Systems = []System{Widevine, PlayReady, ClearKey}
+		}
+		sig, err := NewSignaling(o, scheme, videoKey.KID, videoKey, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := json.MarshalIndent(sig, "", "  ")
+		golden(t, "signaling_"+string(scheme)+".json", append(j, '\n'))
+		// Independent checks of the data the golden holds.
+		if sig.DASH[0].SchemeIDURI != MP4ProtectionSchemeURI || sig.DASH[0].Value != string(scheme) || sig.DASH[0].DefaultKID != videoKey.KID.String() {
+			t.Fatalf("mp4protection %+v", sig.DASH[0])
+		}
+		for _, h := range sig.HLS {
+			want := map[Scheme]string{SchemeCBCS: "SAMPLE-AES", SchemeCENC: "SAMPLE-AES-CTR"}[scheme]
+			if h.Method != want || h.KeyFormatVersions != "1" {
+				t.Fatalf("%s: %+v", h.System, h)
+			}
+			switch h.System {
+			case Widevine:
+				box, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;base64,"))
+				sys, _, data, err := parsePSSH(box[8:])
+				if err != nil || sys != SystemIDWidevine || h.KeyFormat != "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" {
+					t.Fatalf("widevine HLS %v", err)
+				}
+				fields, _ := decodeProtobuf(data)
+				if len(fields) != 4 { // key_id, provider, content_id, protection_scheme
+					t.Fatalf("widevine fields %+v", fields)
+				}
+			case FairPlay:
+				if h.URI != "skd://fps.example/"+videoKey.KID.Hex() || h.KeyFormat != "com.apple.streamingkeydelivery" {
+					t.Fatalf("fairplay %+v", h)
+				}
+			case PlayReady:
+				pro, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;charset=UTF-16;base64,"))
+				_, wh := decodePRO(t, pro)
+				if wh.Data.LAURL != o.PlayReadyLAURL {
+					t.Fatalf("LA_URL %q", wh.Data.LAURL)
+				}
+			}
+		}
+	}
+}
+
+func TestTrackProtectorErrors(t *testing.T) {
+	ctx := context.Background()
+	ct := loadTrack(t, "ladder_720p.mp4", "vide")
+	keys := &StaticKeys{Default: []ContentKey{videoKey}}
+	var se *SchemeError
+	// FairPlay with cenc.
+	_, err := NewTrackProtector(ctx, Config{Scheme: SchemeCENC, Keys: keys, SignalingOptions: SignalingOptions{Systems: []System{FairPlay}}}, newInit(ct, ct.entry))
+	if !errors.As(err, &se) || se.System != FairPlay || !errors.Is(err, ErrUnsupportedScheme) {
+		t.Fatalf("FairPlay+cenc: %v", err)
+	}
+	// cbcs for a codec without subsample support (VP9).
+	vp9 := &mp4.VisualSampleEntryBox{}
+	vp9.SetType("vp09")
+	_, err = NewTrackProtector(ctx, Config{Scheme: SchemeCBCS, Keys: keys}, newInit(ct, vp9))
+	if !errors.As(err, &se) || se.Codec != "vp09" {
+		t.Fatalf("cbcs+vp09: %v", err)
+	}
+	_, err = NewTrackProtector(ctx, Config{Scheme: SchemeCENC, Keys: keys}, newInit(ct, vp9))
+	if !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("cenc+vp09: %v", err)
+	}
+	// Unknown scheme, no provider, provider without the class.
+	if _, err := NewTrackProtector(ctx, Config{Scheme: "cens", Keys: keys}, newInit(ct, ct.entry)); !errors.Is(err, ErrUnsupportedScheme) {
+		t.Fatal(err)
+	}
+	if _, err := NewTrackProtector(ctx, Config{Scheme: SchemeCBCS}, newInit(ct, ct.entry)); !errors.Is(err, ErrNoKey) {
+		t.Fatal(err)
+	}
+	if _, err := NewTrackProtector(ctx, Config{Scheme: SchemeCBCS, Keys: &StaticKeys{ByClass: map[TrackClass][]ContentKey{ClassSD: {videoKey}}}}, newInit(ct, ct.entry)); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("720p is HD, only an SD key: %v", err)
+	}
+	// Fragment problems: wrong track, lazy mdat, double encryption.
+	init := newInit(ct, ct.entry)
+	tp, err := NewTrackProtector(ctx, Config{Scheme: SchemeCENC, Keys: keys}, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := mp4.CreateFragment(1, 7)
+	if err := tp.ProtectFragment(ctx, f, 0); !errors.Is(err, ErrMalformed) {
+		t.Fatal(err)
+	}
+	var seq uint32
+	f = buildFragments(t, &seq, ct.samples[:3], 1)[0]
+	if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.ProtectFragment(ctx, f, 0); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("second encryption: %v", err)
+	}
+	lazy, _ := mp4.CreateFragment(2, 1)
+	lazy.AddSample(ct.samples[0].Sample, 0)
+	if err := tp.ProtectFragment(ctx, lazy, 0); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("lazy mdat: %v", err)
+	}
+	// A truncated NAL unit is a SampleError naming the sample.
+	bad := buildFragments(t, &seq, ct.samples[:2], 1)[0]
+	bad.Mdat.Data[len(ct.samples[0].Data)+1] = 0xff
+	var sErr *SampleError
+	if err := tp.ProtectFragment(ctx, bad, 0); !errors.As(err, &sErr) || sErr.Sample != 2 || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("bad NAL length: %v", err)
+	}
+}
+
+// ExampleTrackProtector shows the integration: protect the init segment,
+// then each fragment, then take the manifest signaling.
+func ExampleTrackProtector() {
+	ctx := context.Background()
+	kid := MustParseKID("10000000-1000-1000-1000-100000000001")
+	key, _ := ParseKey("3a2a1b68dd2bd9b2eeb25e84c4776668")
+
+	// A clear single-track init segment (normally written by package segment).
+	init := mp4.CreateEmptyInit()
+	trak := init.AddEmptyTrack(48000, "audio", "und")
+	trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", 2, 16, 48000, nil))
+
+	tp, err := NewTrackProtector(ctx, Config{
+		Scheme:           SchemeCBCS,
+		Keys:             &StaticKeys{Default: []ContentKey{{KID: kid, Key: key}}},
+		IV:               IV(bytes.Repeat([]byte{7}, 16)),
+		SignalingOptions: SignalingOptions{Systems: []System{FairPlay, ClearKey}, FairPlayURI: "skd://{KID}"},
+	}, init)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := tp.ProtectInit(init); err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, _ := mp4.CreateFragment(1, 1)
+	f.AddFullSample(mp4.FullSample{Sample: mp4.Sample{Dur: 1024, Size: 40}, Data: make([]byte, 40)})
+	if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(init.Moov.Trak.Mdia.Minf.Stbl.Stsd.Children[0].Type())
+	fmt.Printf("% x\n", f.Mdat.Data[:4])
+	sig, _ := tp.Signaling(ctx, 0)
+	for _, h := range sig.HLS {
+		fmt.Printf("#EXT-X-KEY:METHOD=%s,URI=%q,KEYFORMAT=%q\n", h.Method, h.URI[:min(len(h.URI), 40)], h.KeyFormat)
+	}
+	// Output:
+	// enca
+	// e3 be 78 20
+	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://10000000100010001000100000000001",KEYFORMAT="com.apple.streamingkeydelivery"
+	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text/plain;base64,AAAANHBzc2gBAAAAE",KEYFORMAT="org.w3.clearkey"
+}
