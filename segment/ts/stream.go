@@ -1,0 +1,516 @@
+package ts
+
+import (
+	"fmt"
+
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+type codec int
+
+const (
+	codecNone codec = iota
+	codecUnsupported
+	codecH264
+	codecHEVC
+	codecAAC
+	codecAC3
+	codecEAC3
+)
+
+func (c codec) String() string {
+	return [...]string{"none", "unsupported", "h264", "hevc", "aac", "ac-3", "e-ac-3"}[c]
+}
+
+func (c codec) video() bool { return c == codecH264 || c == codecHEVC }
+
+// chunk maps a run of elementary-stream bytes (the payload of one TS packet,
+// or the part of it after a PES header) to its place in the file.
+type chunk struct {
+	es   int64  // elementary-stream position of the first byte
+	pkt  int64  // file offset of the packet
+	skip uint16 // offset of the first byte inside the packet
+	n    uint16
+	// reg means the packet is the next payload-carrying packet of the PID on
+	// the packet grid after the previous chunk's packet, with nothing between
+	// them that a reader walking the grid would misinterpret (lost sync, TEI,
+	// duplicates, a PES header spanning packets, bytes beyond PES_packet_length).
+	reg bool
+}
+
+// loc locates one sample's elementary-stream bytes in the file. A regular
+// sample is read by walking the packet grid from pkt over span packets and
+// taking the payload of the track's PID (skipping PES headers), starting skip
+// bytes into the first packet, until raw bytes are collected. An irregular one
+// lists its byte runs explicitly (runs[first : first+span]).
+type loc struct {
+	pkt  int64
+	span uint32
+	raw  uint32
+	runs int32 // -1: regular; else the index of the first run
+	skip uint16
+}
+
+type run struct {
+	off int64
+	n   uint32
+}
+
+type pendingPTS struct {
+	es  int64
+	pts int64
+}
+
+// stream is the indexing state of one elementary stream (one PID).
+type stream struct {
+	d     *demuxer
+	pid   uint16
+	codec codec
+	lang  string
+
+	lastCC      int
+	broken      bool // the next chunk is not regular (see chunk.reg)
+	discPending bool // a discontinuity_indicator was seen
+	truncated   bool // the input ends inside a packet of this PID
+
+	// PES being read.
+	inPES     bool
+	hdrDone   bool
+	pesHdr    []byte
+	pesRemain int // payload bytes still expected, -1 when PES_packet_length is 0
+	pesOff    int64
+
+	// Elementary-stream bytes not yet turned into samples.
+	buf     []byte
+	bufBase int64 // ES position of buf[0]
+	chunks  []chunk
+
+	// Timestamp unwrapping.
+	tsInit  bool
+	lastRaw int64
+	last    int64
+	step    int64
+
+	// Output index. DecodeTime holds absolute times (two's complement) until buildTracks rebases them.
+	samples []segment.Sample
+	locs    []loc
+	runs    []run
+	first90 int64 // DTS of the first sample, 90 kHz
+	minPTS  int64 // smallest PTS, 90 kHz
+
+	// Video.
+	auOpen   bool
+	auPTS    int64
+	auDTS    int64
+	auOff    int64
+	needSync bool
+	vcfg     *videoConfig
+	lastDur  int64
+
+	// Audio.
+	acfg     *audioConfig
+	ptsq     []pendingPTS
+	scan     int64 // ES position to look for the next frame from
+	haveTick bool
+	nextTick int64
+	grpOpen  bool // E-AC-3: sample being assembled from several sync frames
+	grpStart int64
+	grpBlks  int
+	grpTick  int64
+	grp90    int64
+	junkWarn bool
+	psWarned bool
+}
+
+func newStream(d *demuxer, pid uint16, c codec, lang string) *stream {
+	s := &stream{d: d, pid: pid, codec: c, lang: lang, lastCC: -1, needSync: true, broken: true}
+	if c.video() {
+		s.vcfg = &videoConfig{codec: c}
+	} else {
+		s.acfg = &audioConfig{codec: c}
+	}
+	return s
+}
+
+func (s *stream) errf(sample int, off int64, err error, format string, args ...any) error {
+	return formatErr(s.d.name, s.pid, sample, off, err, format, args...)
+}
+
+func (s *stream) warn(msg string, args ...any) {
+	s.d.log.Warn(msg, append([]any{"pid", s.pid}, args...)...)
+}
+
+// packet handles one TS packet of this PID.
+func (s *stream) packet(off int64, b []byte, h tsPacket) error {
+	if h.bad {
+		s.warn("packet with invalid adaptation_field_length", "offset", off)
+		s.damage(off)
+		return nil
+	}
+	if h.disc {
+		s.discPending = true
+	}
+	if !h.hasPay {
+		return nil // continuity_counter only counts packets with payload
+	}
+	if h.scr != 0 {
+		return s.errf(0, off, segment.ErrUnsupportedCodec, "scrambled transport packets")
+	}
+	if s.lastCC >= 0 && !h.disc {
+		switch int(h.cc) {
+		case s.lastCC:
+			s.d.stats.Duplicates++
+			s.broken = true
+			return nil
+		case (s.lastCC + 1) & 15:
+		default:
+			s.d.stats.CCErrors++
+			s.warn("continuity_counter jump: packets lost", "offset", off, "expected", (s.lastCC+1)&15, "got", h.cc)
+			s.damage(off)
+		}
+	}
+	s.lastCC = int(h.cc)
+	data := b[h.payload:]
+	pos := h.payload
+	if h.pusi {
+		if err := s.endPES(false); err != nil {
+			return err
+		}
+		s.inPES, s.hdrDone = true, false
+		s.pesHdr = s.pesHdr[:0]
+		s.pesOff = off
+	} else if !s.inPES {
+		s.broken = true
+		return nil // waiting for the start of a PES
+	}
+	for !s.hdrDone && len(data) > 0 {
+		want, _, err := pesHeaderSize(s.pesHdr)
+		if err != nil {
+			return s.dropPES(off, err.Error())
+		}
+		n := min(want-len(s.pesHdr), len(data))
+		s.pesHdr = append(s.pesHdr, data[:n]...)
+		data, pos = data[n:], pos+n
+		_, complete, err := pesHeaderSize(s.pesHdr)
+		if err != nil {
+			return s.dropPES(off, err.Error())
+		}
+		if complete {
+			if !h.pusi {
+				s.broken = true // the reader only skips headers held in one packet
+			}
+			if err := s.startPES(off); err != nil || !s.inPES {
+				return err
+			}
+		}
+	}
+	if !s.hdrDone || len(data) == 0 {
+		return nil
+	}
+	if s.pesRemain >= 0 {
+		if len(data) > s.pesRemain {
+			data = data[:s.pesRemain]
+			s.broken = true
+		}
+		s.pesRemain -= len(data)
+	}
+	return s.data(off, pos, data)
+}
+
+// startPES parses the completed PES header in s.pesHdr.
+func (s *stream) startPES(off int64) error {
+	h := s.pesHdr
+	s.hdrDone = true
+	s.pesRemain = -1
+	if l := int(h[4])<<8 | int(h[5]); l != 0 {
+		s.pesRemain = l + 6 - len(h)
+		if s.pesRemain < 0 {
+			return s.dropPES(off, "PES_packet_length shorter than its header")
+		}
+	}
+	pts, dts := int64(-1), int64(-1)
+	if len(h) >= 9 && h[3] != 0xBE && h[3] != 0xBF {
+		flags := h[7] >> 6
+		ok := true
+		if flags&2 != 0 && len(h) >= 14 {
+			pts, ok = readTS(h[9:14])
+			if ok && flags == 3 && len(h) >= 19 {
+				dts, ok = readTS(h[14:19])
+			}
+		}
+		if !ok {
+			s.warn("PES timestamp with bad marker bits; ignoring timestamps", "offset", off)
+			pts, dts = -1, -1
+		}
+	}
+	if s.codec.video() {
+		if pts < 0 {
+			if !s.auOpen {
+				s.broken = true
+			}
+			return nil // continues the current access unit
+		}
+		if err := s.flushAU(); err != nil {
+			return err
+		}
+		if dts < 0 {
+			dts = pts
+		}
+		d := s.unwrap(dts)
+		s.auOpen = true
+		s.auDTS = d
+		s.auPTS = d + signed33(pts-dts)
+		s.auOff = off
+		s.bufBase += int64(len(s.buf))
+		s.buf, s.chunks = s.buf[:0], s.chunks[:0]
+		return nil
+	}
+	if pts >= 0 {
+		if len(s.ptsq) >= 64 {
+			s.ptsq = s.ptsq[1:]
+		}
+		s.ptsq = append(s.ptsq, pendingPTS{es: s.bufBase + int64(len(s.buf)), pts: s.unwrap(pts)})
+	}
+	return nil
+}
+
+// endPES closes the current PES at a new PUSI (eof false) or at the end of
+// the input (eof true).
+func (s *stream) endPES(eof bool) error {
+	if s.inPES {
+		switch {
+		case !s.hdrDone:
+			return s.dropPES(s.pesOff, "PES header cut short")
+		case s.pesRemain > 0:
+			return s.dropPES(s.pesOff, fmt.Sprintf("PES truncated: %d bytes missing", s.pesRemain))
+		case eof && s.truncated:
+			return s.dropPES(s.pesOff, "PES cut by the end of the input")
+		}
+	}
+	if eof {
+		if s.codec.video() {
+			return s.flushAU()
+		}
+		return s.flushAudio(true)
+	}
+	return nil
+}
+
+// dropPES discards the PES being read and everything that depends on it.
+func (s *stream) dropPES(off int64, why string) error {
+	s.d.stats.DroppedPES++
+	s.warn("dropped damaged PES", "offset", off, "reason", why)
+	s.inPES = false
+	s.reset()
+	return nil
+}
+
+// damage handles lost packets inside a PES.
+func (s *stream) damage(off int64) {
+	if s.inPES {
+		_ = s.dropPES(off, "packets lost")
+	} else {
+		s.reset()
+	}
+}
+
+// reset drops the partial access unit or frames and, for video, waits for
+// the next sync sample.
+func (s *stream) reset() {
+	if s.auOpen && len(s.buf) > 0 {
+		s.d.stats.DroppedSamples++
+	}
+	if s.codec.video() && (s.auOpen || len(s.samples) > 0) {
+		s.needSync = true
+	}
+	s.auOpen = false
+	s.bufBase += int64(len(s.buf))
+	s.buf, s.chunks = s.buf[:0], s.chunks[:0]
+	s.scan = s.bufBase
+	s.ptsq = s.ptsq[:0]
+	s.grpOpen = false
+	s.broken = true
+}
+
+// data appends ES bytes carried by the packet at off, starting pos bytes into it.
+func (s *stream) data(off int64, pos int, b []byte) error {
+	if s.codec.video() && !s.auOpen {
+		s.broken = true
+		return nil
+	}
+	s.chunks = append(s.chunks, chunk{
+		es: s.bufBase + int64(len(s.buf)), pkt: off, skip: uint16(pos + s.d.hdr), n: uint16(len(b)),
+		reg: !s.broken,
+	})
+	s.broken = false
+	s.buf = append(s.buf, b...)
+	if len(s.buf) > s.d.maxAU {
+		return s.errf(len(s.samples)+1, off, segment.ErrMalformed, "access unit larger than %d bytes", s.d.maxAU)
+	}
+	if !s.codec.video() {
+		return s.flushAudio(false)
+	}
+	return nil
+}
+
+// locate builds the locator of ES bytes [a, b).
+func (s *stream) locate(a, b int64) loc {
+	i := 0
+	for i < len(s.chunks) && s.chunks[i].es+int64(s.chunks[i].n) <= a {
+		i++
+	}
+	first := s.chunks[i]
+	l := loc{pkt: first.pkt, skip: first.skip + uint16(a-first.es), raw: uint32(b - a), runs: -1}
+	last := i
+	reg := true
+	for j := i + 1; j < len(s.chunks) && s.chunks[j].es < b; j++ {
+		last = j
+		reg = reg && s.chunks[j].reg && (s.chunks[j].pkt-first.pkt)%int64(s.d.ps) == 0
+	}
+	if reg {
+		l.span = uint32((s.chunks[last].pkt-first.pkt)/int64(s.d.ps) + 1)
+		return l
+	}
+	l.runs = int32(len(s.runs))
+	for j := i; j <= last; j++ {
+		c := s.chunks[j]
+		lo, hi := max(a, c.es), min(b, c.es+int64(c.n))
+		s.runs = append(s.runs, run{off: c.pkt + int64(c.skip) + lo - c.es, n: uint32(hi - lo)})
+	}
+	l.span = uint32(last - i + 1)
+	return l
+}
+
+// consume forgets ES bytes before position es.
+func (s *stream) consume(es int64) {
+	k := int(es - s.bufBase)
+	if k <= 0 {
+		return
+	}
+	n := copy(s.buf, s.buf[k:])
+	s.buf = s.buf[:n]
+	s.bufBase = es
+	i := 0
+	for i < len(s.chunks) && s.chunks[i].es+int64(s.chunks[i].n) <= es {
+		i++
+	}
+	n = copy(s.chunks, s.chunks[i:])
+	s.chunks = s.chunks[:n]
+}
+
+// unwrap turns a 33-bit timestamp into a continuous 90 kHz time, stitching
+// time-base discontinuities.
+func (s *stream) unwrap(raw int64) int64 {
+	if !s.tsInit {
+		s.tsInit, s.lastRaw, s.last = true, raw, raw
+		s.discPending = false
+		return raw
+	}
+	delta := signed33(raw - s.lastRaw)
+	s.lastRaw = raw
+	v := s.last + delta
+	signalled := s.discPending
+	s.discPending = false
+	if signalled && (delta < 0 || delta > second) || delta < -second || delta > 10*second {
+		expected := s.last + s.step
+		adj := expected - v
+		d := s.d
+		if d.discDeltaValid && abs64(v+d.discDelta-expected) < second {
+			adj = d.discDelta
+		} else {
+			d.discDelta, d.discDeltaValid = adj, true
+		}
+		v += adj
+		d.stats.Discontinuities++
+		s.warn("timestamp discontinuity stitched", "signalled", signalled, "jump_90khz", delta, "offset", s.pesOff)
+	} else if delta > 0 {
+		s.step = delta
+	}
+	s.last = v
+	return v
+}
+
+// signed33 interprets a difference of 33-bit timestamps as the nearest signed value.
+func signed33(d int64) int64 {
+	d &= 1<<33 - 1
+	if d >= 1<<32 {
+		d -= 1 << 33
+	}
+	return d
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// floorDiv divides rounding towards minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// rescale converts t from 90 kHz to timescale ts, rounding to nearest.
+func rescale(t int64, ts int64) int64 {
+	if ts == clock {
+		return t
+	}
+	return floorDiv(t*ts+clock/2, clock)
+}
+
+// flushAU turns the buffered access unit into a sample.
+func (s *stream) flushAU() error {
+	if !s.auOpen {
+		return nil
+	}
+	s.auOpen = false
+	raw := s.buf
+	sec := float64(s.auPTS) / clock
+	size, sync, err := s.vcfg.analyze(raw)
+	if err != nil {
+		return s.errf(len(s.samples)+1, s.auOff, err, "at %.3f s (PTS %d)", sec-float64(s.first90)/clock, s.auPTS)
+	}
+	if s.vcfg.changed && !s.psWarned {
+		s.psWarned = true
+		s.warn("parameter set re-sent with other content; kept in band", "offset", s.auOff)
+	}
+	if size == 0 || (s.needSync && !sync) || !s.vcfg.ready() {
+		if len(raw) > 0 {
+			s.d.stats.DroppedSamples++
+		}
+		return nil
+	}
+	s.needSync = false
+	dts := s.auDTS
+	if n := len(s.samples); n > 0 {
+		prev := int64(s.samples[n-1].DecodeTime)
+		if dts <= prev {
+			s.warn("non-increasing DTS; adjusted", "offset", s.auOff)
+			dts = prev + max(s.lastDur, 1)
+		}
+		s.lastDur = dts - prev
+	} else {
+		s.first90, s.minPTS = dts, s.auPTS
+	}
+	cto := s.auPTS - dts
+	if cto > 1<<30 || cto < -(1<<30) {
+		return s.errf(len(s.samples)+1, s.auOff, segment.ErrMalformed, "PTS-DTS of %d ticks", cto)
+	}
+	s.minPTS = min(s.minPTS, s.auPTS)
+	s.locs = append(s.locs, s.locate(s.bufBase, s.bufBase+int64(len(raw))))
+	s.samples = append(s.samples, segment.Sample{
+		DecodeTime: uint64(dts), Offset: s.locs[len(s.locs)-1].start(),
+		Size: uint32(size), CompositionOffset: int32(cto), Sync: sync,
+	})
+	s.bufBase += int64(len(s.buf))
+	s.buf, s.chunks = s.buf[:0], s.chunks[:0]
+	return nil
+}
+
+// start is the file offset of the sample's first byte, used as Sample.Offset.
+func (l *loc) start() int64 { return l.pkt + int64(l.skip) }

@@ -1,0 +1,122 @@
+// Package ts reads MPEG-2 transport streams (ISO/IEC 13818-1) into the track
+// model of package segment, so a TS input packages exactly like an MP4 one.
+//
+// Supported elementary streams: H.264 (stream_type 0x1B), HEVC (0x24), AAC in
+// ADTS (0x0F), AC-3 (0x81, or 0x06 with an AC-3 descriptor/registration) and
+// E-AC-3 (0x87, or 0x06 with an E-AC-3 descriptor/registration). Other streams
+// (SCTE-35, teletext, ID3, DVB subtitles, MPEG audio, ...) are ignored with a
+// log message.
+//
+// # Indexing and memory
+//
+// Open reads the file once, sequentially, through the io.ReaderAt, and keeps
+// per sample only a compact locator (about 24 bytes besides the
+// segment.Sample): the file offset of the first TS packet that carries the
+// sample, the in-packet offset of its first byte, the number of packet slots
+// it spans and its elementary-stream length. Payloads are re-read from the
+// file when Track.Data is asked for them, and H.264/HEVC access units are
+// converted from Annex B to 4-byte length-prefixed NAL units on the fly. Only
+// one access unit per track is buffered while indexing, so memory does not
+// grow with the size of the file beyond the index itself.
+//
+// # Timeline
+//
+// PTS/DTS are unwrapped past the 33-bit limit (a stream that wraps keeps a
+// continuous timeline), and time-base discontinuities (signalled by the
+// discontinuity_indicator, or large unexplained jumps) are stitched so the
+// timeline stays continuous and all tracks keep their relative timing.
+//
+// All tracks of one Source share one origin: T0, the earliest first decode
+// time among the tracks. Sample.DecodeTime is the time since T0 in the track's
+// timescale, so a track that starts later than another (audio that starts
+// 12 ms after the first video DTS, for example) has a first DecodeTime > 0.
+// Track.PresentationOffset is the same instant for every track: the earliest
+// presentation time of the program (the minimum PTS over all tracks) minus
+// T0, in the track's timescale. Presentation time zero is therefore the first
+// presented sample of the program, and each sample is presented at
+// PresentationTime() - PresentationOffset, exactly as far from the other
+// tracks' samples as in the TS.
+//
+// Video tracks use a 90 kHz timescale. Audio tracks use the sample rate, so
+// an AAC frame lasts exactly 1024 ticks (AC-3 1536): frame times are counted
+// in samples from the first PTS and only re-anchored on a PES PTS that
+// deviates by more than half a frame (a real gap), so 90 kHz rounding never
+// accumulates.
+package ts
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+// ErrParameterChange is reported (inside a *segment.FormatError) when a
+// stream changes its configuration mid-stream in a way one sample entry
+// cannot describe, e.g. an SPS with a different resolution or an ADTS header
+// with another sample rate. It wraps segment.ErrUnsupportedCodec.
+var ErrParameterChange = fmt.Errorf("%w: configuration changes mid-stream", segment.ErrUnsupportedCodec)
+
+// DefaultMaxSampleSize bounds a single access unit when Options.MaxSampleSize is 0.
+const DefaultMaxSampleSize = 32 << 20
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives warnings about recovered damage (continuity errors,
+	// lost sync, dropped PES) and debug messages about ignored PIDs.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+	// Program selects the program_number to read; 0 selects the first
+	// program listed in the PAT.
+	Program int
+	// MaxSampleSize is the largest access unit accepted, in bytes
+	// (0 means DefaultMaxSampleSize). Larger units are reported as
+	// segment.ErrMalformed instead of being buffered.
+	MaxSampleSize int
+}
+
+// Stats counts what Open saw and repaired while indexing.
+type Stats struct {
+	Packets          int64 // TS packets read
+	Resyncs          int   // times the sync byte was lost and found again
+	SkippedBytes     int64 // bytes skipped while resynchronising
+	TEIPackets       int   // packets with transport_error_indicator, dropped
+	CCErrors         int   // continuity_counter jumps (lost packets)
+	Duplicates       int   // duplicate packets, dropped
+	DroppedPES       int   // PES packets dropped as damaged or truncated
+	DroppedSamples   int   // access units dropped (damaged, or before the first sync sample)
+	Discontinuities  int   // time-base discontinuities stitched
+	TruncatedPackets int   // a partial packet at the end of the input
+}
+
+// Source is an indexed transport stream.
+type Source struct {
+	name   string
+	tracks []*segment.Track
+	stats  Stats
+}
+
+// Name returns the name given to Open.
+func (s *Source) Name() string { return s.name }
+
+// Tracks returns the usable tracks in PID order. Track.ID is the PID.
+func (s *Source) Tracks() []*segment.Track { return s.tracks }
+
+// Stats returns what was counted and repaired while indexing.
+func (s *Source) Stats() Stats { return s.stats }
+
+// formatErr builds a *segment.FormatError; pid 0 and sample 0 mean "none".
+func formatErr(name string, pid uint16, sample int, off int64, err error, format string, args ...any) error {
+	fe := &segment.FormatError{Source: name, Track: uint32(pid), Sample: sample, Offset: off, Err: err}
+	if format != "" {
+		fe.Detail = fmt.Sprintf(format, args...)
+	}
+	return fe
+}
+
+// isFormatErr reports whether err already carries a position.
+func isFormatErr(err error) bool {
+	var fe *segment.FormatError
+	return errors.As(err, &fe)
+}

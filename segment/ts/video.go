@@ -1,0 +1,280 @@
+package ts
+
+import (
+	"bytes"
+	"encoding/binary"
+		"fmt"
+
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/bits"
+	"github.com/Eyevinn/mp4ff/hevc"
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+// Parameter set kinds.
+const (
+	psVPS = iota
+	psSPS
+	psPPS
+)
+
+type psEntry struct {
+	id uint32
+	b  []byte
+}
+
+// videoConfig holds the parameter sets of a video stream (the first one seen
+// for each id) and what the first SPS says.
+type videoConfig struct {
+	codec         codec
+	ps            [3][]psEntry
+	width, height int
+	sarW, sarH    uint
+	transfer      uint
+	codecStr      string
+	changed       bool // a configured parameter set id was sent with other bytes
+}
+
+func (c *videoConfig) ready() bool {
+	ok := len(c.ps[psSPS]) > 0 && len(c.ps[psPPS]) > 0
+	if c.codec == codecHEVC {
+		ok = ok && len(c.ps[psVPS]) > 0
+	}
+	return ok && c.width > 0
+}
+
+// naluKind classifies a NAL unit: its parameter-set kind (-1 if none),
+// whether it is dropped when written (AUD, filler data), and whether it
+// makes the access unit a sync sample (IDR for H.264, IRAP for HEVC).
+func naluKind(c codec, n []byte) (ps int, drop, sync bool) {
+	if c == codecH264 {
+		switch n[0] & 0x1f {
+		case 5:
+			return -1, false, true
+		case 7:
+			return psSPS, false, false
+		case 8:
+			return psPPS, false, false
+		case 9, 12:
+			return -1, true, false
+		}
+		return -1, false, false
+	}
+	if len(n) < 2 {
+		return -1, false, false
+	}
+	switch t := n[0] >> 1 & 0x3f; {
+	case t >= 16 && t <= 23:
+		return -1, false, true
+	case t == 32:
+		return psVPS, false, false
+	case t == 33:
+		return psSPS, false, false
+	case t == 34:
+		return psPPS, false, false
+	case t == 35 || t == 38:
+		return -1, true, false
+	}
+	return -1, false, false
+}
+
+// nextStartCode returns the index of the next 00 00 01 at or after from, or -1.
+func nextStartCode(b []byte, from int) int {
+	i := bytes.Index(b[from:], []byte{0, 0, 1})
+	if i < 0 {
+		return -1
+	}
+	return from + i
+}
+
+// forEachNALU calls fn with each NAL unit of an Annex B access unit, without
+// start codes and trailing zero bytes. Bytes before the first start code are
+// not part of any NAL unit.
+func forEachNALU(b []byte, fn func(n []byte) error) error {
+	i := nextStartCode(b, 0)
+	for i >= 0 {
+		start := i + 3
+		j := nextStartCode(b, start)
+		end := j
+		if j < 0 {
+			end = len(b)
+		}
+		n := b[start:end]
+		for len(n) > 0 && n[len(n)-1] == 0 {
+			n = n[:len(n)-1]
+		}
+		if len(n) > 0 {
+			if err := fn(n); err != nil {
+				return err
+			}
+		}
+		i = j
+	}
+	return nil
+}
+
+// analyze computes the written size and sync flag of an access unit and
+// records new parameter sets. Parameter sets are dropped from the samples
+// when their exact bytes are in the configuration; a parameter set that
+// changes an id already configured stays in band (with a warning) unless it
+// changes the resolution, which is an error.
+func (c *videoConfig) analyze(au []byte) (size int, sync bool, err error) {
+	err = forEachNALU(au, func(n []byte) error {
+		k, drop, irap := naluKind(c.codec, n)
+		if drop {
+			return nil
+		}
+		sync = sync || irap
+		if k >= 0 {
+			keep, err := c.addPS(k, n)
+			if err != nil {
+				return err
+			}
+			if !keep {
+				return nil
+			}
+		}
+		size += 4 + len(n)
+		return nil
+	})
+	return size, sync, err
+}
+
+// isConfigured reports whether n is one of the configured parameter sets.
+func (c *videoConfig) isConfigured(k int, n []byte) bool {
+	for _, e := range c.ps[k] {
+		if bytes.Equal(e.b, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendSample converts an Annex B access unit into length-prefixed NAL
+// units, with the same choices as analyze made while indexing.
+func (c *videoConfig) appendSample(dst, au []byte) ([]byte, error) {
+	err := forEachNALU(au, func(n []byte) error {
+		k, drop, _ := naluKind(c.codec, n)
+		if drop || k >= 0 && c.isConfigured(k, n) {
+			return nil
+		}
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(n)))
+		dst = append(dst, n...)
+		return nil
+	})
+	return dst, err
+}
+
+type spsInfo struct {
+	id            uint32
+	width, height int
+	sarW, sarH    uint
+	transfer      uint
+	codec         string
+}
+
+func (c *videoConfig) addPS(k int, n []byte) (keep bool, err error) {
+	id, info, err := c.parsePS(k, n)
+	if err != nil {
+		return true, nil // unparsable: leave it in band, the decoder may know better
+	}
+	for _, e := range c.ps[k] {
+		if e.id != id {
+			continue
+		}
+		if bytes.Equal(e.b, n) {
+			return false, nil
+		}
+		if info != nil && (info.width != c.width || info.height != c.height) {
+			return false, fmt.Errorf("%w: SPS %d changes the resolution from %dx%d to %dx%d",
+				ErrParameterChange, id, c.width, c.height, info.width, info.height)
+		}
+		c.changed = true
+		return true, nil
+	}
+	if info != nil {
+		if c.width == 0 {
+			c.width, c.height = info.width, info.height
+			c.sarW, c.sarH, c.transfer, c.codecStr = info.sarW, info.sarH, info.transfer, info.codec
+		} else if info.width != c.width || info.height != c.height {
+			return false, fmt.Errorf("%w: SPS %d has resolution %dx%d, the stream started with %dx%d",
+				ErrParameterChange, id, info.width, info.height, c.width, c.height)
+		}
+	}
+	c.ps[k] = append(c.ps[k], psEntry{id: id, b: bytes.Clone(n)})
+	return false, nil
+}
+
+// parsePS returns the id of a parameter set and, for an SPS, what it
+// describes. mp4ff's parsers are guarded: bad input must not panic here.
+func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: parameter set parser: %v", segment.ErrMalformed, r)
+		}
+	}()
+	hdr := 1
+	if c.codec == codecHEVC {
+		hdr = 2
+	}
+	if len(n) <= hdr {
+		return 0, nil, segment.ErrMalformed
+	}
+	switch {
+	case k == psVPS:
+		return uint32(n[2] >> 4), nil, nil
+	case k == psPPS:
+		r := bits.NewEBSPReader(bytes.NewReader(n[hdr:]))
+		id := r.ReadExpGolomb()
+		return uint32(id), nil, r.AccError()
+	case c.codec == codecH264:
+		sps, err := avc.ParseSPSNALUnit(n, true)
+		if err != nil {
+			return 0, nil, err
+		}
+		in := &spsInfo{id: sps.ParameterID, width: int(sps.Width), height: int(sps.Height), sarW: 1, sarH: 1,
+			codec: fmt.Sprintf("avc1.%02x%02x%02x", sps.Profile, sps.ProfileCompatibility, sps.Level)}
+		if v := sps.VUI; v != nil {
+			if v.SampleAspectRatioWidth > 0 && v.SampleAspectRatioHeight > 0 {
+				in.sarW, in.sarH = v.SampleAspectRatioWidth, v.SampleAspectRatioHeight
+			}
+			if v.ColourDescriptionFlag {
+				in.transfer = v.TransferCharacteristics
+			}
+		}
+		return in.id, in, nil
+	default:
+		sps, err := hevc.ParseSPSNALUnit(n)
+		if err != nil {
+			return 0, nil, err
+		}
+		w, h := sps.ImageSize()
+		in := &spsInfo{id: uint32(sps.SpsID), width: int(w), height: int(h), sarW: 1, sarH: 1,
+			codec: hevc.CodecString("hvc1", sps)}
+		if v := sps.VUI; v != nil {
+			if v.SampleAspectRatioWidth > 0 && v.SampleAspectRatioHeight > 0 {
+				in.sarW, in.sarH = v.SampleAspectRatioWidth, v.SampleAspectRatioHeight
+			}
+			in.transfer = uint(v.TransferCharacteristics)
+		}
+		return in.id, in, nil
+	}
+}
+
+func (c *videoConfig) nalus(k int) [][]byte {
+	out := make([][]byte, len(c.ps[k]))
+	for i, e := range c.ps[k] {
+		out[i] = e.b
+	}
+	return out
+}
+
+func videoRange(transfer uint) string {
+	switch transfer {
+	case 16:
+		return "PQ"
+	case 18:
+		return "HLG"
+	}
+	return "SDR"
+}
