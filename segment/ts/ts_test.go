@@ -76,12 +76,12 @@ func mp4PresentationStart(mt *mp4Track) float64 {
 
 func TestRoundTripAgainstMP4(t *testing.T) {
 	for _, c := range []struct {
-		ts, mp4           string
-		vcodec, acodec    string
-		rate, ch          int
-		frameRate         segment.Rational
-		width, height     int
-		videoSE, audioSE  string
+		ts, mp4          string
+		vcodec, acodec   string
+		rate, ch         int
+		frameRate        segment.Rational
+		width, height    int
+		videoSE, audioSE string
 	}{
 		{"h264_aac.ts", "ladder_360p.mp4", "avc1.64001e", "mp4a.40.2", 48000, 2, segment.Rational{Num: 30000, Den: 1001}, 640, 360, "avc1", "mp4a"},
 		{"h264_aac_wrap.ts", "ladder_360p.mp4", "avc1.64001e", "mp4a.40.2", 48000, 2, segment.Rational{Num: 30000, Den: 1001}, 640, 360, "avc1", "mp4a"},

@@ -3,7 +3,7 @@ package ts
 import (
 	"bytes"
 	"encoding/binary"
-		"fmt"
+	"fmt"
 
 	"github.com/Eyevinn/mp4ff/avc"
 	"github.com/Eyevinn/mp4ff/bits"
