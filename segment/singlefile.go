@@ -62,12 +62,11 @@ func WriteSingleFile(ctx context.Context, w io.Writer, t *Track, p *Plan, opts S
 			return out, fmt.Errorf("%s: protect init: %w", t, err)
 		}
 	}
-	tm := trackTiming(t)
 	sidx := &mp4.SidxBox{
 		Version:                  1,
 		ReferenceID:              outputTrackID,
 		Timescale:                t.Timescale,
-		EarliestPresentationTime: uint64(out.Segments[0].PresentationTime + tm.elstMedia),
+		EarliestPresentationTime: out.Segments[0].MediaTime,
 	}
 	for _, s := range out.Segments {
 		if s.Size >= 1<<31 || s.Duration >= 1<<32 {

@@ -19,9 +19,9 @@ const outputTrackID = 1
 // (one per chunk) with its sample payloads in memory, in order.
 type FragmentProtector interface {
 	ProtectInit(init *mp4.InitSegment) error
-	// ProtectFragment encrypts f in place. segmentNumber is the 1-based number
+	// ProtectFragment encrypts f in place. segmentIndex is the 0-based index
 	// of the media segment the fragment (chunk) belongs to.
-	ProtectFragment(f *mp4.Fragment, segmentNumber int) error
+	ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error
 }
 
 // timing describes how a track's source timeline maps to the CMAF output so
@@ -138,6 +138,11 @@ type SegmentInfo struct {
 	// PresentationTime is the earliest presentation time of the segment on the
 	// output timeline (track timescale, zero at the start of the presentation).
 	PresentationTime int64
+	// MediaTime is the earliest presentation time on the track's media
+	// timeline, before the init segment's edit list: what sidx and DASH
+	// SegmentTimeline@t carry. It equals PresentationTime unless the track has
+	// an edit list (audio priming), where it is larger by the edit's media time.
+	MediaTime uint64
 	// Duration is the segment's duration (track timescale).
 	Duration uint64
 	// Offset is the segment's byte offset within its file (non-zero in single-file mode).
@@ -213,6 +218,9 @@ func (sw *SegmentWriter) Info(i int) SegmentInfo {
 		info.Duration += uint64(t.Samples[k].Duration)
 	}
 	info.PresentationTime = ept
+	if mt := ept + sw.tm.elstMedia; mt > 0 {
+		info.MediaTime = uint64(mt)
+	}
 	return info
 }
 
@@ -233,7 +241,13 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 		}
 	}
 	for _, ch := range sw.chunks(info.FirstSample, info.EndSample) {
-		syncEnd, err := sw.writeFragment(cw, info.Number, ch[0], ch[1])
+		// mfhd sequence numbers must increase per fragment; with chunks the
+		// first sample's number does, and stays derivable from the index.
+		seq := info.Number
+		if sw.opts.ChunkDuration > 0 {
+			seq = ch[0] + 1
+		}
+		syncEnd, err := sw.writeFragment(ctx, cw, seq, info.Number-1, ch[0], ch[1])
 		if err != nil {
 			return info, err
 		}
@@ -277,7 +291,7 @@ func sampleFlags(s *Sample) uint32 {
 // writeFragment writes one moof/mdat pair with samples [first,end). It
 // returns the offset (relative to what cw had counted at the segment start)
 // of the end of the first sync sample in this fragment, or 0.
-func (sw *SegmentWriter) writeFragment(cw *countingWriter, seq, first, end int) (int64, error) {
+func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, seq, segIndex, first, end int) (int64, error) {
 	t := sw.track
 	frag, err := mp4.CreateFragment(uint32(seq), outputTrackID)
 	if err != nil {
@@ -314,8 +328,8 @@ func (sw *SegmentWriter) writeFragment(cw *countingWriter, seq, first, end int) 
 		}
 		frag.Mdat.Data = buf
 		frag.Mdat.SetLazyDataSize(0)
-		if err := sw.opts.Protector.ProtectFragment(frag, seq); err != nil {
-			return 0, fmt.Errorf("%s: protect segment %d: %w", t, seq, err)
+		if err := sw.opts.Protector.ProtectFragment(ctx, frag, segIndex); err != nil {
+			return 0, fmt.Errorf("%s: protect segment %d: %w", t, segIndex+1, err)
 		}
 		if err := frag.Encode(cw); err != nil {
 			return 0, err
