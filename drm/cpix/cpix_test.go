@@ -1,0 +1,240 @@
+package cpix
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cmafkit/cmafkit/drm"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func mustRead(t *testing.T, name string) *Document {
+	t.Helper()
+	d, err := ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestReadLadder(t *testing.T) {
+	d := mustRead(t, "ladder.xml")
+	ctx := context.Background()
+	th := drm.Thresholds{}
+	for _, tc := range []struct {
+		req  drm.KeyRequest
+		want string
+	}{
+		{drm.KeyRequest{Kind: drm.KindVideo, Width: 640, Height: 360}, "5a4e3a5f-0b4c-4c43-9d6b-1f2e3d4c5b6a"},
+		{drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
+		{drm.KeyRequest{Kind: drm.KindVideo, Width: 1920, Height: 1080}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
+		{drm.KeyRequest{Kind: drm.KindAudio, Channels: 6}, "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"},
+	} {
+		tc.req.Class = th.Classify(tc.req.Kind, tc.req.Width, tc.req.Height)
+		k, err := d.ContentKey(ctx, tc.req)
+		if err != nil || k.KID.String() != tc.want {
+			t.Fatalf("%+v: %s %v", tc.req, k.KID, err)
+		}
+	}
+	// UHD has no rule.
+	if _, err := d.ContentKey(ctx, drm.KeyRequest{Kind: drm.KindVideo, Width: 3840, Height: 2160}); !errors.Is(err, drm.ErrNoKey) {
+		t.Fatal(err)
+	}
+	hd, _ := d.Key(drm.MustParseKID("e82f184c3aaa57b4ace8606b5e3febad"))
+	if hd.Systems[drm.FairPlay].URIExtXKey != "skd://hd-key" || len(hd.Systems[drm.Widevine].PSSH) != 0x46 {
+		t.Fatalf("systems %+v", hd.Systems)
+	}
+	if !bytes.Equal(hd.IV, append(make([]byte, 15), 1)) || d.Schemes[hd.KID] != drm.SchemeCBCS || d.ContentID != "ladder-1" {
+		t.Fatalf("IV %x scheme %s", hd.IV, d.Schemes[hd.KID])
+	}
+	if !bytes.Equal(hd.Key.Secret(), []byte{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) {
+		t.Fatal("key value")
+	}
+}
+
+func TestReadRotation(t *testing.T) {
+	d := mustRead(t, "rotation.xml")
+	for p, want := range []string{"11111111-1111-1111-1111-111111111111", "33333333-3333-3333-3333-333333333333"} {
+		k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio, Period: p})
+		if err != nil || k.KID.String() != want {
+			t.Fatalf("period %d: %s %v", p, k.KID, err)
+		}
+	}
+	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Period: 2}); !errors.Is(err, drm.ErrNoKey) {
+		t.Fatal(err)
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	_, err := ReadFile(filepath.Join("testdata", "missing_kid.xml"))
+	var nf *drm.KIDNotFoundError
+	var pe *ParseError
+	if !errors.As(err, &nf) || nf.KID.String() != "99999999-9999-9999-9999-999999999999" || !errors.Is(err, drm.ErrKIDNotFound) || !errors.As(err, &pe) {
+		t.Fatalf("missing KID: %v", err)
+	}
+	if _, err := ReadFile(filepath.Join("testdata", "encrypted.xml")); !errors.Is(err, drm.ErrUnsupported) {
+		t.Fatalf("encrypted: %v", err)
+	}
+	for _, doc := range []string{
+		"", "<notcpix/>", "<CPIX><ContentKeyList><ContentKey kid='zz'/></ContentKeyList></CPIX>",
+		"<CPIX><ContentKeyList><ContentKey kid='11111111111111111111111111111111'><Data><Secret><PlainValue>AAEC</PlainValue></Secret></Data></ContentKey></ContentKeyList></CPIX>",
+		"<CPIX><ContentKeyList><ContentKey kid='11111111111111111111111111111111'/><ContentKey kid='11111111-1111-1111-1111-111111111111'/></ContentKeyList></CPIX>",
+		"<CPIX><ContentKeyList><ContentKey kid='11111111111111111111111111111111'/></ContentKeyList><ContentKeyUsageRuleList><ContentKeyUsageRule kid='11111111111111111111111111111111'><VideoFilter minPixels='9' maxPixels='3'/></ContentKeyUsageRule></ContentKeyUsageRuleList></CPIX>",
+		"<CPIX><unclosed>",
+	} {
+		if _, err := Read(strings.NewReader(doc)); err == nil {
+			t.Errorf("accepted %q", doc)
+		}
+	}
+	big := strings.NewReader(strings.Repeat(" ", MaxDocumentSize+1))
+	if _, err := Read(big); !errors.Is(err, drm.ErrUnsupported) {
+		t.Fatal(err)
+	}
+	// Ambiguous rules.
+	amb := `<CPIX><ContentKeyList><ContentKey kid='11111111111111111111111111111111'><Data><Secret><PlainValue>ABEiM0RVZneImaq7zN3u/w==</PlainValue></Secret></Data></ContentKey><ContentKey kid='22222222222222222222222222222222'><Data><Secret><PlainValue>ABEiM0RVZneImaq7zN3u/w==</PlainValue></Secret></Data></ContentKey></ContentKeyList>
+	<ContentKeyUsageRuleList><ContentKeyUsageRule kid='11111111111111111111111111111111'/><ContentKeyUsageRule kid='22222222222222222222222222222222'><VideoFilter/></ContentKeyUsageRule></ContentKeyUsageRuleList></CPIX>`
+	d, err := Read(strings.NewReader(amb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo}); !errors.Is(err, drm.ErrMalformed) {
+		t.Fatalf("ambiguous: %v", err)
+	}
+	if k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio}); err != nil || k.KID.Hex() != "11111111111111111111111111111111" {
+		t.Fatalf("audio: %v", err)
+	}
+}
+
+// equalDocs compares documents including key secrets.
+func equalDocs(a, b *Document) bool {
+	if len(a.Keys) != len(b.Keys) {
+		return false
+	}
+	for i := range a.Keys {
+		if a.Keys[i].KID != b.Keys[i].KID || !a.Keys[i].Key.Equal(b.Keys[i].Key) || !bytes.Equal(a.Keys[i].IV, b.Keys[i].IV) {
+			return false
+		}
+	}
+	return a.ContentID == b.ContentID && reflect.DeepEqual(a.Systems, b.Systems) && reflect.DeepEqual(a.Rules, b.Rules) &&
+		reflect.DeepEqual(a.Periods, b.Periods) && reflect.DeepEqual(a.Schemes, b.Schemes)
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	for _, name := range []string{"ladder.xml", "rotation.xml"} {
+		d := mustRead(t, name)
+		var b bytes.Buffer
+		if err := d.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		d2, err := Read(&b)
+		if err != nil {
+			t.Fatalf("%s: re-read: %v\n%s", name, err, b.String())
+		}
+		if !equalDocs(d, d2) {
+			t.Fatalf("%s: round trip differs", name)
+		}
+	}
+}
+
+func TestWriteRequestGolden(t *testing.T) {
+	req := Request{
+		ContentID: "movie & trailer",
+		Scheme:    drm.SchemeCBCS,
+		Keys: map[drm.TrackClass]drm.KID{
+			drm.ClassAudio: drm.MustParseKID("a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"),
+			drm.ClassSD:    drm.MustParseKID("5a4e3a5f-0b4c-4c43-9d6b-1f2e3d4c5b6a"),
+			drm.ClassHD:    drm.MustParseKID("e82f184c-3aaa-57b4-ace8-606b5e3febad"),
+		},
+		Systems: []drm.System{drm.Widevine, drm.PlayReady, drm.FairPlay},
+	}
+	var b bytes.Buffer
+	if err := WriteRequest(&b, req); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join("testdata", "request.golden.xml")
+	if *update {
+		_ = os.WriteFile(p, b.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Fatalf("request differs:\n%s", b.String())
+	}
+	// The request parses back; its usage rules select the proposed KIDs.
+	d, err := Read(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Keys) != 3 || len(d.Systems) != 9 || len(d.Rules) != 3 || d.ContentID != "movie & trailer" {
+		t.Fatalf("parsed request: %d keys %d systems %d rules", len(d.Keys), len(d.Systems), len(d.Rules))
+	}
+	if strings.Contains(b.String(), "PlainValue") {
+		t.Fatal("request carries key values")
+	}
+	req.Scheme = drm.SchemeCENC
+	if err := WriteRequest(&b, req); !errors.Is(err, drm.ErrUnsupportedScheme) {
+		t.Fatalf("FairPlay with cenc: %v", err)
+	}
+}
+
+// TestProvider uses a CPIX document as the key provider of a TrackProtector
+// with key rotation.
+func TestProvider(t *testing.T) {
+	d := mustRead(t, "ladder.xml")
+	var _ drm.KeyProvider = d
+	sig, err := drm.NewSignaling(drm.SignalingOptions{Systems: []drm.System{drm.Widevine, drm.FairPlay}}, drm.SchemeCBCS,
+		drm.MustParseKID("e82f184c3aaa57b4ace8606b5e3febad"), must(d.Key(drm.MustParseKID("e82f184c3aaa57b4ace8606b5e3febad"))), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Key-server data wins over built data.
+	if sig.HLS[1].URI != "skd://hd-key" || !strings.HasSuffix(sig.HLS[0].URI, "AAAAEhIQ6C8YTDqqV7Ss6GBrXj/rrQ==") {
+		t.Fatalf("%+v", sig.HLS)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func FuzzRead(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.xml"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := d.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		d2, err := Read(&b)
+		if err != nil {
+			t.Fatalf("written document does not re-read: %v\n%s", err, b.String())
+		}
+		if !equalDocs(d, d2) {
+			t.Fatalf("round trip differs\n%s", b.String())
+		}
+		_, _ = d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720})
+	})
+}
