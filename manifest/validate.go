@@ -264,8 +264,10 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 		v.protection(pid, set.ID, r.ID, r.Protection)
 	}
 	if len(r.Segments) == 0 {
-		if r.SingleFile == nil || r.SingleFile.URI == "" {
-			errAt(-1, ErrEmpty, "no segments and no single file")
+		// Only a whole text document (a side-loaded WebVTT file) may come
+		// without segments.
+		if set.ContentType != Text || r.SingleFile == nil || r.SingleFile.URI == "" {
+			errAt(-1, ErrEmpty, "no segments")
 		}
 		if r.Bandwidth == 0 {
 			errAt(-1, ErrNoBandwidth, "")

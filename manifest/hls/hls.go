@@ -116,6 +116,7 @@ func RenderAll(p *manifest.Presentation, multivariantURI string, create func(uri
 	target := avTarget(p)
 	for _, pl := range Playlists(p) {
 		set, r := p.Find(pl.RepresentationID)
+		r = sideLoaded(p, r)
 		var out *writer
 		if pl.IFrames {
 			out = iframes(p, set, r)
@@ -156,10 +157,20 @@ func prepare(p *manifest.Presentation, repID string) (*manifest.SwitchingSet, *m
 		return nil, nil, fmt.Errorf("hls: refusing to render: %w", err)
 	}
 	set, r := p.Find(repID)
-	if len(r.Segments) == 0 {
-		return nil, nil, fmt.Errorf("hls: representation %q is a side-loaded file without segments: %w", repID, manifest.ErrUnsupported)
+	return set, sideLoaded(p, r), nil
+}
+
+// sideLoaded returns r, or for a side-loaded file without segments (a whole
+// WebVTT document) a copy holding one segment that spans the presentation,
+// the usual way to offer such a file in HLS.
+func sideLoaded(p *manifest.Presentation, r *manifest.Representation) *manifest.Representation {
+	if len(r.Segments) > 0 || r.SingleFile == nil {
+		return r
 	}
-	return set, r, nil
+	c := *r
+	c.Timescale = uint32(time.Second) // nanoseconds
+	c.Segments = []manifest.SegmentRef{{URI: r.SingleFile.URI, Duration: uint64(max(p.MediaDuration(), 1))}}
+	return &c
 }
 
 func flush(w io.Writer, out *writer) error {
@@ -229,7 +240,7 @@ func maxRounded(r *manifest.Representation) uint64 {
 // grafov/m3u8 v0.12.1 writes 5 with EXT-X-MAP (see the tests).
 func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe bool) int {
 	v := 3
-	if iframe || r.SingleFile != nil || !r.Init.Range.IsZero() {
+	if iframe || !r.Init.Range.IsZero() || (len(r.Segments) > 0 && !r.Segments[0].Range.IsZero()) {
 		v = 4
 	}
 	if len(hlsKeys(protectionOf(set, r))) > 0 {

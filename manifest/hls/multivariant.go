@@ -88,10 +88,7 @@ func collect(p *manifest.Presentation, ct manifest.ContentType) []*group {
 			continue
 		}
 		for ri := range set.Representations {
-			r := &set.Representations[ri]
-			if len(r.Segments) == 0 {
-				continue // side-loaded file: not expressible in HLS
-			}
+			r := sideLoaded(p, &set.Representations[ri])
 			id := groupID(set, ri)
 			g := byID[id]
 			if g == nil {
@@ -232,7 +229,13 @@ func multivariant(p *manifest.Presentation) *writer {
 				}
 			}
 			peak, avg := g.bandwidth()
-			streamInf(w, peak, avg, g.codecs(), nil, g.id, firstID(subs))
+			codecs := g.codecs()
+			if len(subs) > 0 {
+				sp, sa := subs[0].bandwidth()
+				peak, avg = peak+sp, avg+sa
+				codecs = append(codecs, subs[0].codecs()...)
+			}
+			streamInf(w, peak, avg, codecs, nil, g.id, firstID(subs))
 			w.uriLine(PlaylistURI(dflt.rep))
 		}
 		return w

@@ -1,0 +1,317 @@
+package hls_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafov/m3u8"
+
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/hls"
+	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// audioOnly is the ladder without its video set.
+func audioOnly() *manifest.Presentation {
+	p := manifesttest.Ladder(8 * time.Second)
+	p.Periods[0].Sets = p.Periods[0].Sets[1:]
+	return p
+}
+
+func models() map[string]*manifest.Presentation {
+	return map[string]*manifest.Presentation{
+		"ladder":     manifesttest.Ladder(8 * time.Second),
+		"singlefile": manifesttest.SingleFile(8 * time.Second),
+		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
+		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
+		"subsecond":  manifesttest.SubSecond(),
+		"audioonly":  audioOnly(),
+	}
+}
+
+// closer collects one rendered file.
+type closer struct {
+	bytes.Buffer
+	files map[string][]byte
+	name  string
+}
+
+func (c *closer) Close() error {
+	c.files[c.name] = c.Bytes()
+	return nil
+}
+
+func renderAll(t testing.TB, p *manifest.Presentation) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := hls.RenderAll(p, "main.m3u8", func(uri string) (io.WriteCloser, error) {
+		return &closer{files: files, name: uri}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestGolden(t *testing.T) {
+	for name, p := range models() {
+		t.Run(name, func(t *testing.T) {
+			files := renderAll(t, p)
+			dir := filepath.Join("testdata", name)
+			if *update {
+				os.RemoveAll(dir)
+				os.MkdirAll(dir, 0o755)
+			}
+			for uri, got := range files {
+				path := filepath.Join(dir, strings.ReplaceAll(uri, "/", "_"))
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s:\n%s", uri, path, got)
+				}
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != len(files) {
+				t.Errorf("%s holds %d files, rendering gave %d", dir, len(entries), len(files))
+			}
+			// The individual functions write the same bytes as RenderAll.
+			var b bytes.Buffer
+			if err := hls.RenderMultivariant(&b, p); err != nil || !bytes.Equal(b.Bytes(), files["main.m3u8"]) {
+				t.Errorf("RenderMultivariant differs from RenderAll (err %v)", err)
+			}
+			for _, pl := range hls.Playlists(p) {
+				b.Reset()
+				render := hls.RenderMedia
+				if pl.IFrames {
+					render = hls.RenderIFrames
+				}
+				if err := render(&b, p, pl.RepresentationID); err != nil || !bytes.Equal(b.Bytes(), files[pl.URI]) {
+					t.Errorf("%s: single render differs from RenderAll (err %v)", pl.URI, err)
+				}
+			}
+		})
+	}
+}
+
+// TestParseBack reads every playlist back with grafov/m3u8 and checks what
+// a player would take from it against the model.
+func TestParseBack(t *testing.T) {
+	for name, p := range models() {
+		t.Run(name, func(t *testing.T) {
+			files := renderAll(t, p)
+			pl, typ, err := m3u8.DecodeFrom(bytes.NewReader(files["main.m3u8"]), true)
+			if err != nil || typ != m3u8.MASTER {
+				t.Fatalf("decode multivariant: %v, type %v", err, typ)
+			}
+			master := pl.(*m3u8.MasterPlaylist)
+			if len(master.Variants) == 0 {
+				t.Fatal("no variants")
+			}
+			for _, v := range master.Variants {
+				if v.Bandwidth == 0 || v.Codecs == "" {
+					t.Errorf("variant %s: BANDWIDTH %d CODECS %q", v.URI, v.Bandwidth, v.Codecs)
+				}
+				if !v.Iframe && v.AverageBandwidth > v.Bandwidth {
+					t.Errorf("variant %s: AVERAGE-BANDWIDTH %d above BANDWIDTH %d", v.URI, v.AverageBandwidth, v.Bandwidth)
+				}
+				if _, ok := files[v.URI]; !ok {
+					t.Errorf("variant URI %s was not rendered", v.URI)
+				}
+				for _, alt := range v.Alternatives {
+					if alt.Language == "" {
+						t.Errorf("rendition %s without LANGUAGE", alt.Name)
+					}
+				}
+			}
+			for _, plist := range hls.Playlists(p) {
+				set, r := p.Find(plist.RepresentationID)
+				mp, typ, err := m3u8.DecodeFrom(bytes.NewReader(files[plist.URI]), true)
+				if err != nil || typ != m3u8.MEDIA {
+					t.Fatalf("%s: %v, type %v", plist.URI, err, typ)
+				}
+				media := mp.(*m3u8.MediaPlaylist)
+				segs := media.GetAllSegments()
+				want := len(r.Segments)
+				if plist.IFrames {
+					want = len(r.IFrames)
+				}
+				sideLoaded := len(r.Segments) == 0
+				if sideLoaded {
+					want = 1 // the whole file as one segment
+				}
+				if len(segs) != want {
+					t.Errorf("%s: %d segments, want %d", plist.URI, len(segs), want)
+				}
+				var sum float64
+				for i, s := range segs {
+					sum += s.Duration
+					if math.Round(s.Duration) > media.TargetDuration {
+						t.Errorf("%s segment %d: EXTINF %v over target %v", plist.URI, i, s.Duration, media.TargetDuration)
+					}
+					if (r.SingleFile != nil && !sideLoaded) || plist.IFrames {
+						if s.Limit == 0 {
+							t.Errorf("%s segment %d: no byte range", plist.URI, i)
+						}
+					}
+				}
+				// The EXTINF values add up to the representation's span within
+				// one tick.
+				span := r.Span().Seconds()
+				tick := 1 / float64(r.Timescale)
+				if sideLoaded {
+					span, tick = p.MediaDuration().Seconds(), 1e-9
+				}
+				if plist.IFrames {
+					var total uint64
+					for _, f := range r.IFrames {
+						total += f.Duration
+					}
+					span = float64(total) / float64(r.Timescale)
+				}
+				if d := math.Abs(sum - span); d > tick {
+					t.Errorf("%s: EXTINF sum %.9f, span %.9f (off by %.3g s)", plist.URI, sum, span, d)
+				}
+				if r.Init.URI != "" && (media.Map == nil || media.Map.URI != r.Init.URI) {
+					t.Errorf("%s: EXT-X-MAP %+v, want %s", plist.URI, media.Map, r.Init.URI)
+				}
+				if pi := set.Protection; pi != nil && (media.Key == nil || !strings.HasPrefix(media.Key.Method, "SAMPLE-AES")) {
+					t.Errorf("%s: key %+v", plist.URI, media.Key)
+				}
+				if media.MediaType != m3u8.VOD || !media.Closed {
+					t.Errorf("%s: not a closed VOD playlist", plist.URI)
+				}
+			}
+		})
+	}
+}
+
+// TestVariantBandwidth checks the combined BANDWIDTH and CODECS of a
+// variant against the model: video peak plus audio and subtitle peaks.
+func TestVariantBandwidth(t *testing.T) {
+	p := manifesttest.Ladder(8 * time.Second)
+	files := renderAll(t, p)
+	pl, _, err := m3u8.DecodeFrom(bytes.NewReader(files["main.m3u8"]), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := pl.(*m3u8.MasterPlaylist).Variants[0]
+	sets := p.Periods[0].Sets
+	video, audio, subs := &sets[0].Representations[0], &sets[1].Representations[0], &sets[3].Representations[0]
+	if want := video.Bandwidth + audio.Bandwidth + subs.Bandwidth; uint64(v.Bandwidth) != want {
+		t.Errorf("BANDWIDTH %d, want %d", v.Bandwidth, want)
+	}
+	if want := video.AverageBandwidth + audio.AverageBandwidth + subs.AverageBandwidth; uint64(v.AverageBandwidth) != want {
+		t.Errorf("AVERAGE-BANDWIDTH %d, want %d", v.AverageBandwidth, want)
+	}
+	if v.Codecs != "avc1.64001f,mp4a.40.2" || v.Resolution != "1280x720" || v.FrameRate != 29.97 || v.VideoRange != "SDR" {
+		t.Errorf("variant attributes %+v", v.VariantParams)
+	}
+	if v.Audio != "audio-aac" || v.Subtitles != "subs" || v.Captions != "NONE" {
+		t.Errorf("groups AUDIO=%q SUBTITLES=%q CLOSED-CAPTIONS=%q", v.Audio, v.Subtitles, v.Captions)
+	}
+}
+
+func TestRefusesInvalidModel(t *testing.T) {
+	p := manifesttest.Ladder(8 * time.Second)
+	p.Periods[0].Sets[0].Representations[1].Codecs = ""
+	var b bytes.Buffer
+	err := hls.RenderMultivariant(&b, p)
+	if !errors.Is(err, manifest.ErrNoCodecs) || !strings.Contains(err.Error(), `"video-360p"`) {
+		t.Errorf("RenderMultivariant = %v, want ErrNoCodecs naming video-360p", err)
+	}
+	if err := hls.RenderMedia(&b, p, "video-360p"); !errors.Is(err, manifest.ErrNoCodecs) {
+		t.Errorf("RenderMedia = %v, want ErrNoCodecs", err)
+	}
+	// Another representation is still valid on its own.
+	if err := hls.RenderMedia(io.Discard, p, "video-720p"); err != nil {
+		t.Errorf("RenderMedia of a valid representation: %v", err)
+	}
+	p.Periods[0].Sets[0].Representations[1].Codecs = "avc1.64001e"
+	p.Periods[0].Sets[0].Representations[0].Segments[2].Duration = 3 * 30000 // 3 s in a 2 s target
+	if err := hls.RenderMedia(&b, p, "video-720p"); !errors.Is(err, manifest.ErrSegmentTooLong) {
+		t.Errorf("RenderMedia = %v, want ErrSegmentTooLong", err)
+	}
+	if b.Len() != 0 {
+		t.Errorf("refused renders wrote %d bytes", b.Len())
+	}
+
+	p = manifesttest.Ladder(8 * time.Second)
+	p.Type = manifest.Live
+	if err := hls.RenderMultivariant(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
+		t.Errorf("live: %v, want ErrUnsupported", err)
+	}
+	p = manifesttest.Ladder(8 * time.Second)
+	p.Periods = append(p.Periods, p.Periods[0])
+	if err := hls.RenderMultivariant(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
+		t.Errorf("two periods: %v, want ErrUnsupported", err)
+	}
+	p = manifesttest.Ladder(8 * time.Second)
+	p.Periods[0].Sets[1].Label = `The "best" mix`
+	if err := hls.RenderMultivariant(&b, p); !errors.Is(err, hls.ErrText) {
+		t.Errorf("quote in NAME: %v, want ErrText", err)
+	}
+}
+
+func TestVersions(t *testing.T) {
+	cases := []struct {
+		model, file, want string
+	}{
+		{"ladder", "main.m3u8", "#EXT-X-VERSION:6"},
+		{"ladder", "video-720p.m3u8", "#EXT-X-VERSION:6"},        // EXT-X-MAP
+		{"ladder", "video-720p_iframes.m3u8", "#EXT-X-VERSION:5"}, // EXT-X-MAP in I-frames-only
+		{"ladder", "subs-en.m3u8", "#EXT-X-VERSION:3"},            // plain WebVTT: decimal EXTINF only
+		{"cbcs", "audio-en.m3u8", "#EXT-X-VERSION:6"},
+	}
+	all := models()
+	for _, c := range cases {
+		files := renderAll(t, all[c.model])
+		if !strings.Contains(string(files[c.file]), c.want+"\n") {
+			t.Errorf("%s/%s: want %s in\n%s", c.model, c.file, c.want, files[c.file])
+		}
+		if strings.Contains(string(files[c.file]), "PROGRAM-ID") {
+			t.Errorf("%s/%s: PROGRAM-ID written", c.model, c.file)
+		}
+	}
+}
+
+func TestTimestampMap(t *testing.T) {
+	if got, want := hls.TimestampMap(900000, 0), "X-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := hls.TimestampMap(0, time.Hour+2*time.Minute+3*time.Second+4*time.Millisecond), "X-TIMESTAMP-MAP=MPEGTS:0,LOCAL:01:02:03.004"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestPlaylistsOrder(t *testing.T) {
+	var got []string
+	for _, pl := range hls.Playlists(manifesttest.Ladder(8 * time.Second)) {
+		got = append(got, pl.URI)
+	}
+	want := []string{"video-720p.m3u8", "video-720p_iframes.m3u8", "video-360p.m3u8", "video-360p_iframes.m3u8", "audio-en.m3u8", "audio-fr-ad.m3u8", "subs-en.m3u8"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Playlists = %v, want %v", got, want)
+	}
+	if sort.StringsAreSorted(got) {
+		t.Log("(order happens to be sorted)")
+	}
+}
