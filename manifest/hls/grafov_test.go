@@ -149,7 +149,7 @@ func TestGrafovKeyPerSegment(t *testing.T) {
 
 type tag string
 
-func (t tag) TagName() string      { return "#" + string(t) }
+func (t tag) TagName() string       { return "#" + string(t) }
 func (t tag) Encode() *bytes.Buffer { return bytes.NewBufferString("#" + string(t)) }
 func (t tag) String() string        { return "#" + string(t) }
 

@@ -276,7 +276,7 @@ func TestVersions(t *testing.T) {
 		model, file, want string
 	}{
 		{"ladder", "main.m3u8", "#EXT-X-VERSION:6"},
-		{"ladder", "video-720p.m3u8", "#EXT-X-VERSION:6"},        // EXT-X-MAP
+		{"ladder", "video-720p.m3u8", "#EXT-X-VERSION:6"},         // EXT-X-MAP
 		{"ladder", "video-720p_iframes.m3u8", "#EXT-X-VERSION:5"}, // EXT-X-MAP in I-frames-only
 		{"ladder", "subs-en.m3u8", "#EXT-X-VERSION:3"},            // plain WebVTT: decimal EXTINF only
 		{"cbcs", "audio-en.m3u8", "#EXT-X-VERSION:6"},
