@@ -63,7 +63,7 @@ func writeTrack(t testing.TB, tr *segment.Track, plan *segment.Plan, opts segmen
 // sample comes back with identical bytes, timing and sync flag.
 func TestRoundTrip(t *testing.T) {
 	for _, name := range testFiles {
-		for _, chunk := range []time.Duration{0, 500 * time.Millisecond} {
+		for _, chunk := range []time.Duration{0, 500 * time.Millisecond, time.Nanosecond} {
 			t.Run(fmt.Sprintf("%s/chunk=%v", name, chunk), func(t *testing.T) {
 				src := openTestFile(t, name)
 				plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
@@ -71,8 +71,12 @@ func TestRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, tr := range src.Tracks {
-					init, segs, infos := writeTrack(t, tr, plan, segment.SegmentOptions{ChunkDuration: chunk})
+					opts := segment.SegmentOptions{ChunkDuration: chunk, IsolateSyncSample: chunk == 0}
+					init, segs, infos := writeTrack(t, tr, plan, opts)
 					checkRoundTrip(t, tr, init, segs, infos)
+					if tr.Kind == segment.KindVideo && opts.IsolateSyncSample {
+						checkIsolatedSync(t, tr, init, segs, infos)
+					}
 				}
 			})
 		}
@@ -259,5 +263,29 @@ func TestSingleFile(t *testing.T) {
 			t.Fatalf("segments end at %d, file is %d", next, info.Size)
 		}
 		checkRoundTrip(t, tr, file[:info.InitSize], segs, info.Segments)
+	}
+}
+
+// checkIsolatedSync verifies that each video segment's reported sync range is
+// a complete moof/mdat pair holding exactly the segment's first sample.
+func checkIsolatedSync(t *testing.T, tr *segment.Track, init []byte, segs [][]byte, infos []segment.SegmentInfo) {
+	t.Helper()
+	for i, info := range infos {
+		frag := segs[i][info.FragmentOffset:info.SyncSampleEnd]
+		f, err := mp4.DecodeFile(bytes.NewReader(append(append([]byte(nil), init...), frag...)))
+		if err != nil {
+			t.Fatalf("segment %d sync range: %v", i+1, err)
+		}
+		if len(f.Segments) != 1 || len(f.Segments[0].Fragments) != 1 {
+			t.Fatalf("segment %d sync range is not one fragment", i+1)
+		}
+		fs, err := f.Segments[0].Fragments[0].GetFullSamples(f.Init.Moov.Mvex.Trex)
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("segment %d sync range holds %d samples (%v)", i+1, len(fs), err)
+		}
+		want, _ := tr.Data.AppendSample(nil, &tr.Samples[info.FirstSample])
+		if !bytes.Equal(fs[0].Data, want) || !tr.Samples[info.FirstSample].Sync {
+			t.Fatalf("segment %d sync range does not hold the first (sync) sample", i+1)
+		}
 	}
 }

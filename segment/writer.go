@@ -151,10 +151,14 @@ type SegmentInfo struct {
 	Size int64
 	// Chunks is the number of moof/mdat pairs in the segment.
 	Chunks int
+	// FragmentOffset is the offset of the first moof relative to the
+	// segment start (the size of the styp box, if any).
+	FragmentOffset int64
 	// SyncSampleEnd is the byte offset, relative to the segment start, of the
-	// end of the first sync sample: the range [0, SyncSampleEnd) holds the
-	// first moof and the sync sample, as an I-frame playlist needs. Zero for
-	// non-video tracks.
+	// end of the first sync sample: the range [FragmentOffset, SyncSampleEnd)
+	// holds the first moof and the sync sample, as an I-frame playlist needs;
+	// with IsolateSyncSample it is exactly the first moof/mdat pair. Zero
+	// for non-video tracks.
 	SyncSampleEnd int64
 }
 
@@ -174,6 +178,11 @@ type SegmentOptions struct {
 	Protector FragmentProtector
 	// NoStyp leaves out the styp box (single-file mode).
 	NoStyp bool
+	// IsolateSyncSample writes the first sync sample of each video segment
+	// as a chunk of its own, so that a byte range of the segment is a
+	// complete moof/mdat holding just that frame: trick play (HLS I-frame
+	// playlists, DASH trick-mode adaptation sets) addresses it directly.
+	IsolateSyncSample bool
 }
 
 // SegmentWriter writes the media segments of one track according to a plan.
@@ -240,11 +249,12 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 			return info, err
 		}
 	}
+	info.FragmentOffset = cw.n
 	for _, ch := range sw.chunks(info.FirstSample, info.EndSample) {
 		// mfhd sequence numbers must increase per fragment; with chunks the
 		// first sample's number does, and stays derivable from the index.
 		seq := info.Number
-		if sw.opts.ChunkDuration > 0 {
+		if sw.opts.ChunkDuration > 0 || sw.opts.IsolateSyncSample {
 			seq = ch[0] + 1
 		}
 		syncEnd, err := sw.writeFragment(ctx, cw, seq, info.Number-1, ch[0], ch[1])
@@ -262,6 +272,14 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 
 // chunks splits samples [first,end) into runs of about ChunkDuration.
 func (sw *SegmentWriter) chunks(first, end int) [][2]int {
+	t := sw.track
+	if sw.opts.IsolateSyncSample && t.Kind == KindVideo && end-first > 1 && t.Samples[first].Sync {
+		return append([][2]int{{first, first + 1}}, sw.timedChunks(first+1, end)...)
+	}
+	return sw.timedChunks(first, end)
+}
+
+func (sw *SegmentWriter) timedChunks(first, end int) [][2]int {
 	if sw.opts.ChunkDuration <= 0 {
 		return [][2]int{{first, end}}
 	}
