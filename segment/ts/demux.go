@@ -29,9 +29,12 @@ const (
 // the following ones up to the next sync sample), counted in Stats and logged
 // as warnings. Errors are *segment.FormatError values wrapping a sentinel of
 // package segment (or ErrParameterChange).
-func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (*Source, error) {
+func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Options) (*Source, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	d := &demuxer{
-		ctx: ctx, r: r, size: size, name: name, opts: opts,
+		ctx: ctx, r: r, size: size, name: name, opts: *opts,
 		log:     opts.Logger,
 		streams: map[uint16]*stream{},
 		psi:     map[uint16]*section{},
@@ -40,7 +43,7 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts Opti
 		maxAU:   opts.MaxSampleSize,
 	}
 	if d.log == nil {
-		d.log = slog.Default()
+		d.log = slog.New(slog.DiscardHandler)
 	}
 	if d.maxAU <= 0 {
 		d.maxAU = DefaultMaxSampleSize
@@ -49,13 +52,11 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts Opti
 	if err := d.run(); err != nil {
 		return nil, err
 	}
-	src := &Source{name: name, stats: d.stats}
 	tracks, err := d.buildTracks()
 	if err != nil {
 		return nil, err
 	}
-	src.tracks = tracks
-	return src, nil
+	return &Source{Source: segment.Source{Name: name, Size: size, Tracks: tracks}, Stats: d.stats}, nil
 }
 
 type demuxer struct {
@@ -206,6 +207,23 @@ func (d *demuxer) run() error {
 			d.log.Warn("lost TS sync; resynchronised", "offset", off, "skipped", next-off)
 			off = next
 			continue
+		}
+		if next := off + int64(d.ps); next+int64(d.hdr) < d.size && !d.syncAt(next) {
+			// The next packet is not where it should be. If a packet starts
+			// inside this one, this one is garbage that happens to start
+			// with 0x47; otherwise the damage is after it.
+			if q := d.resync(off + 1); q > off && q < next {
+				d.stats.Resyncs++
+				d.stats.SkippedBytes += q - off
+				d.breakAll()
+				d.log.Warn("lost TS sync; resynchronised", "offset", off, "skipped", q-off)
+				off = q
+				continue
+			}
+		}
+		// The checks above may have moved the read window.
+		if p, err = d.read(off, d.ps); err != nil {
+			return err
 		}
 		if err := d.packet(off, p); err != nil {
 			return err

@@ -36,7 +36,7 @@ func readFile(t testing.TB, name string) []byte {
 
 func openBytes(t testing.TB, b []byte, name string) (*Source, error) {
 	t.Helper()
-	return Open(context.Background(), bytes.NewReader(b), int64(len(b)), name, Options{Logger: quiet()})
+	return Open(context.Background(), bytes.NewReader(b), int64(len(b)), name, &Options{Logger: quiet()})
 }
 
 func mustOpen(t testing.TB, b []byte, name string) *Source {
@@ -50,12 +50,12 @@ func mustOpen(t testing.TB, b []byte, name string) *Source {
 
 func trackOf(t testing.TB, src *Source, k segment.Kind) *segment.Track {
 	t.Helper()
-	for _, tr := range src.Tracks() {
+	for _, tr := range src.Tracks {
 		if tr.Kind == k {
 			return tr
 		}
 	}
-	t.Fatalf("%s: no %s track", src.Name(), k)
+	t.Fatalf("%s: no %s track", src.Name, k)
 	return nil
 }
 

@@ -45,9 +45,12 @@
 package ts
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -65,7 +68,7 @@ const DefaultMaxSampleSize = 32 << 20
 type Options struct {
 	// Logger receives warnings about recovered damage (continuity errors,
 	// lost sync, dropped PES) and debug messages about ignored PIDs.
-	// Nil means slog.Default().
+	// Nil discards them (the counts are in Source.Stats either way).
 	Logger *slog.Logger
 	// Program selects the program_number to read; 0 selects the first
 	// program listed in the PAT.
@@ -90,21 +93,49 @@ type Stats struct {
 	TruncatedPackets int   // a partial packet at the end of the input
 }
 
-// Source is an indexed transport stream.
+// Source is an indexed transport stream. It embeds the segment.Source the
+// packager consumes (Name, Size, Tracks; Track.ID is the PID) and adds what
+// the demuxer counted and repaired.
 type Source struct {
-	name   string
-	tracks []*segment.Track
-	stats  Stats
+	segment.Source
+	// Stats counts what Open saw and repaired while indexing.
+	Stats Stats
+
+	closer io.Closer
 }
 
-// Name returns the name given to Open.
-func (s *Source) Name() string { return s.name }
+// Close closes the file if the Source was made by OpenFile; otherwise it does
+// nothing. It shadows segment.Source.Close, so keep the *ts.Source (not only
+// &src.Source) when the file must be closed.
+func (s *Source) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer.Close()
+	s.closer = nil
+	return err
+}
 
-// Tracks returns the usable tracks in PID order. Track.ID is the PID.
-func (s *Source) Tracks() []*segment.Track { return s.tracks }
-
-// Stats returns what was counted and repaired while indexing.
-func (s *Source) Stats() Stats { return s.stats }
+// OpenFile opens and indexes a transport stream file by path. Close the
+// Source when done with its tracks.
+func OpenFile(ctx context.Context, path string, opts *Options) (*Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src, err := Open(ctx, f, fi.Size(), path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.closer = f
+	return src, nil
+}
 
 // formatErr builds a *segment.FormatError; pid 0 and sample 0 mean "none".
 func formatErr(name string, pid uint16, sample int, off int64, err error, format string, args ...any) error {

@@ -2,6 +2,7 @@ package ts
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,15 +91,30 @@ func TestRoundTripAgainstMP4(t *testing.T) {
 		t.Run(c.ts, func(t *testing.T) {
 			src := mustOpen(t, readFile(t, c.ts), c.ts)
 			ref := readMP4(t, c.mp4)
-			if st := src.Stats(); st != (Stats{Packets: st.Packets}) {
+			if st := src.Stats; st != (Stats{Packets: st.Packets}) {
 				t.Errorf("clean file reports repairs: %+v", st)
 			}
 			v, a := trackOf(t, src, segment.KindVideo), trackOf(t, src, segment.KindAudio)
-			if len(src.Tracks()) != 2 || v.ID != 256 || a.ID != 257 {
-				t.Errorf("tracks %v", src.Tracks())
+			if len(src.Tracks) != 2 || v.ID != 256 || a.ID != 257 {
+				t.Errorf("tracks %v", src.Tracks)
 			}
 			compareTrack(t, v, ref["vide"])
 			compareTrack(t, a, ref["soun"])
+
+			// The MP4 source of package segment describes the same tracks.
+			raw := readFile(t, c.mp4)
+			msrc, err := segment.Open(context.Background(), bytes.NewReader(raw), int64(len(raw)), c.mp4, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mtr := range msrc.Tracks {
+				tr := trackOf(t, src, mtr.Kind)
+				if tr.Codec != mtr.Codec || tr.Width != mtr.Width || tr.Height != mtr.Height || tr.FrameRate != mtr.FrameRate ||
+					tr.SampleRate != mtr.SampleRate || tr.Channels != mtr.Channels || tr.VideoRange != mtr.VideoRange ||
+					tr.PixelAspect.Float() != mtr.PixelAspect.Float() {
+					t.Errorf("TS track %+v\ndiffers from MP4 track %+v", describe(tr), describe(mtr))
+				}
+			}
 
 			// Track description.
 			vse := v.SampleEntry.(*mp4.VisualSampleEntryBox)
@@ -216,5 +232,8 @@ func decodeASC(t *testing.T, b []byte) *aac.AudioSpecificConfigHeader {
 	return h
 }
 
-var _ = fmt.Sprint
+func describe(t *segment.Track) string {
+	return fmt.Sprintf("%s %s %dx%d fr=%v par=%v range=%s %d Hz %d ch", t.Kind, t.Codec, t.Width, t.Height, t.FrameRate, t.PixelAspect, t.VideoRange, t.SampleRate, t.Channels)
+}
+
 var _ = errors.Is
