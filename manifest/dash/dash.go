@@ -519,7 +519,7 @@ func reduce(r manifest.Rational) manifest.Rational {
 // hours, minutes and seconds with only the fraction digits needed, as in
 // PT2H0M8.008S, PT0.5S and PT0S. Days are not used: a day is not always
 // 24 hours. go-dash v3.0.3 writes durations under a second as a number of
-// nanoseconds followed by S (PT500000000S for half a second).
+// nanoseconds, a NUL byte and S (half a second is "PT500000000\x00S").
 func Duration(d time.Duration) string {
 	if d <= 0 {
 		return "PT0S"

@@ -1,0 +1,377 @@
+package dash_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zencoder/go-dash/v3/mpd"
+
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/dash"
+	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func models() map[string]*manifest.Presentation {
+	return map[string]*manifest.Presentation{
+		"ladder":     manifesttest.Ladder(8 * time.Second),
+		"singlefile": manifesttest.SingleFile(8 * time.Second),
+		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
+		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
+		"subsecond":  manifesttest.SubSecond(),
+	}
+}
+
+func render(t testing.TB, p *manifest.Presentation) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := dash.Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	for name, p := range models() {
+		got := render(t, p)
+		path := filepath.Join("testdata", name+".mpd")
+		if *update {
+			os.MkdirAll("testdata", 0o755)
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s:\n%s", name, path, got)
+		}
+		if again := render(t, p); !bytes.Equal(again, got) {
+			t.Errorf("%s: two renders differ", name)
+		}
+	}
+}
+
+// TestParseBack reads each MPD with go-dash and checks it against the model:
+// representations, bandwidths, codecs, and segment timelines that expand to
+// the model's segments and sum to the presentation duration within a tick.
+func TestParseBack(t *testing.T) {
+	for name, p := range models() {
+		t.Run(name, func(t *testing.T) {
+			m, err := mpd.ReadFromString(string(render(t, p)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mpdDur, err := mpd.ParseDuration(*m.MediaPresentationDuration)
+			if err != nil || mpdDur != p.MediaDuration() {
+				t.Errorf("mediaPresentationDuration %q = %v (%v), want %v", *m.MediaPresentationDuration, mpdDur, err, p.MediaDuration())
+			}
+			if len(m.Periods) != 1 {
+				t.Fatalf("%d periods", len(m.Periods))
+			}
+			seen := 0
+			for _, as := range m.Periods[0].AdaptationSets {
+				for _, rx := range as.Representations {
+					set, r := p.Find(*rx.ID)
+					if r == nil {
+						if !strings.HasSuffix(*rx.ID, "_trick") {
+							t.Errorf("representation %q not in the model", *rx.ID)
+						}
+						continue
+					}
+					seen++
+					if uint64(*rx.Bandwidth) != r.Bandwidth {
+						t.Errorf("%s: bandwidth %d, want %d", r.ID, *rx.Bandwidth, r.Bandwidth)
+					}
+					if r.Codecs != "" && (rx.Codecs == nil || *rx.Codecs != r.Codecs) {
+						t.Errorf("%s: codecs %v, want %q", r.ID, rx.Codecs, r.Codecs)
+					}
+					if *as.ContentType != string(set.ContentType) {
+						t.Errorf("%s: contentType %q", r.ID, *as.ContentType)
+					}
+					st := rx.SegmentTemplate
+					if st == nil {
+						st = as.SegmentTemplate
+					}
+					switch {
+					case r.Template != nil:
+						checkTimeline(t, r, st)
+					case r.SingleFile != nil && len(r.Segments) > 0:
+						if rx.SegmentBase == nil || *rx.SegmentBase.IndexRange != r.SingleFile.IndexRange.String() || len(rx.BaseURL) != 1 || rx.BaseURL[0] != r.SingleFile.URI {
+							t.Errorf("%s: SegmentBase %+v BaseURL %v", r.ID, rx.SegmentBase, rx.BaseURL)
+						}
+					}
+				}
+			}
+			if n := countReps(p); seen != n {
+				t.Errorf("read %d representations, model has %d", seen, n)
+			}
+		})
+	}
+}
+
+func countReps(p *manifest.Presentation) int {
+	n := 0
+	for _, s := range p.Periods[0].Sets {
+		n += len(s.Representations)
+	}
+	return n
+}
+
+// checkTimeline expands a SegmentTemplate's timeline and compares it with
+// the model's segments, URI by URI.
+func checkTimeline(t *testing.T, r *manifest.Representation, st *mpd.SegmentTemplate) {
+	t.Helper()
+	if st == nil || st.SegmentTimeline == nil {
+		t.Fatalf("%s: no SegmentTemplate with a timeline", r.ID)
+	}
+	if st.Duration != nil {
+		t.Errorf("%s: SegmentTemplate@duration next to a SegmentTimeline", r.ID)
+	}
+	var tt, total uint64
+	i := 0
+	number := uint64(*st.StartNumber)
+	for _, s := range st.SegmentTimeline.Segments {
+		if s.StartTime != nil {
+			tt = *s.StartTime
+		}
+		n := 1
+		if s.RepeatCount != nil {
+			n += *s.RepeatCount
+		}
+		for k := 0; k < n; k++ {
+			if i >= len(r.Segments) {
+				t.Fatalf("%s: timeline longer than the %d segments", r.ID, len(r.Segments))
+			}
+			seg := r.Segments[i]
+			uri, err := manifest.ExpandTemplate(*st.Media, r.ID, r.Bandwidth, number, tt)
+			if err != nil || uri != seg.URI || tt != seg.Start || s.Duration != seg.Duration {
+				t.Errorf("%s segment %d: %s at %d for %d, want %s at %d for %d", r.ID, i, uri, tt, s.Duration, seg.URI, seg.Start, seg.Duration)
+			}
+			tt += s.Duration
+			total += s.Duration
+			number++
+			i++
+		}
+	}
+	if i != len(r.Segments) {
+		t.Errorf("%s: timeline has %d segments, want %d", r.ID, i, len(r.Segments))
+	}
+	if got := manifest.TicksToDuration(total, r.Timescale); math.Abs(float64(got-r.Span())) > float64(time.Second)/float64(r.Timescale) {
+		t.Errorf("%s: timeline sums to %v, span %v", r.ID, got, r.Span())
+	}
+}
+
+// element is a generic XML tree for checks go-dash cannot make.
+type element struct {
+	XMLName  xml.Name
+	Attrs    []xml.Attr `xml:",any,attr"`
+	Children []element  `xml:",any"`
+	Text     string     `xml:",chardata"`
+}
+
+func (e *element) attr(name string) string {
+	for _, a := range e.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (e *element) walk(f func(*element)) {
+	f(e)
+	for i := range e.Children {
+		e.Children[i].walk(f)
+	}
+}
+
+func parse(t *testing.T, b []byte) *element {
+	t.Helper()
+	var e element
+	if err := xml.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+// The children of AdaptationSet come in the order of the DASH schema.
+func TestSchemaOrder(t *testing.T) {
+	order := map[string]int{"ContentProtection": 1, "EssentialProperty": 2, "Label": 3, "Accessibility": 4, "Role": 5, "SegmentTemplate": 6, "Representation": 7}
+	for name, p := range models() {
+		parse(t, render(t, p)).walk(func(e *element) {
+			if e.XMLName.Local != "AdaptationSet" {
+				return
+			}
+			last := 0
+			for _, c := range e.Children {
+				k := order[c.XMLName.Local]
+				if k == 0 {
+					t.Errorf("%s: unexpected AdaptationSet child %s", name, c.XMLName.Local)
+				}
+				if k < last {
+					t.Errorf("%s: %s after a later element", name, c.XMLName.Local)
+				}
+				last = k
+			}
+		})
+	}
+}
+
+func TestProtection(t *testing.T) {
+	for _, scheme := range []manifest.Scheme{manifest.CENC, manifest.CBCS} {
+		root := parse(t, render(t, manifesttest.Protected(8*time.Second, scheme)))
+		var mp4, pssh, pro, laurl, ck int
+		root.walk(func(e *element) {
+			switch e.XMLName.Local {
+			case "ContentProtection":
+				if e.attr("schemeIdUri") == "urn:mpeg:dash:mp4protection:2011" {
+					mp4++
+					if e.attr("value") != string(scheme) || e.attr("default_KID") == "" {
+						t.Errorf("%s: mp4protection value=%q default_KID=%q", scheme, e.attr("value"), e.attr("default_KID"))
+					}
+				}
+			case "pssh":
+				pssh++
+				if e.XMLName.Space != "urn:mpeg:cenc:2013" {
+					t.Errorf("pssh in namespace %q", e.XMLName.Space)
+				}
+			case "pro":
+				pro++
+				if e.XMLName.Space != "urn:microsoft:playready" {
+					t.Errorf("pro in namespace %q", e.XMLName.Space)
+				}
+			case "Laurl":
+				if e.XMLName.Space == "https://dashif.org/CPS" {
+					laurl++
+				} else {
+					ck++
+				}
+			}
+		})
+		// Video, two audio sets and the trick mode set.
+		if mp4 != 4 || pssh != 4 || pro != 4 {
+			t.Errorf("%s: %d mp4protection, %d pssh, %d pro; want 4 each", scheme, mp4, pssh, pro)
+		}
+		if scheme == manifest.CENC && (laurl != 12 || ck != 4) {
+			t.Errorf("cenc: %d dashif:Laurl, %d clearkey:Laurl; want 12 and 4", laurl, ck)
+		}
+		if scheme == manifest.CBCS && (laurl != 8 || ck != 0) {
+			t.Errorf("cbcs: %d dashif:Laurl, %d clearkey:Laurl; want 8 and 0", laurl, ck)
+		}
+	}
+	// Protection on one representation goes on that Representation.
+	p := manifesttest.Ladder(8 * time.Second)
+	p.Periods[0].Sets[0].Representations[0].Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo}
+	root := parse(t, render(t, p))
+	root.walk(func(e *element) {
+		if e.XMLName.Local == "Representation" {
+			has := false
+			for _, c := range e.Children {
+				has = has || c.XMLName.Local == "ContentProtection"
+			}
+			if has != (e.attr("id") == "video-720p" || e.attr("id") == "video-720p_trick") {
+				t.Errorf("representation %s: ContentProtection present = %v", e.attr("id"), has)
+			}
+		}
+	})
+}
+
+func TestTrickMode(t *testing.T) {
+	root := parse(t, render(t, manifesttest.Ladder(8*time.Second)))
+	found := false
+	root.walk(func(e *element) {
+		if e.XMLName.Local != "AdaptationSet" {
+			return
+		}
+		for _, c := range e.Children {
+			if c.XMLName.Local == "EssentialProperty" && c.attr("schemeIdUri") == "http://dashif.org/guidelines/trickmode" {
+				found = true
+				if c.attr("value") != "1" {
+					t.Errorf("trick mode refers to AdaptationSet %q, want 1", c.attr("value"))
+				}
+			}
+		}
+	})
+	if !found {
+		t.Error("no trick mode AdaptationSet")
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	cases := map[string]string{
+		"ladder":     dash.ProfileLive + "," + dash.ProfileFull + "," + dash.ProfileCMAF,
+		"singlefile": dash.ProfileOnDemand + "," + dash.ProfileFull + "," + dash.ProfileCMAF,
+	}
+	for name, want := range cases {
+		if got := parse(t, render(t, models()[name])).attr("profiles"); got != want {
+			t.Errorf("%s: profiles %q, want %q", name, got, want)
+		}
+	}
+	p := manifesttest.Ladder(8 * time.Second)
+	for i := range p.Periods[0].Sets[0].Representations {
+		p.Periods[0].Sets[0].Representations[i].IFrames = nil
+	}
+	p.CMAF = false
+	if got := parse(t, render(t, p)).attr("profiles"); got != dash.ProfileLive {
+		t.Errorf("templates only: profiles %q", got)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "PT0S"},
+		{500 * time.Millisecond, "PT0.5S"},
+		{time.Nanosecond, "PT0.000000001S"},
+		{8 * time.Second, "PT8S"},
+		{2002 * time.Millisecond, "PT2.002S"},
+		{3 * time.Hour, "PT3H0M0S"},
+		{time.Hour + 90*time.Second + time.Millisecond, "PT1H1M30.001S"},
+		{61 * time.Second, "PT1M1S"},
+		{-time.Second, "PT0S"},
+	}
+	for _, c := range cases {
+		got := dash.Duration(c.d)
+		if got != c.want {
+			t.Errorf("Duration(%v) = %q, want %q", c.d, got, c.want)
+		}
+		// go-dash parses seconds through a float64, so allow a microsecond.
+		if back, err := mpd.ParseDuration(got); err != nil || (c.d > 0 && (back-c.d > time.Microsecond || c.d-back > time.Microsecond)) {
+			t.Errorf("go-dash reads %q as %v (%v), want %v", got, back, err, c.d)
+		}
+	}
+}
+
+func TestRefusesInvalidModel(t *testing.T) {
+	p := manifesttest.Ladder(8 * time.Second)
+	r := &p.Periods[0].Sets[0].Representations[0]
+	r.Bandwidth /= 2
+	var b bytes.Buffer
+	err := dash.Render(&b, p)
+	if !errors.Is(err, manifest.ErrBandwidthBelowPeak) || !strings.Contains(err.Error(), `"video-720p"`) {
+		t.Errorf("Render = %v, want ErrBandwidthBelowPeak naming video-720p", err)
+	}
+	if b.Len() != 0 {
+		t.Errorf("refused render wrote %d bytes", b.Len())
+	}
+	p = manifesttest.Ladder(8 * time.Second)
+	p.Type = manifest.Live
+	if err := dash.Render(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
+		t.Errorf("live: %v, want ErrUnsupported", err)
+	}
+}
