@@ -370,14 +370,14 @@ func (v *validator) template(r *Representation, errAt func(int, error, string)) 
 			errAt(-1, ErrTemplate, fmt.Sprintf("init template gives %q, init URI is %q", v.buf, r.Init.URI))
 		}
 	}
+	parts, err := compileTemplate(t.Media)
+	if err != nil {
+		errAt(-1, ErrTemplate, fmt.Sprintf("media template %q", t.Media))
+		return
+	}
 	for i := range r.Segments {
 		s := &r.Segments[i]
-		var err error
-		v.buf, err = appendTemplate(v.buf[:0], t.Media, r.ID, r.Bandwidth, s.Number, s.Start)
-		if err != nil {
-			errAt(-1, ErrTemplate, fmt.Sprintf("media template %q", t.Media))
-			return
-		}
+		v.buf = appendParts(v.buf[:0], parts, r.ID, r.Bandwidth, s.Number, s.Start)
 		if string(v.buf) != s.URI { // the compiler does not allocate for this comparison
 			errAt(i, ErrTemplate, fmt.Sprintf("template gives %q, segment URI is %q", v.buf, s.URI))
 		}
