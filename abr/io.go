@@ -114,10 +114,14 @@ func readProbesCSV(b []byte) ([]Probe, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			line := 0
+			if pe, ok := err.(*csv.ParseError); ok {
+				line = pe.Line
+			}
 			return nil, &ParseError{Line: line, Err: ErrMalformed, Detail: err.Error()}
 		}
+		line, _ := cr.FieldPos(0) // safe: a successful Read has at least one field
 		if first {
 			first = false
 			if _, err := strconv.Atoi(strings.TrimSpace(rec[0])); err != nil { // a header
@@ -219,14 +223,14 @@ func ReadLadder(r io.Reader) (Ladder, error) {
 // WriteTable writes the ladder as an aligned text table, one rung a line.
 func (l Ladder) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "#\tresolution\tpar\tfps\tcodec\tprofile\tlevel\tbitrate\tmaxrate\tbufsize\t\n")
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "#\tresolution\tpar\tfps\tcodec\tprofile\tlevel\tbitrate\tmaxrate\tbufsize\n")
 	for i, r := range l.Rungs {
 		par := "1:1"
 		if !r.PixelAspect.IsZero() {
 			par = fmt.Sprintf("%d:%d", r.PixelAspect.Num, r.PixelAspect.Den)
 		}
-		fmt.Fprintf(tw, "%d\t%dx%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", i+1, r.Width, r.Height, par,
+		fmt.Fprintf(tw, "%d\t%dx%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, r.Width, r.Height, par,
 			formatFPS(r.FrameRate), r.Codec, r.Profile, r.Level, kbit(r.Bitrate), kbit(r.MaxBitrate), kbit(r.BufferSize))
 	}
 	if err := tw.Flush(); err != nil {

@@ -36,7 +36,7 @@ func (t Throughput) Choose(s State) Decision {
 	est := float64(len(h)) / inv * safety
 	rung := 0
 	for i, b := range s.Bitrates {
-		if float64(b) <= est {
+		if float64(b) <= est*(1+1e-9) { // tolerate rounding in the mean
 			rung = i
 		}
 	}

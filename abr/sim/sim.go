@@ -243,10 +243,10 @@ func Compare(ctx context.Context, tr Trace, cfg Config, algs []Algorithm, cands 
 // WriteReport writes results as an aligned text table.
 func WriteReport(w io.Writer, results []Result) error {
 	bw := bufio.NewWriter(w)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "ladder\talgorithm\ttrace\tsegments\tavg kbit/s\tstartup s\trebuffer s\trebuffer %%\tstalls\tswitches\t\n")
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ladder\talgorithm\ttrace\tsegments\tavg kbit/s\tstartup s\trebuffer s\trebuffer %%\tstalls\tswitches\n")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\t\n", r.Ladder, r.Algorithm, r.Trace, r.Segments,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\n", r.Ladder, r.Algorithm, r.Trace, r.Segments,
 			r.AvgBitrate/1000, r.Startup.Seconds(), r.Rebuffer.Seconds(), 100*r.RebufferRatio, r.RebufferEvents, r.Switches)
 	}
 	if err := tw.Flush(); err != nil {

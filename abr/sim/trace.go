@@ -84,17 +84,21 @@ func ReadTrace(r io.Reader, name string) (Trace, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			line := 0
+			if pe, ok := err.(*csv.ParseError); ok {
+				line = pe.Line
+			}
 			return Trace{}, &TraceError{Line: line, Detail: err.Error()}
 		}
+		line, _ := cr.FieldPos(0) // safe: a successful Read has at least one field
 		if first {
 			first = false
 			if _, err := strconv.ParseFloat(strings.TrimSpace(rec[0]), 64); err != nil {
 				tcol, bcol = -1, -1
 				for i, h := range rec {
 					switch h = strings.ToLower(strings.TrimSpace(h)); {
-					case strings.HasPrefix(h, "time"):
+					case h == "t" || strings.HasPrefix(h, "time"):
 						tcol = i
 					case strings.HasPrefix(h, "bandwidth") || strings.HasPrefix(h, "throughput"):
 						bcol = i

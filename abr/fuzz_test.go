@@ -1,0 +1,125 @@
+package abr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzCalculators drives every built-in calculator with arbitrary sources
+// and constraints and checks the promised invariants: no upscaling, aligned
+// dimensions that keep the display aspect, strictly increasing bitrates,
+// non-decreasing size and frame rate, every rung within its declared level
+// and MaxLevel, and the rung count bound. Failures must be the package's
+// sentinel errors, never panics.
+func FuzzCalculators(f *testing.F) {
+	f.Add(uint8(0), uint16(1920), uint16(1080), uint8(1), uint8(1), uint16(30), uint16(1), uint8(0), false, uint8(0), uint8(0), false, uint8(0), uint8(0), uint64(1))
+	f.Add(uint8(1), uint16(1280), uint16(720), uint8(1), uint8(1), uint16(60), uint16(1), uint8(0), false, uint8(4), uint8(1), false, uint8(0), uint8(0), uint64(2))
+	f.Add(uint8(0), uint16(3840), uint16(2160), uint8(1), uint8(1), uint16(24000), uint16(1001), uint8(1), true, uint8(0), uint8(0), false, uint8(0), uint8(7), uint64(3))
+	f.Add(uint8(1), uint16(1080), uint16(1920), uint8(1), uint8(1), uint16(30), uint16(1), uint8(2), false, uint8(3), uint8(3), false, uint8(0), uint8(0), uint64(4))
+	f.Add(uint8(0), uint16(1440), uint16(1080), uint8(4), uint8(3), uint16(25), uint16(1), uint8(0), false, uint8(0), uint8(0), true, uint8(0), uint8(0), uint64(5))
+	f.Add(uint8(2), uint16(1280), uint16(720), uint8(1), uint8(1), uint16(30000), uint16(1001), uint8(0), false, uint8(5), uint8(2), false, uint8(3), uint8(0), uint64(6))
+	f.Add(uint8(2), uint16(720), uint16(480), uint8(8), uint8(9), uint16(30000), uint16(1001), uint8(2), false, uint8(0), uint8(0), true, uint8(9), uint8(0), uint64(7))
+	f.Fuzz(func(t *testing.T, calc uint8, w, h uint16, parN, parD uint8, fpsN, fpsD uint16, codec uint8, hdr bool,
+		maxRungs, alignSel uint8, keep bool, nProbes uint8, maxLevelSel uint8, seed uint64) {
+		src := Source{
+			Width: int(w), Height: int(h), PixelAspect: Rational{int64(parN), int64(parD)},
+			FrameRate: Rational{int64(fpsN), int64(fpsD)}, Codec: []Codec{H264, HEVC, AV1}[codec%3], HDR: hdr,
+		}
+		if parN == 0 && parD == 0 {
+			src.PixelAspect = Rational{}
+		}
+		c := Constraints{MaxRungs: int(maxRungs % 16), Align: []int{0, 2, 4, 8, 16}[alignSel%5], KeepPixelAspect: keep}
+		table, _ := Levels(src.codec())
+		if maxLevelSel%3 == 1 {
+			c.MaxLevel = table[int(maxLevelSel/3)%len(table)].Name
+		}
+		// Deterministic pseudo-random probes for the hull.
+		x := seed | 1
+		next := func(n int) int {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			return int(x % uint64(n))
+		}
+		for range int(nProbes % 40) {
+			pw := 16 + 2*next(2000)
+			src.Probes = append(src.Probes, Probe{Width: pw, Height: 16 + 2*next(1200), Bitrate: 1 + next(30_000_000), Quality: float64(next(10000)) / 100})
+		}
+		var calculator Calculator
+		switch calc % 3 {
+		case 0:
+			calculator = &Apple{Constraints: c}
+			if c.MaxLevel == "" && src.codec() == H264 {
+				c.MaxLevel = appleMaxLevelH264
+			} else if c.MaxLevel == "" && src.codec() == HEVC {
+				c.MaxLevel = appleMaxLevelHEVC
+			}
+		case 1:
+			calculator = &Geometric{Constraints: c, StepRatio: 1.05 + float64(seed%300)/100}
+		case 2:
+			calculator = &Hull{Constraints: c, MinStep: 1 + float64(seed%300)/100}
+		}
+		l, err := calculator.Calculate(context.Background(), src)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidSource) && !errors.Is(err, ErrNoRungs) && !errors.Is(err, ErrNoProbes) {
+				t.Fatalf("%T: unexpected error %v", calculator, err)
+			}
+			return
+		}
+		checkLadder(t, src, c, l)
+	})
+}
+
+func FuzzReadProbes(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "probes", "*.csv"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`[{"width":640,"height":360,"bitrate":800000,"quality":71.5,"frame_rate":"25"}]`))
+	f.Add([]byte("w,h,kbps,vmaf,fps\n640,360,800,70,29.97\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		probes, err := ReadProbes(bytes.NewReader(b))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		for i, p := range probes {
+			if err := p.check(); err != nil {
+				t.Fatalf("probe %d accepted but invalid: %v", i, err)
+			}
+		}
+	})
+}
+
+func FuzzReadLadder(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := ReadLadder(bytes.NewReader(b))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrInvalidLadder) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrInvalidLadder", err)
+			}
+			return
+		}
+		if err := l.Validate(); err != nil {
+			t.Fatalf("accepted ladder fails Validate: %v", err)
+		}
+	})
+}
