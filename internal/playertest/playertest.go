@@ -1,0 +1,510 @@
+// Package playertest plays packaged output in real browser players, for tests.
+//
+// Play serves a directory on 127.0.0.1 (with internal/serve's handler, so the
+// MIME types, Range and CORS behaviour are those of `cmafkit serve`), starts
+// headless Debian Chromium through playwright-core with a fresh profile, and
+// plays a manifest with Shaka Player (HLS and DASH), hls.js (HLS) or dash.js
+// (DASH). The players, the driver and the test page live in the node project
+// in internal/playertest/js, pinned by its package-lock.json and installed
+// with `npm ci` (.ci/run does this). Nothing is fetched from the internet.
+//
+// A run passes when playback reaches Options.MinPlay (6 s by default) with no
+// player error, at least one video frame was decoded, and after a seek to the
+// middle of the presentation the clock advances again.
+//
+// FFmpegDecode decodes every stream reachable through a manifest with ffprobe
+// and reports decoded frame counts, for comparison with the source.
+//
+// Tests that need chromium, node, the node modules, ffmpeg or ffprobe are
+// skipped when one is missing, except when the environment has CI=true: then
+// they fail, so that CI cannot pass by skipping.
+package playertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cmafkit/cmafkit/internal/serve"
+)
+
+// Player names a browser player.
+type Player string
+
+// The players Play can drive.
+const (
+	Shaka  Player = "shaka"  // shaka-player: HLS and DASH
+	HLSJS  Player = "hlsjs"  // hls.js: HLS only
+	DashJS Player = "dashjs" // dash.js: DASH only
+)
+
+// Players lists every player for a manifest kind: "hls" or "dash" (compared
+// case-insensitively), or by the manifest's extension (.m3u8, .mpd).
+func Players(kindOrManifest string) []Player {
+	k := strings.ToLower(kindOrManifest)
+	switch {
+	case k == "hls" || strings.HasSuffix(k, ".m3u8"):
+		return []Player{Shaka, HLSJS}
+	case k == "dash" || strings.HasSuffix(k, ".mpd"):
+		return []Player{Shaka, DashJS}
+	}
+	return nil
+}
+
+// Options describes one player run. The zero value is not runnable: Dir (or
+// an absolute Manifest URL) and Manifest are required.
+type Options struct {
+	// Dir is served at the root of the test server.
+	Dir string
+	// Manifest is the manifest's slash-separated path inside Dir, or an
+	// absolute http(s) URL served elsewhere (that server must send CORS
+	// headers).
+	Manifest string
+	// Player chooses the player; empty means Shaka.
+	Player Player
+
+	// MinPlay is the media time playback must reach before the seek; zero
+	// means 6 s. Content shorter than that must play to (nearly) its end.
+	MinPlay time.Duration
+	// NoSeek skips the seek to the middle.
+	NoSeek bool
+	// AudioOnly accepts zero decoded video frames.
+	AudioOnly bool
+	// PlaybackRate sets video.playbackRate; zero means 1.
+	PlaybackRate float64
+	// Timeout bounds the whole browser run; zero means 2 minutes.
+	Timeout time.Duration
+	// StepTimeout bounds each wait inside the page (metadata, seek, resume);
+	// zero means 30 s.
+	StepTimeout time.Duration
+
+	// ClearKeys are ClearKey content keys, KID → key, both as 32 hex digits
+	// (dashes in the KID are ignored). When set, the test server also runs a
+	// ClearKey license server that knows these keys. Shaka and dash.js get
+	// the keys inline unless LicenseOnly is set; hls.js always uses the
+	// license server.
+	ClearKeys map[string]string
+	// LicenseOnly gives every player only the license server URL, so key
+	// delivery goes through a real license request.
+	LicenseOnly bool
+	// LicenseURL is an external ClearKey license server. It replaces the
+	// built-in one and implies LicenseOnly.
+	LicenseURL string
+
+	// Debug turns on the player's own debug logging (hls.js, dash.js) in
+	// the browser console that Result.Console carries.
+	Debug bool
+
+	// Chromium is the browser binary; empty means $CMAFKIT_CHROMIUM or
+	// /usr/bin/chromium.
+	Chromium string
+	// Log receives progress lines (e.g. t.Logf); nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Result is what a player run observed.
+type Result struct {
+	Player        Player
+	PlayerVersion string
+	ManifestURL   string
+	OK            bool          // the page's own verdict: no error, every wait satisfied
+	Phase         string        // the last phase the page entered ("done" when complete)
+	Reached       float64       // media time (s) reached before the seek
+	Duration      float64       // the presentation duration the player reported (s)
+	Frames        int           // decoded video frames (getVideoPlaybackQuality().totalVideoFrames)
+	DroppedFrames int           // dropped video frames
+	SeekTarget    float64       // where the page seeked to (s), -1 without a seek
+	SeekedAt      float64       // currentTime right after the seek completed (s)
+	ResumedAt     float64       // currentTime once playback had advanced after the seek (s)
+	Errors        []string      // player and media element errors; empty on success
+	Warnings      []string      // non-fatal player errors (e.g. hls.js retries)
+	Events        []string      // media element events and player milestones, timestamped
+	Console       []string      // browser console, page errors, failed requests and HTTP errors
+	LicenseCalls  int           // requests answered by the built-in ClearKey license server
+	Elapsed       time.Duration // wall time of the browser run
+}
+
+// ErrPlayback is wrapped by the error Run returns when the player ran but the
+// playback checks failed.
+var ErrPlayback = errors.New("playertest: playback check failed")
+
+// ErrUnavailable is wrapped by the error Available and Run return when a tool
+// the harness needs is missing.
+var ErrUnavailable = errors.New("playertest: tool unavailable")
+
+// JSDir returns the node project directory (containing node_modules and the
+// test page): $CMAFKIT_PLAYERTEST_JS if set, else the js directory beside this
+// source file.
+func JSDir() string {
+	if d := os.Getenv("CMAFKIT_PLAYERTEST_JS"); d != "" {
+		return d
+	}
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "js"
+	}
+	return filepath.Join(filepath.Dir(file), "js")
+}
+
+func chromiumPath(o *Options) string {
+	if o.Chromium != "" {
+		return o.Chromium
+	}
+	if c := os.Getenv("CMAFKIT_CHROMIUM"); c != "" {
+		return c
+	}
+	return "/usr/bin/chromium"
+}
+
+// Available reports whether chromium, node and the installed node modules
+// are present, wrapping ErrUnavailable with what is missing when not.
+func Available() error {
+	var missing []string
+	if _, err := os.Stat(chromiumPath(&Options{})); err != nil {
+		missing = append(missing, "chromium ("+chromiumPath(&Options{})+"; apt-get install chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node")
+	}
+	js := JSDir()
+	for _, m := range []string{"playwright-core", "shaka-player", "hls.js", "dashjs"} {
+		if _, err := os.Stat(filepath.Join(js, "node_modules", m, "package.json")); err != nil {
+			missing = append(missing, "node module "+m+" (run `npm ci` in "+js+")")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// inCI reports whether missing tools must fail tests rather than skip them.
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+// Require skips t when err reports a missing tool, or fails it under CI=true.
+func require(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if inCI() {
+		t.Fatalf("%v (CI=true: required)", err)
+	}
+	t.Skipf("%v", err)
+}
+
+// Play runs the player described by opts and fails t, with the browser
+// console, if playback did not pass. It skips t when the browser tools are
+// missing (fails under CI=true).
+func Play(t testing.TB, ctx context.Context, opts Options) *Result {
+	t.Helper()
+	require(t, Available())
+	if opts.Log == nil {
+		opts.Log = t.Logf
+	}
+	res, err := Run(ctx, opts)
+	if err != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%v", err)
+		if res != nil {
+			fmt.Fprintf(&b, "\n%s", res.Report())
+		}
+		t.Fatal(b.String())
+	}
+	t.Logf("%s %s: reached %.2fs, %d frames (%d dropped), seek %.2f→%.2f, %s",
+		res.Player, res.PlayerVersion, res.Reached, res.Frames, res.DroppedFrames, res.SeekTarget, res.ResumedAt, res.Elapsed.Round(time.Millisecond))
+	return res
+}
+
+// Report formats everything a failed run observed, for a test log.
+func (r *Result) Report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "player %s %s, manifest %s, phase %q, reached %.3fs of %.3fs, frames %d (dropped %d), seek %.3f→%.3f→%.3f, license calls %d, %s\n",
+		r.Player, r.PlayerVersion, r.ManifestURL, r.Phase, r.Reached, r.Duration, r.Frames, r.DroppedFrames,
+		r.SeekTarget, r.SeekedAt, r.ResumedAt, r.LicenseCalls, r.Elapsed.Round(time.Millisecond))
+	section := func(name string, lines []string) {
+		if len(lines) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "--- %s:\n", name)
+		for _, l := range lines {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	section("errors", r.Errors)
+	section("warnings", r.Warnings)
+	section("events", r.Events)
+	section("browser console", r.Console)
+	return b.String()
+}
+
+// pageConfig is what page/play.js reads from /_playertest/config.json.
+type pageConfig struct {
+	Player         Player     `json:"player"`
+	Manifest       string     `json:"manifest"`
+	MinPlaySeconds float64    `json:"minPlaySeconds"`
+	Seek           bool       `json:"seek"`
+	PlaybackRate   float64    `json:"playbackRate,omitempty"`
+	StepTimeoutMs  int64      `json:"stepTimeoutMs"`
+	Debug          bool       `json:"debug"`
+	DRM            *drmConfig `json:"drm,omitempty"`
+}
+
+type drmConfig struct {
+	ClearKeys   map[string]string `json:"clearKeys,omitempty"`
+	LicenseURL  string            `json:"licenseUrl,omitempty"`
+	LicenseOnly bool              `json:"licenseOnly"`
+}
+
+// pageResult mirrors the state object of page/play.js.
+type pageResult struct {
+	OK            bool     `json:"ok"`
+	Player        string   `json:"player"`
+	PlayerVersion string   `json:"playerVersion"`
+	Phase         string   `json:"phase"`
+	Reached       float64  `json:"reached"`
+	Frames        int      `json:"frames"`
+	DroppedFrames int      `json:"droppedFrames"`
+	Duration      float64  `json:"duration"`
+	SeekTarget    float64  `json:"seekTarget"`
+	SeekedAt      float64  `json:"seekedAt"`
+	ResumedAt     float64  `json:"resumedAt"`
+	Errors        []string `json:"errors"`
+	Warnings      []string `json:"warnings"`
+	Events        []string `json:"events"`
+}
+
+type driverOutput struct {
+	Result       *pageResult `json:"result"`
+	Console      []string    `json:"console"`
+	HarnessError string      `json:"harnessError"`
+}
+
+// Run is Play without testing.TB: it returns the observations and an error
+// wrapping ErrPlayback when a check failed, ErrUnavailable when a tool is
+// missing, or another error when the harness itself could not run.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if opts.Player == "" {
+		opts.Player = Shaka
+	}
+	switch opts.Player {
+	case Shaka, HLSJS, DashJS:
+	default:
+		return nil, fmt.Errorf("playertest: unknown player %q", opts.Player)
+	}
+	if opts.MinPlay <= 0 {
+		opts.MinPlay = 6 * time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	external := strings.HasPrefix(opts.Manifest, "http://") || strings.HasPrefix(opts.Manifest, "https://")
+	if opts.Manifest == "" || (!external && opts.Dir == "") {
+		return nil, errors.New("playertest: Options.Dir and Options.Manifest are required")
+	}
+	if !external && !fs.ValidPath(strings.TrimPrefix(opts.Manifest, "/")) {
+		return nil, fmt.Errorf("playertest: manifest %q is not a slash-separated path inside Dir", opts.Manifest)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	// The served tree: the output directory at "/", the node project (test
+	// page and players) under "/_pt/".
+	var root fs.FS = emptyFS{}
+	if opts.Dir != "" {
+		r, err := serve.Dir(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("playertest: serve %s: %w", opts.Dir, err)
+		}
+		root = r
+	}
+	jsFS, err := serve.Dir(JSDir())
+	if err != nil {
+		return nil, fmt.Errorf("playertest: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", serve.NewHandler(root, serve.Config{Mounts: map[string]fs.FS{"/_pt/": jsFS}}))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("playertest: listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+
+	cfg := pageConfig{
+		Player:         opts.Player,
+		Manifest:       opts.Manifest,
+		MinPlaySeconds: opts.MinPlay.Seconds(),
+		Seek:           !opts.NoSeek,
+		PlaybackRate:   opts.PlaybackRate,
+		StepTimeoutMs:  opts.StepTimeout.Milliseconds(),
+		Debug:          opts.Debug,
+	}
+	if !external {
+		cfg.Manifest = base + "/" + strings.TrimPrefix(opts.Manifest, "/")
+	}
+	var licenseCalls atomic.Int64
+	if len(opts.ClearKeys) > 0 || opts.LicenseURL != "" {
+		d := &drmConfig{LicenseOnly: opts.LicenseOnly || opts.LicenseURL != "", LicenseURL: opts.LicenseURL}
+		if len(opts.ClearKeys) > 0 {
+			keys, err := parseClearKeys(opts.ClearKeys)
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			d.ClearKeys = make(map[string]string, len(keys))
+			for kid, key := range keys {
+				d.ClearKeys[fmt.Sprintf("%x", kid)] = fmt.Sprintf("%x", key)
+			}
+			if d.LicenseURL == "" {
+				d.LicenseURL = base + "/_playertest/clearkey"
+				lh := ClearKeyLicenseHandler(keys)
+				mux.Handle("/_playertest/clearkey", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPost {
+						licenseCalls.Add(1)
+					}
+					lh.ServeHTTP(w, r)
+				}))
+			}
+		}
+		cfg.DRM = d
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux.HandleFunc("/_playertest/config.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(cfgJSON)
+	})
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	driverCfg, _ := json.Marshal(map[string]any{
+		"pageURL":   base + "/_pt/page/play.html",
+		"chromium":  chromiumPath(&opts),
+		"timeoutMs": opts.Timeout.Milliseconds(),
+	})
+	opts.Log("playertest: %s playing %s", opts.Player, cfg.Manifest)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(JSDir(), "play.mjs"), string(driverCfg))
+	cmd.Dir = JSDir()
+	// Let play.mjs close the browser and remove its profile before it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	res := &Result{
+		Player:       opts.Player,
+		ManifestURL:  cfg.Manifest,
+		Elapsed:      time.Since(start),
+		LicenseCalls: int(licenseCalls.Load()),
+		SeekTarget:   -1,
+	}
+
+	var out driverOutput
+	if err := json.Unmarshal(lastLine(stdout.Bytes()), &out); err != nil {
+		return res, fmt.Errorf("playertest: driver failed (%v): %v\nstderr:\n%s\nstdout:\n%s", runErr, err, tail(stderr.Bytes()), tail(stdout.Bytes()))
+	}
+	res.Console = out.Console
+	if p := out.Result; p != nil {
+		res.PlayerVersion, res.OK, res.Phase = p.PlayerVersion, p.OK, p.Phase
+		res.Reached, res.Duration = p.Reached, p.Duration
+		res.Frames, res.DroppedFrames = p.Frames, p.DroppedFrames
+		res.SeekTarget, res.SeekedAt, res.ResumedAt = p.SeekTarget, p.SeekedAt, p.ResumedAt
+		res.Errors, res.Warnings, res.Events = p.Errors, p.Warnings, p.Events
+	}
+	if out.HarnessError != "" {
+		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("%w: %s: %v", ErrPlayback, opts.Player, ctx.Err())
+	}
+	if err := res.check(opts); err != nil {
+		return res, fmt.Errorf("%w: %s: %v", ErrPlayback, opts.Player, err)
+	}
+	return res, nil
+}
+
+// check applies the pass criteria on the Go side too, so that a page bug that
+// reports ok without evidence cannot pass a test.
+func (r *Result) check(opts Options) error {
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("player error: %s", r.Errors[0])
+	}
+	if !r.OK || r.Phase != "done" {
+		return fmt.Errorf("page did not complete (phase %q)", r.Phase)
+	}
+	goal := opts.MinPlay.Seconds()
+	if r.Duration > 0 && r.Duration-0.25 < goal {
+		goal = r.Duration - 0.25
+	}
+	if r.Reached < goal {
+		return fmt.Errorf("playback reached %.3fs, want ≥ %.3fs", r.Reached, goal)
+	}
+	if !opts.AudioOnly && r.Frames <= 0 {
+		return errors.New("no video frame decoded")
+	}
+	if !opts.NoSeek && !(r.SeekTarget >= 0 && r.SeekedAt >= 0 && r.ResumedAt > r.SeekedAt) {
+		return fmt.Errorf("playback did not resume after the seek (target %.3f, seeked %.3f, now %.3f)", r.SeekTarget, r.SeekedAt, r.ResumedAt)
+	}
+	if opts.LicenseOnly && opts.LicenseURL == "" && len(opts.ClearKeys) > 0 && r.LicenseCalls == 0 {
+		return errors.New("license-only run made no license request")
+	}
+	return nil
+}
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}
+
+func tail(b []byte) []byte {
+	const n = 8 << 10
+	if len(b) > n {
+		return append([]byte("…"), b[len(b)-n:]...)
+	}
+	return b
+}
+
+// emptyFS serves nothing; used when the manifest lives on another server.
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
