@@ -173,10 +173,10 @@ func TestPlan(t *testing.T) {
 		rungs  []int
 	}{
 		{2 * time.Second, abr.R(30000, 1001), 60, []int{30, 60, 60}},
-		{6 * time.Second, abr.Rational{}, 180, []int{90, 180, 180}}, // source rate from the ladder
-		{time.Second, abr.R(60000, 1001), 60, []int{15, 30, 30}},    // rungs at a quarter and half
+		{6 * time.Second, abr.Rational{}, 180, []int{90, 180, 180}},          // source rate from the ladder
+		{time.Second, abr.R(60000, 1001), 60, []int{15, 30, 30}},             // rungs at a quarter and half
 		{1100 * time.Millisecond, abr.R(30000, 1001), 32, []int{16, 32, 32}}, // 32.97 frames: nearest even count
-		{10 * time.Millisecond, abr.R(30000, 1001), 2, []int{1, 2, 2}}, // at least one frame per rung
+		{10 * time.Millisecond, abr.R(30000, 1001), 2, []int{1, 2, 2}},       // at least one frame per rung
 	} {
 		p, err := NewPlan(l, Options{SegmentDuration: tc.seg, SourceFrameRate: tc.src})
 		if err != nil {
