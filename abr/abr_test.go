@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -441,5 +442,19 @@ func TestCanceledContext(t *testing.T) {
 		if _, err := c.Calculate(ctx, Source{Width: 1920, Height: 1080, FrameRate: R(30, 1)}); !errors.Is(err, context.Canceled) {
 			t.Errorf("%T: %v, want context.Canceled", c, err)
 		}
+	}
+}
+
+func BenchmarkCalculators(b *testing.B) {
+	probes := readProbesFile(b, "ladder_720p.csv")
+	src := Source{Width: 1920, Height: 1080, FrameRate: R(30, 1), Probes: probes}
+	for _, c := range []Calculator{&Apple{}, &Geometric{}, &Hull{}} {
+		b.Run(fmt.Sprintf("%T", c)[5:], func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.Calculate(context.Background(), src); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -91,9 +91,9 @@ type Result struct {
 	// AvgBitrate is the mean bitrate of the segments played, in bit/s.
 	AvgBitrate float64 `json:"avg_bitrate"`
 	// Startup is the time from the first request to the start of playback.
-	Startup time.Duration `json:"startup"`
+	Startup time.Duration `json:"startup_ns"`
 	// Rebuffer is the total stall time after playback started.
-	Rebuffer time.Duration `json:"rebuffer"`
+	Rebuffer time.Duration `json:"rebuffer_ns"`
 	// RebufferRatio is Rebuffer / (Rebuffer + media duration played).
 	RebufferRatio float64 `json:"rebuffer_ratio"`
 	// RebufferEvents counts stalls.

@@ -317,3 +317,19 @@ func FuzzReadTrace(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRun plays a two-hour session (1800 segments of 4 s) over the
+// mobile trace with each player.
+func BenchmarkRun(b *testing.B) {
+	apple, _ := ladders(b)
+	tr := loadTrace(b, "mobile.csv")
+	for _, alg := range []Algorithm{Throughput{}, BOLA{}} {
+		b.Run(alg.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), apple, tr, Config{Duration: 2 * time.Hour}, alg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
