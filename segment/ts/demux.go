@@ -160,9 +160,9 @@ func (d *demuxer) detect() (int64, error) {
 	return 0, formatErr(d.name, 0, 0, 0, segment.ErrMalformed, "no MPEG-TS sync byte pattern in the first %d bytes", limit)
 }
 
-// resync finds the next packet start at or after from, or -1.
-func (d *demuxer) resync(from int64) int64 {
-	for q := from; q+int64(d.hdr) < d.size; q++ {
+// resync finds the next packet start in [from, to), or -1.
+func (d *demuxer) resync(from, to int64) int64 {
+	for q := from; q < to && q+int64(d.hdr) < d.size; q++ {
 		b, err := d.read(q+int64(d.hdr), 1)
 		if err != nil {
 			return -1
@@ -194,7 +194,7 @@ func (d *demuxer) run() error {
 			return err
 		}
 		if p[d.hdr] != 0x47 {
-			next := d.resync(off + 1)
+			next := d.resync(off+1, d.size)
 			d.stats.Resyncs++
 			d.breakAll()
 			if next < 0 {
@@ -212,7 +212,7 @@ func (d *demuxer) run() error {
 			// The next packet is not where it should be. If a packet starts
 			// inside this one, this one is garbage that happens to start
 			// with 0x47; otherwise the damage is after it.
-			if q := d.resync(off + 1); q > off && q < next {
+			if q := d.resync(off+1, next); q > off {
 				d.stats.Resyncs++
 				d.stats.SkippedBytes += q - off
 				d.breakAll()

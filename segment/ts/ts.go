@@ -42,6 +42,32 @@
 // in samples from the first PTS and only re-anchored on a PES PTS that
 // deviates by more than half a frame (a real gap), so 90 kHz rounding never
 // accumulates.
+//
+// # Samples
+//
+// Video samples are access units as an MP4 stores them: 4-byte length
+// prefixed NAL units, without access unit delimiters, filler data and the
+// parameter sets that the sample entry (avcC/hvcC, built from the first
+// parameter set of each id) already holds. A parameter set re-sent with other
+// content stays in band with a warning, unless it changes the resolution:
+// that is an ErrParameterChange error naming the time. Video before the first
+// IDR/IRAP access unit is dropped. Audio samples are raw AAC frames (ADTS
+// header removed; the AudioSpecificConfig is built from the ADTS header, with
+// the real channel configuration), AC-3 sync frames, or E-AC-3 sync frames
+// grouped into 1536-sample units (independent substream 0 with its dependent
+// substreams), described by dac3/dec3 built from the frame headers.
+//
+// Sample.Offset is the file offset of the sample's first payload byte; the
+// track's SampleReader uses it to find the sample's locator.
+//
+// # Limits
+//
+// One program is read (Options.Program, or the first one in the PAT).
+// ADTS only signals the AAC core: HE-AAC with implicit SBR/PS is described as
+// AAC-LC (mp4a.40.2) at the core sample rate, as ffmpeg's TS-to-MP4 remux
+// does. AAC in LATM, MPEG-1/2 audio and video, and field-coded (PAFF)
+// interlaced H.264 with one PES per field are not supported. RASL pictures
+// that follow a leading CRA are kept.
 package ts
 
 import (

@@ -237,3 +237,43 @@ func describe(t *segment.Track) string {
 }
 
 var _ = errors.Is
+
+func TestConcurrentReads(t *testing.T) {
+	src := mustOpen(t, readFile(t, "hevc_ac3.ts"), "hevc_ac3.ts")
+	want := map[uint32][][]byte{}
+	for _, tr := range src.Tracks {
+		want[tr.ID] = payloads(t, tr)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for _, tr := range src.Tracks {
+				for i := len(tr.Samples) - 1; i >= 0; i-- {
+					b, err := tr.Data.AppendSample(nil, &tr.Samples[i])
+					if err == nil && !bytes.Equal(b, want[tr.ID][i]) {
+						err = fmt.Errorf("%s sample %d differs", tr, i+1)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := readFile(t, "h264_aac.ts")
+	if _, err := Open(ctx, bytes.NewReader(b), int64(len(b)), "x", nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
