@@ -3,6 +3,7 @@ package drm
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/subtle"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 )
@@ -71,14 +72,22 @@ func (c *sampleCipher) cbcsRange(data []byte, iv []byte) {
 	if full == 0 {
 		return
 	}
-	m := cipher.NewCBCEncrypter(c.block, iv)
-	if c.crypt == 0 || c.skip == 0 {
-		m.CryptBlocks(data[:full], data[:full])
-		return
+	// CBC by hand: crypto/cipher's AES CBC encrypter cannot be re-keyed
+	// with a new IV, and allocating one per subsample costs more than the
+	// chaining itself (which is serial either way).
+	var prev [16]byte
+	copy(prev[:], iv)
+	run, step := full, full // 0:0 pattern: every block
+	if c.crypt > 0 && c.skip > 0 {
+		run, step = c.crypt*16, (c.crypt+c.skip)*16
 	}
-	cb, sb := c.crypt*16, c.skip*16
-	for pos := 0; pos < full; pos += cb + sb {
-		n := min(cb, full-pos)
-		m.CryptBlocks(data[pos:pos+n], data[pos:pos+n])
+	for pos := 0; pos < full; pos += step {
+		end := min(pos+run, full)
+		for b := pos; b < end; b += 16 {
+			blk := data[b : b+16]
+			subtle.XORBytes(blk, blk, prev[:])
+			c.block.Encrypt(blk, blk)
+			copy(prev[:], blk)
+		}
 	}
 }

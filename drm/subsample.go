@@ -68,6 +68,7 @@ func newHEVCRanges(scheme Scheme, hvcC *mp4.HvcCBox) *nalRanges {
 // addAVCParam records an SPS or PPS; unparsable ones are ignored here and
 // surface later as ErrNoParameterSets when a slice needs them.
 func (r *nalRanges) addAVCParam(n []byte) {
+	defer func() { _ = recover() }() // an unparsable parameter set is ignored
 	if len(n) == 0 {
 		return
 	}
@@ -84,6 +85,7 @@ func (r *nalRanges) addAVCParam(n []byte) {
 }
 
 func (r *nalRanges) addHEVCParam(n []byte) {
+	defer func() { _ = recover() }() // an unparsable parameter set is ignored
 	if len(n) < 2 {
 		return
 	}
@@ -101,7 +103,20 @@ func (r *nalRanges) addHEVCParam(n []byte) {
 
 // sliceHeaderSize returns the bytes of the NAL unit (header included) up to
 // the end of the slice header.
-func (r *nalRanges) sliceHeaderSize(nalu []byte) (int, error) {
+func (r *nalRanges) sliceHeaderSize(nalu []byte) (size int, err error) {
+	defer recoverParser(&err)
+	return r.parseSliceHeader(nalu)
+}
+
+// recoverParser turns a panic inside an mp4ff parser (fed untrusted sample
+// bytes) into ErrMalformed.
+func recoverParser(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("parser panic: %v: %w", p, ErrMalformed)
+	}
+}
+
+func (r *nalRanges) parseSliceHeader(nalu []byte) (int, error) {
 	var size uint32
 	if r.hevc {
 		if len(r.hevcPPS) == 0 {
@@ -217,8 +232,9 @@ func newAV1Ranges(scheme Scheme, av1C *mp4.Av1CBox) (rangeFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("av1 frame header decoder: %v: %w", err, ErrMalformed)
 	}
-	return func(sample []byte) ([]mp4.SubSamplePattern, error) {
-		subs, err := mp4.GetAV1ProtectRanges(dec, sample, string(scheme))
+	return func(sample []byte) (subs []mp4.SubSamplePattern, err error) {
+		defer recoverParser(&err)
+		subs, err = mp4.GetAV1ProtectRanges(dec, sample, string(scheme))
 		if err != nil {
 			return nil, fmt.Errorf("%v: %w", err, ErrMalformed)
 		}
