@@ -255,7 +255,7 @@ func (tp *TrackProtector) cipherFor(k ContentKey) (*sampleCipher, error) {
 	return c, nil
 }
 
-// rotation reports whether key rotation is on; Widevine's crypto_period_index
+// periodArg returns period with key rotation and -1 without; Widevine's crypto_period_index
 // is only written then.
 func (tp *TrackProtector) periodArg(period int) int {
 	if tp.cfg.CryptoPeriod > 0 {
