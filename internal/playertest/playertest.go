@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -191,6 +192,19 @@ func Available() error {
 	return nil
 }
 
+// browserSlots bounds how many browsers this process runs at once, so that
+// parallel tests (t.Parallel) share the machine's cores sensibly. A run is
+// mostly real-time playback (about 1.5 s of CPU per 9 s run), so a few fit
+// on two cores. $CMAFKIT_PLAYERTEST_PARALLEL overrides the default of 3.
+var browserSlots = make(chan struct{}, maxBrowsers())
+
+func maxBrowsers() int {
+	if n, err := strconv.Atoi(os.Getenv("CMAFKIT_PLAYERTEST_PARALLEL")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
 // inCI reports whether missing tools must fail tests rather than skip them.
 func inCI() bool { return os.Getenv("CI") == "true" }
 
@@ -328,6 +342,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("playertest: manifest %q is not a slash-separated path inside Dir", opts.Manifest)
 	}
 
+	// Wait for a browser slot before the timeout starts, so queued runs do
+	// not eat into their own time budget.
+	select {
+	case browserSlots <- struct{}{}:
+		defer func() { <-browserSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 

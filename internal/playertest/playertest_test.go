@@ -293,10 +293,12 @@ func TestPlayersFor(t *testing.T) {
 
 // TestPlay plays the clear fixtures with every player that supports them.
 func TestPlay(t *testing.T) {
+	t.Parallel()
 	dir := fixtures(t)
 	for _, manifest := range []string{"hls/master.m3u8", "dash/manifest.mpd"} {
 		for _, p := range Players(manifest) {
 			t.Run(string(p)+"/"+manifest, func(t *testing.T) {
+				t.Parallel()
 				res := Play(t, context.Background(), Options{Dir: dir, Manifest: manifest, Player: p})
 				// Play already enforced these; checking the numbers here makes
 				// sure the Result carries what the page measured.
@@ -317,6 +319,7 @@ func TestPlay(t *testing.T) {
 // TestPlayDetectsBrokenStream removes one video segment: every player must
 // report a failure rather than pass.
 func TestPlayDetectsBrokenStream(t *testing.T) {
+	t.Parallel()
 	require(t, Available())
 	src := fixtures(t)
 	broken := copyTree(t, src)
@@ -328,6 +331,7 @@ func TestPlayDetectsBrokenStream(t *testing.T) {
 	for _, manifest := range []string{"hls/master.m3u8", "dash/manifest.mpd"} {
 		for _, p := range Players(manifest) {
 			t.Run(string(p)+"/"+manifest, func(t *testing.T) {
+				t.Parallel()
 				res, err := Run(context.Background(), Options{Dir: broken, Manifest: manifest, Player: p, StepTimeout: 15 * time.Second})
 				if !errors.Is(err, ErrPlayback) {
 					t.Fatalf("Run on a stream with a missing segment: err = %v, want ErrPlayback\n%s", err, report(res))
@@ -348,6 +352,7 @@ func report(r *Result) string {
 // TestPlayClearKey plays CENC-encrypted fixtures with keys given inline and
 // through the built-in license server.
 func TestPlayClearKey(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(fixtures(t), "enc")
 	keys := map[string]string{testKID: testKey}
 	cases := []struct {
@@ -381,6 +386,7 @@ func TestPlayClearKey(t *testing.T) {
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/%s/licenseOnly=%v", c.player, c.manifest, c.licenseOnly)
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			res := Play(t, context.Background(), Options{
 				Dir: dir, Manifest: c.manifest, Player: c.player, ClearKeys: keys, LicenseOnly: c.licenseOnly,
 				MinPlay: 3 * time.Second,
@@ -395,15 +401,18 @@ func TestPlayClearKey(t *testing.T) {
 // TestPlayClearKeyNeedsKey shows that the encrypted fixture is really
 // encrypted: without keys, and with a wrong key, playback fails.
 func TestPlayClearKeyNeedsKey(t *testing.T) {
+	t.Parallel()
 	require(t, Available())
 	dir := filepath.Join(fixtures(t), "enc")
 	t.Run("no keys", func(t *testing.T) {
+		t.Parallel()
 		res, err := Run(context.Background(), Options{Dir: dir, Manifest: "dash/manifest.mpd", Player: Shaka, StepTimeout: 10 * time.Second})
 		if !errors.Is(err, ErrPlayback) {
 			t.Fatalf("err = %v, want ErrPlayback\n%s", err, report(res))
 		}
 	})
 	t.Run("unknown KID", func(t *testing.T) {
+		t.Parallel()
 		res, err := Run(context.Background(), Options{
 			Dir: dir, Manifest: "dash/manifest.mpd", Player: DashJS, StepTimeout: 10 * time.Second,
 			ClearKeys: map[string]string{"ffffffffffffffffffffffffffffffff": testKey}, LicenseOnly: true,
@@ -432,6 +441,7 @@ func TestRunOptionErrors(t *testing.T) {
 }
 
 func TestFFmpegDecode(t *testing.T) {
+	t.Parallel()
 	dir := fixtures(t)
 	src := FFmpegDecode(t, source)
 	// ffmpeg's DASH and HLS muxers copy every packet and write no edit list,

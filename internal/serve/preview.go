@@ -124,6 +124,7 @@ var previewTmpl = template.Must(template.New("preview").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cmafkit preview{{if .Selected}} – {{.Selected}}{{end}}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{{.Asset}}controls.css">
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }

@@ -124,7 +124,11 @@
   async function startHlsjs(cfg) {
     state.playerVersion = Hls.version;
     if (!Hls.isSupported()) { throw new Error('hls.js: MSE not supported'); }
-    const conf = { debug: !!cfg.debug, enableWorker: true };
+    // Few quick retries: a missing segment should fail the run as a fatal
+    // error within seconds rather than after minutes of back-off.
+    const retry = { maxNumRetry: 1, retryDelayMs: 500, maxRetryDelayMs: 1000 };
+    const policy = { default: { maxTimeToFirstByteMs: 10000, maxLoadTimeMs: 20000, timeoutRetry: retry, errorRetry: retry } };
+    const conf = { debug: !!cfg.debug, enableWorker: true, fragLoadPolicy: policy, playlistLoadPolicy: policy, manifestLoadPolicy: policy };
     if (cfg.drm) {
       // hls.js has no inline-key option: it always asks a license server.
       conf.emeEnabled = true;
