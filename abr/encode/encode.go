@@ -234,8 +234,13 @@ func Args(input string, l abr.Ladder, opts Options) ([]string, error) {
 		args = append(args, "-pix_fmt", pix)
 		// GOP size and forced key frames agree: both every k output frames.
 		ks := strconv.Itoa(k)
-		args = append(args, "-g", ks, "-keyint_min", ks, "-sc_threshold", "0",
-			"-force_key_frames", "expr:eq(mod(n,"+ks+"),0)")
+		args = append(args, "-g", ks, "-keyint_min", ks, "-sc_threshold", "0")
+		if enc != AOMAV1 {
+			// ffmpeg's libaom wrapper turns a forced key frame into two
+			// consecutive ones (seen with ffmpeg 5.1, libaom 3.6), so libaom
+			// relies on its fixed key-frame distance (-g = -keyint_min) alone.
+			args = append(args, "-force_key_frames", "expr:eq(mod(n,"+ks+"),0)")
+		}
 		switch enc {
 		case X264:
 			if r.Profile != "" {

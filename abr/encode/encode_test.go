@@ -75,8 +75,12 @@ func TestEncodeKeyframesAligned(t *testing.T) {
 		{X264, abr.H264, "high", "ultrafast"},
 		{X265, abr.HEVC, "main", "ultrafast"},
 		{SVTAV1, abr.AV1, "main", "12"},
+		{AOMAV1, abr.AV1, "main", "8"},
 	} {
 		t.Run(string(tc.enc), func(t *testing.T) {
+			if tc.enc == AOMAV1 && os.Getenv("ABR_TEST_LIBAOM") != "1" {
+				t.Skip("libaom is slow (about 15 s of CPU); set ABR_TEST_LIBAOM=1 to run")
+			}
 			needEncoder(t, ffmpeg, tc.enc)
 			dir := t.TempDir()
 			l := smallLadder(tc.codec, tc.profile)
