@@ -487,3 +487,9 @@ func cloneBox(b mp4.Box) (mp4.Box, error) {
 	}
 	return decodeBoxSafe(buf.Bytes(), 0)
 }
+
+// WithCloser makes src.Close also close c (the file the caller opened for it).
+func WithCloser(src *Source, c io.Closer) *Source {
+	src.closer = c
+	return src
+}

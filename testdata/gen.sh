@@ -45,4 +45,7 @@ ff -i ladder_360p.mp4 -c copy -bsf:v h264_mp4toannexb -f mpegts h264_aac.ts
 ff -i ladder_360p.mp4 -c copy -bsf:v h264_mp4toannexb -output_ts_offset 95443.5 -f mpegts h264_aac_wrap.ts
 ff -i hevc_ac3.mp4 -c copy -bsf:v hevc_mp4toannexb -f mpegts hevc_ac3.ts
 
-ls -l
+
+
+# The CLI embeds the ladder as its sample (cmafkit package with no input).
+cp ladder_720p.mp4 ladder_360p.mp4 ../internal/sample/

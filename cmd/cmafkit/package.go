@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cmafkit/cmafkit/internal/sample"
+	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+// listFlag collects a repeatable or comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("package", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "out", "output `directory`")
+	segDur := fs.Duration("segment-duration", 4*time.Second, "target segment `duration`; segments start on keyframes")
+	chunkDur := fs.Duration("chunk-duration", 0, "split segments into CMAF chunks of this `duration` (low latency)")
+	hlsOnly := fs.Bool("hls", false, "write HLS only")
+	dashOnly := fs.Bool("dash", false, "write DASH only")
+	single := fs.Bool("single-file", false, "one file per representation with a sidx (HLS byte ranges, DASH on-demand)")
+	var tracks, langs, labels listFlag
+	fs.Var(&tracks, "tracks", "select tracks: video, audio, text or track IDs, comma-separated (default all)")
+	fs.Var(&langs, "lang", "language of each input's audio/text, in input order (comma-separated)")
+	fs.Var(&labels, "label", "label of each input's audio/text, in input order (comma-separated)")
+	initName := fs.String("init-name", "", "init segment name template (default $RepresentationID$/init.mp4)")
+	mediaName := fs.String("segment-name", "", "media segment name template (default $RepresentationID$/seg-$Number$.m4s)")
+	hlsName := fs.String("hls-name", "master.m3u8", "multivariant playlist name")
+	dashName := fs.String("dash-name", "manifest.mpd", "MPD name")
+	quiet := fs.Bool("q", false, "quiet: no progress output")
+	verbose := fs.Bool("v", false, "verbose: log decisions and warnings")
+	var prot protectionFlags
+	prot.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: cmafkit package [flags] [INPUT...]
+
+Packages MP4, fragmented MP4 or MPEG-TS inputs into CMAF segments with HLS and DASH
+manifests. Several inputs are renditions of one title (an ABR ladder): their segments
+are aligned, and identical audio tracks are packaged once. With no INPUT, the small
+sample ladder built into cmafkit is packaged.
+
+Examples:
+  cmafkit package -o out                       # the built-in sample
+  cmafkit package -o out 1080p.mp4 720p.mp4    # a ladder, HLS + DASH
+  cmafkit package --single-file --dash in.mp4
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	job := packager.Job{
+		SegmentDuration: *segDur,
+		ChunkDuration:   *chunkDur,
+		SingleFile:      *single,
+		Storage:         packager.Dir(*out),
+		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
+	}
+	switch {
+	case *hlsOnly && *dashOnly:
+		job.Formats = packager.HLS | packager.DASH
+	case *hlsOnly:
+		job.Formats = packager.HLS
+	case *dashOnly:
+		job.Formats = packager.DASH
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	job.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var ids []uint32
+	var kinds []segment.Kind
+	for _, t := range tracks {
+		switch t {
+		case "video":
+			kinds = append(kinds, segment.KindVideo)
+		case "audio":
+			kinds = append(kinds, segment.KindAudio)
+		case "text":
+			kinds = append(kinds, segment.KindText)
+		default:
+			id, err := strconv.ParseUint(t, 10, 32)
+			if err != nil {
+				return usageError{fmt.Sprintf("--tracks: %q is not video, audio, text or a track ID", t)}
+			}
+			ids = append(ids, uint32(id))
+		}
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		for _, f := range sample.Ladder() {
+			job.Inputs = append(job.Inputs, packager.Input{Reader: f.Reader, Size: f.Size, Name: f.Name})
+		}
+		if !*quiet {
+			fmt.Fprintln(stderr, "no input given: packaging the built-in sample ladder (720p + 360p H.264, AAC)")
+		}
+	}
+	for _, p := range paths {
+		job.Inputs = append(job.Inputs, packager.Input{Path: p})
+	}
+	if len(langs) > len(job.Inputs) || len(labels) > len(job.Inputs) {
+		return usageError{"more --lang or --label values than inputs"}
+	}
+	for i := range job.Inputs {
+		job.Inputs[i].TrackIDs, job.Inputs[i].Kinds = ids, kinds
+		if i < len(langs) {
+			job.Inputs[i].Language = langs[i]
+		}
+		if i < len(labels) {
+			job.Inputs[i].Label = labels[i]
+		}
+	}
+	if err := prot.apply(ctx, &job); err != nil {
+		return err
+	}
+	if !*quiet {
+		job.Progress = newProgressPrinter(stderr)
+	}
+	start := time.Now()
+	res, err := packager.Run(ctx, job)
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		var total int64
+		for _, o := range res.Objects {
+			total += o.Size
+		}
+		fmt.Fprintf(stderr, "\rwrote %d objects (%.1f MB) in %s\n", len(res.Objects), float64(total)/1e6, time.Since(start).Round(time.Millisecond))
+		for _, m := range res.Manifests {
+			fmt.Fprintf(stdout, "%s\n", strings.TrimPrefix(*out+string(os.PathSeparator)+m, "./"))
+		}
+	}
+	return nil
+}
+
+// newProgressPrinter draws a progress bar on a terminal and plain lines
+// (one per 10%) otherwise.
+func newProgressPrinter(w io.Writer) func(packager.Progress) {
+	tty := isTerminal(w)
+	lastDecile := -1
+	return func(p packager.Progress) {
+		if p.Total == 0 {
+			return
+		}
+		frac := float64(p.Done) / float64(p.Total)
+		if tty {
+			const width = 30
+			n := int(frac * width)
+			fmt.Fprintf(w, "\r[%s%s] %3.0f%%  %d/%d segments  %.1f MB", strings.Repeat("=", n), strings.Repeat(" ", width-n), frac*100, p.Done, p.Total, float64(p.Bytes)/1e6)
+			return
+		}
+		if d := int(frac * 10); d != lastDecile {
+			lastDecile = d
+			fmt.Fprintf(w, "progress: %d/%d segments (%.0f%%)\n", p.Done, p.Total, frac*100)
+		}
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/drm/cpix"
+	"github.com/cmafkit/cmafkit/packager"
+)
+
+// protectionFlags are the encryption flags of "cmafkit package".
+type protectionFlags struct {
+	scheme, keys, iv, systems, fairplayURI, playreadyLAURL, clearkeyLAURL, cpixFile string
+	omitPSSH                                                                        bool
+}
+
+func (p *protectionFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.scheme, "encryption", "", "encrypt with `scheme` cenc (AES-CTR) or cbcs (AES-CBC pattern)")
+	fs.StringVar(&p.keys, "key", "", "content keys as `KID:KEY[,...]` (hex, UUID or base64); random when omitted")
+	fs.StringVar(&p.iv, "iv", "", "`IV` in hex: 16 bytes (cbcs constant IV) or 8/16 bytes (cenc); random when omitted")
+	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey")
+	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...); {kid} is replaced by the KID")
+	fs.StringVar(&p.playreadyLAURL, "playready-la-url", "", "PlayReady license acquisition `URL`")
+	fs.StringVar(&p.clearkeyLAURL, "clearkey-la-url", "", "ClearKey license server `URL` (DASH dashif:laurl)")
+	fs.StringVar(&p.cpixFile, "cpix", "", "read keys (and DRM signalling) from a CPIX `file`")
+	fs.BoolVar(&p.omitPSSH, "no-pssh-in-init", false, "signal DRM systems in the manifests only, not with pssh boxes in init segments")
+}
+
+// apply configures job.Protect from the flags; without --encryption it
+// refuses the other protection flags rather than ignoring them.
+func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
+	if p.scheme == "" {
+		if p.keys != "" || p.iv != "" || p.systems != "" || p.cpixFile != "" {
+			return usageError{"--key, --iv, --drm and --cpix need --encryption cenc|cbcs"}
+		}
+		return nil
+	}
+	scheme, err := drm.ParseScheme(p.scheme)
+	if err != nil {
+		return usageError{fmt.Sprintf("--encryption: %v", err)}
+	}
+	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, Logger: job.Logger}
+	cfg.SignalingOptions = drm.SignalingOptions{FairPlayURI: p.fairplayURI, PlayReadyLAURL: p.playreadyLAURL, ClearKeyLAURL: p.clearkeyLAURL}
+	if p.systems != "" {
+		if cfg.Systems, err = drm.ParseSystems(p.systems); err != nil {
+			return usageError{fmt.Sprintf("--drm: %v", err)}
+		}
+	}
+	if p.iv != "" {
+		if cfg.IV, err = drm.ParseIV(p.iv); err != nil {
+			return usageError{fmt.Sprintf("--iv: %v", err)}
+		}
+	}
+	switch {
+	case p.cpixFile != "" && p.keys != "":
+		return usageError{"give keys with --key or --cpix, not both"}
+	case p.cpixFile != "":
+		doc, err := cpix.ReadFile(p.cpixFile)
+		if err != nil {
+			return err
+		}
+		cfg.Keys = doc
+	case p.keys != "":
+		keys, err := drm.ParseKeyPairs(p.keys)
+		if err != nil {
+			return usageError{fmt.Sprintf("--key: %v", err)}
+		}
+		cfg.Keys = &drm.StaticKeys{Default: keys}
+	default:
+		// A generated key would have to be printed or stored for the output
+		// to be playable; the CLI never prints secrets, so ask for them.
+		return usageError{"--encryption needs --key KID:KEY or --cpix FILE"}
+	}
+	protect, err := packager.ProtectWith(cfg)
+	if err != nil {
+		return err
+	}
+	job.Protect = protect
+	return nil
+}

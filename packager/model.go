@@ -1,0 +1,219 @@
+package packager
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/dash"
+	"github.com/cmafkit/cmafkit/manifest/hls"
+	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/ts"
+)
+
+// ProtectFunc returns the protector of one track, given the track and its
+// clear init segment, and the protection signalling for the manifests.
+// Returning a nil protector leaves the track clear.
+type ProtectFunc func(ctx context.Context, t *segment.Track, clearInit *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error)
+
+// OpenSource opens an input for packaging or inspection: MPEG-TS (recognised
+// by sync bytes every 188 bytes) through segment/ts, MP4 and fragmented MP4
+// through segment.
+func OpenSource(ctx context.Context, r io.ReaderAt, size int64, name string, opts *segment.OpenOptions) (*segment.Source, error) {
+	if IsTS(r, size) {
+		var log *slog.Logger
+		if opts != nil {
+			log = opts.Logger
+		}
+		src, err := ts.Open(ctx, r, size, name, &ts.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return &src.Source, nil
+	}
+	return segment.Open(ctx, r, size, name, opts)
+}
+
+// IsTS reports whether r starts like an MPEG-TS (188-byte packets) or M2TS
+// (192-byte packets) stream.
+func IsTS(r io.ReaderAt, size int64) bool {
+	var b [2 * 192]byte
+	if size < int64(len(b)) {
+		return false
+	}
+	if _, err := r.ReadAt(b[:], 0); err != nil {
+		return false
+	}
+	return (b[0] == 0x47 && b[188] == 0x47) || (b[4] == 0x47 && b[196] == 0x47)
+}
+
+func openReader(ctx context.Context, r io.ReaderAt, size int64, name string, opts *segment.OpenOptions) (*segment.Source, error) {
+	return OpenSource(ctx, r, size, name, opts)
+}
+
+func withCloser(src *segment.Source, c io.Closer) *segment.Source {
+	return segment.WithCloser(src, c)
+}
+
+// presentation builds the common model from what was written: one switching
+// set per video codec, per audio language/codec/channel layout and per text
+// language.
+func (r *runner) presentation() *manifest.Presentation {
+	type key struct {
+		kind  segment.Kind
+		group string
+	}
+	sets := map[key]*manifest.SwitchingSet{}
+	var order []key
+	for _, rep := range r.reps {
+		t := rep.track
+		fam := codecFamily(t.Codec)
+		k := key{kind: t.Kind, group: fam}
+		if t.Kind != segment.KindVideo {
+			k.group = t.Language + "/" + fam + "/" + rep.input.Label
+		}
+		set := sets[k]
+		if set == nil {
+			set = &manifest.SwitchingSet{ID: fmt.Sprintf("%s-%s", t.Kind, strings.ReplaceAll(k.group, "/", "-")), CodecFamily: fam, Roles: rep.input.Roles, Label: rep.input.Label}
+			switch t.Kind {
+			case segment.KindVideo:
+				set.ContentType = manifest.Video
+			case segment.KindAudio:
+				set.ContentType = manifest.Audio
+				set.Lang = t.Language
+			default:
+				set.ContentType = manifest.Text
+				set.Lang = t.Language
+				set.MimeType = "application/mp4"
+			}
+			if set.Label == "" && t.Kind != segment.KindVideo {
+				set.Label = defaultLabel(t)
+			}
+			sets[k] = set
+			order = append(order, k)
+		}
+		set.Representations = append(set.Representations, r.representation(rep))
+	}
+	// The first audio set is the default one.
+	defaultAudio := false
+	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: true, Periods: []manifest.Period{{ID: "0"}}}
+	for _, k := range order {
+		set := sets[k]
+		if set.ContentType == manifest.Audio && !defaultAudio {
+			set.Default, set.Autoselect, defaultAudio = true, true, true
+		} else if set.ContentType != manifest.Video {
+			set.Autoselect = true
+		}
+		// Representations within a set from highest to lowest bandwidth.
+		sort.SliceStable(set.Representations, func(i, j int) bool {
+			return set.Representations[i].Bandwidth > set.Representations[j].Bandwidth
+		})
+		pres.Periods[0].Sets = append(pres.Periods[0].Sets, *set)
+	}
+	return pres
+}
+
+func defaultLabel(t *segment.Track) string {
+	switch t.Kind {
+	case segment.KindAudio:
+		return fmt.Sprintf("%s %s %dch", t.Language, codecFamily(t.Codec), t.Channels)
+	}
+	return t.Language
+}
+
+func (r *runner) representation(rep *repJob) manifest.Representation {
+	t := rep.track
+	m := manifest.Representation{
+		ID:         rep.id,
+		Codecs:     t.Codec,
+		Timescale:  t.Timescale,
+		Init:       rep.init,
+		Segments:   rep.segments,
+		SingleFile: rep.single,
+		Protection: rep.protection,
+	}
+	switch t.Kind {
+	case segment.KindVideo:
+		m.Width, m.Height = t.Width, t.Height
+		m.FrameRate = manifest.Rational{Num: t.FrameRate.Num, Den: t.FrameRate.Den}
+		m.PixelAspect = manifest.Rational{Num: t.PixelAspect.Num, Den: t.PixelAspect.Den}
+		m.VideoRange = manifest.VideoRange(t.VideoRange)
+		m.IFrames = rep.iframes
+	case segment.KindAudio:
+		m.SampleRate, m.Channels = t.SampleRate, t.Channels
+	}
+	if rep.single == nil {
+		m.Template = &manifest.Template{Init: r.naming.Init, Media: r.naming.Media}
+	}
+	m.FillBandwidth(r.job.SegmentDuration)
+	return m
+}
+
+// writeManifests renders the requested formats into storage, after every
+// segment has been committed.
+func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("packager: %w", err)
+	}
+	if r.job.Formats&DASH != 0 {
+		dp := p
+		if !r.job.DASHTrickMode {
+			dp = withoutIFrames(p)
+		}
+		if _, err := r.put(ctx, r.naming.DASH, func(w io.Writer) error { return dash.Render(w, dp) }); err != nil {
+			return err
+		}
+		r.manifests = append(r.manifests, r.naming.DASH)
+	}
+	if r.job.Formats&HLS != 0 {
+		// Media playlists first, the multivariant playlist that names them last.
+		type staged struct {
+			uri string
+			buf strings.Builder
+		}
+		var out []*staged
+		err := hls.RenderAll(p, r.naming.HLS, func(uri string) (io.WriteCloser, error) {
+			s := &staged{uri: uri}
+			out = append(out, s)
+			return nopCloser{&s.buf}, nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := len(out) - 1; i >= 0; i-- {
+			s := out[i]
+			if _, err := r.put(ctx, s.uri, func(w io.Writer) error { _, err := io.WriteString(w, s.buf.String()); return err }); err != nil {
+				return err
+			}
+		}
+		r.manifests = append(r.manifests, r.naming.HLS)
+	}
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// withoutIFrames returns a copy of p whose representations carry no I-frame
+// references, so the DASH renderer writes no trick-mode sets.
+func withoutIFrames(p *manifest.Presentation) *manifest.Presentation {
+	c := *p
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		c.Periods[pi].Sets = append([]manifest.SwitchingSet(nil), c.Periods[pi].Sets...)
+		for si := range c.Periods[pi].Sets {
+			set := &c.Periods[pi].Sets[si]
+			set.Representations = append([]manifest.Representation(nil), set.Representations...)
+			for ri := range set.Representations {
+				set.Representations[ri].IFrames = nil
+			}
+		}
+	}
+	return &c
+}

@@ -1,0 +1,589 @@
+// Package packager runs packaging jobs: it opens the inputs, plans aligned
+// segments, writes CMAF init and media segments (optionally encrypted) to a
+// Storage, and renders HLS and DASH manifests from one presentation model.
+// Manifests are written last, so a failed or cancelled job never leaves a
+// manifest that points at missing segments.
+package packager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/segment"
+)
+
+// Format selects manifest formats. The zero value means HLS and DASH.
+type Format int
+
+// Formats; combine with |.
+const (
+	HLS Format = 1 << iota
+	DASH
+)
+
+// Input is one source file: a path, or an io.ReaderAt with its size and a
+// name. Several inputs are renditions of one title (an ABR ladder).
+type Input struct {
+	// Path of the file to open. Ignored when Reader is set.
+	Path string
+	// Reader, Size and Name give the input as an io.ReaderAt instead.
+	Reader io.ReaderAt
+	Size   int64
+	Name   string
+
+	// TrackIDs selects tracks by ID; empty selects all.
+	TrackIDs []uint32
+	// Kinds selects tracks by kind; empty selects all.
+	Kinds []segment.Kind
+
+	// Language overrides the language of the input's audio and text tracks
+	// (BCP 47 or ISO 639-2). Label names the rendition (HLS NAME, DASH Label).
+	Language string
+	Label    string
+	// Roles of the input's tracks, e.g. manifest.RoleCommentary.
+	Roles []manifest.Role
+}
+
+func (in *Input) name() string {
+	if in.Reader != nil {
+		return in.Name
+	}
+	return in.Path
+}
+
+// Naming holds the templates of object names. Templates may use
+// $RepresentationID$, $Number$ (with an optional width, $Number%05d$) and
+// $Time$; empty fields take the defaults shown.
+type Naming struct {
+	Init       string // "$RepresentationID$/init.mp4"
+	Media      string // "$RepresentationID$/seg-$Number$.m4s"
+	SingleFile string // "$RepresentationID$.mp4"
+	HLS        string // "master.m3u8"
+	DASH       string // "manifest.mpd"
+}
+
+func (n Naming) withDefaults() Naming {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&n.Init, "$RepresentationID$/init.mp4")
+	def(&n.Media, "$RepresentationID$/seg-$Number$.m4s")
+	def(&n.SingleFile, "$RepresentationID$.mp4")
+	def(&n.HLS, "master.m3u8")
+	def(&n.DASH, "manifest.mpd")
+	return n
+}
+
+// Progress reports a written segment.
+type Progress struct {
+	// Representation is the ID of the representation written to.
+	Representation string
+	// Segment is the number of segments done for it, of Segments.
+	Segment, Segments int
+	// Done and Total count segments over the whole job.
+	Done, Total int
+	// Bytes is the number of bytes written so far over the whole job.
+	Bytes int64
+}
+
+// Job describes one packaging run. Only Inputs and Storage are required.
+type Job struct {
+	Inputs []Input
+	// SegmentDuration is the target segment duration (default 4 s).
+	// Segments start on keyframes at or after each multiple of it.
+	SegmentDuration time.Duration
+	// ChunkDuration splits segments into CMAF chunks for low latency.
+	ChunkDuration time.Duration
+	// SingleFile writes each representation as one file with a sidx
+	// (HLS byte ranges, DASH on-demand profile).
+	SingleFile bool
+	// Formats to write; zero means HLS and DASH.
+	Formats Format
+	Naming  Naming
+	// Storage receives every object.
+	Storage Storage
+	// Protect, when set, encrypts the tracks: it is called once per track
+	// with the track and its clear init segment and returns the protector
+	// for it (nil to leave the track clear) and the signalling for the
+	// manifests. See package drm and ProtectWith.
+	Protect ProtectFunc
+	// Progress is called after each segment, from one goroutine at a time.
+	Progress func(Progress)
+	// Logger receives progress and warnings; nil discards them.
+	Logger *slog.Logger
+	// Parallelism bounds the tracks processed at once; zero means GOMAXPROCS.
+	Parallelism int
+	// TempDir holds staging files in single-file mode (os.TempDir() if empty).
+	TempDir string
+	// DASHTrickMode adds DASH trick-mode adaptation sets (SegmentList byte
+	// ranges of each segment's isolated sync sample). Off by default because
+	// some clients (FFmpeg's DASH demuxer) fail on them; HLS I-frame
+	// playlists are always written.
+	DASHTrickMode bool
+}
+
+// Object is one object written by a job.
+type ObjectInfo struct {
+	Name string
+	Size int64
+}
+
+// Result is the outcome of a job.
+type Result struct {
+	// Presentation is the model the manifests were rendered from.
+	Presentation *manifest.Presentation
+	// Objects lists every object written, sorted by name.
+	Objects []ObjectInfo
+	// Manifests lists the names of the manifests written (also in Objects).
+	Manifests []string
+}
+
+// ErrNoInputs means a job has no inputs, or its selections left no tracks.
+var ErrNoInputs = errors.New("packager: no inputs")
+
+// Run executes the job. It stops promptly when ctx is cancelled.
+func Run(ctx context.Context, job Job) (*Result, error) {
+	if job.Storage == nil {
+		return nil, errors.New("packager: job has no storage")
+	}
+	if len(job.Inputs) == 0 {
+		return nil, ErrNoInputs
+	}
+	r := &runner{job: job, naming: job.Naming.withDefaults(), log: job.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.job.Formats == 0 {
+		r.job.Formats = HLS | DASH
+	}
+	if err := r.checkNaming(); err != nil {
+		return nil, err
+	}
+	defer r.closeSources()
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := segment.PlanSegments(r.allTracks(), job.SegmentDuration)
+	if err != nil {
+		return nil, err
+	}
+	r.plan = plan
+	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	pres := r.presentation()
+	if err := r.writeManifests(ctx, pres); err != nil {
+		return nil, err
+	}
+	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
+	return &Result{Presentation: pres, Objects: r.objects, Manifests: r.manifests}, nil
+}
+
+type runner struct {
+	job     Job
+	naming  Naming
+	log     *slog.Logger
+	sources []*segment.Source
+	reps    []*repJob
+	plan    *segment.Plan
+
+	mu        sync.Mutex
+	objects   []ObjectInfo
+	manifests []string
+	done      int
+	total     int
+	bytes     int64
+}
+
+// repJob is one track to package as one representation.
+type repJob struct {
+	id    string
+	input *Input
+	track *segment.Track
+	// Filled while writing.
+	init       manifest.Resource
+	segments   []manifest.SegmentRef
+	iframes    []manifest.IFrameRef
+	single     *manifest.SingleFile
+	protection *manifest.ProtectionInfo
+}
+
+func (r *runner) checkNaming() error {
+	for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile} {
+		if manifest.TemplateUses(t, "Bandwidth") {
+			return fmt.Errorf("packager: naming template %q: $Bandwidth$ is not supported in object names", t)
+		}
+	}
+	if !r.job.SingleFile && !manifest.TemplateUses(r.naming.Media, "Number") && !manifest.TemplateUses(r.naming.Media, "Time") {
+		return fmt.Errorf("packager: media naming template %q needs $Number$ or $Time$", r.naming.Media)
+	}
+	return nil
+}
+
+func (r *runner) closeSources() {
+	for _, s := range r.sources {
+		s.Close()
+	}
+}
+
+func (r *runner) open(ctx context.Context) error {
+	opts := &segment.OpenOptions{Logger: r.log}
+	for i := range r.job.Inputs {
+		in := &r.job.Inputs[i]
+		var src *segment.Source
+		var err error
+		if in.Reader != nil {
+			src, err = openReader(ctx, in.Reader, in.Size, in.Name, opts)
+		} else {
+			src, err = openPath(ctx, in.Path, opts)
+		}
+		if err != nil {
+			return err
+		}
+		r.sources = append(r.sources, src)
+		n := 0
+		for _, t := range src.Tracks {
+			if !selected(in, t) {
+				continue
+			}
+			n++
+			if in.Language != "" && t.Kind != segment.KindVideo {
+				t.Language = in.Language
+			}
+			if dup := r.duplicate(t); dup != nil {
+				r.log.Info("track is identical to one already selected; packaging it once", "track", t.String(), "same_as", dup.track.String())
+				continue
+			}
+			r.reps = append(r.reps, &repJob{input: in, track: t})
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: %s: the track selection matches none of its %d tracks", ErrNoInputs, in.name(), len(src.Tracks))
+		}
+	}
+	r.assignIDs()
+	return nil
+}
+
+func openPath(ctx context.Context, path string, opts *segment.OpenOptions) (*segment.Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src, err := openReader(ctx, f, fi.Size(), path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return withCloser(src, f), nil
+}
+
+func selected(in *Input, t *segment.Track) bool {
+	if len(in.TrackIDs) > 0 && !containsID(in.TrackIDs, t.ID) {
+		return false
+	}
+	if len(in.Kinds) > 0 {
+		for _, k := range in.Kinds {
+			if k == t.Kind {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func containsID(ids []uint32, id uint32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// duplicate finds an already selected track with the same encoded content:
+// in an ABR ladder every rendition file usually carries the same audio.
+func (r *runner) duplicate(t *segment.Track) *repJob {
+	if t.Kind == segment.KindVideo {
+		return nil
+	}
+	for _, rep := range r.reps {
+		o := rep.track
+		if o.Kind != t.Kind || o.Codec != t.Codec || o.Language != t.Language || len(o.Samples) != len(t.Samples) || o.Timescale != t.Timescale {
+			continue
+		}
+		same := true
+		for i := range t.Samples {
+			a, b := &t.Samples[i], &o.Samples[i]
+			if a.Size != b.Size || a.Duration != b.Duration || a.DecodeTime != b.DecodeTime {
+				same = false
+				break
+			}
+		}
+		if same {
+			return rep
+		}
+	}
+	return nil
+}
+
+func (r *runner) allTracks() []*segment.Track {
+	out := make([]*segment.Track, len(r.reps))
+	for i, rep := range r.reps {
+		out[i] = rep.track
+	}
+	return out
+}
+
+// codecFamily maps a codec string to the short family name used in IDs and
+// HLS group IDs.
+func codecFamily(codec string) string {
+	prefix, _, _ := strings.Cut(codec, ".")
+	switch prefix {
+	case "avc1", "avc3":
+		return "avc"
+	case "hvc1", "hev1":
+		return "hevc"
+	case "av01":
+		return "av1"
+	case "mp4a":
+		return "aac"
+	case "ac-3":
+		return "ac3"
+	case "ec-3":
+		return "ec3"
+	}
+	return prefix
+}
+
+// assignIDs gives every representation a deterministic, readable ID such as
+// "video_720p_avc", "audio_en_aac" or "text_fr".
+func (r *runner) assignIDs() {
+	seen := map[string]int{}
+	for _, rep := range r.reps {
+		t := rep.track
+		var id string
+		switch t.Kind {
+		case segment.KindVideo:
+			id = fmt.Sprintf("video_%dp_%s", t.Height, codecFamily(t.Codec))
+		case segment.KindAudio:
+			id = fmt.Sprintf("audio_%s_%s_%dch", safeID(t.Language), codecFamily(t.Codec), t.Channels)
+		default:
+			id = fmt.Sprintf("text_%s_%s", safeID(t.Language), codecFamily(t.Codec))
+		}
+		seen[id]++
+		if n := seen[id]; n > 1 {
+			id = fmt.Sprintf("%s_%d", id, n)
+		}
+		rep.id = id
+	}
+}
+
+func safeID(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' {
+			b.WriteRune(c)
+		}
+	}
+	if b.Len() == 0 {
+		return "und"
+	}
+	return b.String()
+}
+
+// writeTracks packages every representation, in parallel up to
+// job.Parallelism. The first error cancels the others.
+func (r *runner) writeTracks(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, rep := range r.reps {
+		cuts, err := r.plan.Cuts(rep.track)
+		if err != nil {
+			return err
+		}
+		r.total += len(cuts) - 1
+	}
+	par := r.job.Parallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for _, rep := range r.reps {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(rep *repJob) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := r.writeRep(ctx, rep); err != nil {
+				once.Do(func() { firstErr = err; cancel(err) })
+			}
+		}(rep)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return context.Cause(ctx)
+}
+
+// create opens an object and registers it on commit.
+func (r *runner) put(ctx context.Context, name string, write func(w io.Writer) error) (int64, error) {
+	obj, err := r.job.Storage.Create(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("packager: create %s: %w", name, err)
+	}
+	cw := &counter{w: obj}
+	if err := write(cw); err != nil {
+		obj.Abort()
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		obj.Abort()
+		return 0, err
+	}
+	if err := obj.Commit(); err != nil {
+		return 0, fmt.Errorf("packager: write %s: %w", name, err)
+	}
+	r.mu.Lock()
+	r.objects = append(r.objects, ObjectInfo{Name: name, Size: cw.n})
+	r.bytes += cw.n
+	r.mu.Unlock()
+	return cw.n, nil
+}
+
+func (r *runner) progress(rep *repJob, seg, segs int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	if r.job.Progress != nil {
+		r.job.Progress(Progress{Representation: rep.id, Segment: seg, Segments: segs, Done: r.done, Total: r.total, Bytes: r.bytes})
+	}
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
+	t := rep.track
+	opts := segment.SegmentOptions{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
+	if r.job.Protect != nil {
+		clear, err := segment.BuildInit(t)
+		if err != nil {
+			return err
+		}
+		prot, info, err := r.job.Protect(ctx, t, clear)
+		if err != nil {
+			return fmt.Errorf("packager: %s: %w", t, err)
+		}
+		if prot != nil {
+			opts.Protector = prot
+			rep.protection = info
+		}
+	}
+	if r.job.SingleFile {
+		return r.writeSingle(ctx, rep, opts)
+	}
+	initName, err := manifest.ExpandTemplate(r.naming.Init, rep.id, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := r.put(ctx, initName, func(w io.Writer) error { return segment.WriteInit(w, t, opts.Protector) }); err != nil {
+		return err
+	}
+	rep.init = manifest.Resource{URI: initName}
+	sw, err := segment.NewSegmentWriter(t, r.plan, opts)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < sw.Len(); i++ {
+		pre := sw.Info(i)
+		name, err := manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
+		if err != nil {
+			return err
+		}
+		var info segment.SegmentInfo
+		if _, err := r.put(ctx, name, func(w io.Writer) error {
+			var err error
+			info, err = sw.WriteSegment(ctx, w, i)
+			return err
+		}); err != nil {
+			return err
+		}
+		rep.addSegment(name, info)
+		r.progress(rep, i+1, sw.Len())
+	}
+	return nil
+}
+
+func (rep *repJob) addSegment(uri string, info segment.SegmentInfo) {
+	ref := manifest.SegmentRef{URI: uri, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(info.Size)}
+	if rep.single != nil {
+		ref.Range = manifest.ByteRange{Offset: uint64(info.Offset), Length: uint64(info.Size)}
+	}
+	rep.segments = append(rep.segments, ref)
+	if info.SyncSampleEnd > 0 {
+		rep.iframes = append(rep.iframes, manifest.IFrameRef{
+			URI:      uri,
+			Range:    manifest.ByteRange{Offset: uint64(info.Offset + info.FragmentOffset), Length: uint64(info.SyncSampleEnd - info.FragmentOffset)},
+			Start:    info.MediaTime,
+			Duration: info.Duration,
+		})
+	}
+}
+
+func (r *runner) writeSingle(ctx context.Context, rep *repJob, opts segment.SegmentOptions) error {
+	name, err := manifest.ExpandTemplate(r.naming.SingleFile, rep.id, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	var info segment.SingleFileInfo
+	if _, err := r.put(ctx, name, func(w io.Writer) error {
+		var err error
+		info, err = segment.WriteSingleFile(ctx, w, rep.track, r.plan, opts, r.job.TempDir)
+		return err
+	}); err != nil {
+		return err
+	}
+	rep.init = manifest.Resource{URI: name, Range: manifest.ByteRange{Offset: 0, Length: uint64(info.InitSize)}}
+	rep.single = &manifest.SingleFile{URI: name, IndexRange: manifest.ByteRange{Offset: uint64(info.IndexOffset), Length: uint64(info.IndexSize)}}
+	for _, s := range info.Segments {
+		rep.addSegment(name, s)
+		r.progress(rep, s.Number, len(info.Segments))
+	}
+	return nil
+}
