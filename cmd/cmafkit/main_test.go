@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPackageEmbeddedSample(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"package", "-o", dir}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	for _, name := range []string{"master.m3u8", "manifest.mpd", "video_720p_avc/init.mp4", "video_360p_avc/seg-2.m4s", "audio_und_aac_2ch/seg-1.m4s"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(out.String(), "master.m3u8") || !strings.Contains(errb.String(), "built-in sample") {
+		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
+	}
+	// Not a terminal: plain progress lines, no carriage-return bar.
+	if strings.Contains(errb.String(), "[===") {
+		t.Errorf("progress bar written to a non-terminal: %q", errb.String())
+	}
+}
+
+func TestPackageQuietAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"package", "-q", "--hls", "-o", dir, "../../testdata/ladder_360p.mp4"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 || errb.Len() != 0 {
+		t.Errorf("-q wrote output: %q %q", out.String(), errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.mpd")); !os.IsNotExist(err) {
+		t.Errorf("--hls wrote a DASH manifest")
+	}
+	// A missing input and bad flags fail with one clear error and a usage exit code.
+	err := run(context.Background(), []string{"package", "-q", "-o", dir, "nope.mp4"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "nope.mp4") || exitCode(err) != 1 {
+		t.Errorf("missing input: %v (exit %d)", err, exitCode(err))
+	}
+	err = run(context.Background(), []string{"package", "--tracks", "bogus"}, &out, &errb)
+	if exitCode(err) != 2 {
+		t.Errorf("bad --tracks: %v (exit %d)", err, exitCode(err))
+	}
+	err = run(context.Background(), []string{"package", "--encryption", "cenc"}, &out, &errb)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "--key") {
+		t.Errorf("encryption without key: %v", err)
+	}
+	if err := run(context.Background(), []string{"package", "--help"}, &out, &errb); !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"inspect", "--json", "../../testdata/ladder_720p.mp4", "../../testdata/h264_aac.ts"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	var reps []fileReport
+	if err := json.Unmarshal(out.Bytes(), &reps); err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 || reps[1].Format != "MPEG-TS" || !reps[0].Packageable {
+		t.Fatalf("%+v", reps)
+	}
+	v := reps[0].Tracks[0]
+	if v.Codec != "avc1.64001f" || v.Width != 1280 || v.FrameRate != "30000/1001" || v.Keyframes != 4 || v.GOPMax < 2.0 || v.GOPMax > 2.01 {
+		t.Errorf("video track %+v", v)
+	}
+	// Keyframes 2 s apart are too sparse for 1 s segments: reported, still packageable.
+	out.Reset()
+	if err := run(context.Background(), []string{"inspect", "--segment-duration", "1s", "../../testdata/ladder_720p.mp4"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "keyframes up to 2.00 s apart") {
+		t.Errorf("sparse keyframes not reported:\n%s", out.String())
+	}
+}
