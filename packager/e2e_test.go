@@ -148,3 +148,26 @@ func TestEncryptedPlayers(t *testing.T) {
 		})
 	}
 }
+
+// TestTSInputPlayers packages MPEG-TS input and plays it like MP4 input.
+func TestTSInputPlayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("player tests take a minute")
+	}
+	dir := runJob(t, packager.Job{Inputs: []packager.Input{{Path: "../testdata/h264_aac.ts"}}})
+	for _, s := range playertest.FFmpegDecode(t, filepath.Join(dir, "master.m3u8")) {
+		if s.Type == "video" && s.Frames != 240 {
+			t.Errorf("TS input: %d video frames via HLS, want 240", s.Frames)
+		}
+	}
+	for _, c := range []struct {
+		manifest string
+		player   playertest.Player
+	}{{"master.m3u8", playertest.Shaka}, {"master.m3u8", playertest.HLSJS}, {"manifest.mpd", playertest.DashJS}} {
+		o := playertest.Options{Dir: dir, Manifest: c.manifest, Player: c.player, Log: t.Logf}
+		t.Run(fmt.Sprintf("%s/%s", c.manifest, c.player), func(t *testing.T) {
+			t.Parallel()
+			playertest.Play(t, context.Background(), o)
+		})
+	}
+}
