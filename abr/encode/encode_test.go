@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/abr"
+	"github.com/cmafkit/cmafkit/packager"
 )
 
 // needTool returns the path of an external tool, skipping the test when it
@@ -121,6 +122,24 @@ func TestEncodeKeyframesAligned(t *testing.T) {
 			}
 			if err := CheckKeyframes(context.Background(), ffprobe, plan.Segment, files...); err != nil {
 				t.Error(err)
+			}
+			// The encodes package as one aligned ladder at the planned segment
+			// length: every rendition cut at every boundary, nothing refused.
+			pkgDir := t.TempDir()
+			job := packager.Job{SegmentDuration: time.Duration(plan.Segment.Num) * time.Second / time.Duration(plan.Segment.Den), Storage: packager.Dir(pkgDir)}
+			for _, f := range files {
+				job.Inputs = append(job.Inputs, packager.Input{Path: f})
+			}
+			res, err := packager.Run(context.Background(), job)
+			if err != nil {
+				t.Fatalf("packaging the encodes: %v", err)
+			}
+			for _, set := range res.Presentation.Periods[0].Sets {
+				for _, r := range set.Representations {
+					if len(r.Segments) != 3 {
+						t.Errorf("%s: %d segments, want 3 aligned segments", r.ID, len(r.Segments))
+					}
+				}
 			}
 			// The same files checked against a different segment length fail.
 			if err := CheckKeyframes(context.Background(), ffprobe, abr.R(1, 2), files[0]); !errors.Is(err, ErrMisaligned) {
