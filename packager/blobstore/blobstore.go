@@ -1,0 +1,164 @@
+// Package blobstore adapts a gocloud.dev/blob bucket to packager.Storage, so a
+// job can write straight to S3, Google Cloud Storage, Azure Blob Storage, a
+// local directory or memory.
+//
+// The mem:// and file:// drivers are linked in by this package. To keep the
+// dependency graph small, cloud drivers are not: import the one you need for
+// its side effect, for example
+//
+//	import _ "gocloud.dev/blob/s3blob"    // s3://
+//	import _ "gocloud.dev/blob/gcsblob"   // gs://
+//	import _ "gocloud.dev/blob/azureblob" // azblob://
+//
+// Every object is streamed through a blob.Writer and becomes visible only
+// when the packager commits it; an aborted object is discarded by cancelling
+// the writer's context, so a failed or cancelled job never publishes a
+// partial segment or manifest.
+package blobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// URLs
+	_ "gocloud.dev/blob/memblob"  // mem:// URLs
+
+	"github.com/cmafkit/cmafkit/packager"
+)
+
+// Storage is a packager.Storage writing objects into a blob bucket. It is
+// safe for concurrent use.
+type Storage struct {
+	bucket *blob.Bucket
+	prefix string
+	owned  bool // opened by Open, so closed by Close
+}
+
+var _ packager.Storage = (*Storage)(nil)
+
+// New returns a Storage writing into bucket, with prefix prepended verbatim
+// to every object name (use a trailing slash, such as "vod/title/", to write
+// into a "directory"). The caller keeps ownership of bucket: Close does not
+// close it.
+func New(bucket *blob.Bucket, prefix string) *Storage {
+	return &Storage{bucket: bucket, prefix: prefix}
+}
+
+// Open opens the bucket at urlstr with blob.OpenBucket, for example
+// "mem://", "file:///srv/vod?metadata=skip" or "s3://bucket?region=eu-west-1"
+// (after importing the s3blob driver). The generic "prefix" query parameter
+// of gocloud.dev URLs selects a key prefix. Close the Storage when done.
+//
+// With file:// URLs, fileblob writes a ".attrs" sidecar file next to every
+// object unless the URL has "metadata=skip".
+func Open(ctx context.Context, urlstr string) (*Storage, error) {
+	b, err := blob.OpenBucket(ctx, urlstr)
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: open %s: %w", urlstr, err)
+	}
+	return &Storage{bucket: b, owned: true}, nil
+}
+
+// Bucket returns the underlying bucket, for reading back what a job wrote.
+func (s *Storage) Bucket() *blob.Bucket { return s.bucket }
+
+// Close releases the bucket if the Storage opened it with Open; for a
+// Storage made by New it does nothing.
+func (s *Storage) Close() error {
+	if !s.owned {
+		return nil
+	}
+	s.owned = false
+	return s.bucket.Close()
+}
+
+// Create implements packager.Storage. The object is stored under the key
+// prefix+name with a Content-Type chosen from the name's extension.
+func (s *Storage) Create(ctx context.Context, name string) (packager.Object, error) {
+	if err := packager.CheckName(name); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A context of our own lets Abort discard the upload: gocloud drivers
+	// drop a write whose context is cancelled before Close.
+	wctx, cancel := context.WithCancel(ctx)
+	key := s.prefix + name
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: ContentType(name)})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("blobstore: create %s: %w", key, err)
+	}
+	return &object{w: w, cancel: cancel, key: key}, nil
+}
+
+// ContentType returns the MIME type used for an object name: the streaming
+// types for playlists, manifests and CMAF segments (audio included, since
+// CMAF audio segments are MP4 too) and application/octet-stream otherwise.
+// A fixed table keeps the result independent of the host's MIME database.
+func ContentType(name string) string {
+	switch path.Ext(name) {
+	case ".m3u8":
+		return "application/vnd.apple.mpegurl"
+	case ".mpd":
+		return "application/dash+xml"
+	case ".m4s", ".mp4", ".cmfv", ".cmfa":
+		return "video/mp4"
+	case ".m4a":
+		return "audio/mp4"
+	case ".vtt":
+		return "text/vtt"
+	case ".ts":
+		return "video/mp2t"
+	}
+	return "application/octet-stream"
+}
+
+// errFinished is returned by Write and Commit after Commit or Abort.
+var errFinished = errors.New("blobstore: object already finished")
+
+type object struct {
+	w      *blob.Writer
+	cancel context.CancelFunc
+	key    string
+	done   bool
+}
+
+func (o *object) Write(p []byte) (int, error) {
+	if o.done {
+		return 0, errFinished
+	}
+	return o.w.Write(p)
+}
+
+// Commit closes the writer, which is when the object becomes visible.
+func (o *object) Commit() error {
+	if o.done {
+		return errFinished
+	}
+	o.done = true
+	defer o.cancel()
+	if err := o.w.Close(); err != nil {
+		return fmt.Errorf("blobstore: commit %s: %w", o.key, err)
+	}
+	return nil
+}
+
+// Abort cancels the writer's context before closing it, so the driver
+// discards the upload. The error Close reports for the cancellation is the
+// expected outcome and is not returned.
+func (o *object) Abort() error {
+	if o.done {
+		return nil
+	}
+	o.done = true
+	o.cancel()
+	if err := o.w.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("blobstore: abort %s: %w", o.key, err)
+	}
+	return nil
+}
