@@ -6,6 +6,7 @@ require (
 	github.com/Eyevinn/mp4ff v0.56.0
 	github.com/grafov/m3u8 v0.12.1
 	github.com/zencoder/go-dash/v3 v3.0.3
+	gocloud.dev v0.47.0
 )
 
 require (
@@ -20,7 +21,6 @@ require (
 	go.opentelemetry.io/otel/sdk v1.46.0 // indirect
 	go.opentelemetry.io/otel/sdk/metric v1.46.0 // indirect
 	go.opentelemetry.io/otel/trace v1.46.0 // indirect
-	gocloud.dev v0.47.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.41.0 // indirect

@@ -1,0 +1,209 @@
+package packager_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cmafkit/cmafkit/packager"
+)
+
+// storageFiles returns every regular file under dir, keyed by slash path.
+func storageFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		out[filepath.ToSlash(rel)] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestDirCommit(t *testing.T) {
+	dir := t.TempDir()
+	obj, err := packager.Dir(dir).Create(context.Background(), "video_360p_avc/seg-1.m4s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small writes are buffered, large ones pass straight through; the file
+	// must hold them all, in order.
+	var want bytes.Buffer
+	for i, n := range []int{8, 100, 200 << 10, 16, 40 << 10, 3} {
+		p := bytes.Repeat([]byte{byte('a' + i)}, n)
+		want.Write(p)
+		if _, err := obj.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := filepath.Join(dir, "video_360p_avc", "seg-1.m4s")
+	if _, err := os.Stat(final); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("object visible before Commit (stat: %v)", err)
+	}
+	if err := obj.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := storageFiles(t, dir)
+	if len(got) != 1 || !bytes.Equal(got["video_360p_avc/seg-1.m4s"], want.Bytes()) {
+		names := make([]string, 0, len(got))
+		for k := range got {
+			names = append(names, k)
+		}
+		t.Fatalf("after Commit the dir holds %q; want only the segment with its %d bytes", names, want.Len())
+	}
+	if err := obj.Abort(); err != nil {
+		t.Errorf("Abort after Commit: %v", err)
+	}
+	if _, err := os.Stat(final); err != nil {
+		t.Errorf("Abort after Commit removed the object: %v", err)
+	}
+	if err := obj.Commit(); err == nil {
+		t.Error("second Commit succeeded")
+	}
+}
+
+func TestDirAbort(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 10, 1 << 20} {
+		obj, err := packager.Dir(dir).Create(context.Background(), "a/manifest.mpd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := obj.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := obj.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if left := storageFiles(t, dir); len(left) != 0 {
+			t.Fatalf("size %d: aborted object left %d files (temp files included)", size, len(left))
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, name := range []string{"../x", "/abs", "a//b", "", "a/../../b", "./a", `a\b`, "a/"} {
+		if err := packager.CheckName(name); !errors.Is(err, packager.ErrBadName) {
+			t.Errorf("CheckName(%q) = %v, want ErrBadName", name, err)
+		}
+		dir := t.TempDir()
+		if _, err := packager.Dir(filepath.Join(dir, "out")).Create(context.Background(), name); !errors.Is(err, packager.ErrBadName) {
+			t.Errorf("Dir.Create(%q) = %v, want ErrBadName", name, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("Dir.Create(%q) created something", name)
+		}
+	}
+	for _, name := range []string{"master.m3u8", "video_720p_avc/seg-00001.m4s", "a..b/c.mp4"} {
+		if err := packager.CheckName(name); err != nil {
+			t.Errorf("CheckName(%q) = %v", name, err)
+		}
+	}
+}
+
+func storageLadder() []packager.Input {
+	return []packager.Input{{Path: "../testdata/ladder_720p.mp4"}, {Path: "../testdata/ladder_360p.mp4"}}
+}
+
+// TestCancelLeavesNoManifest cancels a job from its Progress callback after
+// the first segment: Run must return context.Canceled promptly, without
+// writing any manifest or leaving temporary files behind.
+func TestCancelLeavesNoManifest(t *testing.T) {
+	for _, par := range []int{1, 8} {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		total := 0
+		start := time.Now()
+		_, err := packager.Run(ctx, packager.Job{
+			Inputs:          storageLadder(),
+			SegmentDuration: 2 * time.Second,
+			Storage:         packager.Dir(dir),
+			Parallelism:     par,
+			Progress: func(p packager.Progress) {
+				total = p.Total
+				if p.Done == 1 {
+					cancel()
+				}
+			},
+		})
+		elapsed := time.Since(start)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("parallelism %d: Run = %v, want context.Canceled", par, err)
+		}
+		if elapsed > 5*time.Second {
+			t.Errorf("parallelism %d: Run took %v after cancellation", par, elapsed)
+		}
+		segs := 0
+		for name := range storageFiles(t, dir) {
+			switch {
+			case strings.HasSuffix(name, ".m3u8"), strings.HasSuffix(name, ".mpd"):
+				t.Errorf("parallelism %d: manifest %s written by a cancelled job", par, name)
+			case strings.HasSuffix(name, ".tmp"):
+				t.Errorf("parallelism %d: temporary file %s left behind", par, name)
+			case strings.HasSuffix(name, ".m4s"):
+				segs++
+			}
+		}
+		// One track at a time: the segment that triggered the cancel is the
+		// only one; in parallel, others may finish but not the whole job.
+		if par == 1 && segs != 1 {
+			t.Errorf("parallelism 1: %d media segments written, want 1", segs)
+		}
+		if segs >= total {
+			t.Errorf("parallelism %d: %d of %d segments written; cancellation did not stop the job", par, segs, total)
+		}
+	}
+}
+
+// TestDeterministicOutput packages the ladder one track at a time and eight
+// at a time: every object must be byte-identical.
+func TestDeterministicOutput(t *testing.T) {
+	trees := make([]map[string][]byte, 2)
+	for i, par := range []int{1, 8} {
+		dir := t.TempDir()
+		if _, err := packager.Run(context.Background(), packager.Job{
+			Inputs:          storageLadder(),
+			SegmentDuration: 2 * time.Second,
+			Storage:         packager.Dir(dir),
+			Parallelism:     par,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		trees[i] = storageFiles(t, dir)
+	}
+	a, b := trees[0], trees[1]
+	if len(a) < 10 {
+		t.Fatalf("only %d files written", len(a))
+	}
+	for name, data := range a {
+		other, ok := b[name]
+		switch {
+		case !ok:
+			t.Errorf("%s written with parallelism 1 only", name)
+		case !bytes.Equal(data, other):
+			t.Errorf("%s differs between parallelism 1 and 8 (%d vs %d bytes)", name, len(data), len(other))
+		}
+	}
+	for name := range b {
+		if _, ok := a[name]; !ok {
+			t.Errorf("%s written with parallelism 8 only", name)
+		}
+	}
+}
