@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Packaging speed and memory of cmafkit against cat, cp and ffmpeg, in one run.
+#
+#   bash bench/run.sh [SIZE_MB] [REPEATS]     (defaults: 1024 MB, 3 repeats)
+#
+# Builds a large 720p H.264 + AAC source by looping testdata/ladder_720p.mp4
+# with `ffmpeg -stream_loop -c copy` (no long encode), plus one of a quarter of
+# the size, then alternates the commands REPEATS times each and prints a
+# Markdown table of median wall time, MB/s and peak RSS with the ratios
+# cmafkit/cat, cmafkit/cp and ffmpeg/cmafkit. Needs ffmpeg and GNU time.
+# Not part of go test; CI may run it with a tiny size as a smoke test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+size_mb=${1:-1024}
+reps=${2:-3}
+work=$(mktemp -d "${TMPDIR:-/tmp}/cmafkit-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+command -v ffmpeg >/dev/null || { echo "bench: ffmpeg is required" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
+
+go build -o "$work/cmafkit" ./cmd/cmafkit
+key=00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef
+
+make_source() { # $1 = MB, $2 = output
+	local src=testdata/ladder_720p.mp4
+	local loops=$(( ($1 * 1048576) / $(stat -c %s "$src") ))
+	ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$src" -c copy -movflags +faststart "$2"
+}
+
+# measure NAME CMD... : appends "name wall_s rss_kb" to $work/results
+measure() {
+	local name=$1; shift
+	rm -rf "$work/out" "$work/copy"; mkdir -p "$work/out"
+	sync
+	/usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	echo "$name $(cat "$work/t")" >> "$work/results"
+}
+
+run_size() { # $1 = MB
+	local in="$work/in_$1.mp4"
+	make_source "$1" "$in"
+	local bytes; bytes=$(stat -c %s "$in")
+	: > "$work/results"
+	cat "$in" > /dev/null # warm the page cache once
+	for _ in $(seq "$reps"); do
+		measure cat sh -c "cat '$in' > '$work/copy'"
+		measure cp cp "$in" "$work/copy"
+		measure cmafkit "$work/cmafkit" package -q -o "$work/out" "$in"
+		measure cmafkit-cenc "$work/cmafkit" package -q -o "$work/out" --encryption cenc --key "$key" "$in"
+		measure cmafkit-cbcs "$work/cmafkit" package -q -o "$work/out" --encryption cbcs --key "$key" "$in"
+		measure ffmpeg-dash ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f dash -seg_duration 4 "$work/out/manifest.mpd"
+		measure ffmpeg-hls ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f hls -hls_time 4 -hls_segment_type fmp4 -hls_playlist_type vod "$work/out/master.m3u8"
+	done
+	python3 - "$work/results" "$bytes" <<'PY'
+import sys, statistics as st
+rows = {}
+for line in open(sys.argv[1]):
+    name, wall, rss = line.split()
+    rows.setdefault(name, []).append((float(wall), int(rss)))
+size = int(sys.argv[2])
+med = {n: (st.median(w for w, _ in v), max(r for _, r in v)) for n, v in rows.items()}
+print(f"\n### input {size/2**20:.0f} MiB (median of {len(next(iter(rows.values())))} runs)\n")
+print("| command | wall s | MB/s | peak RSS MiB | vs cat | vs cp |")
+print("|---|---|---|---|---|---|")
+for n, (w, r) in med.items():
+    print(f"| {n} | {w:.2f} | {size/1e6/max(w,1e-3):.0f} | {r/1024:.1f} | {w/max(med['cat'][0],1e-3):.2f}× | {w/max(med['cp'][0],1e-3):.2f}× |")
+c = med["cmafkit"][0]
+print(f"\ncmafkit clear vs ffmpeg: dash {med['ffmpeg-dash'][0]/max(c,1e-3):.1f}× faster, hls {med['ffmpeg-hls'][0]/max(c,1e-3):.1f}× faster; "
+      f"cenc/clear {med['cmafkit-cenc'][0]/max(c,1e-3):.2f}, cbcs/clear {med['cmafkit-cbcs'][0]/max(c,1e-3):.2f}")
+PY
+}
+
+echo "## cmafkit packaging benchmark ($(nproc) cores, $(date -u +%Y-%m-%d))"
+run_size "$size_mb"
+run_size $(( size_mb / 4 ))
