@@ -134,7 +134,7 @@ type Job struct {
 	DASHTrickMode bool
 }
 
-// Object is one object written by a job.
+// ObjectInfo is one object written by a job.
 type ObjectInfo struct {
 	Name string
 	Size int64
@@ -453,7 +453,7 @@ func (r *runner) writeTracks(ctx context.Context) error {
 	return context.Cause(ctx)
 }
 
-// create opens an object and registers it on commit.
+// put writes one object through write and registers it once committed.
 func (r *runner) put(ctx context.Context, name string, write func(w io.Writer) error) (int64, error) {
 	obj, err := r.job.Storage.Create(ctx, name)
 	if err != nil {
