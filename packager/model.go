@@ -109,11 +109,15 @@ func (r *runner) presentation() *manifest.Presentation {
 		} else if set.ContentType != manifest.Video {
 			set.Autoselect = true
 		}
-		// Representations within a set from highest to lowest bandwidth.
-		sort.SliceStable(set.Representations, func(i, j int) bool {
-			return set.Representations[i].Bandwidth > set.Representations[j].Bandwidth
-		})
 		pres.Periods[0].Sets = append(pres.Periods[0].Sets, *set)
+	}
+	// Bandwidths are measured with the window Validate checks them with
+	// (the presentation's target duration, derived from the longest segment).
+	pres.FillBandwidth()
+	for i := range pres.Periods[0].Sets {
+		reps := pres.Periods[0].Sets[i].Representations
+		// Representations within a set from highest to lowest bandwidth.
+		sort.SliceStable(reps, func(i, j int) bool { return reps[i].Bandwidth > reps[j].Bandwidth })
 	}
 	return pres
 }
@@ -150,7 +154,6 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 	if rep.single == nil {
 		m.Template = &manifest.Template{Init: r.naming.Init, Media: r.naming.Media}
 	}
-	m.FillBandwidth(r.job.SegmentDuration)
 	return m
 }
 
