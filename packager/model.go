@@ -56,10 +56,6 @@ func openReader(ctx context.Context, r io.ReaderAt, size int64, name string, opt
 	return OpenSource(ctx, r, size, name, opts)
 }
 
-func withCloser(src *segment.Source, c io.Closer) *segment.Source {
-	return segment.WithCloser(src, c)
-}
-
 // presentation builds the common model from what was written: one switching
 // set per video codec, per audio language/codec/channel layout and per text
 // language.

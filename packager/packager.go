@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -277,21 +276,9 @@ func (r *runner) open(ctx context.Context) error {
 }
 
 func openPath(ctx context.Context, path string, opts *segment.OpenOptions) (*segment.Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	src, err := openReader(ctx, f, fi.Size(), path, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return withCloser(src, f), nil
+	return segment.OpenFileWith(ctx, path, func(ctx context.Context, r io.ReaderAt, size int64, name string) (*segment.Source, error) {
+		return openReader(ctx, r, size, name, opts)
+	})
 }
 
 func selected(in *Input, t *segment.Track) bool {

@@ -59,6 +59,15 @@ func (s *Source) Close() error {
 
 // OpenFile opens an MP4 file by path. Close the Source when done.
 func OpenFile(ctx context.Context, path string, opts *OpenOptions) (*Source, error) {
+	return OpenFileWith(ctx, path, func(ctx context.Context, r io.ReaderAt, size int64, name string) (*Source, error) {
+		return Open(ctx, r, size, name, opts)
+	})
+}
+
+// OpenFileWith opens the file at path and hands it to open (a source reader
+// such as Open); the returned Source closes the file on Close, and the file
+// is closed at once if open fails.
+func OpenFileWith(ctx context.Context, path string, open func(ctx context.Context, r io.ReaderAt, size int64, name string) (*Source, error)) (*Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -68,7 +77,7 @@ func OpenFile(ctx context.Context, path string, opts *OpenOptions) (*Source, err
 		f.Close()
 		return nil, err
 	}
-	src, err := Open(ctx, f, fi.Size(), path, opts)
+	src, err := open(ctx, f, fi.Size(), path)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -486,10 +495,4 @@ func cloneBox(b mp4.Box) (mp4.Box, error) {
 		return nil, err
 	}
 	return decodeBoxSafe(buf.Bytes(), 0)
-}
-
-// WithCloser makes src.Close also close c (the file the caller opened for it).
-func WithCloser(src *Source, c io.Closer) *Source {
-	src.closer = c
-	return src
 }
