@@ -340,19 +340,11 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 			return nil, err
 		}
 	}
-	minf := findBox(mk, "minf")
-	if minf == nil {
-		return nil, fe(ErrMalformed, "moov/trak/mdia", mdia.offset, "no minf")
-	}
-	nk, err := boxReader{src: p.name, path: "moov/trak/mdia/minf"}.children(minf.payload, minf.offset+int64(minf.hdrLen))
+	minf, nk, err := p.descend(t, mk, mdia, "moov/trak/mdia", "minf")
 	if err != nil {
 		return nil, err
 	}
-	stbl := findBox(nk, "stbl")
-	if stbl == nil {
-		return nil, fe(ErrMalformed, "moov/trak/mdia/minf", minf.offset, "no stbl")
-	}
-	sk, err := boxReader{src: p.name, path: "moov/trak/mdia/minf/stbl"}.children(stbl.payload, stbl.offset+int64(stbl.hdrLen))
+	stbl, sk, err := p.descend(t, nk, minf, "moov/trak/mdia/minf", "stbl")
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +359,18 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// descend finds the container typ among kids (the children of parent, at
+// path) and splits it into its own children; a missing container is
+// ErrMalformed naming the parent.
+func (p *mp4Parser) descend(t *mp4Track, kids []rawBox, parent *rawBox, path, typ string) (*rawBox, []rawBox, error) {
+	b := findBox(kids, typ)
+	if b == nil {
+		return nil, nil, &FormatError{Source: p.name, Box: path, Track: t.ID, Offset: parent.offset, Err: ErrMalformed, Detail: "no " + typ}
+	}
+	children, err := boxReader{src: p.name, path: path + "/" + typ}.children(b.payload, b.offset+int64(b.hdrLen))
+	return b, children, err
 }
 
 func decodeISO639(v uint16) string {

@@ -76,7 +76,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -126,40 +125,23 @@ type Source struct {
 	segment.Source
 	// Stats counts what Open saw and repaired while indexing.
 	Stats Stats
-
-	closer io.Closer
-}
-
-// Close closes the file if the Source was made by OpenFile; otherwise it does
-// nothing. It shadows segment.Source.Close, so keep the *ts.Source (not only
-// &src.Source) when the file must be closed.
-func (s *Source) Close() error {
-	if s.closer == nil {
-		return nil
-	}
-	err := s.closer.Close()
-	s.closer = nil
-	return err
 }
 
 // OpenFile opens and indexes a transport stream file by path. Close the
 // Source when done with its tracks.
 func OpenFile(ctx context.Context, path string, opts *Options) (*Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	// segment.OpenFileWith attaches the file to the embedded segment.Source,
+	// whose Close (promoted here) closes it.
+	var src *Source
+	if _, err := segment.OpenFileWith(ctx, path, func(ctx context.Context, r io.ReaderAt, size int64, name string) (*segment.Source, error) {
+		var err error
+		if src, err = Open(ctx, r, size, name, opts); err != nil {
+			return nil, err
+		}
+		return &src.Source, nil
+	}); err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	src, err := Open(ctx, f, fi.Size(), path, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	src.closer = f
 	return src, nil
 }
 
