@@ -458,3 +458,22 @@ func BenchmarkCalculators(b *testing.B) {
 		})
 	}
 }
+
+// TestBufferNeverRaisesLevel: the default 2 s buffer of a 1080p30 HEVC rung
+// peaking at 6.38 Mbit/s (12.76 Mbit) is above level 4.0's 12 Mbit CPB; the
+// rung stays at 4.0, which its picture, frame rate and peak need, with the
+// buffer cut to 12 Mbit.
+func TestBufferNeverRaisesLevel(t *testing.T) {
+	src := Source{Width: 1920, Height: 1080, FrameRate: R(30, 1), Codec: HEVC}
+	l, err := (&Geometric{MaxBitrate: 5_800_000, Constraints: Constraints{MaxRungs: 1}}).Calculate(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := l.Rungs[len(l.Rungs)-1]
+	if r.Width != 1920 || r.MaxBitrate != 6_380_000 || r.Level != "4.0" || r.BufferSize != 12_000_000 {
+		t.Errorf("top rung %+v, want 1920x1080 peak 6380000 at level 4.0 with a 12000000-bit buffer", r)
+	}
+	if err := CheckLevel(r); err != nil {
+		t.Error(err)
+	}
+}

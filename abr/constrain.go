@@ -36,7 +36,8 @@ type Constraints struct {
 	// "peak no more than 200% of average" for VOD). Within [1, 4].
 	PeakRatio float64 `json:"peak_ratio,omitempty"`
 	// BufferSeconds sets BufferSize = BufferSeconds × MaxBitrate; 0 means 2.
-	// Within (0, 30].
+	// Within (0, 30]. The buffer is cut to the largest its rung's level
+	// allows; it never raises the level.
 	BufferSeconds float64 `json:"buffer_seconds,omitempty"`
 }
 
@@ -175,17 +176,21 @@ func finalize(ctx context.Context, name string, src Source, c Constraints, cands
 		if hard < 0 || hard > maxIdx {
 			continue
 		}
-		lv := table[maxIdx]
-		if !lv.admitsRate(r.MaxBitrate, r.BufferSize) {
-			r.MaxBitrate = min(r.MaxBitrate, int(lv.MaxBitrate))
-			if lv.MaxBuffer > 0 {
-				r.BufferSize = min(r.BufferSize, int(lv.MaxBuffer))
-			}
+		if top := table[maxIdx]; int64(r.MaxBitrate) > top.MaxBitrate {
+			r.MaxBitrate = int(top.MaxBitrate)
 			r.Bitrate = min(r.Bitrate, r.MaxBitrate)
 		}
+		// The level is the lowest one admitting the picture, frame rate and
+		// peak bitrate; the buffer, a default rather than a property of the
+		// content, is cut to that level's rather than raising it (the HLS
+		// Authoring Specification, item 1.11: no higher level than the
+		// resolution and frame rate require).
 		for i := hard; i <= maxIdx; i++ {
-			if table[i].admitsRate(r.MaxBitrate, r.BufferSize) {
-				r.Level = table[i].Name
+			if l := table[i]; int64(r.MaxBitrate) <= l.MaxBitrate {
+				r.Level = l.Name
+				if l.MaxBuffer > 0 {
+					r.BufferSize = min(r.BufferSize, int(l.MaxBuffer))
+				}
 				break
 			}
 		}
