@@ -49,6 +49,7 @@ func goldenCases(t testing.TB) []goldenCase {
 		{"apple_720p60_h264", &Apple{}, src720p60},
 		{"apple_2160p24_hevc_hdr", &Apple{}, src4kHDR},
 		{"apple_2160p60_h264_level42", &Apple{}, Source{Width: 3840, Height: 2160, FrameRate: R(60, 1)}},
+		{"apple_2160p60_hevc", &Apple{}, Source{Width: 3840, Height: 2160, FrameRate: R(60, 1), Codec: HEVC}},
 		{"apple_vertical_1080x1920", &Apple{}, vertical},
 		{"apple_anamorphic_1440x1080", &Apple{}, anamorphic},
 		{"apple_anamorphic_1440x1080_keep_par", &Apple{Constraints: Constraints{KeepPixelAspect: true}}, anamorphic},
@@ -212,7 +213,7 @@ func TestCheckLevel(t *testing.T) {
 }
 
 func TestMaxLevelDropsAndClamps(t *testing.T) {
-	// H.264 4K60 under Apple's level 4.2: no rung above 1080p, and 1080p keeps 60 fps.
+	// H.264 4K60 with Apple's defaults: the H.264 table stops at 1080p, which keeps 60 fps (level 4.2).
 	l, err := (&Apple{}).Calculate(context.Background(), Source{Width: 3840, Height: 2160, FrameRate: R(60, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +237,58 @@ func TestMaxLevelDropsAndClamps(t *testing.T) {
 	_, err = (&Apple{Constraints: Constraints{MaxLevel: "1.0"}}).Calculate(context.Background(), Source{Width: 1920, Height: 1080, FrameRate: R(30, 1)})
 	if !errors.Is(err, ErrNoRungs) {
 		t.Errorf("level 1.0: %v, want ErrNoRungs", err)
+	}
+}
+
+// TestAppleFrameRates checks the frame-rate rules of the Apple ladder: the
+// "≤ 30 fps" rows, no rung above 60 fps (item 1.19), and the HEVC table's
+// bit rates reduced by 20% at 24 fps and below (the note under the tables).
+func TestAppleFrameRates(t *testing.T) {
+	top := func(src Source) Rung {
+		t.Helper()
+		l, err := (&Apple{}).Calculate(context.Background(), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLadder(t, src, Constraints{}, l)
+		return l.Rungs[len(l.Rungs)-1]
+	}
+	for _, tc := range []struct {
+		src     Source
+		bitrate int
+		fps     Rational
+	}{
+		{Source{Width: 1920, Height: 1080, FrameRate: R(24, 1), Codec: HEVC}, 4_640_000, R(24, 1)},
+		{Source{Width: 1920, Height: 1080, FrameRate: R(24000, 1001), Codec: HEVC, HDR: true}, 5_600_000, R(24000, 1001)},
+		{Source{Width: 1920, Height: 1080, FrameRate: R(25, 1), Codec: HEVC}, 5_800_000, R(25, 1)},
+		{Source{Width: 1920, Height: 1080, FrameRate: R(24, 1)}, 7_800_000, R(24, 1)}, // H.264: no reduction
+		{Source{Width: 1920, Height: 1080, FrameRate: R(24, 1), Codec: AV1}, 4_640_000, R(24, 1)},
+		{Source{Width: 1280, Height: 720, FrameRate: R(120, 1)}, 4_500_000, R(60, 1)},
+		{Source{Width: 3840, Height: 2160, FrameRate: R(100, 1), Codec: HEVC}, 16_800_000, R(50, 1)},
+	} {
+		r := top(tc.src)
+		if r.Bitrate != tc.bitrate || r.FrameRate != tc.fps {
+			t.Errorf("%s %v fps (hdr %v): top rung %s at %v fps, want %d bit/s at %v fps",
+				tc.src.codec(), tc.src.FrameRate, tc.src.HDR, r.Name, r.FrameRate, tc.bitrate, tc.fps)
+		}
+	}
+	// A 48 fps HEVC source: the "≤ 30 fps" rows run at 24 fps and so get
+	// 80% of the table; the others keep 48 fps and the full rate.
+	l, err := (&Apple{}).Calculate(context.Background(), Source{Width: 1280, Height: 720, FrameRate: R(48, 1), Codec: HEVC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		bitrate int
+		fps     Rational
+	}{{116e3, R(24, 1)}, {240e3, R(24, 1)}, {480e3, R(24, 1)}, {720e3, R(24, 1)}, {1600e3, R(48, 1)}, {2400e3, R(48, 1)}, {3400e3, R(48, 1)}}
+	if len(l.Rungs) != len(want) {
+		t.Fatalf("48 fps HEVC 720p: %d rungs, want %d", len(l.Rungs), len(want))
+	}
+	for i, w := range want {
+		if r := l.Rungs[i]; r.Bitrate != w.bitrate || r.FrameRate != w.fps {
+			t.Errorf("48 fps HEVC 720p rung %d: %s at %v fps, want %d bit/s at %v fps", i, r.Name, r.FrameRate, w.bitrate, w.fps)
+		}
 	}
 }
 

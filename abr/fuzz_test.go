@@ -53,10 +53,8 @@ func FuzzCalculators(f *testing.F) {
 		switch calc % 3 {
 		case 0:
 			calculator = &Apple{Constraints: c}
-			if c.MaxLevel == "" && src.codec() == H264 {
-				c.MaxLevel = appleMaxLevelH264
-			} else if c.MaxLevel == "" && src.codec() == HEVC {
-				c.MaxLevel = appleMaxLevelHEVC
+			if c.MaxLevel == "" {
+				c.MaxLevel = map[Codec]string{H264: appleMaxLevelH264, HEVC: appleMaxLevelHEVC, AV1: appleMaxLevelAV1}[src.codec()]
 			}
 		case 1:
 			calculator = &Geometric{Constraints: c, StepRatio: 1.05 + float64(seed%300)/100}

@@ -74,7 +74,7 @@ func runLadder(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	probes := fs.String("probes", "", "probe encodes for the hull calculator (CSV or JSON `FILE`)")
 	hdr := fs.Bool("hdr", false, "HDR ladder (10-bit; hevc or av1)")
 	maxRungs := fs.Int("max-rungs", 0, "most rungs in the ladder (default 12)")
-	maxLevel := fs.String("max-level", "", "highest codec level a rung may need, such as 4.1 (apple default: 4.2 for h264, 5.0 for hevc)")
+	maxLevel := fs.String("max-level", "", "highest codec level a rung may need, such as 4.1 (apple default: 5.0 for h264, 5.1 for hevc, 6.2 for av1)")
 	keepPAR := fs.Bool("keep-par", false, "keep an anamorphic source's pixel aspect instead of square pixels")
 	asJSON := fs.Bool("json", false, "print the ladder as JSON")
 	ffIn := fs.String("ffmpeg-input", "", "print the ffmpeg command that encodes the ladder from this `FILE`")
