@@ -261,7 +261,11 @@ func (r *runner) open(ctx context.Context) error {
 			if in.Language != "" && t.Kind != segment.KindVideo {
 				t.Language = in.Language
 			}
-			if dup := r.duplicate(t); dup != nil {
+			dup, err := r.duplicate(t)
+			if err != nil {
+				return err
+			}
+			if dup != nil {
 				r.log.Info("track is identical to one already selected; packaging it once", "track", t.String(), "same_as", dup.track.String())
 				continue
 			}
@@ -307,28 +311,37 @@ func containsID(ids []uint32, id uint32) bool {
 
 // duplicate finds an already selected track with the same encoded content:
 // in an ABR ladder every rendition file usually carries the same audio.
-func (r *runner) duplicate(t *segment.Track) *repJob {
+func (r *runner) duplicate(t *segment.Track) (*repJob, error) {
 	if t.Kind == segment.KindVideo {
-		return nil
+		return nil, nil
 	}
 	for _, rep := range r.reps {
 		o := rep.track
-		if o.Kind != t.Kind || o.Codec != t.Codec || o.Language != t.Language || len(o.Samples) != len(t.Samples) || o.Timescale != t.Timescale {
+		if o.Kind != t.Kind || o.Codec != t.Codec || o.Language != t.Language || o.SampleCount() != t.SampleCount() || o.Timescale != t.Timescale {
 			continue
 		}
-		same := true
-		for i := range t.Samples {
-			a, b := &t.Samples[i], &o.Samples[i]
-			if a.Size != b.Size || a.Duration != b.Duration || a.DecodeTime != b.DecodeTime {
-				same = false
-				break
-			}
-		}
-		if same {
-			return rep
+		same, err := sameTiming(t, o)
+		if err != nil || same {
+			return rep, err
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// sameTiming reports whether two tracks with as many samples have the same
+// sample sizes, durations and decode times, reading both indexes in step.
+func sameTiming(t, o *segment.Track) (bool, error) {
+	a, b := t.Scan(0, t.SampleCount()), o.Scan(0, o.SampleCount())
+	for a.Next() && b.Next() {
+		x, y := a.Sample(), b.Sample()
+		if x.Size != y.Size || x.Duration != y.Duration || x.DecodeTime != y.DecodeTime {
+			return false, nil
+		}
+	}
+	if err := errors.Join(a.Err(), b.Err()); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func (r *runner) allTracks() []*segment.Track {
@@ -518,7 +531,10 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 		return err
 	}
 	for i := 0; i < sw.Len(); i++ {
-		pre := sw.Info(i)
+		pre, err := sw.Info(i)
+		if err != nil {
+			return err
+		}
 		name, err := manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
 		if err != nil {
 			return err

@@ -2,19 +2,29 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
 
-// rawBox is one box parsed from memory: its type, absolute position in the
-// source and payload (after the header). Parsing never allocates by a size
-// field: payload slices alias the parent buffer.
+// rawBox is one parsed box: its type, absolute position in the source and
+// payload (after the header). Parsing never allocates by a size field:
+// payload slices alias the parent buffer, or were read after the size was
+// checked against the input.
 type rawBox struct {
 	typ     string
 	offset  int64 // absolute offset of the box header in the source
 	hdrLen  int
-	payload []byte
+	size    int64    // total size, header included
+	payload []byte   // nil for a box left in the input (see readTree)
+	kids    []rawBox // children, for containers read by readTree
 }
+
+// payloadOffset is where the box payload starts in the source.
+func (b *rawBox) payloadOffset() int64 { return b.offset + int64(b.hdrLen) }
+
+// payloadLen is the payload size, whether or not the payload was read.
+func (b *rawBox) payloadLen() int64 { return b.size - int64(b.hdrLen) }
 
 // boxReader parses boxes from an in-memory buffer, checking every size field
 // against the bytes actually there.
@@ -64,7 +74,7 @@ func (br boxReader) children(buf []byte, base int64) ([]rawBox, error) {
 				return nil, br.errf(ErrMalformed, base+int64(pos), "uuid box too small")
 			}
 		}
-		out = append(out, rawBox{typ: typ, offset: base + int64(pos), hdrLen: hdr, payload: rest[hdr:size]})
+		out = append(out, rawBox{typ: typ, offset: base + int64(pos), hdrLen: hdr, size: int64(size), payload: rest[hdr:size]})
 		pos += int(size)
 	}
 	return out, nil
@@ -197,4 +207,143 @@ func readBoxHeader(r io.ReaderAt, off, fileSize int64) (typ string, size int64, 
 		size = fileSize - off
 	}
 	return typ, size, hdrLen, nil
+}
+
+// The moov is read as a tree of box headers: containers are descended, the
+// few small boxes the parser interprets are read into memory, and everything
+// else — above all the sample tables, which grow with the duration — stays in
+// the input, located by offset and size. So opening a three-hour file reads a
+// few kilobytes of its moov, not tens of megabytes.
+
+// isContainer reports whether readTree descends into boxes of type typ.
+func isContainer(typ string) bool {
+	switch typ {
+	case "moov", "trak", "mdia", "minf", "stbl", "edts", "mvex":
+		return true
+	}
+	return false
+}
+
+// isLoaded reports whether readTree reads the payload of boxes of type typ.
+func isLoaded(typ string) bool {
+	switch typ {
+	case "mvhd", "trex", "tkhd", "mdhd", "hdlr", "elst", "stsd":
+		return true
+	}
+	return false
+}
+
+// maxTreeDepth bounds the nesting of containers (moov/trak/mdia/minf/stbl is 5).
+const maxTreeDepth = 8
+
+// treeReader reads box trees through a window cache, so that walking many
+// small headers costs few reads.
+type treeReader struct {
+	r      io.ReaderAt
+	src    string
+	size   int64 // input size
+	win    []byte
+	winOff int64
+	winLen int
+}
+
+// readAt fills b from off, through the window when b is small.
+func (tr *treeReader) readAt(b []byte, off int64) error {
+	if len(b) > len(tr.win)/2 {
+		_, err := tr.r.ReadAt(b, off)
+		if errors.Is(err, io.EOF) && off+int64(len(b)) <= tr.size {
+			err = nil
+		}
+		return err
+	}
+	if off < tr.winOff || off+int64(len(b)) > tr.winOff+int64(tr.winLen) {
+		n := min(int64(len(tr.win)), tr.size-off)
+		if n < int64(len(b)) {
+			return io.ErrUnexpectedEOF
+		}
+		if _, err := tr.r.ReadAt(tr.win[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		tr.winOff, tr.winLen = off, int(n)
+	}
+	copy(b, tr.win[off-tr.winOff:])
+	return nil
+}
+
+// readTree reads the box at off (of the given size and header length, already
+// checked to lie within its parent) and, for containers, its descendants.
+func (tr *treeReader) readTree(typ string, off, size int64, hdrLen int, path string, depth int) (rawBox, error) {
+	b := rawBox{typ: typ, offset: off, hdrLen: hdrLen, size: size}
+	errf := func(sentinel error, at int64, format string, args ...any) error {
+		return &FormatError{Source: tr.src, Box: path, Offset: at, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case isContainer(typ):
+		if depth >= maxTreeDepth {
+			return b, errf(ErrMalformed, off, "boxes nested more than %d deep", maxTreeDepth)
+		}
+		end := off + size
+		for pos := b.payloadOffset(); pos < end; {
+			var hdr [24]byte
+			left := end - pos
+			if left < 8 {
+				// Some writers pad containers with up to 4 zero bytes; tolerate them.
+				tail := hdr[:left]
+				if err := tr.readAt(tail, pos); err == nil && allZero(tail) {
+					break
+				}
+				return b, errf(ErrTruncated, pos, "box header needs 8 bytes, %d left", left)
+			}
+			if err := tr.readAt(hdr[:8], pos); err != nil {
+				return b, errf(ErrTruncated, pos, "box header: %v", err)
+			}
+			ksize := int64(binary.BigEndian.Uint32(hdr[:]))
+			ktyp := string(hdr[4:8])
+			khdr := 8
+			switch ksize {
+			case 1:
+				if left < 16 {
+					return b, errf(ErrTruncated, pos, "%q large size header", ktyp)
+				}
+				if err := tr.readAt(hdr[8:16], pos+8); err != nil {
+					return b, errf(ErrTruncated, pos, "%q large size header: %v", ktyp, err)
+				}
+				u := binary.BigEndian.Uint64(hdr[8:16])
+				if u > uint64(left) {
+					return b, errf(ErrTruncated, pos, "%q box size %d exceeds the %d bytes of its parent", ktyp, u, left)
+				}
+				ksize, khdr = int64(u), 16
+			case 0:
+				ksize = left
+			}
+			if ksize < int64(khdr) {
+				return b, errf(ErrMalformed, pos, "%q box size %d smaller than its header", ktyp, ksize)
+			}
+			if ksize > left {
+				return b, errf(ErrTruncated, pos, "%q box size %d exceeds the %d bytes of its parent", ktyp, ksize, left)
+			}
+			if ktyp == "uuid" {
+				khdr += 16
+				if ksize < int64(khdr) {
+					return b, errf(ErrMalformed, pos, "uuid box too small")
+				}
+			}
+			kid, err := tr.readTree(ktyp, pos, ksize, khdr, path+"/"+ktyp, depth+1)
+			if err != nil {
+				return b, err
+			}
+			b.kids = append(b.kids, kid)
+			pos += ksize
+		}
+	case isLoaded(typ):
+		n := b.payloadLen()
+		if n > maxHeaderBoxSize {
+			return b, errf(ErrMalformed, off, "%q box of %d bytes exceeds the %d byte limit", typ, size, maxHeaderBoxSize)
+		}
+		b.payload = make([]byte, n)
+		if err := tr.readAt(b.payload, b.payloadOffset()); err != nil {
+			return b, errf(ErrTruncated, off, "%q payload: %v", typ, err)
+		}
+	}
+	return b, nil
 }

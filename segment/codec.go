@@ -203,23 +203,27 @@ func reduce(r Rational) Rational {
 // frameRateOf derives the exact frame rate of a video track from its most
 // common sample duration (robust to a short last frame or a few irregular
 // durations), e.g. timescale 30000 and duration 1001 give 30000/1001.
-func frameRateOf(t *Track) Rational {
-	if t.Kind != KindVideo || len(t.Samples) == 0 || t.Timescale == 0 {
-		return Rational{}
+func frameRateOf(t *Track) (Rational, error) {
+	if t.Kind != KindVideo || t.SampleCount() == 0 || t.Timescale == 0 {
+		return Rational{}, nil
 	}
 	counts := map[uint32]int{}
 	var best uint32
-	for i := range t.Samples {
-		d := t.Samples[i].Duration
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		d := sc.Sample().Duration
 		counts[d]++
 		if counts[d] > counts[best] || (counts[d] == counts[best] && d < best) {
 			best = d
 		}
 	}
-	if best == 0 {
-		return Rational{}
+	if err := sc.Err(); err != nil {
+		return Rational{}, err
 	}
-	return reduce(Rational{int64(t.Timescale), int64(best)})
+	if best == 0 {
+		return Rational{}, nil
+	}
+	return reduce(Rational{int64(t.Timescale), int64(best)}), nil
 }
 
 // readerAtSamples reads contiguous sample payloads from an io.ReaderAt.

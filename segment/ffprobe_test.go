@@ -66,8 +66,8 @@ func TestFFprobe(t *testing.T) {
 				t.Fatal(err)
 			}
 			frames, dur := ffprobeStream(t, ffprobe, file)
-			if frames != len(tr.Samples) {
-				t.Errorf("%s: ffprobe decodes %d frames, source has %d", tr, frames, len(tr.Samples))
+			if frames != tr.SampleCount() {
+				t.Errorf("%s: ffprobe decodes %d frames, source has %d", tr, frames, tr.SampleCount())
 			}
 			want := float64(tr.Duration) / float64(tr.Timescale)
 			if d := dur - want; d > 0.05 || d < -0.05 {
@@ -101,8 +101,9 @@ func TestPlanLadder(t *testing.T) {
 		}
 		// Audio is cut at the audio frame nearest to the video boundary.
 		b := float64(plan.Starts[1]) / float64(plan.Timescale)
-		c := float64(tr.Samples[cuts[1]].PresentationTime()-tr.PresentationOffset) / float64(tr.Timescale)
-		half := float64(tr.Samples[0].Duration) / float64(tr.Timescale) / 2
+		ss := allSamples(t, tr)
+		c := float64(ss[cuts[1]].PresentationTime()-tr.PresentationOffset) / float64(tr.Timescale)
+		half := float64(ss[0].Duration) / float64(tr.Timescale) / 2
 		if c < b-half || c > b+half {
 			t.Errorf("%s: cut at %.4f s, boundary %.4f s", tr, c, b)
 		}
@@ -110,12 +111,13 @@ func TestPlanLadder(t *testing.T) {
 
 	// A rendition whose keyframe at 4 s is missing must be refused, naming file and time.
 	bad := *lo.Tracks[0]
-	bad.Samples = append([]segment.Sample(nil), bad.Samples...)
-	for i := range bad.Samples {
-		if i > 0 && bad.Samples[i].Sync && bad.Samples[i].DecodeTime >= 3*uint64(bad.Timescale) && bad.Samples[i].DecodeTime < 5*uint64(bad.Timescale) {
-			bad.Samples[i].Sync = false
+	badSamples := allSamples(t, &bad)
+	for i := range badSamples {
+		if i > 0 && badSamples[i].Sync && badSamples[i].DecodeTime >= 3*uint64(bad.Timescale) && badSamples[i].DecodeTime < 5*uint64(bad.Timescale) {
+			badSamples[i].Sync = false
 		}
 	}
+	bad.Index = segment.SampleList(badSamples)
 	_, err = segment.PlanSegments([]*segment.Track{hi.Tracks[0], &bad}, 4*time.Second)
 	if !errors.Is(err, segment.ErrUnaligned) {
 		t.Fatalf("got %v, want ErrUnaligned", err)

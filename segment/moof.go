@@ -168,48 +168,77 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 				s.Sync = true
 			}
 			if dataPos < 0 || dataPos+int64(s.Size) > p.size {
-				return 0, fe(ErrTruncated, "trun", trun.offset, "sample %d of %d bytes at %d extends past the end of the %d byte file", len(t.Samples)+1, s.Size, dataPos, p.size)
+				return 0, fe(ErrTruncated, "trun", trun.offset, "sample %d of %d bytes at %d extends past the end of the %d byte file", t.samplesSoFar()+1, s.Size, dataPos, p.size)
 			}
 			s.Offset = dataPos
 			dataPos += int64(s.Size)
 			dts += uint64(s.Duration)
-			t.Samples = append(t.Samples, s)
+			t.list = append(t.list, s)
 		}
 	}
 	t.fragTime = dts
-	t.Duration = dts - firstDecodeTime(t.Track)
+	if len(t.list) > 0 {
+		t.Duration = dts - t.list[0].DecodeTime
+	}
 	return dataPos, nil
 }
 
-func firstDecodeTime(t *Track) uint64 {
-	if len(t.Samples) == 0 {
-		return 0
+// samplesSoFar counts the samples indexed so far, for errors.
+func (t *mp4Track) samplesSoFar() int {
+	n := len(t.list)
+	if t.Index != nil {
+		n += t.Index.Len()
 	}
-	return t.Samples[0].DecodeTime
+	return n
 }
 
 // finishTrack validates a completed index and fills derived properties.
 func (p *mp4Parser) finishTrack(t *mp4Track) error {
-	if len(t.Samples) == 0 {
+	if t.list != nil {
+		// Samples from moof boxes, after any in the moov's tables.
+		if t.Index != nil && t.Index.Len() > 0 {
+			all, err := t.Index.AppendSamples(make(SampleList, 0, t.Index.Len()+len(t.list)), 0, t.Index.Len())
+			if err != nil {
+				return err
+			}
+			t.list = append(all, t.list...)
+		}
+		t.Index = t.list
+		t.list = nil
+	}
+	if t.SampleCount() == 0 {
 		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
 	}
 	if t.Kind == KindVideo {
-		if !t.Samples[0].Sync {
-			first := -1
-			for i := range t.Samples {
-				if t.Samples[i].Sync {
-					first = i
-					break
-				}
+		first := -1
+		sc := t.Scan(0, t.SampleCount())
+		for sc.Next() {
+			if sc.Sample().Sync {
+				first = sc.Index()
+				break
 			}
-			if first < 0 {
-				return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrNoSyncSample, Detail: "video track has no sync sample"}
-			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		if first < 0 {
+			return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrNoSyncSample, Detail: "video track has no sync sample"}
+		}
+		if first > 0 {
 			p.log.Warn("dropping samples before the first sync sample", "source", p.name, "track", t.ID, "samples", first)
-			t.Samples = t.Samples[first:]
+			switch x := t.Index.(type) {
+			case *stblIndex:
+				x.skip = first
+			case SampleList:
+				t.Index = x[first:]
+			}
 		}
 	}
 	t.Data = &readerAtSamples{r: p.r}
-	t.FrameRate = frameRateOf(t.Track)
+	fr, err := frameRateOf(t.Track)
+	if err != nil {
+		return err
+	}
+	t.FrameRate = fr
 	return nil
 }

@@ -110,6 +110,7 @@ type mp4Parser struct {
 // mp4Track is a track while it is being indexed.
 type mp4Track struct {
 	*Track
+	list     SampleList // samples from moof boxes
 	trex     trexDefaults
 	fragTime uint64 // next decode time when a traf has no tfdt
 	skip     bool   // unsupported track that the caller will not see
@@ -146,11 +147,12 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 		}
 		switch typ {
 		case "moov":
-			b, err := p.readBox(typ, off, boxSize, hdrLen)
+			tr := &treeReader{r: p.r, src: p.name, size: p.size, win: make([]byte, 64<<10)}
+			b, err := tr.readTree(typ, off, boxSize, hdrLen, "moov", 0)
 			if err != nil {
 				return nil, err
 			}
-			moov = b
+			moov = &b
 			if err := p.parseMoov(moov); err != nil {
 				return nil, err
 			}
@@ -197,15 +199,11 @@ func (p *mp4Parser) readBox(typ string, off, size int64, hdrLen int) (*rawBox, e
 	if _, err := p.r.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && len(buf) == int(size)) {
 		return nil, fmt.Errorf("%s: read %q at %d: %w", p.name, typ, off, err)
 	}
-	return &rawBox{typ: typ, offset: off, hdrLen: hdrLen, payload: buf[hdrLen:]}, nil
+	return &rawBox{typ: typ, offset: off, hdrLen: hdrLen, size: size, payload: buf[hdrLen:]}, nil
 }
 
 func (p *mp4Parser) parseMoov(moov *rawBox) error {
-	br := boxReader{src: p.name, path: "moov"}
-	kids, err := br.children(moov.payload, moov.offset+int64(moov.hdrLen))
-	if err != nil {
-		return err
-	}
+	kids := moov.kids
 	if mvhd := findBox(kids, "mvhd"); mvhd != nil {
 		c := cursor{b: mvhd.payload}
 		v := c.u8()
@@ -219,11 +217,7 @@ func (p *mp4Parser) parseMoov(moov *rawBox) error {
 	}
 	trexByID := map[uint32]trexDefaults{}
 	if mvex := findBox(kids, "mvex"); mvex != nil {
-		mk, err := boxReader{src: p.name, path: "moov/mvex"}.children(mvex.payload, mvex.offset+int64(mvex.hdrLen))
-		if err != nil {
-			return err
-		}
-		for _, b := range mk {
+		for _, b := range mvex.kids {
 			if b.typ != "trex" {
 				continue
 			}
@@ -252,11 +246,7 @@ func (p *mp4Parser) parseMoov(moov *rawBox) error {
 }
 
 func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
-	br := boxReader{src: p.name, path: "moov/trak"}
-	kids, err := br.children(trak.payload, trak.offset+int64(trak.hdrLen))
-	if err != nil {
-		return nil, err
-	}
+	kids := trak.kids
 	t := &mp4Track{Track: &Track{Source: p.name, Language: "und"}}
 	tkhd := findBox(kids, "tkhd")
 	if tkhd == nil {
@@ -283,10 +273,7 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 	if mdia == nil {
 		return nil, fe(ErrMalformed, "moov/trak", trak.offset, "no mdia")
 	}
-	mk, err := boxReader{src: p.name, path: "moov/trak/mdia"}.children(mdia.payload, mdia.offset+int64(mdia.hdrLen))
-	if err != nil {
-		return nil, err
-	}
+	mk := mdia.kids
 	mdhd := findBox(mk, "mdhd")
 	if mdhd == nil {
 		return nil, fe(ErrMalformed, "moov/trak/mdia", mdia.offset, "no mdhd")
@@ -369,8 +356,7 @@ func (p *mp4Parser) descend(t *mp4Track, kids []rawBox, parent *rawBox, path, ty
 	if b == nil {
 		return nil, nil, &FormatError{Source: p.name, Box: path, Track: t.ID, Offset: parent.offset, Err: ErrMalformed, Detail: "no " + typ}
 	}
-	children, err := boxReader{src: p.name, path: path + "/" + typ}.children(b.payload, b.offset+int64(b.hdrLen))
-	return b, children, err
+	return b, b.kids, nil
 }
 
 func decodeISO639(v uint16) string {
@@ -391,11 +377,7 @@ func decodeISO639(v uint16) string {
 // one media edit (B-frame delay or audio priming). Further edits are ignored
 // with a warning, as CMAF tracks cannot express them.
 func (p *mp4Parser) parseEdts(t *mp4Track, edts *rawBox) error {
-	ek, err := boxReader{src: p.name, path: "moov/trak/edts"}.children(edts.payload, edts.offset+int64(edts.hdrLen))
-	if err != nil {
-		return err
-	}
-	elst := findBox(ek, "elst")
+	elst := findBox(edts.kids, "elst")
 	if elst == nil {
 		return nil
 	}

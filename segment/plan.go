@@ -25,9 +25,10 @@ type Plan struct {
 // SegmentCount returns the number of segments in the plan.
 func (p *Plan) SegmentCount() int { return len(p.Starts) }
 
-// presentationTime of sample i relative to the track's presentation zero.
-func relPresentation(t *Track, i int) int64 {
-	return t.Samples[i].PresentationTime() - t.PresentationOffset
+// relPresentation is the presentation time of s relative to the track's
+// presentation zero.
+func relPresentation(t *Track, s *Sample) int64 {
+	return s.PresentationTime() - t.PresentationOffset
 }
 
 // rescale converts v from timescale from to timescale to, rounding to nearest.
@@ -63,7 +64,7 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 			break
 		}
 	}
-	if len(ref.Samples) == 0 {
+	if ref.SampleCount() == 0 {
 		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
 	}
 	ts := ref.Timescale
@@ -74,10 +75,14 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 	p := &Plan{Timescale: ts}
 	// Candidate start points in presentation order.
 	var cands []int64
-	for i := range ref.Samples {
-		if ref.Samples[i].Sync {
-			cands = append(cands, relPresentation(ref, i))
+	sc := ref.Scan(0, ref.SampleCount())
+	for sc.Next() {
+		if s := sc.Sample(); s.Sync {
+			cands = append(cands, relPresentation(ref, s))
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
 	}
 	if len(cands) == 0 {
 		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrNoSyncSample}
@@ -93,7 +98,11 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 		}
 	}
 	for _, t := range tracks {
-		if e := rescale(trackEnd(t), t.Timescale, ts); e > p.End {
+		end, err := trackEnd(t)
+		if err != nil {
+			return nil, err
+		}
+		if e := rescale(end, t.Timescale, ts); e > p.End {
 			p.End = e
 		}
 	}
@@ -110,54 +119,69 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 }
 
 // trackEnd is the presentation end of a track relative to its zero.
-func trackEnd(t *Track) int64 {
+func trackEnd(t *Track) (int64, error) {
 	var end int64
-	for i := range t.Samples {
-		if e := relPresentation(t, i) + int64(t.Samples[i].Duration); e > end {
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		s := sc.Sample()
+		if e := relPresentation(t, s) + int64(s.Duration); e > end {
 			end = e
 		}
 	}
-	return end
+	return end, sc.Err()
 }
 
 // Cuts returns, for track t, the index of the first sample of every segment
-// of the plan, followed by len(t.Samples). A video track is cut at the sync
+// of the plan, followed by t.SampleCount(). A video track is cut at the sync
 // sample presented at each boundary (within half a frame); other tracks at
 // the sample whose start is nearest to the boundary, so that consecutive
 // segments neither overlap nor leave a gap.
 func (p *Plan) Cuts(t *Track) ([]int, error) {
-	n := len(t.Samples)
+	n := t.SampleCount()
 	cuts := make([]int, 0, len(p.Starts)+1)
 	cuts = append(cuts, 0)
 	if t.Kind == KindVideo {
-		// Map presentation time (track scale) of sync samples to indexes.
-		tol := int64(0)
-		if len(t.Samples) > 0 {
-			tol = int64(t.Samples[0].Duration) / 2
+		// The presentation times of the sync samples, with their indexes.
+		type syncSample struct {
+			i  int
+			pt int64
 		}
-		syncs := make([]int, 0, n/16+1)
-		for i := range t.Samples {
-			if t.Samples[i].Sync {
-				syncs = append(syncs, i)
+		var syncs []syncSample
+		tol := int64(0)
+		sc := t.Scan(0, n)
+		for sc.Next() {
+			s := sc.Sample()
+			if sc.Index() == 0 {
+				tol = int64(s.Duration) / 2
 			}
+			if s.Sync {
+				syncs = append(syncs, syncSample{sc.Index(), relPresentation(t, s)})
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, err
 		}
 		k := 0
 		for _, b := range p.Starts[1:] {
 			want := rescale(b, p.Timescale, t.Timescale)
 			found := -1
 			for ; k < len(syncs); k++ {
-				pt := relPresentation(t, syncs[k])
+				pt := syncs[k].pt
 				if pt > want+tol {
 					break
 				}
 				if pt >= want-tol {
-					found = syncs[k]
+					found = syncs[k].i
 					k++
 					break
 				}
 			}
 			if found < 0 {
-				if want >= trackEnd(t) {
+				end, err := trackEnd(t)
+				if err != nil {
+					return nil, err
+				}
+				if want >= end {
 					break // this rendition ends before the boundary
 				}
 				return nil, fmt.Errorf("%w: %s has no sync sample at %s", ErrUnaligned, t, ticksToDuration(b, p.Timescale))
@@ -165,16 +189,24 @@ func (p *Plan) Cuts(t *Track) ([]int, error) {
 			cuts = append(cuts, found)
 		}
 	} else {
-		i := 0
+		sc := t.Scan(0, n)
+		more := sc.Next()
 		for _, b := range p.Starts[1:] {
 			want := rescale(b, p.Timescale, t.Timescale)
-			for i < n && relPresentation(t, i)+int64(t.Samples[i].Duration)/2 <= want {
-				i++
+			for more {
+				s := sc.Sample()
+				if relPresentation(t, s)+int64(s.Duration)/2 > want {
+					break
+				}
+				more = sc.Next()
 			}
-			if i >= n {
+			if err := sc.Err(); err != nil {
+				return nil, err
+			}
+			if !more {
 				break
 			}
-			if i > cuts[len(cuts)-1] {
+			if i := sc.Index(); i > cuts[len(cuts)-1] {
 				cuts = append(cuts, i)
 			}
 		}

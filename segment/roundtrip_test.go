@@ -114,13 +114,14 @@ func checkRoundTrip(t *testing.T, tr *segment.Track, init []byte, segs [][]byte,
 			got = append(got, fs...)
 		}
 	}
-	if len(got) != len(tr.Samples) {
-		t.Fatalf("%s: %d samples back, want %d", tr, len(got), len(tr.Samples))
+	samples := allSamples(t, tr)
+	if len(got) != len(samples) {
+		t.Fatalf("%s: %d samples back, want %d", tr, len(got), len(samples))
 	}
 	data := make([]byte, 0, 1<<16)
 	var prevEnd uint64
 	for i, g := range got {
-		s := &tr.Samples[i]
+		s := &samples[i]
 		data, err = tr.Data.AppendSample(data[:0], s)
 		if err != nil {
 			t.Fatal(err)
@@ -154,8 +155,8 @@ func checkRoundTrip(t *testing.T, tr *segment.Track, init []byte, segs [][]byte,
 		}
 		n = info.EndSample
 	}
-	if n != len(tr.Samples) {
-		t.Fatalf("segments cover %d of %d samples", n, len(tr.Samples))
+	if n != tr.SampleCount() {
+		t.Fatalf("segments cover %d of %d samples", n, tr.SampleCount())
 	}
 }
 
@@ -283,9 +284,20 @@ func checkIsolatedSync(t *testing.T, tr *segment.Track, init []byte, segs [][]by
 		if err != nil || len(fs) != 1 {
 			t.Fatalf("segment %d sync range holds %d samples (%v)", i+1, len(fs), err)
 		}
-		want, _ := tr.Data.AppendSample(nil, &tr.Samples[info.FirstSample])
-		if !bytes.Equal(fs[0].Data, want) || !tr.Samples[info.FirstSample].Sync {
+		first := allSamples(t, tr)[info.FirstSample]
+		want, _ := tr.Data.AppendSample(nil, &first)
+		if !bytes.Equal(fs[0].Data, want) || !first.Sync {
 			t.Fatalf("segment %d sync range does not hold the first (sync) sample", i+1)
 		}
 	}
+}
+
+// allSamples reads a track's whole sample index.
+func allSamples(t testing.TB, tr *segment.Track) []segment.Sample {
+	t.Helper()
+	ss, err := tr.AppendSamples(nil, 0, tr.SampleCount())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
 }

@@ -83,6 +83,81 @@ func (s *Sample) PresentationTime() int64 {
 	return int64(s.DecodeTime) + int64(s.CompositionOffset)
 }
 
+// Index is a track's sample index in decode order. Implementations must be
+// safe for concurrent use: tracks and segments are written in parallel.
+type Index interface {
+	// Len returns the number of samples.
+	Len() int
+	// AppendSamples appends samples [from, to) to dst and returns the extended
+	// slice. Callers keep 0 <= from <= to <= Len().
+	AppendSamples(dst []Sample, from, to int) ([]Sample, error)
+}
+
+// SampleList is an Index held in memory, for sources that build their index
+// as they read (MPEG-TS) and for tests.
+type SampleList []Sample
+
+// Len returns len(l).
+func (l SampleList) Len() int { return len(l) }
+
+// AppendSamples appends l[from:to] to dst.
+func (l SampleList) AppendSamples(dst []Sample, from, to int) ([]Sample, error) {
+	return append(dst, l[from:to]...), nil
+}
+
+// SampleScanner reads a range of a track's samples in order, a window at a
+// time, so that a pass over a long track needs little memory. Use it like
+// bufio.Scanner:
+//
+//	sc := t.Scan(0, t.SampleCount())
+//	for sc.Next() {
+//		s := sc.Sample()
+//		...
+//	}
+//	if err := sc.Err(); err != nil { ... }
+type SampleScanner struct {
+	t         *Track
+	next, end int // next sample to load, end of the range
+	buf       []Sample
+	pos       int
+	i         int
+	err       error
+}
+
+// scanWindow is how many samples a SampleScanner loads at once.
+const scanWindow = 1024
+
+// Next advances to the next sample and reports whether there is one.
+func (sc *SampleScanner) Next() bool {
+	if sc.err != nil {
+		return false
+	}
+	sc.pos++
+	if sc.pos >= len(sc.buf) {
+		if sc.next >= sc.end {
+			return false
+		}
+		to := min(sc.next+scanWindow, sc.end)
+		sc.buf, sc.err = sc.t.AppendSamples(sc.buf[:0], sc.next, to)
+		if sc.err != nil {
+			return false
+		}
+		sc.next = to
+		sc.pos = 0
+	}
+	sc.i++
+	return true
+}
+
+// Sample returns the current sample. It is valid until the next call to Next.
+func (sc *SampleScanner) Sample() *Sample { return &sc.buf[sc.pos] }
+
+// Index returns the index of the current sample in the track.
+func (sc *SampleScanner) Index() int { return sc.i }
+
+// Err returns the error that stopped the scan, if any.
+func (sc *SampleScanner) Err() error { return sc.err }
+
 // SampleReader reads sample payloads of one track. Implementations must be safe
 // for concurrent use by several goroutines (tracks are written in parallel).
 type SampleReader interface {
@@ -129,10 +204,33 @@ type Track struct {
 	// into init segments. It is owned by the track; writers clone it.
 	SampleEntry mp4.Box
 
-	// Samples is the sample index in decode order.
-	Samples []Sample
+	// Index is the sample index in decode order. Sources made by Open read it
+	// from the input's sample tables on demand, so it costs almost no memory.
+	Index Index
 	// Data reads sample payloads.
 	Data SampleReader
+}
+
+// SampleCount returns the number of samples in the track's index.
+func (t *Track) SampleCount() int {
+	if t.Index == nil {
+		return 0
+	}
+	return t.Index.Len()
+}
+
+// AppendSamples appends samples [from, to) of the track's index to dst.
+func (t *Track) AppendSamples(dst []Sample, from, to int) ([]Sample, error) {
+	if from < 0 || to > t.SampleCount() || from > to {
+		return dst, fmt.Errorf("%s: samples [%d, %d) outside the %d of the index", t, from, to, t.SampleCount())
+	}
+	return t.Index.AppendSamples(dst, from, to)
+}
+
+// Scan returns a scanner over samples [from, to) of the track, reading the
+// index a window at a time.
+func (t *Track) Scan(from, to int) *SampleScanner {
+	return &SampleScanner{t: t, next: from, end: to, i: from - 1}
 }
 
 // String describes the track for logs and errors, e.g. "in.mp4 track 1 (video avc1.64001f)".

@@ -195,6 +195,8 @@ type SegmentWriter struct {
 	tm    timing
 	// buf holds one segment's payload when it has to pass through memory.
 	buf []byte
+	// samples holds the index entries of the segment being written.
+	samples []Sample
 }
 
 // NewSegmentWriter prepares writing t's segments as cut by p.
@@ -214,23 +216,38 @@ func (sw *SegmentWriter) Track() *Track { return sw.track }
 
 // Info describes segment i (0-based) without writing it: numbers and times,
 // but no sizes.
-func (sw *SegmentWriter) Info(i int) SegmentInfo {
+func (sw *SegmentWriter) Info(i int) (SegmentInfo, error) {
+	if i < 0 || i >= sw.Len() {
+		return SegmentInfo{}, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
+	}
+	info, _, err := sw.info(i)
+	return info, err
+}
+
+// info describes segment i and returns its samples, read from the index
+// into sw.samples.
+func (sw *SegmentWriter) info(i int) (SegmentInfo, []Sample, error) {
 	t := sw.track
 	first, end := sw.cuts[i], sw.cuts[i+1]
 	info := SegmentInfo{Number: i + 1, FirstSample: first, EndSample: end}
-	info.DecodeTime = t.Samples[first].DecodeTime + sw.tm.decodeShift
+	ss, err := t.AppendSamples(sw.samples[:0], first, end)
+	if err != nil {
+		return info, nil, err
+	}
+	sw.samples = ss
+	info.DecodeTime = ss[0].DecodeTime + sw.tm.decodeShift
 	ept := int64(1<<62 - 1)
-	for k := first; k < end; k++ {
-		if p := relPresentation(t, k); p < ept {
+	for k := range ss {
+		if p := relPresentation(t, &ss[k]); p < ept {
 			ept = p
 		}
-		info.Duration += uint64(t.Samples[k].Duration)
+		info.Duration += uint64(ss[k].Duration)
 	}
 	info.PresentationTime = ept
 	if mt := ept + sw.tm.elstMedia; mt > 0 {
 		info.MediaTime = uint64(mt)
 	}
-	return info
+	return info, ss, nil
 }
 
 // WriteSegment writes media segment i (0-based) to w and reports it.
@@ -241,7 +258,10 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 	if err := ctx.Err(); err != nil {
 		return SegmentInfo{}, err
 	}
-	info := sw.Info(i)
+	info, ss, err := sw.info(i)
+	if err != nil {
+		return info, err
+	}
 	cw := &countingWriter{w: w}
 	if !sw.opts.NoStyp {
 		styp := mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"})
@@ -250,14 +270,15 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 		}
 	}
 	info.FragmentOffset = cw.n
-	for _, ch := range sw.chunks(info.FirstSample, info.EndSample) {
+	first := info.FirstSample
+	for _, ch := range sw.chunks(first, ss) {
 		// mfhd sequence numbers must increase per fragment; with chunks the
 		// first sample's number does, and stays derivable from the index.
 		seq := info.Number
 		if sw.opts.ChunkDuration > 0 || sw.opts.IsolateSyncSample {
 			seq = ch[0] + 1
 		}
-		syncEnd, err := sw.writeFragment(ctx, cw, seq, info.Number-1, ch[0], ch[1])
+		syncEnd, err := sw.writeFragment(ctx, cw, seq, info.Number-1, ch[0], ss[ch[0]-first:ch[1]-first])
 		if err != nil {
 			return info, err
 		}
@@ -270,16 +291,18 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 	return info, nil
 }
 
-// chunks splits samples [first,end) into runs of about ChunkDuration.
-func (sw *SegmentWriter) chunks(first, end int) [][2]int {
+// chunks splits the segment's samples ss, the first of which is sample
+// first of the track, into runs [from, to) of about ChunkDuration.
+func (sw *SegmentWriter) chunks(first int, ss []Sample) [][2]int {
 	t := sw.track
-	if sw.opts.IsolateSyncSample && t.Kind == KindVideo && end-first > 1 && t.Samples[first].Sync {
-		return append([][2]int{{first, first + 1}}, sw.timedChunks(first+1, end)...)
+	if sw.opts.IsolateSyncSample && t.Kind == KindVideo && len(ss) > 1 && ss[0].Sync {
+		return append([][2]int{{first, first + 1}}, sw.timedChunks(first+1, ss[1:])...)
 	}
-	return sw.timedChunks(first, end)
+	return sw.timedChunks(first, ss)
 }
 
-func (sw *SegmentWriter) timedChunks(first, end int) [][2]int {
+func (sw *SegmentWriter) timedChunks(first int, ss []Sample) [][2]int {
+	end := first + len(ss)
 	if sw.opts.ChunkDuration <= 0 {
 		return [][2]int{{first, end}}
 	}
@@ -288,11 +311,11 @@ func (sw *SegmentWriter) timedChunks(first, end int) [][2]int {
 	var out [][2]int
 	start := first
 	var acc uint64
-	for k := first; k < end; k++ {
-		acc += uint64(t.Samples[k].Duration)
-		if acc >= limit || k == end-1 {
-			out = append(out, [2]int{start, k + 1})
-			start, acc = k+1, 0
+	for k := range ss {
+		acc += uint64(ss[k].Duration)
+		if acc >= limit || k == len(ss)-1 {
+			out = append(out, [2]int{start, first + k + 1})
+			start, acc = first+k+1, 0
 		}
 	}
 	return out
@@ -306,10 +329,11 @@ func sampleFlags(s *Sample) uint32 {
 	return sampleFlagDependsOnMore | sampleFlagNonSync
 }
 
-// writeFragment writes one moof/mdat pair with samples [first,end). It
-// returns the offset (relative to what cw had counted at the segment start)
-// of the end of the first sync sample in this fragment, or 0.
-func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, seq, segIndex, first, end int) (int64, error) {
+// writeFragment writes one moof/mdat pair with the samples ss, the first of
+// which is sample first of the track. It returns the offset (relative to
+// what cw had counted at the segment start) of the end of the first sync
+// sample in this fragment, or 0.
+func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, seq, segIndex, first int, ss []Sample) (int64, error) {
 	t := sw.track
 	frag, err := mp4.CreateFragment(uint32(seq), outputTrackID)
 	if err != nil {
@@ -317,11 +341,11 @@ func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, 
 	}
 	var dataSize uint64
 	var syncAt int64 = -1 // payload offset of the end of the first sync sample
-	for k := first; k < end; k++ {
-		s := &t.Samples[k]
+	for k := range ss {
+		s := &ss[k]
 		cto := int64(s.CompositionOffset) - sw.tm.ctoShift
 		if cto < -1<<31 || cto > 1<<31-1 {
-			return 0, &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: -1, Err: ErrMalformed, Detail: "composition offset out of range"}
+			return 0, &FormatError{Source: t.Source, Track: t.ID, Sample: first + k + 1, Offset: -1, Err: ErrMalformed, Detail: "composition offset out of range"}
 		}
 		frag.AddSample(mp4.NewSample(sampleFlags(s), s.Duration, s.Size, int32(cto)), s.DecodeTime+sw.tm.decodeShift)
 		dataSize += uint64(s.Size)
@@ -340,7 +364,7 @@ func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, 
 	start := cw.n
 	if sw.opts.Protector != nil {
 		// Encryption needs the payload in memory; it is one fragment's worth.
-		buf, err := sw.readSamples(first, end)
+		buf, err := sw.readSamples(first, ss)
 		if err != nil {
 			return 0, err
 		}
@@ -360,7 +384,7 @@ func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, 
 		if err := writeMdatHeader(cw, dataSize); err != nil {
 			return 0, err
 		}
-		if err := sw.copySamples(cw, first, end); err != nil {
+		if err := sw.copySamples(cw, first, ss); err != nil {
 			return 0, err
 		}
 	}
@@ -398,40 +422,43 @@ func putU32(b []byte, v uint32) {
 }
 func putU64(b []byte, v uint64) { putU32(b, uint32(v>>32)); putU32(b[4:], uint32(v)) }
 
-// readSamples reads the payloads of samples [first,end) into sw.buf.
-func (sw *SegmentWriter) readSamples(first, end int) ([]byte, error) {
+// readSamples reads the payloads of the samples ss (the first is sample
+// first of the track) into sw.buf.
+func (sw *SegmentWriter) readSamples(first int, ss []Sample) ([]byte, error) {
 	t := sw.track
 	buf := sw.buf[:0]
 	var err error
-	for k := first; k < end; k++ {
+	for k := range ss {
 		n := len(buf)
-		buf, err = t.Data.AppendSample(buf, &t.Samples[k])
+		buf, err = t.Data.AppendSample(buf, &ss[k])
 		if err != nil {
-			return nil, sampleReadError(t, k, err)
+			return nil, sampleReadError(t, first+k, &ss[k], err)
 		}
-		if len(buf)-n != int(t.Samples[k].Size) {
-			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: t.Samples[k].Offset, Err: ErrTruncated, Detail: fmt.Sprintf("read %d of %d bytes", len(buf)-n, t.Samples[k].Size)}
+		if len(buf)-n != int(ss[k].Size) {
+			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: first + k + 1, Offset: ss[k].Offset, Err: ErrTruncated, Detail: fmt.Sprintf("read %d of %d bytes", len(buf)-n, ss[k].Size)}
 		}
 	}
 	sw.buf = buf
 	return buf, nil
 }
 
-func sampleReadError(t *Track, k int, err error) error {
+// sampleReadError describes a failed read of sample k (0-based) s.
+func sampleReadError(t *Track, k int, s *Sample, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: t.Samples[k].Offset, Err: ErrTruncated, Detail: err.Error()}
+		return &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: s.Offset, Err: ErrTruncated, Detail: err.Error()}
 	}
 	return fmt.Errorf("%s sample %d: %w", t, k+1, err)
 }
 
-// copySamples copies payloads of samples [first,end) to w. Runs of samples
-// that are contiguous in the source are copied with one read each, through a
-// reused buffer, so the cost is close to a file copy.
-func (sw *SegmentWriter) copySamples(w io.Writer, first, end int) error {
+// copySamples copies payloads of the samples ss (the first is sample first
+// of the track) to w. Runs of samples that are contiguous in the source are
+// copied with one read each, through a reused buffer, so the cost is close
+// to a file copy.
+func (sw *SegmentWriter) copySamples(w io.Writer, first int, ss []Sample) error {
 	t := sw.track
 	ra, ok := t.Data.(interface{ readerAt() io.ReaderAt })
 	if !ok {
-		buf, err := sw.readSamples(first, end)
+		buf, err := sw.readSamples(first, ss)
 		if err != nil {
 			return err
 		}
@@ -440,12 +467,12 @@ func (sw *SegmentWriter) copySamples(w io.Writer, first, end int) error {
 	}
 	r := ra.readerAt()
 	const maxRun = 4 << 20
-	for k := first; k < end; {
-		off := t.Samples[k].Offset
-		size := int64(t.Samples[k].Size)
+	for k := 0; k < len(ss); {
+		off := ss[k].Offset
+		size := int64(ss[k].Size)
 		j := k + 1
-		for j < end && t.Samples[j].Offset == off+size && size+int64(t.Samples[j].Size) <= maxRun {
-			size += int64(t.Samples[j].Size)
+		for j < len(ss) && ss[j].Offset == off+size && size+int64(ss[j].Size) <= maxRun {
+			size += int64(ss[j].Size)
 			j++
 		}
 		if cap(sw.buf) < int(size) {
@@ -456,7 +483,7 @@ func (sw *SegmentWriter) copySamples(w io.Writer, first, end int) error {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return sampleReadError(t, k, err)
+			return sampleReadError(t, first+k, &ss[k], err)
 		}
 		if _, err := w.Write(b); err != nil {
 			return err

@@ -108,7 +108,10 @@ func inspectFile(ctx context.Context, path string, segDur time.Duration) (fileRe
 		rep.Format = "fragmented MP4"
 	}
 	for _, t := range src.Tracks {
-		tr := describeTrack(t)
+		tr, err := describeTrack(t)
+		if err != nil {
+			return fileReport{}, err
+		}
 		rep.Tracks = append(rep.Tracks, tr)
 		if t.Kind == segment.KindVideo && tr.GOPMax > segDur.Seconds()*1.5 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("track %d: keyframes up to %.2f s apart: segments will be longer than the %s target (re-encode with a keyframe every %s)", t.ID, tr.GOPMax, segDur, segDur))
@@ -121,9 +124,9 @@ func inspectFile(ctx context.Context, path string, segDur time.Duration) (fileRe
 	return rep, nil
 }
 
-func describeTrack(t *segment.Track) trackReport {
+func describeTrack(t *segment.Track) (trackReport, error) {
 	tr := trackReport{ID: t.ID, Kind: t.Kind.String(), Codec: t.Codec, Language: t.Language, Timescale: t.Timescale,
-		Samples: len(t.Samples), Width: t.Width, Height: t.Height, SampleRate: t.SampleRate, Channels: t.Channels, VideoRange: t.VideoRange}
+		Samples: t.SampleCount(), Width: t.Width, Height: t.Height, SampleRate: t.SampleRate, Channels: t.Channels, VideoRange: t.VideoRange}
 	ts := float64(t.Timescale)
 	tr.Duration = float64(t.Duration) / ts
 	tr.StartOffset = float64(t.PresentationOffset) / ts
@@ -131,8 +134,13 @@ func describeTrack(t *segment.Track) trackReport {
 	// Peak over 1 s windows of decode time.
 	var winStart uint64
 	var winBytes int64
-	for i := range t.Samples {
-		s := &t.Samples[i]
+	var keys []uint64 // decode times of sync samples
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		s := sc.Sample()
+		if s.Sync && t.Kind == segment.KindVideo {
+			keys = append(keys, s.DecodeTime)
+		}
 		bytes += int64(s.Size)
 		for s.DecodeTime >= winStart+uint64(t.Timescale) {
 			tr.PeakRate = max(tr.PeakRate, winBytes*8)
@@ -141,6 +149,9 @@ func describeTrack(t *segment.Track) trackReport {
 		}
 		winBytes += int64(s.Size)
 	}
+	if err := sc.Err(); err != nil {
+		return tr, err
+	}
 	tr.PeakRate = max(tr.PeakRate, winBytes*8)
 	if tr.Duration > 0 {
 		tr.Bitrate = int64(float64(bytes*8) / tr.Duration)
@@ -148,15 +159,11 @@ func describeTrack(t *segment.Track) trackReport {
 	if t.Kind == segment.KindVideo {
 		tr.FrameRate = t.FrameRate.String()
 		tr.PixelAsp = t.PixelAspect.String()
-		var keys []uint64
-		for i := range t.Samples {
-			if t.Samples[i].Sync {
-				keys = append(keys, t.Samples[i].DecodeTime)
-			}
-		}
 		tr.Keyframes = len(keys)
 		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-		keys = append(keys, t.Samples[0].DecodeTime+t.Duration)
+		if len(keys) > 0 {
+			keys = append(keys, keys[0]+t.Duration)
+		}
 		for i := 1; i < len(keys); i++ {
 			g := float64(keys[i]-keys[i-1]) / ts
 			if i == 1 || g < tr.GOPMin {
@@ -166,7 +173,7 @@ func describeTrack(t *segment.Track) trackReport {
 			tr.GOPMax = max(tr.GOPMax, g)
 		}
 	}
-	return tr
+	return tr, nil
 }
 
 func printReport(w io.Writer, r fileReport) {

@@ -87,12 +87,12 @@ func sameSamples(t *testing.T, want, got *Source, ignoreOffset bool) {
 		if gt.ID != wt.ID || gt.Codec != wt.Codec || gt.PresentationOffset != wt.PresentationOffset || gt.Duration != wt.Duration {
 			t.Errorf("track %s (offset %d, duration %d), want %s (offset %d, duration %d)", gt, gt.PresentationOffset, gt.Duration, wt, wt.PresentationOffset, wt.Duration)
 		}
-		if len(gt.Samples) != len(wt.Samples) {
-			t.Fatalf("%s: %d samples, want %d", gt, len(gt.Samples), len(wt.Samples))
+		if len(samplesOf(gt)) != len(samplesOf(wt)) {
+			t.Fatalf("%s: %d samples, want %d", gt, len(samplesOf(gt)), len(samplesOf(wt)))
 		}
 		wp, gp := payloads(t, wt), payloads(t, gt)
-		for j := range wt.Samples {
-			ws, gs := wt.Samples[j], gt.Samples[j]
+		for j := range samplesOf(wt) {
+			ws, gs := samplesOf(wt)[j], samplesOf(gt)[j]
 			if ignoreOffset {
 				ws.Offset, gs.Offset = 0, 0
 			}
@@ -126,21 +126,21 @@ func subset(t *testing.T, clean, damaged *Source) map[uint32]int {
 			t.Errorf("%s: presentation offset %d, clean %d", dt, dt.PresentationOffset, ct.PresentationOffset)
 		}
 		byTime := map[uint64]int{}
-		for i, s := range ct.Samples {
+		for i, s := range samplesOf(ct) {
 			byTime[s.DecodeTime] = i
 		}
 		cp, dp := payloads(t, ct), payloads(t, dt)
-		for i, s := range dt.Samples {
+		for i, s := range samplesOf(dt) {
 			j, ok := byTime[s.DecodeTime]
 			if !ok {
 				t.Fatalf("%s sample %d: decode time %d not in the clean file", dt, i+1, s.DecodeTime)
 			}
-			c := ct.Samples[j]
+			c := samplesOf(ct)[j]
 			if s.Size != c.Size || s.Sync != c.Sync || s.CompositionOffset != c.CompositionOffset || !bytes.Equal(dp[i], cp[j]) {
 				t.Fatalf("%s sample %d differs from clean sample %d", dt, i+1, j+1)
 			}
 		}
-		lost[dt.ID] = len(ct.Samples) - len(dt.Samples)
+		lost[dt.ID] = len(samplesOf(ct)) - len(samplesOf(dt))
 	}
 	return lost
 }
@@ -259,14 +259,14 @@ func TestDamageRecovered(t *testing.T) {
 		// The damaged frame and the rest of its GOP are gone, nothing else.
 		v := ref.Tracks[0]
 		var damaged int
-		for i := range v.Samples {
-			if v.Samples[i].Offset > int64(k*tsLen) {
+		for i := range samplesOf(v) {
+			if samplesOf(v)[i].Offset > int64(k*tsLen) {
 				damaged = i - 1
 				break
 			}
 		}
 		next := damaged
-		for next < len(v.Samples) && (next == damaged || !v.Samples[next].Sync) {
+		for next < len(samplesOf(v)) && (next == damaged || !samplesOf(v)[next].Sync) {
 			next++
 		}
 		if lost[256] != next-damaged || lost[257] != 0 {
@@ -355,10 +355,10 @@ func TestDamageRecovered(t *testing.T) {
 				continue
 			}
 			for _, tr := range src.Tracks {
-				for i := range tr.Samples {
-					d, err := tr.Data.AppendSample(nil, &tr.Samples[i])
-					if err == nil && len(d) != int(tr.Samples[i].Size) {
-						t.Fatalf("sample %d: %d bytes, Size %d", i+1, len(d), tr.Samples[i].Size)
+				for i := range samplesOf(tr) {
+					d, err := tr.Data.AppendSample(nil, &samplesOf(tr)[i])
+					if err == nil && len(d) != int(samplesOf(tr)[i].Size) {
+						t.Fatalf("sample %d: %d bytes, Size %d", i+1, len(d), samplesOf(tr)[i].Size)
 					}
 				}
 			}
@@ -408,7 +408,7 @@ func TestRejected(t *testing.T) {
 func TestSampleReaderErrors(t *testing.T) {
 	src := mustOpen(t, readFile(t, "h264_aac.ts"), "x")
 	v := src.Tracks[0]
-	s := v.Samples[3]
+	s := samplesOf(v)[3]
 	s.Offset++
 	if _, err := v.Data.AppendSample(nil, &s); !errors.Is(err, segment.ErrMalformed) {
 		t.Errorf("foreign sample: %v", err)
@@ -422,7 +422,7 @@ func TestSampleReaderErrors(t *testing.T) {
 	rd := tr.Data.(*sampleReader)
 	rd2 := *rd
 	rd2.r = bytes.NewReader(b[:len(b)/2])
-	last := tr.Samples[len(tr.Samples)-1]
+	last := samplesOf(tr)[len(samplesOf(tr))-1]
 	if _, err := rd2.AppendSample(nil, &last); !errors.Is(err, segment.ErrTruncated) {
 		t.Errorf("shrunk input: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/ts"
 )
 
@@ -15,17 +16,21 @@ func ExampleOpenFile() {
 		log.Fatal(err)
 	}
 	defer src.Close()
+	var firsts []segment.Sample
 	for _, t := range src.Tracks {
+		if firsts, err = t.AppendSamples(firsts, 0, 1); err != nil {
+			log.Fatal(err)
+		}
 		fmt.Printf("PID %d: %s %s, timescale %d, %d samples, starts at %d, presentation offset %d\n",
-			t.ID, t.Kind, t.Codec, t.Timescale, len(t.Samples), t.Samples[0].DecodeTime, t.PresentationOffset)
+			t.ID, t.Kind, t.Codec, t.Timescale, t.SampleCount(), firsts[len(firsts)-1].DecodeTime, t.PresentationOffset)
 	}
 	v := src.Tracks[0]
-	payload, err := v.Data.AppendSample(nil, &v.Samples[0])
+	payload, err := v.Data.AppendSample(nil, &firsts[0])
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("%dx%d at %v fps; first sample: sync=%v, %d bytes, NAL unit length %x\n",
-		v.Width, v.Height, v.FrameRate, v.Samples[0].Sync, len(payload), payload[:4])
+		v.Width, v.Height, v.FrameRate, firsts[0].Sync, len(payload), payload[:4])
 	// Output:
 	// PID 256: video avc1.64001e, timescale 90000, 240 samples, starts at 0, presentation offset 4086
 	// PID 257: audio mp4a.40.2, timescale 48000, 376 samples, starts at 2179, presentation offset 2179

@@ -62,9 +62,9 @@ func trackOf(t testing.TB, src *Source, k segment.Kind) *segment.Track {
 // payloads reads every sample of tr and checks its length against Size.
 func payloads(t testing.TB, tr *segment.Track) [][]byte {
 	t.Helper()
-	out := make([][]byte, len(tr.Samples))
-	for i := range tr.Samples {
-		s := &tr.Samples[i]
+	out := make([][]byte, len(samplesOf(tr)))
+	for i := range samplesOf(tr) {
+		s := &samplesOf(tr)[i]
 		b, err := tr.Data.AppendSample(nil, s)
 		if err != nil {
 			t.Fatalf("%s sample %d: %v", tr, i+1, err)
@@ -165,3 +165,8 @@ func encodeBox(t testing.TB, b mp4.Box) []byte {
 }
 
 type hevcNaluType = hevc.NaluType
+
+// samplesOf returns the in-memory index of a track made by this package.
+func samplesOf(tr *segment.Track) segment.SampleList {
+	return tr.Index.(segment.SampleList)
+}

@@ -122,7 +122,7 @@ func indexLarge(b *testing.B, path string) {
 	runtime.ReadMemStats(&after)
 	var samples, runs int
 	for _, t := range src.Tracks {
-		samples += len(t.Samples)
+		samples += len(samplesOf(t))
 		runs += len(t.Data.(*sampleReader).runs)
 	}
 	index := samples*int(unsafe.Sizeof(segment.Sample{})+unsafe.Sizeof(loc{})) + runs*int(unsafe.Sizeof(run{}))
@@ -139,8 +139,8 @@ func indexLarge(b *testing.B, path string) {
 	var buf []byte
 	var bytes int64
 	for _, t := range src.Tracks {
-		for i := range t.Samples {
-			buf, err = t.Data.AppendSample(buf[:0], &t.Samples[i])
+		for i := range samplesOf(t) {
+			buf, err = t.Data.AppendSample(buf[:0], &samplesOf(t)[i])
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -43,7 +43,7 @@ func (d *demuxer) buildTracks() ([]*segment.Track, error) {
 func (s *stream) track(t0, p0 int64) (*segment.Track, error) {
 	t := &segment.Track{
 		ID: uint32(s.pid), Source: s.d.name, Language: s.lang,
-		Samples: s.samples,
+		Index: segment.SampleList(s.samples),
 		Data: &sampleReader{
 			r: s.d.r, name: s.d.name, pid: s.pid, ps: s.d.ps, hdr: s.d.hdr,
 			locs: s.locs, runs: s.runs, vcfg: s.vcfg,

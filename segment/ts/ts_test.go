@@ -19,8 +19,8 @@ import (
 // track made from the same encode: payload bytes, relative timing, sync flags.
 func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 	t.Helper()
-	if len(tr.Samples) != len(mt.dts) {
-		t.Fatalf("%s: %d samples, MP4 has %d", tr, len(tr.Samples), len(mt.dts))
+	if len(samplesOf(tr)) != len(mt.dts) {
+		t.Fatalf("%s: %d samples, MP4 has %d", tr, len(samplesOf(tr)), len(mt.dts))
 	}
 	data := payloads(t, tr)
 	if se, ok := mt.entry.(*mp4.VisualSampleEntryBox); ok && se.HvcC != nil {
@@ -38,7 +38,7 @@ func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 	}
 	ts, ms := int64(tr.Timescale), int64(mt.timescale)
 	var sum uint64
-	for i, s := range tr.Samples {
+	for i, s := range samplesOf(tr) {
 		if !bytes.Equal(data[i], mt.data[i]) {
 			t.Fatalf("%s sample %d: payload differs (%d vs %d bytes): %x... vs %x...", tr, i+1,
 				len(data[i]), len(mt.data[i]), data[i][:min(16, len(data[i]))], mt.data[i][:min(16, len(mt.data[i]))])
@@ -46,16 +46,16 @@ func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 		if s.Sync != mt.sync[i] {
 			t.Errorf("%s sample %d: sync %v, MP4 %v", tr, i+1, s.Sync, mt.sync[i])
 		}
-		got := int64(s.DecodeTime-tr.Samples[0].DecodeTime) * ms
+		got := int64(s.DecodeTime-samplesOf(tr)[0].DecodeTime) * ms
 		want := int64(mt.dts[i]-mt.dts[0]) * ts
 		if got != want {
 			t.Fatalf("%s sample %d: relative decode time %d/%d, MP4 %d/%d", tr, i+1,
-				s.DecodeTime-tr.Samples[0].DecodeTime, ts, mt.dts[i]-mt.dts[0], ms)
+				s.DecodeTime-samplesOf(tr)[0].DecodeTime, ts, mt.dts[i]-mt.dts[0], ms)
 		}
 		if int64(s.CompositionOffset)*ms != int64(mt.cto[i])*ts {
 			t.Fatalf("%s sample %d: composition offset %d/%d, MP4 %d/%d", tr, i+1, s.CompositionOffset, ts, mt.cto[i], ms)
 		}
-		if i+1 < len(tr.Samples) && int64(s.Duration)*ms != int64(mt.dts[i+1]-mt.dts[i])*ts {
+		if i+1 < len(samplesOf(tr)) && int64(s.Duration)*ms != int64(mt.dts[i+1]-mt.dts[i])*ts {
 			t.Fatalf("%s sample %d: duration %d", tr, i+1, s.Duration)
 		}
 		sum += uint64(s.Duration)
@@ -67,7 +67,7 @@ func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 
 // presentationStart is the presentation time of a track's first sample, in seconds.
 func presentationStart(tr *segment.Track) float64 {
-	s := tr.Samples[0]
+	s := samplesOf(tr)[0]
 	return float64(s.PresentationTime()-tr.PresentationOffset) / float64(tr.Timescale)
 }
 
@@ -248,8 +248,8 @@ func TestConcurrentReads(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		go func() {
 			for _, tr := range src.Tracks {
-				for i := len(tr.Samples) - 1; i >= 0; i-- {
-					b, err := tr.Data.AppendSample(nil, &tr.Samples[i])
+				for i := len(samplesOf(tr)) - 1; i >= 0; i-- {
+					b, err := tr.Data.AppendSample(nil, &samplesOf(tr)[i])
 					if err == nil && !bytes.Equal(b, want[tr.ID][i]) {
 						err = fmt.Errorf("%s sample %d differs", tr, i+1)
 					}
