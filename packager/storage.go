@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"github.com/cmafkit/cmafkit/internal/fastcopy"
 )
 
 // Storage receives the objects a job writes: segments, init segments and
@@ -78,6 +81,39 @@ type fileObject struct {
 }
 
 func (o *fileObject) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// ReadFrom takes runs of sample data from segment writers. When r is a
+// section of a file (an *io.SectionReader over an *os.File, as
+// segment.SegmentWriter passes clear sample runs), the bytes go from file to
+// file inside the kernel (copy_file_range on Linux) without a user-space copy.
+func (o *fileObject) ReadFrom(r io.Reader) (int64, error) {
+	if sr, ok := r.(*io.SectionReader); ok {
+		ra, off, n := sr.Outer()
+		pos, err := sr.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, err
+		}
+		if err := o.w.Flush(); err != nil {
+			return 0, err
+		}
+		written, handled, err := fastcopy.CopyRange(o.f, ra, off+pos, n-pos)
+		if handled {
+			_, serr := sr.Seek(written, io.SeekCurrent)
+			return written, errors.Join(err, serr)
+		}
+	}
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	return io.CopyBuffer(onlyWriter{o.w}, r, *buf)
+}
+
+// copyBufs holds buffers for ReadFrom's ordinary copy; large writes pass
+// straight through bufWriter.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// onlyWriter hides any ReadFrom of the wrapped writer, so io.CopyBuffer uses
+// the buffer it is given.
+type onlyWriter struct{ io.Writer }
 
 func (o *fileObject) Commit() error {
 	if o.done {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -205,5 +206,64 @@ func TestDeterministicOutput(t *testing.T) {
 		if _, ok := a[name]; !ok {
 			t.Errorf("%s written with parallelism 8 only", name)
 		}
+	}
+}
+
+// TestDirReadFrom checks the object's ReadFrom, which segment writers use for
+// clear sample runs: a section of a file (copied in the kernel), a section
+// already partly read, and an ordinary reader, mixed with buffered writes.
+func TestDirReadFrom(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	srcPath := filepath.Join(dir, "src.bin")
+	if err := os.WriteFile(srcPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	obj, err := packager.Dir(filepath.Join(dir, "out")).Create(context.Background(), "a/b.m4s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, ok := obj.(io.ReaderFrom)
+	if !ok {
+		t.Fatal("Dir objects do not implement io.ReaderFrom")
+	}
+	var want []byte
+	write := func(p string) {
+		obj.Write([]byte(p))
+		want = append(want, p...)
+	}
+	write("moof")
+	if n, err := rf.ReadFrom(io.NewSectionReader(src, 100, 5000)); err != nil || n != 5000 {
+		t.Fatalf("section: %d, %v", n, err)
+	}
+	want = append(want, data[100:5100]...)
+	write("mdat")
+	sr := io.NewSectionReader(src, 1000, 3000)
+	sr.Read(make([]byte, 10)) // partly read: ReadFrom must start at offset 1010
+	if n, err := rf.ReadFrom(sr); err != nil || n != 2990 {
+		t.Fatalf("partly read section: %d, %v", n, err)
+	}
+	want = append(want, data[1010:4000]...)
+	if n, err := rf.ReadFrom(bytes.NewReader(data[:777])); err != nil || n != 777 {
+		t.Fatalf("plain reader: %d, %v", n, err)
+	}
+	want = append(want, data[:777]...)
+	if err := obj.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "a", "b.m4s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("object holds %d bytes, want %d (or content differs)", len(got), len(want))
 	}
 }

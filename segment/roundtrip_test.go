@@ -301,3 +301,45 @@ func allSamples(t testing.TB, tr *segment.Track) []segment.Sample {
 	}
 	return ss
 }
+
+// TestWriteToFile writes every segment both into a file (sample runs then go
+// from file to file in the kernel) and into memory, and wants the same bytes.
+func TestWriteToFile(t *testing.T) {
+	src := openTestFile(t, "ladder_720p.mp4")
+	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range src.Tracks {
+		sw, err := segment.NewSegmentWriter(tr, plan, segment.SegmentOptions{ChunkDuration: 500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(t.TempDir(), "segs.m4s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var mem bytes.Buffer
+		for i := 0; i < sw.Len(); i++ {
+			fi, err := sw.WriteSegment(context.Background(), f, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mi, err := sw.WriteSegment(context.Background(), &mem, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi != mi {
+				t.Fatalf("%s segment %d: reported %+v to a file, %+v to memory", tr, i, fi, mi)
+			}
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, mem.Bytes()) {
+			t.Fatalf("%s: %d bytes in the file, %d in memory (or content differs)", tr, len(got), mem.Len())
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/fastcopy"
 )
 
 // outputTrackID is the track_ID of every CMAF track written: each CMAF track
@@ -48,8 +50,9 @@ func trackTiming(t *Track) timing {
 // WriteInit writes the CMAF init segment (ftyp + moov with mvex/trex and no
 // samples) of t to w. The sample entry is copied from the source with its
 // codec configuration boxes (avcC/hvcC/av1C/esds/dac3/dec3/dOps, colr, pasp,
-// btrt); avc3/hev1 entries that carry their parameter sets are written as
-// avc1/hvc1. A protector, when given, turns the entry into encv/enca.
+// btrt) as it is: Open already turned avc3/hev1 entries whose parameter
+// sets do not change into avc1/hvc1 (see resolveParameterSets). A
+// protector, when given, turns the entry into encv/enca.
 func WriteInit(w io.Writer, t *Track, protector FragmentProtector) error {
 	init, err := BuildInit(t)
 	if err != nil {
@@ -94,13 +97,7 @@ func BuildInit(t *Track) (*mp4.InitSegment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: copy sample entry: %w", t, err)
 	}
-	if vse, ok := entry.(*mp4.VisualSampleEntryBox); ok {
-		switch {
-		case vse.Type() == "avc3" && vse.AvcC != nil && len(vse.AvcC.SPSnalus) > 0 && len(vse.AvcC.PPSnalus) > 0:
-			vse.SetType("avc1")
-		case vse.Type() == "hev1" && vse.HvcC != nil && len(vse.HvcC.GetNalusForType(33)) > 0 && len(vse.HvcC.GetNalusForType(34)) > 0:
-			vse.SetType("hvc1")
-		}
+	if _, ok := entry.(*mp4.VisualSampleEntryBox); ok {
 		trak.Tkhd.Width = mp4.Fixed32(uint32(t.displayWidth()) << 16)
 		trak.Tkhd.Height = mp4.Fixed32(uint32(t.Height) << 16)
 	}
@@ -423,12 +420,27 @@ func putU32(b []byte, v uint32) {
 func putU64(b []byte, v uint64) { putU32(b, uint32(v>>32)); putU32(b[4:], uint32(v)) }
 
 // readSamples reads the payloads of the samples ss (the first is sample
-// first of the track) into sw.buf.
+// first of the track) into sw.buf, one read per run of samples that are
+// contiguous in the source.
 func (sw *SegmentWriter) readSamples(first int, ss []Sample) ([]byte, error) {
 	t := sw.track
 	buf := sw.buf[:0]
+	ra, isRA := t.Data.(interface{ readerAt() io.ReaderAt })
 	var err error
-	for k := range ss {
+	for k := 0; k < len(ss); {
+		if isRA {
+			off, size, j := sampleRun(ss, k, 1<<62)
+			n := len(buf)
+			buf = growBy(buf, int(size))
+			if m, err := ra.readerAt().ReadAt(buf[n:], off); int64(m) < size {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, sampleReadError(t, first+k, &ss[k], err)
+			}
+			k = j
+			continue
+		}
 		n := len(buf)
 		buf, err = t.Data.AppendSample(buf, &ss[k])
 		if err != nil {
@@ -437,9 +449,23 @@ func (sw *SegmentWriter) readSamples(first int, ss []Sample) ([]byte, error) {
 		if len(buf)-n != int(ss[k].Size) {
 			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: first + k + 1, Offset: ss[k].Offset, Err: ErrTruncated, Detail: fmt.Sprintf("read %d of %d bytes", len(buf)-n, ss[k].Size)}
 		}
+		k++
 	}
 	sw.buf = buf
 	return buf, nil
+}
+
+// sampleRun returns the source range of the run of samples from ss[k] on
+// that are stored back to back, up to max bytes (at least one sample), and
+// the index after the run.
+func sampleRun(ss []Sample, k int, max int64) (off, size int64, next int) {
+	off, size = ss[k].Offset, int64(ss[k].Size)
+	j := k + 1
+	for j < len(ss) && ss[j].Offset == off+size && size+int64(ss[j].Size) <= max {
+		size += int64(ss[j].Size)
+		j++
+	}
+	return off, size, j
 }
 
 // sampleReadError describes a failed read of sample k (0-based) s.
@@ -451,10 +477,12 @@ func sampleReadError(t *Track, k int, s *Sample, err error) error {
 }
 
 // copySamples copies payloads of the samples ss (the first is sample first
-// of the track) to w. Runs of samples that are contiguous in the source are
-// copied with one read each, through a reused buffer, so the cost is close
-// to a file copy.
-func (sw *SegmentWriter) copySamples(w io.Writer, first int, ss []Sample) error {
+// of the track) to cw. Runs of samples that are contiguous in the source are
+// copied as one range: from file to file in the kernel when both ends are
+// files (copy_file_range), handed to an io.ReaderFrom destination as an
+// io.SectionReader (which may do the same), or read into a reused buffer —
+// so the cost is close to a file copy.
+func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample) error {
 	t := sw.track
 	ra, ok := t.Data.(interface{ readerAt() io.ReaderAt })
 	if !ok {
@@ -462,35 +490,48 @@ func (sw *SegmentWriter) copySamples(w io.Writer, first int, ss []Sample) error 
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(buf)
+		_, err = cw.Write(buf)
 		return err
 	}
 	r := ra.readerAt()
-	const maxRun = 4 << 20
+	const maxRun = 4 << 20 // bounds the buffer of the last resort
 	for k := 0; k < len(ss); {
-		off := ss[k].Offset
-		size := int64(ss[k].Size)
-		j := k + 1
-		for j < len(ss) && ss[j].Offset == off+size && size+int64(ss[j].Size) <= maxRun {
-			size += int64(ss[j].Size)
-			j++
+		off, size, j := sampleRun(ss, k, maxRun)
+		n, err := sw.copyRun(cw.w, r, off, size)
+		cw.n += n
+		if err == nil && n < size {
+			err = io.ErrUnexpectedEOF
 		}
-		if cap(sw.buf) < int(size) {
-			sw.buf = make([]byte, size)
-		}
-		b := sw.buf[:size]
-		if n, err := r.ReadAt(b, off); int64(n) < size {
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
+		if err != nil {
 			return sampleReadError(t, first+k, &ss[k], err)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
 		}
 		k = j
 	}
 	return nil
+}
+
+// copyRun writes the size bytes of r at off to w.
+func (sw *SegmentWriter) copyRun(w io.Writer, r io.ReaderAt, off, size int64) (int64, error) {
+	if n, handled, err := fastcopy.CopyRange(w, r, off, size); handled {
+		return n, err
+	}
+	if _, isFile := w.(*os.File); !isFile { // os.File.ReadFrom would copy through a fresh buffer
+		if rf, ok := w.(io.ReaderFrom); ok {
+			return rf.ReadFrom(io.NewSectionReader(r, off, size))
+		}
+	}
+	if cap(sw.buf) < int(size) {
+		sw.buf = make([]byte, size)
+	}
+	b := sw.buf[:size]
+	if n, err := r.ReadAt(b, off); int64(n) < size {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
 }
 
 type countingWriter struct {

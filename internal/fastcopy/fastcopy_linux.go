@@ -1,0 +1,63 @@
+package fastcopy
+
+import (
+	"errors"
+	"io"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxChunk bounds one copy_file_range call; the kernel copies at most about
+// 2 GiB per call anyway.
+const maxChunk = 1 << 30
+
+func copyFileRange(dst, src *os.File, off, n int64) (written int64, handled bool, err error) {
+	if n == 0 {
+		return 0, true, nil
+	}
+	dc, err := dst.SyscallConn()
+	if err != nil {
+		return 0, false, nil
+	}
+	sc, err := src.SyscallConn()
+	if err != nil {
+		return 0, false, nil
+	}
+	// A failed Control (a closed file) leaves handled false: the caller's
+	// ordinary copy then reports the error.
+	var opErr error
+	sc.Control(func(sfd uintptr) {
+		dc.Control(func(dfd uintptr) {
+			for written < n {
+				roff := off + written
+				m, e := unix.CopyFileRange(int(sfd), &roff, int(dfd), nil, int(min(n-written, maxChunk)), 0)
+				if e == unix.EINTR {
+					continue
+				}
+				if e != nil {
+					if written == 0 && unsupported(e) {
+						return // not handled: the caller falls back
+					}
+					handled, opErr = true, &os.PathError{Op: "copy_file_range", Path: src.Name(), Err: e}
+					return
+				}
+				if m == 0 {
+					handled, opErr = true, io.ErrUnexpectedEOF // src shorter than off+n
+					return
+				}
+				written += int64(m)
+				handled = true
+			}
+		})
+	})
+	return written, handled, opErr
+}
+
+// unsupported reports errors that mean "this pair of files cannot be copied
+// in the kernel" rather than an I/O failure.
+func unsupported(err error) bool {
+	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EPERM)
+}

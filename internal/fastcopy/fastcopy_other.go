@@ -1,0 +1,9 @@
+//go:build !linux
+
+package fastcopy
+
+import "os"
+
+func copyFileRange(dst, src *os.File, off, n int64) (int64, bool, error) {
+	return 0, false, nil
+}

@@ -1,0 +1,75 @@
+package fastcopy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+func TestCopyRange(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 3<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	srcPath := filepath.Join(dir, "src")
+	if err := os.WriteFile(srcPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(filepath.Join(dir, "dst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	// Two ranges appended one after the other, with a plain write between.
+	ranges := [][2]int64{{1000, 2 << 20}, {17, 5}, {int64(len(data)) - 100, 100}}
+	var want []byte
+	for i, r := range ranges {
+		n, handled, err := CopyRange(dst, src, r[0], r[1])
+		if runtime.GOOS == "linux" && !handled {
+			t.Fatalf("range %d not handled on linux", i)
+		}
+		if !handled {
+			t.Skip("no in-kernel copy on this system")
+		}
+		if err != nil || n != r[1] {
+			t.Fatalf("range %d: %d bytes, %v", i, n, err)
+		}
+		want = append(want, data[r[0]:r[0]+r[1]]...)
+		dst.Write([]byte("|"))
+		want = append(want, '|')
+	}
+	got, err := os.ReadFile(dst.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("copied bytes differ (%d vs %d bytes)", len(got), len(want))
+	}
+	// The source offset is not used: a read from it still starts at 0.
+	b := make([]byte, 4)
+	if _, err := src.Read(b); err != nil || !bytes.Equal(b, data[:4]) {
+		t.Fatalf("source offset moved: %x %v", b, err)
+	}
+	// Past the end of the source: an error, never a short success.
+	_, handled, err := CopyRange(dst, src, int64(len(data))-10, 20)
+	if handled && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("copy past EOF: %v", err)
+	}
+}
+
+func TestCopyRangeNotFiles(t *testing.T) {
+	var buf bytes.Buffer
+	if _, handled, _ := CopyRange(&buf, bytes.NewReader([]byte("abc")), 0, 3); handled || buf.Len() != 0 {
+		t.Fatal("non-file writer must not be handled")
+	}
+}
