@@ -183,6 +183,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 		if err := p.finishTrack(t); err != nil {
 			return nil, err
 		}
+		if err := resolveParameterSets(ctx, t.Track, p.log); err != nil {
+			return nil, err
+		}
 		src.Tracks = append(src.Tracks, t.Track)
 	}
 	if len(src.Tracks) == 0 {

@@ -46,6 +46,20 @@ ff -i ladder_360p.mp4 -c copy -bsf:v h264_mp4toannexb -output_ts_offset 95443.5 
 ff -i hevc_ac3.mp4 -c copy -bsf:v hevc_mp4toannexb -f mpegts hevc_ac3.ts
 
 
+# avc3/hev1 with in-band parameter sets repeated at every keyframe (converted
+# to avc1/hvc1 by the packager), and an avc3 stream whose parameter sets
+# change mid-stream (320x180 High, then 256x144 Main: kept avc3).
+x264ps="-c:v libx264 -preset veryfast -g 50 -bf 2 -x264-params repeat-headers=1 -b:v 80k -pix_fmt yuv420p"
+ff -f lavfi -i "testsrc2=size=320x180:rate=25:duration=4" $x264ps -tag:v avc3 avc3.mp4
+ff -f lavfi -i "testsrc2=size=320x180:rate=25:duration=4" -c:v libx265 -preset ultrafast \
+   -x265-params "keyint=50:min-keyint=50:scenecut=0:bframes=2:repeat-headers=1:log-level=error" \
+   -b:v 80k -pix_fmt yuv420p -tag:v hev1 hev1.mp4
+tmp=$(mktemp -d)
+ff -f lavfi -i "testsrc2=size=320x180:rate=25:duration=2" $x264ps "$tmp/a.mp4"
+ff -f lavfi -i "testsrc2=size=256x144:rate=25:duration=2" -profile:v main $x264ps "$tmp/b.mp4"
+printf "file '%s'\nfile '%s'\n" "$tmp/a.mp4" "$tmp/b.mp4" > "$tmp/list.txt"
+ff -f concat -safe 0 -i "$tmp/list.txt" -c copy -tag:v avc3 avc3_change.mp4
+rm -r "$tmp"
 
 # The CLI embeds the ladder as its sample (cmafkit package with no input).
 cp ladder_720p.mp4 ladder_360p.mp4 ../internal/sample/
