@@ -366,7 +366,8 @@ func TestHullIgnoresUpscaledProbes(t *testing.T) {
 
 func TestUpperHull(t *testing.T) {
 	mk := func(br int, q float64) Probe { return Probe{Width: 640, Height: 360, Bitrate: br, Quality: q} }
-	// 400k is below the chord from 200k to 800k in log-rate; 1600k is worse than 800k.
+	// 400k (65) is below the chord from 200k (60) to 800k (80), which passes 66.7 there;
+	// 1600k is worse than 800k.
 	src := Source{Width: 640, Height: 360, FrameRate: R(25, 1), Probes: []Probe{
 		mk(200e3, 60), mk(400e3, 65), mk(800e3, 80), mk(1600e3, 79), mk(3200e3, 90),
 	}}
