@@ -3,12 +3,14 @@
 #
 #   bash bench/run.sh [SIZE_MB] [REPEATS]     (defaults: 1024 MB, 3 repeats)
 #
-# Builds a large 720p H.264 + AAC source by looping testdata/ladder_720p.mp4
-# with `ffmpeg -stream_loop -c copy` (no long encode), plus one of a quarter of
-# the size, then alternates the commands REPEATS times each and prints a
-# Markdown table of median wall time, MB/s and peak RSS with the ratios
-# cmafkit/cat, cmafkit/cp and ffmpeg/cmafkit. Needs ffmpeg and GNU time.
-# Not part of go test; CI may run it with a tiny size as a smoke test.
+# Encodes 20 s of 1080p30 H.264 (6 Mb/s, 2 s closed GOPs, B-frames) + AAC
+# stereo once, loops it with `ffmpeg -stream_loop -c copy` into a source of
+# SIZE_MB (no long encode) and one of a quarter of the size, then alternates
+# the commands REPEATS times each and prints a Markdown table of median wall
+# time, MB/s and peak RSS with the ratios cmafkit/cat, cmafkit/cp and
+# ffmpeg/cmafkit. Needs ffmpeg (libx264) and GNU time.
+# Not part of go test. CI runs `BENCH_SMOKE=1 bash bench/run.sh 8 1` (a 2 s
+# 320x180 base clip) so that the script cannot rot.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 size_mb=${1:-1024}
@@ -21,10 +23,16 @@ command -v ffmpeg >/dev/null || { echo "bench: ffmpeg is required" >&2; exit 1; 
 go build -o "$work/cmafkit" ./cmd/cmafkit
 key=00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef
 
+base="$work/base.mp4"
+if [ -n "${BENCH_SMOKE:-}" ]; then base_size=320x180 base_secs=2 base_rate=500k; else base_size=1920x1080 base_secs=20 base_rate=6M; fi
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=$base_size:rate=30" \
+	-f lavfi -i sine=frequency=440:sample_rate=48000 -t "$base_secs" \
+	-c:v libx264 -preset veryfast -b:v "$base_rate" -maxrate "$base_rate" -bufsize 2M \
+	-g 60 -keyint_min 60 -sc_threshold 0 -bf 2 -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 "$base"
+
 make_source() { # $1 = MB, $2 = output
-	local src=testdata/ladder_720p.mp4
-	local loops=$(( ($1 * 1048576) / $(stat -c %s "$src") ))
-	ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$src" -c copy -movflags +faststart "$2"
+	local loops=$(( ($1 * 1048576) / $(stat -c %s "$base") ))
+	ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$base" -c copy -movflags +faststart "$2"
 }
 
 # measure NAME CMD... : appends "name wall_s rss_kb" to $work/results
