@@ -2,6 +2,7 @@ package drm
 
 import (
 	"context"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/Eyevinn/mp4ff/mp4"
@@ -70,7 +71,9 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 		return err
 	}
 	oldMoofSize := moof.Size()
-	samples, err := sampleData(f, traf, tp.trex, oldMoofSize)
+	samples, err := sampleData(tp.sampleBuf[:0], f, traf, tp.trex, oldMoofSize)
+	// Keep the slice for the next fragment, not its pointers into this mdat.
+	defer func() { clear(samples); tp.sampleBuf = samples[:0] }()
 	if err != nil {
 		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 	}
@@ -80,6 +83,23 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	n := len(samples)
 	senc := mp4.NewSencBox(n, n)
 	saiz := mp4.NewSaizBox(n)
+	// One allocation each for the fragment's IVs and subsamples: senc keeps
+	// slices of them until it is encoded, so they cannot be reused across
+	// fragments.
+	var ivs []byte
+	var stream cipher.Stream // 16-byte cenc IVs: one keystream per fragment
+	ivLen := 0               // per-sample IV in senc
+	if !cbcs {
+		ivLen = len(tp.iv)
+		ivs = make([]byte, n*ivLen)
+		if len(tp.iv) == 16 {
+			stream = c.ctrStream(tp.iv)
+		}
+	}
+	var arena []mp4.SubSamplePattern
+	if video {
+		arena = make([]mp4.SubSamplePattern, 0, 2*n+4)
+	}
 	for i, s := range samples {
 		if i&63 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -88,21 +108,39 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 		}
 		var subs []mp4.SubSamplePattern
 		if video {
-			if subs, err = tp.ranges(s); err != nil {
+			start := len(arena)
+			if arena, err = tp.ranges(arena, s); err != nil {
 				return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
 			}
+			subs = arena[start:len(arena):len(arena)]
 		}
-		var iv []byte
-		if cbcs {
-			c.cbcs(s, tp.iv, subs)
-		} else {
-			iv = append([]byte(nil), tp.iv...)
-			c.ctr(s, iv, subs)
-			tp.nextIV(subs, len(s))
-		}
-		if len(iv)+len(subs)*6+2 > maxAuxInfo && len(subs) > 0 {
+		if ivLen+len(subs)*6+2 > maxAuxInfo && len(subs) > 0 {
 			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1,
 				Err: fmt.Errorf("%d subsamples do not fit saiz's 8-bit sample info size: %w", len(subs), ErrUnsupported)}
+		}
+		var iv []byte
+		switch {
+		case cbcs:
+			c.cbcs(s, tp.iv, subs)
+		case stream != nil:
+			// With 16-byte IVs consecutive samples use consecutive counter
+			// blocks (see nextIV), so one keystream serves the fragment:
+			// after each sample it skips to the next sample's first block.
+			iv = ivs[i*16 : i*16+16 : i*16+16]
+			copy(iv, tp.iv)
+			used := xorRanges(stream, s, subs)
+			var pad [16]byte
+			skip := (16 - used%16) % 16
+			if used == 0 {
+				skip = 16
+			}
+			stream.XORKeyStream(pad[:skip], pad[:skip])
+			tp.nextIV(subs, len(s))
+		default:
+			iv = ivs[i*ivLen : i*ivLen+ivLen : i*ivLen+ivLen]
+			copy(iv, tp.iv)
+			c.ctr(s, iv, subs)
+			tp.nextIV(subs, len(s))
 		}
 		if err := senc.AddSample(mp4.SencSample{IV: iv, SubSamples: subs}); err != nil {
 			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
@@ -209,10 +247,11 @@ func sencDataOffset(moof *mp4.MoofBox, traf *mp4.TrafBox, senc *mp4.SencBox) (ui
 
 // sampleData returns the payload of each sample of traf, as slices into the
 // mdat (so encryption happens in place, without copying).
-func sampleData(f *mp4.Fragment, traf *mp4.TrafBox, trex *mp4.TrexBox, moofSize uint64) ([][]byte, error) {
+// The slices are appended to out.
+func sampleData(out [][]byte, f *mp4.Fragment, traf *mp4.TrafBox, trex *mp4.TrexBox, moofSize uint64) ([][]byte, error) {
 	mdat := f.Mdat
 	if len(mdat.Data) == 0 && len(mdat.DataParts) == 0 && mdat.GetLazyDataSize() > 0 {
-		return nil, fmt.Errorf("mdat payload is not in memory: %w", ErrUnsupported)
+		return out, fmt.Errorf("mdat payload is not in memory: %w", ErrUnsupported)
 	}
 	unset := false
 	for _, t := range f.Moof.Trafs {
@@ -228,7 +267,6 @@ func sampleData(f *mp4.Fragment, traf *mp4.TrafBox, trex *mp4.TrexBox, moofSize 
 		// as Encode will.
 		f.SetTrunDataOffsets()
 	}
-	var out [][]byte
 	contiguous := int64(0)
 	for _, tr := range traf.Truns {
 		var pos int64
@@ -244,7 +282,7 @@ func sampleData(f *mp4.Fragment, traf *mp4.TrafBox, trex *mp4.TrexBox, moofSize 
 		for _, s := range tr.Samples {
 			b, err := mdatSlice(mdat, pos, int64(s.Size))
 			if err != nil {
-				return nil, err
+				return out, err
 			}
 			out = append(out, b)
 			pos += int64(s.Size)

@@ -35,7 +35,7 @@ func FuzzSubsamples(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
-			subs, err := rf(sample)
+			subs, err := rf(nil, sample)
 			if err != nil {
 				continue
 			}

@@ -100,6 +100,8 @@ type TrackProtector struct {
 	keys     map[int]ContentKey
 	ciphers  map[KID]*sampleCipher
 	initDone bool
+	// sampleBuf is ProtectFragment's reused list of sample slices.
+	sampleBuf [][]byte
 }
 
 // NewTrackProtector prepares protection of the single track of init (which
