@@ -180,14 +180,18 @@ func NewSignaling(o SignalingOptions, scheme Scheme, defaultKID KID, key Content
 		case FairPlay:
 			hk.KeyFormat, hk.URI = KeyFormatFairPlay, FairPlayURI(o.FairPlayURI, key.KID)
 		case ClearKey:
-			// dash.js 5 rejects a common-PSSH element without cenc:pssh but
-			// accepts the DASH-IF ClearKey element with a license URL; EME
-			// clients (shaka) use the W3C common system with cenc:pssh. Both.
+			// DASH: only the DASH-IF ClearKey element (DASH-IF IOP 4.3
+			// 7.6.2.4), with dashif:laurl and no cenc:pssh; the W3C common
+			// pssh travels in the init segment (and the moofs). Players
+			// build "keyids" init data from cenc:default_KID. A second
+			// element with the common system ID 1077efec… and cenc:pssh
+			// breaks dash.js 5.2.1: it ranks that element first when the
+			// app configures a license URL and passes its pssh box to
+			// generateRequest as "keyids" JSON, which Chromium rejects with
+			// a TypeError ("Error generating key request").
 			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDClearKeyDASHIF.String(),
 				Value: "ClearKey1.0", DefaultKID: dk, LicenseURL: o.ClearKeyLAURL})
-			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDCommon.String(),
-				Value: "ClearKey1.0", DefaultKID: dk, PSSH: b64(pssh), LicenseURL: o.ClearKeyLAURL})
-			hk.KeyFormat, hk.URI = KeyFormatClearKey, "data:text/plain;base64,"+b64(pssh)
+			hk.KeyFormat, hk.URI = KeyFormatClearKey, ClearKeyHLSURI(key.KID)
 		}
 		if sd.URIExtXKey != "" {
 			hk.URI = sd.URIExtXKey
@@ -195,4 +199,18 @@ func NewSignaling(o SignalingOptions, scheme Scheme, defaultKID KID, key Content
 		sig.HLS = append(sig.HLS, hk)
 	}
 	return sig, nil
+}
+
+// ClearKeyHLSURI returns the EXT-X-KEY URI for KEYFORMAT "org.w3.clearkey":
+// a data URI holding the 16 KID bytes. HLS defines no ClearKey key format;
+// hls.js (the player that implements it, src/loader/level-key.ts) reads the
+// first 16 bytes of the data URI as the KID and waits for that KID in the
+// ClearKey session's key statuses. It takes the init data for the license
+// request from the init segment's common pssh (the "encrypted" event), so
+// ClearKey HLS needs pssh boxes in the init segment (Config.OmitPSSH off).
+// A pssh box in the URI made hls.js look up its first 16 bytes (size, type,
+// version and half the system ID) as the KID and fail with key status
+// "internal-error" after one successful license call.
+func ClearKeyHLSURI(kid KID) string {
+	return "data:text/plain;base64," + base64.StdEncoding.EncodeToString(kid[:])
 }

@@ -59,6 +59,21 @@ func TestSignalingGolden(t *testing.T) {
 		if sig.DASH[0].SchemeIDURI != MP4ProtectionSchemeURI || sig.DASH[0].Value != string(scheme) || sig.DASH[0].DefaultKID != videoKey.KID.String() {
 			t.Fatalf("mp4protection %+v", sig.DASH[0])
 		}
+		// ClearKey in DASH: the DASH-IF element only, with the license URL
+		// and without cenc:pssh (see NewSignaling).
+		var ck int
+		for _, cp := range sig.DASH {
+			if cp.System != ClearKey {
+				continue
+			}
+			ck++
+			if cp.SchemeIDURI != "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" || cp.PSSH != "" || cp.LicenseURL != o.ClearKeyLAURL {
+				t.Fatalf("clearkey DASH %+v", cp)
+			}
+		}
+		if ck != 1 {
+			t.Fatalf("%d ClearKey ContentProtection elements, want 1", ck)
+		}
 		for _, h := range sig.HLS {
 			want := map[Scheme]string{SchemeCBCS: "SAMPLE-AES", SchemeCENC: "SAMPLE-AES-CTR"}[scheme]
 			if h.Method != want || h.KeyFormatVersions != "1" {
@@ -78,6 +93,12 @@ func TestSignalingGolden(t *testing.T) {
 			case FairPlay:
 				if h.URI != "skd://fps.example/"+videoKey.KID.Hex() || h.KeyFormat != "com.apple.streamingkeydelivery" {
 					t.Fatalf("fairplay %+v", h)
+				}
+			case ClearKey:
+				// hls.js reads the KID from the data URI's bytes.
+				kid, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;base64,"))
+				if err != nil || !bytes.Equal(kid, videoKey.KID[:]) || h.KeyFormat != "org.w3.clearkey" {
+					t.Fatalf("clearkey HLS %+v: %v", h, err)
 				}
 			case PlayReady:
 				pro, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;charset=UTF-16;base64,"))
@@ -189,11 +210,11 @@ func ExampleTrackProtector() {
 	fmt.Printf("% x\n", f.Mdat.Data[:4])
 	sig, _ := tp.Signaling(ctx, 0)
 	for _, h := range sig.HLS {
-		fmt.Printf("#EXT-X-KEY:METHOD=%s,URI=%q,KEYFORMAT=%q\n", h.Method, h.URI[:min(len(h.URI), 40)], h.KeyFormat)
+		fmt.Printf("#EXT-X-KEY:METHOD=%s,URI=%q,KEYFORMAT=%q\n", h.Method, h.URI, h.KeyFormat)
 	}
 	// Output:
 	// enca
 	// e3 be 78 20
 	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://10000000100010001000100000000001",KEYFORMAT="com.apple.streamingkeydelivery"
-	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text/plain;base64,AAAANHBzc2gBAAAAE",KEYFORMAT="org.w3.clearkey"
+	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text/plain;base64,EAAAABAAEAAQABAAAAAAAQ==",KEYFORMAT="org.w3.clearkey"
 }
