@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -143,8 +144,9 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	if set.ContentType == manifest.Video {
 		b.videoLimits(&as, set.Representations)
 	}
-	if set.Protection != nil {
-		as.ContentProtection = b.protection(set.Protection)
+	pi, hoisted := setProtection(set)
+	if pi != nil {
+		as.ContentProtection = b.protection(pi)
 	}
 	for _, r := range set.Roles {
 		as.Roles = append(as.Roles, descriptor(schemeRole, string(r)))
@@ -166,7 +168,7 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	}
 	for ri := range set.Representations {
 		r := &set.Representations[ri]
-		rx, err := b.representation(set, r, shared)
+		rx, err := b.representation(set, r, shared, hoisted)
 		if err != nil {
 			return as, err
 		}
@@ -225,7 +227,31 @@ func frameRate(r manifest.Rational) string {
 	return strconv.FormatInt(r.Num, 10) + "/" + strconv.FormatInt(r.Den, 10)
 }
 
-func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Representation, sharedTmpl bool) (representationXML, error) {
+// setProtection returns the protection to write on the AdaptationSet of set:
+// set.Protection, or else the protection every representation shares
+// (hoisted reports that case; the representations then carry none). DASH-IF
+// IOP 4.3 section 7.7.1 puts ContentProtection on the AdaptationSet, and
+// dash.js 5 reads it only there (DashManifestModel
+// getContentProtectionByAdaptation): with Representation-level elements it
+// cannot select a key system from the MPD and falls back to the init
+// segment's pssh boxes alone.
+func setProtection(set *manifest.SwitchingSet) (pi *manifest.ProtectionInfo, hoisted bool) {
+	if set.Protection != nil || len(set.Representations) == 0 {
+		return set.Protection, false
+	}
+	first := set.Representations[0].Protection
+	if first == nil {
+		return nil, false
+	}
+	for i := 1; i < len(set.Representations); i++ {
+		if !reflect.DeepEqual(set.Representations[i].Protection, first) {
+			return nil, false
+		}
+	}
+	return first, true
+}
+
+func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Representation, sharedTmpl, hoisted bool) (representationXML, error) {
 	if r.Bandwidth > math.MaxUint32 {
 		return representationXML{}, fmt.Errorf("dash: representation %q: bandwidth %d exceeds xs:unsignedInt", r.ID, r.Bandwidth)
 	}
@@ -250,7 +276,7 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 			rx.AudioChannelConfiguration = []mpd.DescriptorType{descriptor(schemeChannels, strconv.Itoa(r.Channels))}
 		}
 	}
-	if r.Protection != nil {
+	if r.Protection != nil && !hoisted {
 		rx.ContentProtection = b.protection(r.Protection)
 	}
 	switch {
@@ -446,6 +472,7 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 		ContentProtection: main.ContentProtection,
 		EssentialProperty: []mpd.DescriptorType{descriptor(schemeTrickMode, strconv.Itoa(main.ID))},
 	}
+	_, hoisted := setProtection(set)
 	var maxFR manifest.Rational
 	for ri := range set.Representations {
 		r := &set.Representations[ri]
@@ -480,7 +507,7 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 			speed := r.FrameRate.Float() / fr.Float()
 			rx.MaxPlayoutRate = strconv.FormatFloat(math.Round(speed*1000)/1000, 'f', -1, 64)
 		}
-		if r.Protection != nil {
+		if r.Protection != nil && !hoisted {
 			rx.ContentProtection = b.protection(r.Protection)
 		}
 		sl := &segmentListXML{

@@ -289,6 +289,57 @@ func TestProtection(t *testing.T) {
 	})
 }
 
+// TestProtectionHoisted checks that protection every representation of a set
+// shares is written once on the AdaptationSet (where DASH-IF IOP puts it and
+// dash.js reads it), and stays per Representation when the keys differ.
+func TestProtectionHoisted(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		p := manifesttest.Ladder(8 * time.Second)
+		video := &p.Periods[0].Sets[0]
+		if len(video.Representations) < 2 {
+			t.Fatalf("fixture has %d video representations", len(video.Representations))
+		}
+		for i := range video.Representations {
+			kid := manifesttest.KIDVideo
+			if !same && i > 0 {
+				kid[15] ^= byte(i)
+			}
+			video.Representations[i].Protection = &manifest.ProtectionInfo{Scheme: manifest.CENC, DefaultKID: kid,
+				Systems: []manifest.DRMSystem{{SystemID: manifest.ClearKeySystemID, Name: "ClearKey1.0", LicenseURL: "https://ck.example/license"}}}
+		}
+		root := parse(t, render(t, p))
+		var onSet, onRep, sets int
+		root.walk(func(e *element) {
+			if e.XMLName.Local != "AdaptationSet" || e.attr("contentType") != "video" {
+				return
+			}
+			sets++
+			for _, c := range e.Children {
+				switch c.XMLName.Local {
+				case "ContentProtection":
+					onSet++
+				case "Representation":
+					for _, cc := range c.Children {
+						if cc.XMLName.Local == "ContentProtection" {
+							onRep++
+						}
+					}
+				}
+			}
+		})
+		n := len(video.Representations)
+		// Two descriptors (mp4protection, ClearKey) per carrier; the trick
+		// mode set repeats the main set's.
+		wantSet, wantRep := 2*sets, 0
+		if !same {
+			wantSet, wantRep = 0, 2*2*n // main and trick representations
+		}
+		if onSet != wantSet || onRep != wantRep {
+			t.Errorf("same key=%v: %d ContentProtection on %d video AdaptationSets, %d on Representations; want %d and %d", same, onSet, sets, onRep, wantSet, wantRep)
+		}
+	}
+}
+
 func TestTrickMode(t *testing.T) {
 	root := parse(t, render(t, manifesttest.Ladder(8*time.Second)))
 	found := false
