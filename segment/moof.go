@@ -1,6 +1,11 @@
 package segment
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
 
 // Flags of tfhd and trun (ISO/IEC 14496-12 8.8.7, 8.8.8).
 const (
@@ -50,8 +55,11 @@ func (p *mp4Parser) indexMoofAt(off int64) error {
 	return nil
 }
 
+// indexTraf records the traf (of the moof at moofOff) for its track and
+// validates its samples; it returns where the traf's data ends, the
+// implicit base of the next traf.
 func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEnd int64, err error) {
-	kids, err := boxReader{src: p.name, path: "moof/traf"}.children(traf.payload, traf.offset+int64(traf.hdrLen))
+	kids, err := boxReader{src: p.name, path: "moof/traf"}.children(traf.payload, traf.payloadOffset())
 	if err != nil {
 		return 0, err
 	}
@@ -60,7 +68,7 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 		return 0, &FormatError{Source: p.name, Box: "moof/traf", Offset: traf.offset, Err: ErrMalformed, Detail: "no tfhd"}
 	}
 	c := cursor{b: tfhd.payload}
-	flags := c.u32() & 0xffffff
+	c.skip(4)
 	id := c.u32()
 	var t *mp4Track
 	for _, cand := range p.tracks {
@@ -71,10 +79,73 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 	if t == nil {
 		return 0, &FormatError{Source: p.name, Box: "moof/traf/tfhd", Offset: tfhd.offset, Err: ErrMalformed, Detail: fmt.Sprintf("track %d not in moov", id)}
 	}
-	fe := func(sentinel error, box string, off int64, format string, args ...any) error {
-		return &FormatError{Source: p.name, Box: "moof/traf/" + box, Track: id, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	tr := trafReader{src: p.name, size: p.size, track: id, kind: t.Kind, trex: t.trex}
+	if t.skip {
+		base, _, _, err := tr.read(kids, traf, moofOff, implicitBase, 0, nil)
+		return base, err
 	}
-	base := implicitBase
+	t.frags.r, t.frags.tr = p.r, tr // re-reads need no count check
+	tr.count = func(trun *rawBox, n uint32) error {
+		// Bound the index by the input: no sample is smaller than a byte, so a
+		// file cannot describe more samples than it has bytes.
+		p.samples += int64(n)
+		if p.samples > p.size {
+			return &FormatError{Source: p.name, Box: "moof/traf/trun", Track: id, Offset: trun.offset, Err: ErrMalformed, Detail: fmt.Sprintf("%d samples described in a %d byte file", p.samples, p.size)}
+		}
+		return nil
+	}
+	ref := fragRef{traf: traf.offset, size: traf.size, moof: moofOff, base: implicitBase, first: t.frags.count}
+	n := 0
+	_, dataEnd, dts, err := tr.read(kids, traf, moofOff, implicitBase, t.fragTime, func(s *Sample) {
+		if n == 0 {
+			ref.dts = s.DecodeTime
+		}
+		n++
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if t.frags.count == 0 {
+			t.fragStart = ref.dts
+		}
+		t.frags.frags = append(t.frags.frags, ref)
+		t.frags.count += n
+		t.Duration = dts - t.fragStart
+	}
+	t.fragTime = dts
+	return dataEnd, nil
+}
+
+// trafReader reads the samples of one track's traf boxes.
+type trafReader struct {
+	src   string
+	size  int64 // input size
+	track uint32
+	kind  Kind
+	trex  trexDefaults
+	// count, when set, is told each trun's sample count before its samples
+	// are produced, to refuse counts the input cannot hold.
+	count func(trun *rawBox, n uint32) error
+}
+
+// read produces the samples of the traf with children kids (in the moof at
+// moofOff; implicitBase is the base data offset when tfhd gives none and is
+// not default-base-is-moof; dts is the decode time when there is no tfdt).
+// With a nil emit it only resolves the base data offset. It returns the
+// base, where the traf's data ends and the decode time after its samples.
+func (tr *trafReader) read(kids []rawBox, traf *rawBox, moofOff, implicitBase int64, dts uint64, emit func(*Sample)) (base, dataEnd int64, endDTS uint64, err error) {
+	fe := func(sentinel error, box string, off int64, format string, args ...any) error {
+		return &FormatError{Source: tr.src, Box: "moof/traf/" + box, Track: tr.track, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	}
+	tfhd := findBox(kids, "tfhd")
+	if tfhd == nil {
+		return 0, 0, 0, fe(ErrMalformed, "", traf.offset, "no tfhd")
+	}
+	c := cursor{b: tfhd.payload}
+	flags := c.u32() & 0xffffff
+	c.skip(4) // track ID
+	base = implicitBase
 	if flags&tfhdDefaultBaseIsMoof != 0 {
 		base = moofOff
 	}
@@ -84,7 +155,7 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 	if flags&tfhdSampleDescIndex != 0 {
 		c.skip(4)
 	}
-	defDur, defSize, defFlags := t.trex.dur, t.trex.size, t.trex.flags
+	defDur, defSize, defFlags := tr.trex.dur, tr.trex.size, tr.trex.flags
 	if flags&tfhdDefaultDuration != 0 {
 		defDur = c.u32()
 	}
@@ -95,12 +166,11 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 		defFlags = c.u32()
 	}
 	if c.err {
-		return 0, fe(ErrTruncated, "tfhd", tfhd.offset, "")
+		return 0, 0, 0, fe(ErrTruncated, "tfhd", tfhd.offset, "")
 	}
-	if t.skip {
-		return base, nil
+	if emit == nil {
+		return base, base, dts, nil
 	}
-	dts := t.fragTime
 	if tfdt := findBox(kids, "tfdt"); tfdt != nil {
 		c := cursor{b: tfdt.payload}
 		v := c.u8()
@@ -111,11 +181,13 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 			dts = uint64(c.u32())
 		}
 		if c.err {
-			return 0, fe(ErrTruncated, "tfdt", tfdt.offset, "")
+			return 0, 0, 0, fe(ErrTruncated, "tfdt", tfdt.offset, "")
 		}
 	}
 	dataPos := base
-	for _, trun := range kids {
+	n := 0
+	for i := range kids {
+		trun := &kids[i]
 		if trun.typ != "trun" {
 			continue
 		}
@@ -137,13 +209,12 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 			firstFlags = c.u32()
 		}
 		if c.err || uint64(cnt)*uint64(entry) > uint64(c.remaining()) {
-			return 0, fe(ErrTruncated, "trun", trun.offset, "sample count %d exceeds box size", cnt)
+			return 0, 0, 0, fe(ErrTruncated, "trun", trun.offset, "sample count %d exceeds box size", cnt)
 		}
-		// Bound the index by the input: no sample is smaller than a byte, so a
-		// file cannot describe more samples than it has bytes.
-		p.samples += int64(cnt)
-		if p.samples > p.size {
-			return 0, fe(ErrMalformed, "trun", trun.offset, "%d samples described in a %d byte file", p.samples, p.size)
+		if tr.count != nil {
+			if err := tr.count(trun, cnt); err != nil {
+				return 0, 0, 0, err
+			}
 		}
 		for i := uint32(0); i < cnt; i++ {
 			s := Sample{DecodeTime: dts, Duration: defDur, Size: defSize}
@@ -163,48 +234,100 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 			if tf&trunSampleCompOffset != 0 {
 				s.CompositionOffset = int32(c.u32())
 			}
-			s.Sync = fl&sampleFlagNonSync == 0
-			if t.Kind != KindVideo {
-				s.Sync = true
-			}
-			if dataPos < 0 || dataPos+int64(s.Size) > p.size {
-				return 0, fe(ErrTruncated, "trun", trun.offset, "sample %d of %d bytes at %d extends past the end of the %d byte file", t.samplesSoFar()+1, s.Size, dataPos, p.size)
+			s.Sync = fl&sampleFlagNonSync == 0 || tr.kind != KindVideo
+			if dataPos < 0 || dataPos+int64(s.Size) > tr.size {
+				return 0, 0, 0, fe(ErrTruncated, "trun", trun.offset, "sample %d of the traf, %d bytes at %d, extends past the end of the %d byte file", n+1, s.Size, dataPos, tr.size)
 			}
 			s.Offset = dataPos
 			dataPos += int64(s.Size)
 			dts += uint64(s.Duration)
-			t.list = append(t.list, s)
+			emit(&s)
+			n++
 		}
 	}
-	t.fragTime = dts
-	if len(t.list) > 0 {
-		t.Duration = dts - t.list[0].DecodeTime
-	}
-	return dataPos, nil
+	return base, dataPos, dts, nil
 }
 
-// samplesSoFar counts the samples indexed so far, for errors.
-func (t *mp4Track) samplesSoFar() int {
-	n := len(t.list)
-	if t.Index != nil {
-		n += t.Index.Len()
+// fragRef locates the samples of one traf of a track in a fragmented input.
+type fragRef struct {
+	traf  int64  // offset of the traf box
+	size  int64  // traf box size
+	moof  int64  // offset of its moof
+	base  int64  // implicit base data offset of the traf
+	dts   uint64 // decode time of its first sample
+	first int    // index of its first sample in the track
+}
+
+// moofIndex is the Index of a fragmented MP4 track. It keeps where each traf
+// is and parses the trafs holding the asked samples again on every read, so
+// it costs a few dozen bytes per fragment instead of per sample.
+type moofIndex struct {
+	tr    trafReader
+	r     io.ReaderAt
+	frags []fragRef
+	count int // samples in the trafs
+	skip  int // leading samples hidden from Len (before the first sync sample)
+}
+
+// Len returns the number of samples.
+func (x *moofIndex) Len() int { return x.count - x.skip }
+
+// AppendSamples reads samples [from, to) from the trafs holding them.
+func (x *moofIndex) AppendSamples(dst []Sample, from, to int) ([]Sample, error) {
+	from += x.skip
+	to += x.skip
+	i := sort.Search(len(x.frags), func(i int) bool { return x.frags[i].first > from }) - 1
+	var buf []byte
+	for ; i >= 0 && i < len(x.frags) && x.frags[i].first < to; i++ {
+		f := &x.frags[i]
+		if int64(cap(buf)) < f.size {
+			buf = make([]byte, f.size)
+		}
+		b := buf[:f.size]
+		if _, err := x.r.ReadAt(b, f.traf); err != nil && !errors.Is(err, io.EOF) {
+			return dst, fmt.Errorf("%s: read traf at %d: %w", x.tr.src, f.traf, err)
+		}
+		boxes, err := boxReader{src: x.tr.src, path: "moof"}.children(b, f.traf)
+		if err != nil {
+			return dst, err
+		}
+		if len(boxes) != 1 || boxes[0].typ != "traf" {
+			return dst, &FormatError{Source: x.tr.src, Box: "moof/traf", Track: x.tr.track, Offset: f.traf, Err: ErrMalformed, Detail: "traf changed since the input was opened"}
+		}
+		kids, err := boxReader{src: x.tr.src, path: "moof/traf"}.children(boxes[0].payload, boxes[0].payloadOffset())
+		if err != nil {
+			return dst, err
+		}
+		k := f.first
+		if _, _, _, err := x.tr.read(kids, &boxes[0], f.moof, f.base, f.dts, func(s *Sample) {
+			if k >= from && k < to {
+				dst = append(dst, *s)
+			}
+			k++
+		}); err != nil {
+			return dst, err
+		}
 	}
-	return n
+	return dst, nil
 }
 
 // finishTrack validates a completed index and fills derived properties.
 func (p *mp4Parser) finishTrack(t *mp4Track) error {
-	if t.list != nil {
-		// Samples from moof boxes, after any in the moov's tables.
+	if t.frags.count > 0 {
 		if t.Index != nil && t.Index.Len() > 0 {
-			all, err := t.Index.AppendSamples(make(SampleList, 0, t.Index.Len()+len(t.list)), 0, t.Index.Len())
+			// Samples in the moov's tables and in moof boxes (rare): keep
+			// them all in memory, those of the moov first.
+			all, err := t.Index.AppendSamples(make(SampleList, 0, t.Index.Len()+t.frags.Len()), 0, t.Index.Len())
 			if err != nil {
 				return err
 			}
-			t.list = append(all, t.list...)
+			if all, err = t.frags.AppendSamples(all, 0, t.frags.Len()); err != nil {
+				return err
+			}
+			t.Index = SampleList(all)
+		} else {
+			t.Index = &t.frags
 		}
-		t.Index = t.list
-		t.list = nil
 	}
 	if t.SampleCount() == 0 {
 		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
@@ -228,6 +351,8 @@ func (p *mp4Parser) finishTrack(t *mp4Track) error {
 			p.log.Warn("dropping samples before the first sync sample", "source", p.name, "track", t.ID, "samples", first)
 			switch x := t.Index.(type) {
 			case *stblIndex:
+				x.skip = first
+			case *moofIndex:
 				x.skip = first
 			case SampleList:
 				t.Index = x[first:]

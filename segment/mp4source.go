@@ -110,10 +110,11 @@ type mp4Parser struct {
 // mp4Track is a track while it is being indexed.
 type mp4Track struct {
 	*Track
-	list     SampleList // samples from moof boxes
-	trex     trexDefaults
-	fragTime uint64 // next decode time when a traf has no tfdt
-	skip     bool   // unsupported track that the caller will not see
+	frags     moofIndex // samples from moof boxes
+	fragStart uint64    // decode time of the first sample in a moof
+	trex      trexDefaults
+	fragTime  uint64 // next decode time when a traf has no tfdt
+	skip      bool   // unsupported track that the caller will not see
 }
 
 type trexDefaults struct {
@@ -343,6 +344,13 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		return nil, fe(ErrMalformed, "moov/trak/mdia/minf/stbl", stbl.offset, "no stsd")
 	}
 	if err := p.parseStsd(t, stsd); err != nil {
+		if t.Kind == KindText && errors.Is(err, ErrUnsupportedCodec) {
+			// Text in a format we cannot package (tx3g, c608, ...) must not
+			// cost the file its audio and video.
+			p.log.Warn("skipping text track with unsupported codec", "source", p.name, "track", t.ID, "error", err)
+			t.skip = true
+			return t, nil
+		}
 		return nil, err
 	}
 	if err := p.indexStbl(t, sk); err != nil {
