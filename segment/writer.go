@@ -83,7 +83,7 @@ func BuildInit(t *Track) (*mp4.InitSegment, error) {
 	case KindText:
 		mediaType = "text"
 		if t.Codec != "wvtt" {
-			mediaType = "subtitles"
+			mediaType = "subtitle" // subt handler, sthd (mp4ff panics on "subtitles")
 		}
 	default:
 		return nil, fmt.Errorf("%s: %w: kind %s", t, ErrUnsupportedCodec, t.Kind)

@@ -61,5 +61,17 @@ printf "file '%s'\nfile '%s'\n" "$tmp/a.mp4" "$tmp/b.mp4" > "$tmp/list.txt"
 ff -f concat -safe 0 -i "$tmp/list.txt" -c copy -tag:v avc3 avc3_change.mp4
 rm -r "$tmp"
 
+# Text tracks from subtitles_en.vtt (hand-written, committed): a WebVTT
+# (wvtt) text-only MP4 built in Go because FFmpeg 5.1 cannot mux wvtt into
+# MP4; the 360p rung with a TTML (stpp, IMSC1 text) track (FFmpeg drops the
+# TTML track when the WebVTT input has a STYLE block, hence the sed); and
+# Opus audio with a 3GPP timed text (tx3g) track, which is skipped.
+(cd .. && go run ./testdata/genwvtt -lang eng testdata/subtitles_en.vtt testdata/wvtt.mp4)
+sed '/^STYLE/,/^$/d' subtitles_en.vtt > "${TMPDIR:-/tmp}/subtitles_nostyle.vtt"
+ff -i ladder_360p.mp4 -i "${TMPDIR:-/tmp}/subtitles_nostyle.vtt" -map 0:v -map 0:a -map 1 -c:v copy -c:a copy \
+   -c:s ttml -metadata:s:s:0 language=eng -movflags +faststart ladder_360p_text.mp4
+ff -i opus.mp4 -i subtitles_en.vtt -map 0:a -map 1 -c:a copy -c:s mov_text -metadata:s:s:0 language=eng tx3g.mp4
+rm "${TMPDIR:-/tmp}/subtitles_nostyle.vtt"
+
 # The CLI embeds the ladder as its sample (cmafkit package with no input).
 cp ladder_720p.mp4 ladder_360p.mp4 ../internal/sample/

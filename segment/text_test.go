@@ -1,0 +1,227 @@
+package segment_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/webvtt"
+)
+
+func openVTT(t *testing.T, name string) *segment.Source {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := segment.OpenWebVTT(context.Background(), f, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestOpenWebVTT: a .vtt document read directly and the wvtt MP4 made from
+// it (testdata/genwvtt) give the same track: samples and payloads.
+func TestOpenWebVTT(t *testing.T) {
+	vtt := openVTT(t, "subtitles_en.vtt").Tracks[0]
+	mp4t := openTestFile(t, "wvtt.mp4").Tracks[0]
+	if vtt.Codec != "wvtt" || mp4t.Codec != "wvtt" || vtt.Kind != segment.KindText || mp4t.Language != "eng" {
+		t.Fatalf("tracks %s (%s) and %s (%s)", vtt, vtt.Language, mp4t, mp4t.Language)
+	}
+	a, b := allSamples(t, vtt), allSamples(t, mp4t)
+	if len(a) != len(b) || len(a) != 8 {
+		t.Fatalf("%d and %d samples, want 8", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].DecodeTime != b[i].DecodeTime || a[i].Duration != b[i].Duration || a[i].Size != b[i].Size || !b[i].Sync {
+			t.Errorf("sample %d: %+v vs %+v", i, a[i], b[i])
+		}
+		pa, err := vtt.Data.AppendSample(nil, &a[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := mp4t.Data.AppendSample(nil, &b[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pa, pb) {
+			t.Errorf("sample %d payloads differ", i)
+		}
+	}
+	if got := segment.WebVTTHeader(mp4t); got != "Kind: captions\n\nSTYLE\n::cue(b) { color: yellow; }" {
+		t.Errorf("header %q", got)
+	}
+	if _, err := segment.OpenWebVTT(context.Background(), strings.NewReader("WEBVTT\n\nNOTE only\n"), "empty.vtt", nil); err == nil {
+		t.Error("a document without cues must fail")
+	}
+}
+
+// textPlan plans 2 s segments of the 360p ladder video with a text track.
+func textPlan(t *testing.T, text *segment.Track) (*segment.Plan, *segment.Track) {
+	t.Helper()
+	video := openTestFile(t, "ladder_360p.mp4").Tracks[0]
+	plan, err := segment.PlanSegments([]*segment.Track{video, text}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := segment.AlignText(text, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, al
+}
+
+// TestAlignText: the aligned wvtt track is contiguous from 0 to the end of
+// the presentation, every segment starts exactly at its boundary, samples
+// spanning a boundary are split with the same payload, and the CMAF output
+// round-trips.
+func TestAlignText(t *testing.T) {
+	src := openTestFile(t, "wvtt.mp4").Tracks[0]
+	plan, al := textPlan(t, src)
+	if len(plan.Starts) != 4 {
+		t.Fatalf("plan %v", plan.Starts)
+	}
+	ss := allSamples(t, al)
+	var at uint64
+	for i, s := range ss {
+		if s.DecodeTime != at || s.Duration == 0 {
+			t.Fatalf("sample %d starts at %d (want %d), duration %d", i, s.DecodeTime, at, s.Duration)
+		}
+		at += uint64(s.Duration)
+	}
+	// The video ends at 8.008 s (timescale 1000: 8008); the cues at 7.8 s.
+	if at != 8008 || al.Duration != 8008 {
+		t.Errorf("text ends at %d, duration %d, want 8008", at, al.Duration)
+	}
+	cuts, err := plan.Cuts(al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, b := range plan.Starts {
+		want := uint64((b*1000 + int64(plan.Timescale)/2) / int64(plan.Timescale))
+		if got := ss[cuts[k]].DecodeTime; got != want {
+			t.Errorf("segment %d starts at %d ms, boundary %d ms", k+1, got, want)
+		}
+	}
+	// 8 source samples; the 2.002, 4.004 and 6.006 s boundaries each split one; one vtte at the end.
+	if len(ss) != 8+3+1 {
+		t.Errorf("%d aligned samples, want 12", len(ss))
+	}
+	// Split pieces share the payload of their source sample.
+	for i := 1; i < len(ss); i++ {
+		if ss[i].Offset == ss[i-1].Offset && ss[i].Size != ss[i-1].Size {
+			t.Errorf("pieces %d and %d of one sample differ in size", i-1, i)
+		}
+	}
+	init, segs, infos := writeTrack(t, al, plan, segment.SegmentOptions{})
+	checkRoundTrip(t, al, init, segs, infos)
+	var dump strings.Builder
+	f, err := mp4.DecodeFile(bytes.NewReader(append(append([]byte(nil), init...), segs[1]...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Info(&dump, "all:1", "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, filepath.Join("testdata", "wvtt.aligned.golden"), dump.String())
+}
+
+// TestAlignStpp: the one TTML sample ffmpeg writes for the whole track is
+// repeated in every segment (TTML times are on the track timeline).
+func TestAlignStpp(t *testing.T) {
+	src := openTestFile(t, "ladder_360p_text.mp4")
+	var stpp *segment.Track
+	for _, tr := range src.Tracks {
+		if tr.Codec == "stpp.ttml.im1t" {
+			stpp = tr
+		}
+	}
+	if stpp == nil || stpp.Language != "eng" {
+		t.Fatalf("no English stpp track in %v", src.Tracks)
+	}
+	plan, al := textPlan(t, stpp)
+	ss := allSamples(t, al)
+	if len(ss) != 4 {
+		t.Fatalf("%d samples, want the one sample in 4 pieces: %+v", len(ss), ss)
+	}
+	for _, s := range ss[1:] {
+		if s.Offset != ss[0].Offset || s.Size != ss[0].Size {
+			t.Errorf("piece %+v is not the source sample", s)
+		}
+	}
+	init, segs, infos := writeTrack(t, al, plan, segment.SegmentOptions{})
+	checkRoundTrip(t, al, init, segs, infos)
+	if len(segs) != 4 || !bytes.Contains(segs[3], []byte("Overlapping last cue")) {
+		t.Errorf("%d segments; the last must carry the TTML document", len(segs))
+	}
+	var dump strings.Builder
+	f, err := mp4.DecodeFile(bytes.NewReader(init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Info(&dump, "all:1", "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, filepath.Join("testdata", "stpp.init.golden"), dump.String())
+}
+
+// TestWriteWebVTT writes the HLS WebVTT segments of the aligned wvtt track:
+// goldens, and each parses back with the cues of its time span.
+func TestWriteWebVTT(t *testing.T) {
+	plan, al := textPlan(t, openVTT(t, "subtitles_en.vtt").Tracks[0])
+	sw, err := segment.NewSegmentWriter(al, plan, segment.SegmentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []webvtt.Cue
+	for i := 0; i < sw.Len(); i++ {
+		var b bytes.Buffer
+		info, err := sw.WriteWebVTT(context.Background(), &b, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size != int64(b.Len()) {
+			t.Errorf("segment %d: size %d, wrote %d", i, info.Size, b.Len())
+		}
+		compareGolden(t, filepath.Join("testdata", fmt.Sprintf("subtitles_en.seg%d.vtt.golden", i+1)), b.String())
+		doc, err := webvtt.Parse(&b)
+		if err != nil {
+			t.Fatalf("segment %d: %v", i, err)
+		}
+		start := time.Duration(info.PresentationTime) * time.Millisecond
+		end := start + time.Duration(info.Duration)*time.Millisecond
+		for _, c := range doc.Cues {
+			if c.Start < start || c.End > end {
+				t.Errorf("segment %d [%v, %v): cue %+v outside", i, start, end, c)
+			}
+		}
+		all = append(all, doc.Cues...)
+	}
+	// The cue across 4.004 s comes in two parts that join.
+	var parts []webvtt.Cue
+	for _, c := range all {
+		if strings.HasPrefix(c.Text, "Second cue") {
+			parts = append(parts, c)
+		}
+	}
+	if len(parts) < 2 || parts[0].Start != 1500*time.Millisecond || parts[len(parts)-1].End != 5200*time.Millisecond {
+		t.Errorf("second cue parts %+v", parts)
+	}
+	for i := 1; i < len(parts); i++ {
+		if parts[i].Start != parts[i-1].End {
+			t.Errorf("parts %d and %d do not join", i-1, i)
+		}
+	}
+	if _, err := sw.WriteWebVTT(context.Background(), &bytes.Buffer{}, sw.Len()); err == nil {
+		t.Error("segment out of range must fail")
+	}
+}

@@ -1,0 +1,196 @@
+// Package webvtt reads and writes WebVTT: text documents (W3C WebVTT, the
+// subtitle format of HLS) and their ISO/IEC 14496-30 sample form ('wvtt'
+// tracks in MP4: vttc cues with payl/sttg/iden boxes, vtte for no cue).
+//
+// A WebVTT document's cues may overlap; a wvtt track cannot, so ToSamples
+// cuts the timeline at every cue start and end, and each sample carries
+// every cue active during it (a cue longer than one sample is repeated).
+// FromSamples merges such repeats back into one cue.
+package webvtt
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrSyntax means a WebVTT document or a wvtt sample cannot be read.
+var ErrSyntax = errors.New("webvtt: syntax error")
+
+// MaxDocumentSize bounds the WebVTT documents Parse reads (64 MiB, far more
+// than the subtitles of any film).
+const MaxDocumentSize = 64 << 20
+
+// Cue is one WebVTT cue.
+type Cue struct {
+	// ID is the optional cue identifier.
+	ID string
+	// Start and End are the cue times on the document's timeline.
+	Start, End time.Duration
+	// Settings holds the cue settings after the timing, e.g. "line:0 align:start".
+	Settings string
+	// Text is the cue payload; lines are separated by "\n".
+	Text string
+}
+
+// Document is a parsed WebVTT file.
+type Document struct {
+	// Header holds the lines after the "WEBVTT" signature up to the first
+	// cue (header text, STYLE and REGION blocks), as the wvtt sample entry's
+	// configuration carries them.
+	Header string
+	Cues   []Cue
+}
+
+// Parse reads a WebVTT document. NOTE blocks are dropped; cues are returned
+// sorted by start time (stable).
+func Parse(r io.Reader) (*Document, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxDocumentSize {
+		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
+	}
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	text := strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r", "\n")
+	blocks := strings.Split(text, "\n\n")
+	first := blocks[0]
+	if !strings.HasPrefix(first, "WEBVTT") || (len(first) > 6 && first[6] != ' ' && first[6] != '\t' && first[6] != '\n') {
+		return nil, fmt.Errorf("%w: no WEBVTT signature", ErrSyntax)
+	}
+	doc := &Document{}
+	var header []string
+	if _, rest, ok := strings.Cut(first, "\n"); ok {
+		header = append(header, rest)
+	}
+	line := strings.Count(first, "\n") + 3
+	cues := false
+	for _, blk := range blocks[1:] {
+		at := line
+		line += strings.Count(blk, "\n") + 2
+		blk = strings.Trim(blk, "\n")
+		if blk == "" {
+			continue
+		}
+		lines := strings.Split(blk, "\n")
+		timing := 0
+		if !strings.Contains(lines[0], "-->") {
+			if len(lines) < 2 || !strings.Contains(lines[1], "-->") {
+				// NOTE, STYLE and REGION blocks; the latter two belong in the header.
+				if !cues && (strings.HasPrefix(blk, "STYLE") || strings.HasPrefix(blk, "REGION")) {
+					header = append(header, blk)
+				}
+				continue
+			}
+			timing = 1
+		}
+		cues = true
+		c, err := parseTiming(lines[timing])
+		if err != nil {
+			return nil, fmt.Errorf("%w (line %d)", err, at+timing)
+		}
+		if timing == 1 {
+			c.ID = lines[0]
+		}
+		c.Text = strings.Join(lines[timing+1:], "\n")
+		doc.Cues = append(doc.Cues, c)
+	}
+	doc.Header = strings.Join(header, "\n\n")
+	sort.SliceStable(doc.Cues, func(i, j int) bool { return doc.Cues[i].Start < doc.Cues[j].Start })
+	return doc, nil
+}
+
+func parseTiming(l string) (Cue, error) {
+	var c Cue
+	a, b, _ := strings.Cut(l, "-->")
+	b = strings.TrimLeft(b, " \t")
+	end, settings, _ := strings.Cut(b, " ")
+	var err error
+	if c.Start, err = ParseTimestamp(strings.TrimSpace(a)); err != nil {
+		return c, err
+	}
+	if c.End, err = ParseTimestamp(strings.TrimSpace(end)); err != nil {
+		return c, err
+	}
+	if c.End < c.Start {
+		return c, fmt.Errorf("%w: cue ends before it starts: %q", ErrSyntax, l)
+	}
+	c.Settings = strings.Join(strings.Fields(settings), " ")
+	return c, nil
+}
+
+// ParseTimestamp reads a WebVTT timestamp, "mm:ss.ttt" or "hh:mm:ss.ttt".
+func ParseTimestamp(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%w: timestamp %q", ErrSyntax, s)
+	hms, ms, ok := strings.Cut(s, ".")
+	if !ok || len(ms) != 3 {
+		return 0, bad
+	}
+	parts := strings.Split(hms, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, bad
+	}
+	var v [4]int64
+	for i, p := range append(parts, ms) {
+		if p == "" || len(p) > 10 {
+			return 0, bad
+		}
+		n, err := strconv.ParseUint(p, 10, 32)
+		if err != nil {
+			return 0, bad
+		}
+		v[4-len(parts)-1+i] = int64(n)
+	}
+	h, m, sec, milli := v[0], v[1], v[2], v[3]
+	if m > 59 || sec > 59 || (len(parts) == 3 && len(parts[0]) < 2) || len(parts[len(parts)-1]) != 2 {
+		return 0, bad
+	}
+	return time.Duration(((h*60+m)*60+sec)*1000+milli) * time.Millisecond, nil
+}
+
+// FormatTimestamp writes d as "hh:mm:ss.ttt" (rounded down to milliseconds;
+// negative values as zero).
+func FormatTimestamp(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	ms := int64(d / time.Millisecond)
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
+}
+
+// Write writes a WebVTT document: the signature, the extra header lines
+// (such as an X-TIMESTAMP-MAP line; each ends the line it is on), a blank
+// line, and the cues in order.
+func Write(w io.Writer, header []string, cues []Cue) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("WEBVTT\n")
+	for _, h := range header {
+		bw.WriteString(h)
+		bw.WriteString("\n")
+	}
+	for _, c := range cues {
+		bw.WriteString("\n")
+		if c.ID != "" {
+			bw.WriteString(c.ID)
+			bw.WriteString("\n")
+		}
+		bw.WriteString(FormatTimestamp(c.Start))
+		bw.WriteString(" --> ")
+		bw.WriteString(FormatTimestamp(c.End))
+		if c.Settings != "" {
+			bw.WriteString(" ")
+			bw.WriteString(c.Settings)
+		}
+		bw.WriteString("\n")
+		bw.WriteString(c.Text)
+		bw.WriteString("\n")
+	}
+	return bw.Flush()
+}
