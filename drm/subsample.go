@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/Eyevinn/mp4ff/av1"
 	"github.com/Eyevinn/mp4ff/avc"
@@ -218,19 +219,34 @@ func (r *bitReader) skip(n int) {
 	}
 }
 
-// ue reads an unsigned Exp-Golomb code (at most 32 bits of value).
+// ue reads an unsigned Exp-Golomb code (at most 32 bits of value). The
+// leading zeros are counted a byte at a time, fetching bytes as lazily as
+// reading bit by bit would, so pos stays exact.
 func (r *bitReader) ue() uint32 {
 	lz := 0
-	for !r.end && r.u(1) == 0 {
-		if r.end {
+	for {
+		if r.end || r.n == 0 && !r.fill() {
 			return 0
 		}
-		if lz++; lz > 31 {
+		z := bits.LeadingZeros64(r.v << (64 - r.n)) // v holds n < 64 bits
+		if z < r.n {
+			lz += z
+			r.n -= z + 1 // the zeros and the terminating 1
+			r.v &= 1<<r.n - 1
+			break
+		}
+		lz += r.n
+		r.n, r.v = 0, 0
+		if lz > 31 {
 			r.end, r.bad = true, true
 			return 0
 		}
 	}
-	if r.end || lz == 0 {
+	if lz > 31 {
+		r.end, r.bad = true, true
+		return 0
+	}
+	if lz == 0 {
 		return 0
 	}
 	v := 1<<lz - 1 + r.u(lz)
