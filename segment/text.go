@@ -269,7 +269,8 @@ const WebVTTTimestampMap = "X-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000"
 // segment's samples, a cue repeated in consecutive samples written once,
 // on the presentation timeline (see WebVTTTimestampMap). Cues that span a
 // segment boundary appear in both segments, with the times they have in
-// each. The track should be aligned with AlignText.
+// each. The track should be aligned with AlignText. The track's WebVTT
+// header (see WebVTTHeader) is left out.
 func (sw *SegmentWriter) WriteWebVTT(ctx context.Context, w io.Writer, i int) (SegmentInfo, error) {
 	t := sw.track
 	if t.Codec != "wvtt" {
@@ -305,21 +306,10 @@ func (sw *SegmentWriter) WriteWebVTT(ctx context.Context, w io.Writer, i int) (S
 		})
 	}
 	cw := &countingWriter{w: w}
+	// The track's configuration (vttC: header lines, STYLE and REGION
+	// blocks) is not repeated: FFmpeg 5.1 reads no cue at all from a
+	// document with a STYLE block, and HLS players ignore the styles.
 	header := []string{WebVTTTimestampMap}
-	if h := WebVTTHeader(t); h != "" {
-		// Header lines stay in the header; STYLE and REGION blocks follow
-		// it after a blank line, before the cues.
-		first, rest, _ := strings.Cut(h, "\n\n")
-		if strings.HasPrefix(first, "STYLE") || strings.HasPrefix(first, "REGION") {
-			first, rest = "", h
-		}
-		if first != "" {
-			header = append(header, first)
-		}
-		if rest != "" {
-			header = append(header, "\n"+rest)
-		}
-	}
 	if err := webvtt.Write(cw, header, webvtt.Merge(samples)); err != nil {
 		return info, err
 	}

@@ -167,7 +167,7 @@ func FormatTimestamp(d time.Duration) string {
 
 // Write writes a WebVTT document: the signature, the extra header lines
 // (such as an X-TIMESTAMP-MAP line; each ends the line it is on), a blank
-// line, and the cues in order.
+// line, the cues in order, and a final blank line.
 func Write(w io.Writer, header []string, cues []Cue) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("WEBVTT\n")
@@ -192,5 +192,8 @@ func Write(w io.Writer, header []string, cues []Cue) error {
 		bw.WriteString(c.Text)
 		bw.WriteString("\n")
 	}
+	// End with a blank line: readers that concatenate HLS segments (FFmpeg)
+	// would otherwise take the next segment's header for cue text.
+	bw.WriteString("\n")
 	return bw.Flush()
 }
