@@ -1,6 +1,7 @@
 package packager
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,9 +23,13 @@ import (
 type ProtectFunc func(ctx context.Context, t *segment.Track, clearInit *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error)
 
 // OpenSource opens an input for packaging or inspection: MPEG-TS (recognised
-// by sync bytes every 188 bytes) through segment/ts, MP4 and fragmented MP4
+// by sync bytes every 188 bytes) through segment/ts, a WebVTT document (it
+// starts with "WEBVTT") through segment.OpenWebVTT, MP4 and fragmented MP4
 // through segment.
 func OpenSource(ctx context.Context, r io.ReaderAt, size int64, name string, opts *segment.OpenOptions) (*segment.Source, error) {
+	if IsWebVTT(r, size) {
+		return segment.OpenWebVTT(ctx, io.NewSectionReader(r, 0, size), name, opts)
+	}
 	if IsTS(r, size) {
 		var log *slog.Logger
 		if opts != nil {
@@ -37,6 +42,15 @@ func OpenSource(ctx context.Context, r io.ReaderAt, size int64, name string, opt
 		return &src.Source, nil
 	}
 	return segment.Open(ctx, r, size, name, opts)
+}
+
+// IsWebVTT reports whether r starts with the WebVTT signature (after an
+// optional byte order mark).
+func IsWebVTT(r io.ReaderAt, size int64) bool {
+	var b [9]byte
+	n, _ := r.ReadAt(b[:min(size, int64(len(b)))], 0)
+	sig := bytes.TrimPrefix(b[:n], []byte("\xef\xbb\xbf"))
+	return bytes.HasPrefix(sig, []byte("WEBVTT")) && (len(sig) == 6 || sig[6] == ' ' || sig[6] == '\t' || sig[6] == '\n' || sig[6] == '\r')
 }
 
 // IsTS reports whether r starts like an MPEG-TS (188-byte packets) or M2TS
@@ -68,6 +82,27 @@ func (r *runner) presentation() *manifest.Presentation {
 	var order []key
 	for _, rep := range r.reps {
 		t := rep.track
+		if len(rep.webvtt) > 0 {
+			// The WebVTT rendition of a wvtt track, for HLS (see forFormat).
+			k := key{kind: t.Kind, group: t.Language + "/webvtt/" + rep.input.Label}
+			set := sets[k]
+			if set == nil {
+				set = &manifest.SwitchingSet{ID: "text-" + safeID(t.Language) + "-webvtt", ContentType: manifest.Text, MimeType: "text/vtt",
+					Lang: t.Language, Label: rep.input.Label, Roles: textRoles(rep.input.Roles), CodecFamily: "webvtt"}
+				if set.Label == "" {
+					set.Label = defaultLabel(t)
+				}
+				sets[k] = set
+				order = append(order, k)
+			}
+			set.Representations = append(set.Representations, manifest.Representation{
+				ID: webvttID(rep), Timescale: t.Timescale, Segments: rep.webvtt,
+				Template: &manifest.Template{Media: r.naming.WebVTT},
+			})
+		}
+		if len(rep.segments) == 0 && rep.single == nil {
+			continue // a wvtt track written for HLS only
+		}
 		fam := codecFamily(t.Codec)
 		k := key{kind: t.Kind, group: fam}
 		if t.Kind != segment.KindVideo {
@@ -86,6 +121,13 @@ func (r *runner) presentation() *manifest.Presentation {
 				set.ContentType = manifest.Text
 				set.Lang = t.Language
 				set.MimeType = "application/mp4"
+				set.Roles = textRoles(set.Roles)
+				if fam == "stpp" {
+					// IMSC1 needs its own HLS group: the variants that name
+					// it list stpp.ttml.im1t in CODECS, which players
+					// without IMSC1 support refuse; WebVTT needs no codec.
+					set.GroupID = "subs-imsc1"
+				}
 			}
 			if set.Label == "" && t.Kind != segment.KindVideo {
 				set.Label = defaultLabel(t)
@@ -116,6 +158,38 @@ func (r *runner) presentation() *manifest.Presentation {
 		sort.SliceStable(reps, func(i, j int) bool { return reps[i].Bandwidth > reps[j].Bandwidth })
 	}
 	return pres
+}
+
+// textRoles returns roles, or the subtitle role when there are none (DASH
+// Role urn:mpeg:dash:role:2011 "subtitle").
+func textRoles(roles []manifest.Role) []manifest.Role {
+	if len(roles) == 0 {
+		return []manifest.Role{manifest.RoleSubtitle}
+	}
+	return roles
+}
+
+// forFormat returns p without the text sets format f cannot carry: DASH
+// has no segmented WebVTT (text/vtt sets are for HLS), and HLS has no
+// wvtt in fMP4 (RFC 8216 allows WebVTT as text and IMSC1 in fMP4 only).
+func forFormat(p *manifest.Presentation, f Format) *manifest.Presentation {
+	c := *p
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		var sets []manifest.SwitchingSet
+		for _, set := range c.Periods[pi].Sets {
+			if set.ContentType == manifest.Text {
+				vtt := set.MIME() == "text/vtt"
+				wvtt := len(set.Representations) > 0 && set.Representations[0].Codecs == "wvtt"
+				if (f == DASH && vtt) || (f == HLS && wvtt) {
+					continue
+				}
+			}
+			sets = append(sets, set)
+		}
+		c.Periods[pi].Sets = sets
+	}
+	return &c
 }
 
 func defaultLabel(t *segment.Track) string {
@@ -160,9 +234,9 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 		return fmt.Errorf("packager: %w", err)
 	}
 	if r.job.Formats&DASH != 0 {
-		dp := p
+		dp := forFormat(p, DASH)
 		if !r.job.DASHTrickMode {
-			dp = withoutIFrames(p)
+			dp = withoutIFrames(dp)
 		}
 		if _, err := r.put(ctx, r.naming.DASH, func(w io.Writer) error { return dash.Render(w, dp) }); err != nil {
 			return err
@@ -176,7 +250,7 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 			buf strings.Builder
 		}
 		var out []*staged
-		err := hls.RenderAll(p, r.naming.HLS, func(uri string) (io.WriteCloser, error) {
+		err := hls.RenderAll(forFormat(p, HLS), r.naming.HLS, func(uri string) (io.WriteCloser, error) {
 			s := &staged{uri: uri}
 			out = append(out, s)
 			return nopCloser{&s.buf}, nil

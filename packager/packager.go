@@ -31,7 +31,9 @@ const (
 )
 
 // Input is one source file: a path, or an io.ReaderAt with its size and a
-// name. Several inputs are renditions of one title (an ABR ladder).
+// name. Several inputs are renditions of one title (an ABR ladder). A
+// WebVTT document (a .vtt side file) is a text input with one wvtt track;
+// set its Language.
 type Input struct {
 	// Path of the file to open. Ignored when Reader is set.
 	Path string
@@ -69,6 +71,10 @@ type Naming struct {
 	SingleFile string // "$RepresentationID$.mp4"
 	HLS        string // "master.m3u8"
 	DASH       string // "manifest.mpd"
+
+	// WebVTT names the WebVTT segments written for HLS from wvtt text
+	// tracks (HLS carries WebVTT as text, not in fMP4).
+	WebVTT string // "$RepresentationID$/seg-$Number$.vtt"
 }
 
 func (n Naming) withDefaults() Naming {
@@ -80,6 +86,7 @@ func (n Naming) withDefaults() Naming {
 	def(&n.Init, "$RepresentationID$/init.mp4")
 	def(&n.Media, "$RepresentationID$/seg-$Number$.m4s")
 	def(&n.SingleFile, "$RepresentationID$.mp4")
+	def(&n.WebVTT, "$RepresentationID$/seg-$Number$.vtt")
 	def(&n.HLS, "master.m3u8")
 	def(&n.DASH, "manifest.mpd")
 	return n
@@ -217,6 +224,8 @@ type repJob struct {
 	iframes    []manifest.IFrameRef
 	single     *manifest.SingleFile
 	protection *manifest.ProtectionInfo
+	// webvtt holds the WebVTT segments written for HLS from a wvtt track.
+	webvtt []manifest.SegmentRef
 }
 
 func (r *runner) checkNaming() error {
@@ -415,6 +424,12 @@ func (r *runner) writeTracks(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	for _, rep := range r.reps {
+		// Text is cut exactly at the plan's boundaries (see segment.AlignText).
+		aligned, err := segment.AlignText(rep.track, r.plan)
+		if err != nil {
+			return err
+		}
+		rep.track = aligned
 		cuts, err := r.plan.Cuts(rep.track)
 		if err != nil {
 			return err
@@ -500,6 +515,16 @@ func (c *counter) Write(p []byte) (int, error) {
 
 func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	t := rep.track
+	if t.Codec == "wvtt" {
+		if r.job.Formats&HLS != 0 {
+			if err := r.writeWebVTT(ctx, rep); err != nil {
+				return err
+			}
+		}
+		if r.job.Formats&DASH == 0 {
+			return nil // wvtt in CMAF is for DASH only
+		}
+	}
 	opts := segment.SegmentOptions{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
 	if r.job.Protect != nil {
 		clear, err := segment.BuildInit(t)
@@ -587,6 +612,45 @@ func (r *runner) writeSingle(ctx context.Context, rep *repJob, opts segment.Segm
 	for _, s := range info.Segments {
 		rep.addSegment(name, s)
 		r.progress(rep, s.Number, len(info.Segments))
+	}
+	return nil
+}
+
+// webvttID is the ID of the WebVTT (HLS) representation made from the
+// wvtt track of rep.
+func webvttID(rep *repJob) string {
+	if id := strings.Replace(rep.id, "_wvtt", "_webvtt", 1); id != rep.id {
+		return id
+	}
+	return rep.id + "_webvtt"
+}
+
+// writeWebVTT writes the segments of a wvtt track as WebVTT documents for
+// HLS (RFC 8216 3.5), at the same boundaries as its CMAF segments.
+func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
+	sw, err := segment.NewSegmentWriter(rep.track, r.plan, segment.SegmentOptions{})
+	if err != nil {
+		return err
+	}
+	id := webvttID(rep)
+	for i := 0; i < sw.Len(); i++ {
+		pre, err := sw.Info(i)
+		if err != nil {
+			return err
+		}
+		name, err := manifest.ExpandTemplate(r.naming.WebVTT, id, 0, uint64(pre.Number), pre.MediaTime)
+		if err != nil {
+			return err
+		}
+		var info segment.SegmentInfo
+		if _, err := r.put(ctx, name, func(w io.Writer) error {
+			var err error
+			info, err = sw.WriteWebVTT(ctx, w, i)
+			return err
+		}); err != nil {
+			return err
+		}
+		rep.webvtt = append(rep.webvtt, manifest.SegmentRef{URI: name, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(info.Size)})
 	}
 	return nil
 }

@@ -1,0 +1,200 @@
+package packager_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/webvtt"
+)
+
+// textInputs: the 360p rung, a wvtt MP4 (English), the stpp track of the
+// 360p rung with TTML (English), a .vtt side file (German), and an Opus
+// file whose tx3g track must be skipped (its audio is kept).
+func textInputs() []packager.Input {
+	return []packager.Input{
+		{Path: "../testdata/ladder_360p.mp4"},
+		{Path: "../testdata/wvtt.mp4"},
+		{Path: "../testdata/ladder_360p_text.mp4", Kinds: []segment.Kind{segment.KindText}},
+		{Path: "../testdata/subtitles_en.vtt", Language: "de", Label: "Deutsch"},
+	}
+}
+
+// TestTextGolden packages the text inputs and keeps the manifests and the
+// WebVTT segments as golden files under testdata/text; it checks that the
+// WebVTT segments parse, that DASH lists wvtt and stpp (not text/vtt) and
+// HLS lists WebVTT and stpp (not wvtt).
+func TestTextGolden(t *testing.T) {
+	dir := t.TempDir()
+	res, err := packager.Run(context.Background(), packager.Job{
+		Inputs:          textInputs(),
+		SegmentDuration: 2 * time.Second,
+		Storage:         packager.Dir(dir),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vtts int
+	for _, o := range res.Objects {
+		ext := filepath.Ext(o.Name)
+		if ext != ".m3u8" && ext != ".mpd" && ext != ".vtt" {
+			continue
+		}
+		if ext == ".m3u8" && !strings.HasPrefix(o.Name, "text_") && o.Name != "master.m3u8" {
+			continue // audio and video playlists are covered by the ladder goldens
+		}
+		got, err := os.ReadFile(filepath.Join(dir, o.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ext == ".vtt" {
+			vtts++
+			if _, err := webvtt.Parse(bytes.NewReader(got)); err != nil {
+				t.Errorf("%s: %v", o.Name, err)
+			}
+		}
+		compareGoldenFile(t, filepath.Join("testdata", "text", o.Name), got)
+	}
+	if vtts != 8 {
+		t.Errorf("%d WebVTT segments, want 4 for each of the two WebVTT renditions", vtts)
+	}
+	mpd, _ := os.ReadFile(filepath.Join(dir, "manifest.mpd"))
+	for _, want := range []string{`codecs="wvtt"`, `codecs="stpp.ttml.im1t"`, `contentType="text"`, `mimeType="application/mp4"`, `value="subtitle"`} {
+		if !bytes.Contains(mpd, []byte(want)) {
+			t.Errorf("MPD lacks %s", want)
+		}
+	}
+	if bytes.Contains(mpd, []byte("text/vtt")) {
+		t.Error("MPD lists segmented WebVTT")
+	}
+	m3u8, _ := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+	for _, want := range []string{`TYPE=SUBTITLES`, `LANGUAGE="de"`, `LANGUAGE="eng"`, `stpp.ttml.im1t`, `SUBTITLES="subs"`} {
+		if !bytes.Contains(m3u8, []byte(want)) {
+			t.Errorf("multivariant playlist lacks %s", want)
+		}
+	}
+	if bytes.Contains(m3u8, []byte("wvtt")) {
+		t.Error("multivariant playlist lists wvtt in fMP4")
+	}
+}
+
+// TestTextHLSOnly: with HLS only, wvtt tracks become WebVTT segments and no
+// CMAF wvtt segments are written.
+func TestTextHLSOnly(t *testing.T) {
+	dir := t.TempDir()
+	res, err := packager.Run(context.Background(), packager.Job{
+		Inputs:          textInputs()[:2],
+		SegmentDuration: 2 * time.Second,
+		Formats:         packager.HLS,
+		Storage:         packager.Dir(dir),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Objects {
+		if strings.HasPrefix(o.Name, "text_eng_wvtt/") {
+			t.Errorf("wrote %s for HLS only", o.Name)
+		}
+	}
+}
+
+// TestTextSkipsTx3g: an input whose only text track is tx3g packages its
+// audio and logs a warning.
+func TestTextSkipsTx3g(t *testing.T) {
+	var logs bytes.Buffer
+	res, err := packager.Run(context.Background(), packager.Job{
+		Inputs:  []packager.Input{{Path: "../testdata/tx3g.mp4"}},
+		Storage: packager.Dir(t.TempDir()),
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := res.Presentation.Periods[0].Sets
+	if len(sets) != 1 || sets[0].ContentType != "audio" {
+		t.Errorf("sets %+v, want the audio only", sets)
+	}
+	if !strings.Contains(logs.String(), `skipping text track with unsupported codec`) || !strings.Contains(logs.String(), "tx3g") {
+		t.Errorf("no warning about the tx3g track: %s", logs.String())
+	}
+}
+
+func compareGoldenFile(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs from the output; regenerate with -update and review the diff", golden)
+	}
+}
+
+// TestTextPlayers plays the text presentation in shaka-player (HLS, DASH),
+// hls.js and dash.js: subtitle renditions must not break loading or playback.
+func TestTextPlayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("player test")
+	}
+	dir := runJob(t, packager.Job{Inputs: textInputs()})
+	playAll(t, dir, playertest.Options{})
+}
+
+// TestTextFFmpeg: video and audio decode completely through the HLS
+// playlist, and ffmpeg reads every cue of each WebVTT rendition through its
+// media playlist (FFmpeg 5.1 does not open SUBTITLES renditions from a
+// multivariant playlist).
+func TestTextFFmpeg(t *testing.T) {
+	dir := runJob(t, packager.Job{Inputs: textInputs()})
+	for _, s := range playertest.FFmpegDecode(t, filepath.Join(dir, "master.m3u8")) {
+		if s.Type == "video" && s.Frames != 240 {
+			t.Errorf("%d video frames through HLS, want 240", s.Frames)
+		}
+	}
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	for _, pl := range []string{"text_eng_webvtt.m3u8", "text_de_webvtt.m3u8"} {
+		out, err := exec.Command(ffmpeg, "-v", "error", "-i", filepath.Join(dir, pl), "-f", "webvtt", "-").Output()
+		if err != nil {
+			t.Fatalf("ffmpeg %s: %v", pl, err)
+		}
+		doc, err := webvtt.Parse(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("%s: ffmpeg output: %v\n%s", pl, err, out)
+		}
+		var texts []string
+		for _, c := range doc.Cues {
+			if !slices.Contains(texts, c.Text) {
+				texts = append(texts, c.Text)
+			}
+		}
+		if len(texts) != 4 || doc.Cues[0].Start != 500*time.Millisecond || doc.Cues[len(doc.Cues)-1].End != 7800*time.Millisecond {
+			t.Errorf("%s: ffmpeg reads %d cues with %d distinct texts from %v to %v; want the 4 texts of subtitles_en.vtt from 0.5 s to 7.8 s:\n%s",
+				pl, len(doc.Cues), len(texts), doc.Cues[0].Start, doc.Cues[len(doc.Cues)-1].End, out)
+		}
+	}
+}
