@@ -129,12 +129,12 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 			iv = ivs[i*16 : i*16+16 : i*16+16]
 			copy(iv, tp.iv)
 			used := xorRanges(stream, s, subs)
-			var pad [16]byte
 			skip := (16 - used%16) % 16
 			if used == 0 {
 				skip = 16
 			}
-			stream.XORKeyStream(pad[:skip], pad[:skip])
+			pad := c.ks[:skip] // scratch; a local array would escape
+			stream.XORKeyStream(pad, pad)
 			tp.nextIV(subs, len(s))
 		default:
 			iv = ivs[i*ivLen : i*ivLen+ivLen : i*ivLen+ivLen]
