@@ -194,6 +194,15 @@ func TestValidateRules(t *testing.T) {
 		{"protection without KID", func(p *manifest.Presentation) {
 			p.Periods[0].Sets[0].Representations[0].Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS}
 		}, manifest.ErrProtection, "video-720p", -1},
+		{"key period at the first segment", func(p *manifest.Presentation) {
+			video(p, 0).Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo,
+				KeyPeriods: []manifest.KeyPeriod{{FirstSegment: 0, KID: manifesttest.KIDAudio}}}
+		}, manifest.ErrProtection, "video-720p", -1},
+		{"key period past the segments", func(p *manifest.Presentation) {
+			r := video(p, 0)
+			r.Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo,
+				KeyPeriods: []manifest.KeyPeriod{{FirstSegment: len(r.Segments), KID: manifesttest.KIDAudio}}}
+		}, manifest.ErrProtection, "video-720p", -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -414,9 +414,33 @@ var (
 // ProtectionInfo is the encryption of a set or representation, filled by the
 // drm package. The renderers only translate it.
 type ProtectionInfo struct {
-	Scheme     Scheme
+	Scheme Scheme
+	// DefaultKID is the tenc default_KID, written as cenc:default_KID.
 	DefaultKID UUID
-	Systems    []DRMSystem
+	// Systems is the signalling of the key that encrypts the first segment
+	// (the only key without key rotation).
+	Systems []DRMSystem
+	// KeyPeriods lists the key changes of key rotation, in segment order:
+	// from KeyPeriods[i].FirstSegment on, segments use KeyPeriods[i].KID
+	// (carried in their seig sample groups and moof pssh boxes). HLS writes
+	// the period's EXT-X-KEY tags before its first segment (RFC 8216bis
+	// 4.4.4.4: a key applies until the next EXT-X-KEY of the same
+	// KEYFORMAT). DASH writes nothing per period (DASH-IF: updates travel in
+	// moof/pssh boxes, never in the MPD), and with key periods its
+	// descriptors name no key at all, so that players follow the in-band
+	// pssh boxes (see package dash).
+	KeyPeriods []KeyPeriod
+}
+
+// KeyPeriod is one crypto period of key rotation after the first.
+type KeyPeriod struct {
+	// FirstSegment is the index in Representation.Segments of the first
+	// segment encrypted with KID; it must be greater than the previous
+	// period's (and than 0).
+	FirstSegment int
+	KID          UUID
+	// Systems holds the period's signalling; only its HLS keys are written.
+	Systems []DRMSystem
 }
 
 // DRMSystem is what one DRM system needs signalled.

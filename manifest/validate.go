@@ -232,14 +232,45 @@ func (v *validator) protection(pid, setID, repID string, pi *ProtectionInfo) {
 	if pi.DefaultKID.IsZero() {
 		errAt("zero default KID")
 	}
-	for i := range pi.Systems {
-		s := &pi.Systems[i]
-		if s.SystemID.IsZero() {
-			errAt(fmt.Sprintf("system %d: zero system ID", i))
+	systems := func(prefix string, list []DRMSystem) {
+		for i := range list {
+			s := &list[i]
+			if s.SystemID.IsZero() {
+				errAt(fmt.Sprintf("%ssystem %d: zero system ID", prefix, i))
+			}
+			if s.HLS != nil && s.HLS.URI == "" {
+				errAt(fmt.Sprintf("%ssystem %s: HLS key without URI", prefix, s.SystemID))
+			}
 		}
-		if s.HLS != nil && s.HLS.URI == "" {
-			errAt(fmt.Sprintf("system %s: HLS key without URI", s.SystemID))
+	}
+	systems("", pi.Systems)
+	last := 0
+	for i := range pi.KeyPeriods {
+		kp := &pi.KeyPeriods[i]
+		prefix := fmt.Sprintf("key period %d: ", i+1)
+		if kp.FirstSegment <= last {
+			errAt(fmt.Sprintf("%sfirst segment %d not after %d", prefix, kp.FirstSegment, last))
 		}
+		last = kp.FirstSegment
+		if kp.KID.IsZero() {
+			errAt(prefix + "zero KID")
+		}
+		systems(prefix, kp.Systems)
+	}
+}
+
+// keyPeriodsFit reports key periods that start beyond the segments of r.
+func (v *validator) keyPeriodsFit(pid string, set *SwitchingSet, r *Representation) {
+	pi := r.Protection
+	if pi == nil {
+		pi = set.Protection
+	}
+	if pi == nil || len(pi.KeyPeriods) == 0 {
+		return
+	}
+	if kp := pi.KeyPeriods[len(pi.KeyPeriods)-1]; kp.FirstSegment >= len(r.Segments) {
+		v.add(&ValidationError{Period: pid, Set: set.ID, Representation: r.ID, Segment: -1, Err: ErrProtection,
+			Detail: fmt.Sprintf("key period starts at segment %d of %d", kp.FirstSegment, len(r.Segments))})
 	}
 }
 
@@ -263,6 +294,7 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 	if r.Protection != nil {
 		v.protection(pid, set.ID, r.ID, r.Protection)
 	}
+	v.keyPeriodsFit(pid, set, r)
 	if len(r.Segments) == 0 {
 		// Only a whole text document (a side-loaded WebVTT file) may come
 		// without segments.

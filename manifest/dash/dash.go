@@ -416,13 +416,31 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // protection renders the mp4protection descriptor (scheme and default KID,
 // ISO/IEC 23009-1 5.8.5.2 and 23001-7 11.2) followed by one descriptor per
 // DRM system with its pssh, PlayReady object and license URL.
+//
+// With key rotation (pi.KeyPeriods) the descriptors name no key: no
+// cenc:default_KID, cenc:pssh or mspr:pro, only the scheme, the systems and
+// their license URLs. Each crypto period's key is announced by the pssh
+// boxes in its moofs, and players only act on those when the MPD gave them
+// no init data of its own: shaka-player (drm_engine.js) stops listening to
+// "encrypted" events and skips in-band pssh once the MPD yields init data,
+// which it builds from cenc:pssh, mspr:pro or, for ClearKey, from
+// cenc:default_KID; it then never asks for the second period's key. Shaka
+// Packager writes the same (mpd_utils.cc leaves default_KID out under key
+// rotation). DASH-IF's guidelines keep default_KID and model rotation as a
+// key hierarchy whose root key it names; keys that rotate without a root
+// key (ClearKey, Widevine crypto periods) need one license per period.
 func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML {
 	b.ns.cenc = true
+	rotation := len(pi.KeyPeriods) > 0
+	defaultKID := pi.DefaultKID.String()
+	if rotation {
+		defaultKID = ""
+	}
 	out := []contentProtectionXML{{
 		SchemeIDURI: schemeMP4Protection,
 		// The scheme in use; go-dash v3.0.3 always writes "cenc".
 		Value:      string(pi.Scheme),
-		DefaultKID: pi.DefaultKID.String(),
+		DefaultKID: defaultKID,
 	}}
 	for i := range pi.Systems {
 		s := &pi.Systems[i]
@@ -431,12 +449,12 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML
 			Value:       s.Name,
 			// Repeated here for players that read the KID from the system
 			// descriptor (DASH-IF IOP allows it on every descriptor).
-			DefaultKID: pi.DefaultKID.String(),
+			DefaultKID: defaultKID,
 		}
-		if len(s.PSSH) > 0 {
+		if len(s.PSSH) > 0 && !rotation {
 			cp.PSSH = base64.StdEncoding.EncodeToString(s.PSSH)
 		}
-		if len(s.PlayReadyObject) > 0 {
+		if len(s.PlayReadyObject) > 0 && !rotation {
 			cp.PRO = base64.StdEncoding.EncodeToString(s.PlayReadyObject)
 			b.ns.mspr = true
 		}

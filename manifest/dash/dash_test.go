@@ -340,6 +340,47 @@ func TestProtectionHoisted(t *testing.T) {
 	}
 }
 
+// TestKeyRotationMPD checks the MPD of a presentation with key rotation:
+// still protected with the scheme and every DRM system (and license URL) of
+// the model, but no key named anywhere (no cenc:default_KID, cenc:pssh or
+// mspr:pro), so that players take each period's key from the moof pssh.
+func TestKeyRotationMPD(t *testing.T) {
+	for _, scheme := range []manifest.Scheme{manifest.CENC, manifest.CBCS} {
+		rotated := manifesttest.Rotated(8*time.Second, scheme, 2)
+		if len(rotated.Periods[0].Sets[0].Protection.KeyPeriods) == 0 {
+			t.Fatal("fixture has no key periods")
+		}
+		root := parse(t, render(t, rotated))
+		var mp4, systems, laurls int
+		root.walk(func(e *element) {
+			switch e.XMLName.Local {
+			case "ContentProtection":
+				if e.attr("default_KID") != "" {
+					t.Errorf("%s: %s names default_KID %s", scheme, e.attr("schemeIdUri"), e.attr("default_KID"))
+				}
+				if e.attr("schemeIdUri") == "urn:mpeg:dash:mp4protection:2011" {
+					mp4++
+					if e.attr("value") != string(scheme) {
+						t.Errorf("%s: mp4protection value %q", scheme, e.attr("value"))
+					}
+				} else {
+					systems++
+				}
+			case "pssh", "pro":
+				t.Errorf("%s: %s element under key rotation", scheme, e.XMLName.Local)
+			case "laurl", "Laurl":
+				laurls++
+			}
+		})
+		// Video, two audio sets and the trick mode set; Widevine, PlayReady
+		// and FairPlay or ClearKey each.
+		const wantSys = 4 * 3
+		if mp4 != 4 || systems != wantSys || laurls == 0 {
+			t.Errorf("%s: %d mp4protection, %d system descriptors, %d license URLs; want 4, %d, >0", scheme, mp4, systems, laurls, wantSys)
+		}
+	}
+}
+
 func TestTrickMode(t *testing.T) {
 	root := parse(t, render(t, manifesttest.Ladder(8*time.Second)))
 	found := false

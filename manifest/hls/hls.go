@@ -260,8 +260,14 @@ func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe
 func media(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.Representation, target uint64) *writer {
 	w := &writer{b: make([]byte, 0, 128+len(r.Segments)*(40+len(r.Segments[0].URI)))}
 	header(w, set, r, target, r.Segments[0].Number, false)
+	pi := protectionOf(set, r)
+	next := 0 // the next key period to start
 	for i := range r.Segments {
 		s := &r.Segments[i]
+		if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
+			w.keys(pi.Scheme, pi.KeyPeriods[next].Systems)
+			next++
+		}
 		w.str("#EXTINF:")
 		w.b = appendSeconds(w.b, s.Duration, r.Timescale)
 		w.str(",\n")
@@ -290,8 +296,16 @@ func iframes(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.R
 	}
 	target := max(avTarget(p), roundSeconds(m, r.Timescale))
 	header(w, set, r, target, r.Segments[0].Number, true)
+	pi := protectionOf(set, r)
+	next := 0
 	for i := range r.IFrames {
 		f := &r.IFrames[i]
+		// An I-frame belongs to the key period of the segment it lies in.
+		for pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment < len(r.Segments) &&
+			f.Start >= r.Segments[pi.KeyPeriods[next].FirstSegment].Start {
+			w.keys(pi.Scheme, pi.KeyPeriods[next].Systems)
+			next++
+		}
 		w.str("#EXTINF:")
 		w.b = appendSeconds(w.b, f.Duration, r.Timescale)
 		w.str(",\n#EXT-X-BYTERANGE:")
@@ -325,12 +339,9 @@ func header(w *writer, set *manifest.SwitchingSet, r *manifest.Representation, t
 	}
 	// One EXT-X-KEY per DRM system, before the EXT-X-MAP and every segment
 	// (grafov/m3u8 v0.12.1 repeats it per segment, see the tests). The key
-	// applies to all segments that follow; key rotation is not modelled.
-	pi := protectionOf(set, r)
-	for _, s := range hlsKeys(pi) {
-		w.str("#EXT-X-KEY:")
-		w.keyAttrs(pi.Scheme, s.HLS)
-		w.b = append(w.b, '\n')
+	// applies to all segments that follow, up to a key period's new tags.
+	if pi := protectionOf(set, r); pi != nil {
+		w.keys(pi.Scheme, pi.Systems)
 	}
 	if r.Init.URI != "" {
 		w.str("#EXT-X-MAP:")

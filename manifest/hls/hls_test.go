@@ -35,6 +35,7 @@ func models() map[string]*manifest.Presentation {
 		"singlefile": manifesttest.SingleFile(8 * time.Second),
 		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
 		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
+		"rotation":   manifesttest.Rotated(8*time.Second, manifest.CBCS, 2),
 		"subsecond":  manifesttest.SubSecond(),
 		"audioonly":  audioOnly(),
 	}
@@ -313,5 +314,56 @@ func TestPlaylistsOrder(t *testing.T) {
 	}
 	if sort.StringsAreSorted(got) {
 		t.Log("(order happens to be sorted)")
+	}
+}
+
+// TestKeyRotation follows the EXT-X-KEY tags through each media playlist of
+// a presentation with key rotation and checks which key every segment (and
+// I-frame) is under: the set's KID for the first crypto period, then the
+// period's KID.
+func TestKeyRotation(t *testing.T) {
+	const every = 2
+	p := manifesttest.Rotated(8*time.Second, manifest.CBCS, every)
+	files := renderAll(t, p)
+	checked := 0
+	for _, set := range p.Periods[0].Sets {
+		pi := set.Protection
+		if pi == nil {
+			continue
+		}
+		for _, r := range set.Representations {
+			for _, name := range []string{r.ID + ".m3u8", r.ID + "_iframes.m3u8"} {
+				pl, ok := files[name]
+				if !ok {
+					if strings.HasSuffix(name, "_iframes.m3u8") {
+						continue
+					}
+					t.Fatalf("no playlist %s among %d files", name, len(files))
+				}
+				var skd string // the FairPlay key URI in force
+				seg := 0
+				for _, line := range strings.Split(string(pl), "\n") {
+					if strings.HasPrefix(line, "#EXT-X-KEY:") && strings.Contains(line, `URI="skd://`) {
+						skd = line[strings.Index(line, `skd://`):]
+						skd = skd[:strings.IndexByte(skd, '"')]
+					}
+					if line == "" || strings.HasPrefix(line, "#") {
+						continue
+					}
+					kid := pi.DefaultKID
+					if seg >= every {
+						kid[15] = byte(seg / every)
+					}
+					if want := "skd://" + kid.String(); skd != want {
+						t.Errorf("%s: segment %d under %q, want %q", name, seg, skd, want)
+					}
+					seg++
+					checked++
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no protected segments checked")
 	}
 }

@@ -141,6 +141,17 @@ func (w *writer) keyAttrs(scheme manifest.Scheme, k *manifest.HLSKey) {
 	}
 }
 
+// keys writes one EXT-X-KEY line per system signalled in HLS.
+func (w *writer) keys(scheme manifest.Scheme, systems []manifest.DRMSystem) {
+	for i := range systems {
+		if k := systems[i].HLS; k != nil {
+			w.str("#EXT-X-KEY:")
+			w.keyAttrs(scheme, k)
+			w.b = append(w.b, '\n')
+		}
+	}
+}
+
 // hlsKeys returns the systems of pi that are signalled in HLS.
 func hlsKeys(pi *manifest.ProtectionInfo) []*manifest.DRMSystem {
 	if pi == nil {

@@ -207,6 +207,25 @@ func Protected(total time.Duration, scheme manifest.Scheme) *manifest.Presentati
 	return p
 }
 
+// Rotated is Protected with key rotation every `every` segments: each later
+// crypto period of a set uses the set's KID with its last byte replaced by
+// the period number.
+func Rotated(total time.Duration, scheme manifest.Scheme, every int) *manifest.Presentation {
+	p := Protected(total, scheme)
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		if set.Protection == nil {
+			continue
+		}
+		for first := every; first < len(set.Representations[0].Segments); first += every {
+			kid := set.Protection.DefaultKID
+			kid[15] = byte(first / every)
+			set.Protection.KeyPeriods = append(set.Protection.KeyPeriods, manifest.KeyPeriod{FirstSegment: first, KID: kid, Systems: systems(scheme, kid)})
+		}
+	}
+	return p
+}
+
 // SubSecond returns a half-second presentation of one video and one audio
 // segment, the case go-dash v3.0.3 formats as an invalid duration.
 func SubSecond() *manifest.Presentation {
