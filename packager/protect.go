@@ -14,14 +14,19 @@ import (
 
 // ProtectWith returns a ProtectFunc that encrypts every audio and video
 // track with cfg (package drm) and signals the configured DRM systems in the
-// manifests. Text tracks stay clear. Key rotation (cfg.CryptoPeriod) is not
-// signalled in manifests yet and is refused.
+// manifests. Text tracks stay clear.
+//
+// With key rotation (cfg.CryptoPeriod > 0) every crypto period after the
+// first gets a manifest.KeyPeriod: HLS media playlists switch EXT-X-KEY
+// before its first segment; the MPD keeps the first key's signalling and
+// players learn later keys from the seig sample groups and moof pssh boxes
+// (so cfg.OmitPSSH leaves DASH players without them). The key periods are
+// added to the returned ProtectionInfo as the fragments are protected, so
+// it is complete once the track's last segment is written (the packager
+// renders manifests only then).
 func ProtectWith(cfg drm.Config) (ProtectFunc, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.CryptoPeriod > 0 {
-		return nil, fmt.Errorf("packager: key rotation is not supported by the packager yet: %w", drm.ErrUnsupported)
 	}
 	return func(ctx context.Context, t *segment.Track, clearInit *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error) {
 		tp, err := drm.NewTrackProtector(ctx, cfg, clearInit)
@@ -39,8 +44,46 @@ func ProtectWith(cfg drm.Config) (ProtectFunc, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if cfg.CryptoPeriod > 0 {
+			return &rotatingProtector{TrackProtector: tp, info: info}, info, nil
+		}
 		return tp, info, nil
 	}, nil
+}
+
+// rotatingProtector records a manifest.KeyPeriod in info whenever a fragment
+// starts a new crypto period.
+type rotatingProtector struct {
+	*drm.TrackProtector
+	info   *manifest.ProtectionInfo
+	period int // the last crypto period recorded (0: the first, in info.Systems)
+}
+
+// ProtectFragment encrypts f and, when segmentIndex opens a crypto period,
+// adds that period's signalling to the ProtectionInfo.
+func (rp *rotatingProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error {
+	if err := rp.TrackProtector.ProtectFragment(ctx, f, segmentIndex); err != nil {
+		return err
+	}
+	p := rp.Period(segmentIndex)
+	if p <= rp.period {
+		return nil
+	}
+	if p != rp.period+1 || segmentIndex == 0 {
+		// Segments arrive in order, one crypto period after the other.
+		return fmt.Errorf("packager: segment %d opens crypto period %d after period %d: %w", segmentIndex, p, rp.period, drm.ErrUnsupported)
+	}
+	sig, err := rp.Signaling(ctx, p)
+	if err != nil {
+		return err
+	}
+	pinfo, err := protectionInfo(sig)
+	if err != nil {
+		return err
+	}
+	rp.info.KeyPeriods = append(rp.info.KeyPeriods, manifest.KeyPeriod{FirstSegment: segmentIndex, KID: manifest.UUID(sig.KID), Systems: pinfo.Systems})
+	rp.period = p
+	return nil
 }
 
 // protectionInfo maps drm's signalling into the manifest model.
