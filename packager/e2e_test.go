@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -123,10 +124,61 @@ func TestPlayers(t *testing.T) {
 
 // TestEncryptedPlayers encrypts with cenc and cbcs, signals ClearKey, and
 // plays the result; with LicenseOnly the players must find the KIDs from our
-// signalling and fetch the key from a license server.
+// signalling and fetch the key from a license server. The rotation runs
+// change the key every segment (four crypto periods).
 func TestEncryptedPlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("player tests take a minute")
+	}
+	type playCase struct {
+		manifest    string
+		player      playertest.Player
+		licenseOnly bool
+		hlsjsKeyIDs bool
+	}
+	plain := []playCase{
+		{"manifest.mpd", playertest.Shaka, false, false},
+		{"manifest.mpd", playertest.DashJS, false, false},
+		{"master.m3u8", playertest.Shaka, false, false},
+		// Only a license URL: the KIDs must come from our signalling.
+		{"manifest.mpd", playertest.Shaka, true, false},
+		{"manifest.mpd", playertest.DashJS, true, false},
+		// hls.js always asks the license server (no inline keys); it reads
+		// the KID from the org.w3.clearkey EXT-X-KEY URI.
+		{"master.m3u8", playertest.HLSJS, true, false},
+		// Not here: shaka-player 5.2 given only a ClearKey license URL for
+		// HLS. Its HLS parser maps KEYFORMAT identity, Widevine, PlayReady,
+		// FairPlay and WisePlay but not org.w3.clearkey
+		// (lib/hls/hls_parser.js), so it finds no ClearKey DRM info and
+		// stops with error 6001; it plays the same HLS with inline keys.
+	}
+	rotation := []playCase{
+		// From the license server: shaka follows the pssh boxes in the
+		// moofs (the MPD names no key under rotation, see package dash).
+		{"manifest.mpd", playertest.Shaka, true, false},
+		// hls.js reads each period's KID from its EXT-X-KEY; it needs the
+		// keyids generateRequest filter (see playertest.Options.HLSJSKeyIDs).
+		{"master.m3u8", playertest.HLSJS, true, true},
+		// With every key given inline: the seig KID switches decrypt.
+		{"manifest.mpd", playertest.Shaka, false, false},
+		{"master.m3u8", playertest.Shaka, false, false},
+		{"manifest.mpd", playertest.DashJS, false, false},
+		// Not here: dash.js 5.2.1 from a license server. With no key named in
+		// the MPD it takes the init segment's common pssh, selects its W3C
+		// ClearKey key system and calls generateRequest("keyids", <pssh box>),
+		// which Chromium rejects with a TypeError (ProtectionModel
+		// createKeySession uses "keyids" for every ClearKey session that has
+		// init data); it never reads moof pssh for another key system either.
+	}
+	const periods = 4 // 8 s of media in 2 s segments, a new key every segment
+	var rotKeys []drm.ContentKey
+	for p := range periods {
+		kid := drm.MustParseKID(fmt.Sprintf("00112233445566778899aabbccddee%02x", p))
+		key, err := drm.ParseKey(fmt.Sprintf("0123456789abcdef0123456789abcd%02x", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotKeys = append(rotKeys, drm.ContentKey{KID: kid, Key: key})
 	}
 	kid := drm.MustParseKID("00112233445566778899aabbccddeeff")
 	key, err := drm.ParseKey("0123456789abcdef0123456789abcdef")
@@ -134,45 +186,76 @@ func TestEncryptedPlayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, scheme := range []drm.Scheme{drm.SchemeCENC, drm.SchemeCBCS} {
-		t.Run(string(scheme), func(t *testing.T) {
-			protect, err := packager.ProtectWith(drm.Config{
-				Scheme:           scheme,
-				Keys:             &drm.StaticKeys{Default: []drm.ContentKey{{KID: kid, Key: key}}},
-				SignalingOptions: drm.SignalingOptions{Systems: []drm.System{drm.ClearKey, drm.Widevine, drm.PlayReady}},
-			})
-			if err != nil {
-				t.Fatal(err)
+		for _, rotate := range []bool{false, true} {
+			name, keys, cases, period := string(scheme), []drm.ContentKey{{KID: kid, Key: key}}, plain, 0
+			if rotate {
+				name, keys, cases, period = name+"/rotation", rotKeys, rotation, 1
 			}
-			dir := runJob(t, packager.Job{Inputs: ladderInputs(), Protect: protect, Formats: packager.HLS | packager.DASH})
-			keys := map[string]string{kid.Hex(): hex.EncodeToString(key.Secret())}
-			for _, c := range []struct {
-				manifest    string
-				player      playertest.Player
-				licenseOnly bool
-			}{
-				{"manifest.mpd", playertest.Shaka, false},
-				{"manifest.mpd", playertest.DashJS, false},
-				{"master.m3u8", playertest.Shaka, false},
-				// Only a license URL: the KIDs must come from our signalling.
-				{"manifest.mpd", playertest.Shaka, true},
-				{"manifest.mpd", playertest.DashJS, true},
-				// hls.js always asks the license server (no inline keys);
-				// it reads the KID from the org.w3.clearkey EXT-X-KEY URI.
-				{"master.m3u8", playertest.HLSJS, true},
-				// Not here: shaka-player 5.2 given only a ClearKey license
-				// URL for HLS. Its HLS parser maps KEYFORMAT identity,
-				// Widevine, PlayReady, FairPlay and WisePlay but not
-				// org.w3.clearkey (lib/hls/hls_parser.js), so it finds no
-				// ClearKey DRM info and stops with error 6001; it plays the
-				// same HLS with inline keys (above).
-			} {
-				o := playertest.Options{Dir: dir, Manifest: c.manifest, Player: c.player, ClearKeys: keys, LicenseOnly: c.licenseOnly, Log: t.Logf}
-				t.Run(fmt.Sprintf("%s/%s/license-only=%v", c.manifest, c.player, c.licenseOnly), func(t *testing.T) {
-					t.Parallel()
-					playertest.Play(t, context.Background(), o)
+			t.Run(name, func(t *testing.T) {
+				protect, err := packager.ProtectWith(drm.Config{
+					Scheme:           scheme,
+					Keys:             &drm.StaticKeys{Default: keys},
+					CryptoPeriod:     period,
+					SignalingOptions: drm.SignalingOptions{Systems: []drm.System{drm.ClearKey, drm.Widevine, drm.PlayReady}},
 				})
-			}
-		})
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir := runJob(t, packager.Job{Inputs: ladderInputs(), Protect: protect, Formats: packager.HLS | packager.DASH})
+				clearKeys := map[string]string{}
+				for _, k := range keys {
+					clearKeys[k.KID.Hex()] = hex.EncodeToString(k.Key.Secret())
+				}
+				if rotate {
+					checkRotation(t, dir, rotKeys)
+				}
+				for _, c := range cases {
+					o := playertest.Options{Dir: dir, Manifest: c.manifest, Player: c.player, ClearKeys: clearKeys,
+						LicenseOnly: c.licenseOnly, HLSJSKeyIDs: c.hlsjsKeyIDs, Log: t.Logf}
+					t.Run(fmt.Sprintf("%s/%s/license-only=%v", c.manifest, c.player, c.licenseOnly), func(t *testing.T) {
+						t.Parallel()
+						res := playertest.Play(t, context.Background(), o)
+						// With rotation a licensed run fetches the key of every
+						// crypto period (the players buffer the whole 8 s).
+						if rotate && (c.licenseOnly || c.player == playertest.HLSJS) && len(res.LicenseKIDs) != periods {
+							t.Errorf("license server gave keys %v, want all %d periods", res.LicenseKIDs, periods)
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
+// checkRotation checks the signalling of key rotation in the packaged
+// output: each crypto period's ClearKey EXT-X-KEY before its segment in the
+// media playlists, and an MPD that names no key.
+func checkRotation(t *testing.T, dir string, keys []drm.ContentKey) {
+	t.Helper()
+	pl, err := os.ReadFile(filepath.Join(dir, "video_720p_avc.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, line := range strings.Split(string(pl), "\n") {
+		if strings.HasPrefix(line, "#EXT-X-KEY:") && strings.Contains(line, `KEYFORMAT="org.w3.clearkey"`) {
+			seen = append(seen, line)
+		}
+	}
+	if len(seen) != len(keys) {
+		t.Fatalf("%d ClearKey EXT-X-KEY tags, want one per crypto period (%d):\n%s", len(seen), len(keys), pl)
+	}
+	for i, k := range keys {
+		if !strings.Contains(seen[i], drm.ClearKeyHLSURI(k.KID)) {
+			t.Errorf("crypto period %d: %s, want KID %s", i, seen[i], k.KID)
+		}
+	}
+	mpd, err := os.ReadFile(filepath.Join(dir, "manifest.mpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mpd), "default_KID") || strings.Contains(string(mpd), "cenc:pssh") {
+		t.Errorf("MPD names a key under rotation:\n%s", mpd)
 	}
 }
 

@@ -15,6 +15,12 @@ import (
 // among those asked for, as a JSON Web Key set. Requests for unknown KIDs only
 // get 403, which players surface as a license error.
 func ClearKeyLicenseHandler(keys map[[16]byte][16]byte) http.Handler {
+	return clearKeyHandler(keys, nil)
+}
+
+// clearKeyHandler is ClearKeyLicenseHandler calling served (if not nil) for
+// every key it answers with.
+func clearKeyHandler(keys map[[16]byte][16]byte, served func(kid [16]byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		switch r.Method {
@@ -55,6 +61,9 @@ func ClearKeyLicenseHandler(keys map[[16]byte][16]byte) http.Handler {
 			}
 			if key, ok := keys[[16]byte(kid)]; ok {
 				resp.Keys = append(resp.Keys, jwk{Kty: "oct", KID: base64.RawURLEncoding.EncodeToString(kid), K: base64.RawURLEncoding.EncodeToString(key[:])})
+				if served != nil {
+					served([16]byte(kid))
+				}
 			}
 		}
 		if len(resp.Keys) == 0 {

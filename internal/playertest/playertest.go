@@ -33,8 +33,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,6 +106,13 @@ type Options struct {
 	// LicenseURL is an external ClearKey license server. It replaces the
 	// built-in one and implies LicenseOnly.
 	LicenseURL string
+	// HLSJSKeyIDs gives hls.js a drmSystems generateRequest filter that
+	// builds "keyids" init data from the KID of the segment's EXT-X-KEY.
+	// Without it hls.js takes ClearKey init data only from "encrypted"
+	// events, which it cannot match to a playlist key (its eme-controller
+	// reads KIDs from FairPlay, PlayReady and Widevine init data only), so
+	// with key rotation it pairs one period's pssh with another's key.
+	HLSJSKeyIDs bool
 
 	// Debug turns on the player's own debug logging (hls.js, dash.js) in
 	// the browser console that Result.Console carries.
@@ -135,6 +144,7 @@ type Result struct {
 	Events        []string      // media element events and player milestones, timestamped
 	Console       []string      // browser console, page errors, failed requests and HTTP errors
 	LicenseCalls  int           // requests answered by the built-in ClearKey license server
+	LicenseKIDs   []string      // distinct KIDs (hex, sorted) the built-in license server returned keys for
 	Elapsed       time.Duration // wall time of the browser run
 }
 
@@ -246,9 +256,9 @@ func Play(t testing.TB, ctx context.Context, opts Options) *Result {
 // Report formats everything a failed run observed, for a test log.
 func (r *Result) Report() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "player %s %s, manifest %s, phase %q, reached %.3fs of %.3fs, frames %d (dropped %d), seek %.3f→%.3f→%.3f, license calls %d, %s\n",
+	fmt.Fprintf(&b, "player %s %s, manifest %s, phase %q, reached %.3fs of %.3fs, frames %d (dropped %d), seek %.3f→%.3f→%.3f, license calls %d (keys %v), %s\n",
 		r.Player, r.PlayerVersion, r.ManifestURL, r.Phase, r.Reached, r.Duration, r.Frames, r.DroppedFrames,
-		r.SeekTarget, r.SeekedAt, r.ResumedAt, r.LicenseCalls, r.Elapsed.Round(time.Millisecond))
+		r.SeekTarget, r.SeekedAt, r.ResumedAt, r.LicenseCalls, r.LicenseKIDs, r.Elapsed.Round(time.Millisecond))
 	section := func(name string, lines []string) {
 		if len(lines) == 0 {
 			return
@@ -281,6 +291,7 @@ type drmConfig struct {
 	ClearKeys   map[string]string `json:"clearKeys,omitempty"`
 	LicenseURL  string            `json:"licenseUrl,omitempty"`
 	LicenseOnly bool              `json:"licenseOnly"`
+	HLSJSKeyIDs bool              `json:"hlsjsKeyIds,omitempty"`
 }
 
 // pageResult mirrors the state object of page/play.js.
@@ -389,8 +400,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		cfg.Manifest = base + "/" + strings.TrimPrefix(opts.Manifest, "/")
 	}
 	var licenseCalls atomic.Int64
+	var servedMu sync.Mutex
+	served := map[string]bool{}
 	if len(opts.ClearKeys) > 0 || opts.LicenseURL != "" {
-		d := &drmConfig{LicenseOnly: opts.LicenseOnly || opts.LicenseURL != "", LicenseURL: opts.LicenseURL}
+		d := &drmConfig{LicenseOnly: opts.LicenseOnly || opts.LicenseURL != "", LicenseURL: opts.LicenseURL, HLSJSKeyIDs: opts.HLSJSKeyIDs}
 		if len(opts.ClearKeys) > 0 {
 			keys, err := parseClearKeys(opts.ClearKeys)
 			if err != nil {
@@ -403,7 +416,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 			if d.LicenseURL == "" {
 				d.LicenseURL = base + "/_playertest/clearkey"
-				lh := ClearKeyLicenseHandler(keys)
+				lh := clearKeyHandler(keys, func(kid [16]byte) {
+					servedMu.Lock()
+					served[fmt.Sprintf("%x", kid)] = true
+					servedMu.Unlock()
+				})
 				mux.Handle("/_playertest/clearkey", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Method == http.MethodPost {
 						licenseCalls.Add(1)
@@ -455,6 +472,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		LicenseCalls: int(licenseCalls.Load()),
 		SeekTarget:   -1,
 	}
+	servedMu.Lock()
+	for kid := range served {
+		res.LicenseKIDs = append(res.LicenseKIDs, kid)
+	}
+	servedMu.Unlock()
+	sort.Strings(res.LicenseKIDs)
 
 	var out driverOutput
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &out); err != nil {

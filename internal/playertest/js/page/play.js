@@ -133,6 +133,18 @@
       // hls.js has no inline-key option: it always asks a license server.
       conf.emeEnabled = true;
       conf.drmSystems = { 'org.w3.clearkey': { licenseUrl: cfg.drm.licenseUrl } };
+      if (cfg.drm.hlsjsKeyIds) {
+        // hls.js takes ClearKey init data only from "encrypted" events and
+        // cannot tell which playlist key a pssh belongs to; build "keyids"
+        // init data from the KID it read from the EXT-X-KEY instead.
+        conf.drmSystems['org.w3.clearkey'].generateRequest = function (initDataType, initData, context) {
+          const kid = context.decryptdata && context.decryptdata.keyId;
+          if (!kid) { return { initDataType, initData }; }
+          let hex = '';
+          for (const b of kid) { hex += b.toString(16).padStart(2, '0'); }
+          return { initDataType: 'keyids', initData: new TextEncoder().encode(JSON.stringify({ kids: [hexToB64url(hex)] })).buffer };
+        };
+      }
     }
     const hls = new Hls(conf);
     window.__ptPlayer = hls;
