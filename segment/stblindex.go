@@ -44,7 +44,7 @@ func (c *tableCursor) reset(r io.ReaderAt, t *fileTable, window int) {
 	if cap(c.buf) < window {
 		c.buf = make([]byte, window)
 	}
-	c.buf = c.buf[:cap(c.buf)]
+	c.buf = c.buf[:window] // a pooled iterator may hold a larger buffer
 }
 
 // entry returns the bytes of entry i, which the caller keeps below t.n.
