@@ -3,6 +3,7 @@ package segment
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -216,5 +217,27 @@ func checkWindows(t *testing.T, src *Source) {
 		if sc.Err() != nil || sc.Index() != n-1 {
 			t.Fatalf("track %d: scan ended at %d: %v", tr.ID, sc.Index(), sc.Err())
 		}
+	}
+}
+
+// TestPlanSyncOrder refuses a video track whose sync samples are not
+// presented in decode order (found by mutating a test file: the plan cut an
+// empty segment and writing it panicked).
+func TestPlanSyncOrder(t *testing.T) {
+	ss := SampleList{
+		{DecodeTime: 0, Size: 1, Duration: 512, CompositionOffset: 1 << 20, Sync: true},
+		{DecodeTime: 512, Size: 1, Duration: 512},
+		{DecodeTime: 1024, Size: 1, Duration: 512, Sync: true},
+		{DecodeTime: 1536, Size: 1, Duration: 512},
+	}
+	tr := &Track{ID: 1, Source: "x.mp4", Kind: KindVideo, Timescale: 512, Index: ss}
+	_, err := PlanSegments([]*Track{tr}, time.Second)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrMalformed) || fe.Sample != 3 {
+		t.Fatalf("got %v, want ErrMalformed naming sample 3", err)
+	}
+	ss[0].CompositionOffset = 0
+	if _, err := PlanSegments([]*Track{tr}, time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

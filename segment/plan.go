@@ -2,7 +2,6 @@ package segment
 
 import (
 	"fmt"
-	"sort"
 	"time"
 )
 
@@ -73,21 +72,16 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 		step = 1
 	}
 	p := &Plan{Timescale: ts}
-	// Candidate start points in presentation order.
-	var cands []int64
-	sc := ref.Scan(0, ref.SampleCount())
-	for sc.Next() {
-		if s := sc.Sample(); s.Sync {
-			cands = append(cands, relPresentation(ref, s))
-		}
-	}
-	if err := sc.Err(); err != nil {
+	// Candidate start points: the sync samples, which must be presented in
+	// decode order (a segment holds the samples from one sync sample to the
+	// next in decode order).
+	cands, err := syncTimes(ref)
+	if err != nil {
 		return nil, err
 	}
 	if len(cands) == 0 {
 		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrNoSyncSample}
 	}
-	sort.Slice(cands, func(a, b int) bool { return cands[a] < cands[b] })
 	first := cands[0]
 	p.Starts = append(p.Starts, first)
 	next := first + step
@@ -118,6 +112,44 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 	return p, nil
 }
 
+// syncSample is a sync sample's index, presentation time and duration.
+type syncSample struct {
+	i   int
+	pt  int64
+	dur int64
+}
+
+// syncSamples lists the sync samples of t in decode order. Their
+// presentation times must increase: a stream whose sync samples are
+// presented out of decode order cannot be cut into segments.
+func syncSamples(t *Track) ([]syncSample, error) {
+	var out []syncSample
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		s := sc.Sample()
+		if !s.Sync {
+			continue
+		}
+		pt := relPresentation(t, s)
+		if len(out) > 0 && pt <= out[len(out)-1].pt {
+			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: sc.Index() + 1, Offset: s.Offset, Err: ErrMalformed,
+				Detail: fmt.Sprintf("sync sample presented at %d, not after the previous sync sample (%d)", pt, out[len(out)-1].pt)}
+		}
+		out = append(out, syncSample{sc.Index(), pt, int64(s.Duration)})
+	}
+	return out, sc.Err()
+}
+
+// syncTimes returns the presentation times of t's sync samples.
+func syncTimes(t *Track) ([]int64, error) {
+	syncs, err := syncSamples(t)
+	times := make([]int64, len(syncs))
+	for i, s := range syncs {
+		times[i] = s.pt
+	}
+	return times, err
+}
+
 // trackEnd is the presentation end of a track relative to its zero.
 func trackEnd(t *Track) (int64, error) {
 	var end int64
@@ -141,25 +173,13 @@ func (p *Plan) Cuts(t *Track) ([]int, error) {
 	cuts := make([]int, 0, len(p.Starts)+1)
 	cuts = append(cuts, 0)
 	if t.Kind == KindVideo {
-		// The presentation times of the sync samples, with their indexes.
-		type syncSample struct {
-			i  int
-			pt int64
-		}
-		var syncs []syncSample
-		tol := int64(0)
-		sc := t.Scan(0, n)
-		for sc.Next() {
-			s := sc.Sample()
-			if sc.Index() == 0 {
-				tol = int64(s.Duration) / 2
-			}
-			if s.Sync {
-				syncs = append(syncs, syncSample{sc.Index(), relPresentation(t, s)})
-			}
-		}
-		if err := sc.Err(); err != nil {
+		syncs, err := syncSamples(t)
+		if err != nil {
 			return nil, err
+		}
+		tol := int64(0)
+		if len(syncs) > 0 {
+			tol = syncs[0].dur / 2
 		}
 		k := 0
 		for _, b := range p.Starts[1:] {
