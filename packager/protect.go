@@ -14,7 +14,8 @@ import (
 
 // ProtectWith returns a ProtectFunc that encrypts every audio and video
 // track with cfg (package drm) and signals the configured DRM systems in the
-// manifests. Text tracks stay clear.
+// manifests. Text tracks stay clear. With no cfg.Systems, ClearKey (the W3C
+// common system, which any EME browser plays given the keys) is signaled.
 //
 // With key rotation (cfg.CryptoPeriod > 0) every crypto period after the
 // first gets a manifest.KeyPeriod: HLS media playlists switch EXT-X-KEY
@@ -25,6 +26,11 @@ import (
 // it is complete once the track's last segment is written (the packager
 // renders manifests only then).
 func ProtectWith(cfg drm.Config) (ProtectFunc, error) {
+	if len(cfg.Systems) == 0 {
+		// HLS can only tell players that segments are encrypted through an
+		// EXT-X-KEY of some system; without one the output would not play.
+		cfg.Systems = []drm.System{drm.ClearKey}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

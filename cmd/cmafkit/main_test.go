@@ -87,3 +87,37 @@ func TestInspectJSON(t *testing.T) {
 		t.Errorf("sparse keyframes not reported:\n%s", out.String())
 	}
 }
+
+// TestPackageKeyRotation: --crypto-period 1 with two keys alternates them per
+// segment, and the HLS media playlist announces each change (with ClearKey,
+// signaled by default when --drm is not given).
+func TestPackageKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	k1, k2 := "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
+	args := []string{"package", "-q", "--hls", "-o", dir, "--segment-duration", "2s", "--encryption", "cbcs",
+		"--key", k1 + ":0123456789abcdef0123456789abcdef," + k2 + ":fedcba9876543210fedcba9876543210",
+		"--crypto-period", "1", "../../testdata/ladder_360p.mp4"}
+	if err := run(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	pl, err := os.ReadFile(filepath.Join(dir, "video_360p_avc.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 s in 2 s segments: four crypto periods, keys k1 k2 k1 k2.
+	var kids []string
+	for _, line := range strings.Split(string(pl), "\n") {
+		if strings.HasPrefix(line, "#EXT-X-KEY:") && strings.Contains(line, "clearkey") {
+			i := strings.Index(line, "URI=")
+			kids = append(kids, line[i:])
+		}
+	}
+	if len(kids) != 4 || kids[0] != kids[2] || kids[1] != kids[3] || kids[0] == kids[1] {
+		t.Fatalf("ClearKey EXT-X-KEY lines per period: %q\n%s", kids, pl)
+	}
+	err = run(context.Background(), []string{"package", "--crypto-period", "2"}, &out, &errb)
+	if exitCode(err) != 2 {
+		t.Errorf("--crypto-period without --encryption: %v", err)
+	}
+}

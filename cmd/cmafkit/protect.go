@@ -14,17 +14,19 @@ import (
 type protectionFlags struct {
 	scheme, keys, iv, systems, fairplayURI, playreadyLAURL, clearkeyLAURL, cpixFile string
 	omitPSSH                                                                        bool
+	cryptoPeriod                                                                    int
 }
 
 func (p *protectionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.scheme, "encryption", "", "encrypt with `scheme` cenc (AES-CTR) or cbcs (AES-CBC pattern)")
 	fs.StringVar(&p.keys, "key", "", "content keys as `KID:KEY[,...]` (hex, UUID or base64); random when omitted")
 	fs.StringVar(&p.iv, "iv", "", "`IV` in hex: 16 bytes (cbcs constant IV) or 8/16 bytes (cenc); random when omitted")
-	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey")
+	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey (default: those of the CPIX document, else clearkey)")
 	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...); {kid} is replaced by the KID")
 	fs.StringVar(&p.playreadyLAURL, "playready-la-url", "", "PlayReady license acquisition `URL`")
 	fs.StringVar(&p.clearkeyLAURL, "clearkey-la-url", "", "ClearKey license server `URL` (DASH dashif:laurl)")
 	fs.StringVar(&p.cpixFile, "cpix", "", "read keys (and DRM signalling) from a CPIX `file`")
+	fs.IntVar(&p.cryptoPeriod, "crypto-period", 0, "rotate keys every `N` segments, using the --key pairs (or CPIX keys) in turn; pssh boxes then go into each moof too")
 	fs.BoolVar(&p.omitPSSH, "no-pssh-in-init", false, "signal DRM systems in the manifests only, not with pssh boxes in init segments")
 }
 
@@ -32,16 +34,19 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 // refuses the other protection flags rather than ignoring them.
 func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 	if p.scheme == "" {
-		if p.keys != "" || p.iv != "" || p.systems != "" || p.cpixFile != "" {
-			return usageError{"--key, --iv, --drm and --cpix need --encryption cenc|cbcs"}
+		if p.keys != "" || p.iv != "" || p.systems != "" || p.cpixFile != "" || p.cryptoPeriod != 0 {
+			return usageError{"--key, --iv, --drm, --cpix and --crypto-period need --encryption cenc|cbcs"}
 		}
 		return nil
+	}
+	if p.cryptoPeriod < 0 {
+		return usageError{"--crypto-period must be a positive number of segments"}
 	}
 	scheme, err := drm.ParseScheme(p.scheme)
 	if err != nil {
 		return usageError{fmt.Sprintf("--encryption: %v", err)}
 	}
-	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, Logger: job.Logger}
+	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, CryptoPeriod: p.cryptoPeriod, Logger: job.Logger}
 	cfg.SignalingOptions = drm.SignalingOptions{FairPlayURI: p.fairplayURI, PlayReadyLAURL: p.playreadyLAURL, ClearKeyLAURL: p.clearkeyLAURL}
 	if p.systems != "" {
 		if cfg.Systems, err = drm.ParseSystems(p.systems); err != nil {
@@ -62,6 +67,9 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 			return err
 		}
 		cfg.Keys = doc
+		if len(cfg.Systems) == 0 {
+			cfg.Systems = doc.SystemList() // signal what the key server prepared
+		}
 	case p.keys != "":
 		keys, err := drm.ParseKeyPairs(p.keys)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -413,6 +414,20 @@ func (d *Document) Key(kid drm.KID) (drm.ContentKey, error) {
 		ck.Systems[sys] = s.SystemData
 	}
 	return ck, nil
+}
+
+// SystemList returns the DRM systems the document's DRMSystemList signals,
+// in order of first appearance, leaving out system IDs this package does
+// not know.
+func (d *Document) SystemList() []drm.System {
+	var out []drm.System
+	for _, s := range d.Systems {
+		sys, ok := systemOf(s.SystemID)
+		if ok && !slices.Contains(out, sys) {
+			out = append(out, sys)
+		}
+	}
+	return out
 }
 
 func systemOf(id drm.KID) (drm.System, bool) {

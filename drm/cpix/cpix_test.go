@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,10 @@ func TestReadLadder(t *testing.T) {
 	}
 	if !bytes.Equal(hd.Key.Secret(), []byte{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) {
 		t.Fatal("key value")
+	}
+	// The document's DRMSystemList names Widevine, then FairPlay.
+	if got := d.SystemList(); !slices.Equal(got, []drm.System{drm.Widevine, drm.FairPlay}) {
+		t.Fatalf("SystemList = %v", got)
 	}
 }
 
