@@ -20,7 +20,9 @@
 //     elements and HLS EXT-X-KEY / EXT-X-SESSION-KEY tags.
 //
 // The package works on github.com/Eyevinn/mp4ff types and uses mp4ff's box
-// types and slice-header/AV1 parsers, but does its own encryption and box
+// types and its SPS/PPS and AV1 parsers, but sizes slice headers itself
+// (allocation-free, and safe on hostile input where mp4ff's parser could
+// loop or allocate by untrusted counts) and does its own encryption and box
 // bookkeeping, because mp4ff v0.56.0's InitProtect/EncryptFragment mutate the
 // sample entry in place, handle one traf/trun only, compute saio before
 // OptimizeTrun can move it, and know nothing of key rotation (see the tests
