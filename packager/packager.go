@@ -475,7 +475,13 @@ func (r *runner) put(ctx context.Context, name string, write func(w io.Writer) e
 		return 0, fmt.Errorf("packager: create %s: %w", name, err)
 	}
 	cw := &counter{w: obj}
-	if err := write(cw); err != nil {
+	var w io.Writer = cw
+	if rf, ok := obj.(io.ReaderFrom); ok {
+		// Keep the object's ReadFrom visible (Dir objects copy clear sample
+		// runs from file to file with it).
+		w = &readFromCounter{cw, rf}
+	}
+	if err := write(w); err != nil {
 		obj.Abort()
 		return 0, err
 	}
@@ -510,6 +516,18 @@ type counter struct {
 func (c *counter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	return n, err
+}
+
+// readFromCounter is a counter over an object that implements io.ReaderFrom.
+type readFromCounter struct {
+	*counter
+	rf io.ReaderFrom
+}
+
+func (c *readFromCounter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.rf.ReadFrom(r)
+	c.n += n
 	return n, err
 }
 
