@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +266,45 @@ func TestDirReadFrom(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("object holds %d bytes, want %d (or content differs)", len(got), len(want))
+	}
+}
+
+// readFromStorage is a Dir whose objects record how sample data reached them.
+type readFromStorage struct {
+	packager.Dir
+	sections atomic.Int64
+}
+
+type readFromObject struct {
+	packager.Object
+	s *readFromStorage
+}
+
+func (s *readFromStorage) Create(ctx context.Context, name string) (packager.Object, error) {
+	o, err := s.Dir.Create(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &readFromObject{o, s}, nil
+}
+
+func (o *readFromObject) ReadFrom(r io.Reader) (int64, error) {
+	if _, ok := r.(*io.SectionReader); ok {
+		o.s.sections.Add(1)
+	}
+	return o.Object.(io.ReaderFrom).ReadFrom(r)
+}
+
+// TestClearRunsUseReadFrom: clear sample runs reach a storage object through
+// its io.ReaderFrom as sections of the input (how Dir copies them in the
+// kernel), not through Write.
+func TestClearRunsUseReadFrom(t *testing.T) {
+	st := &readFromStorage{Dir: packager.Dir(t.TempDir())}
+	_, err := packager.Run(context.Background(), packager.Job{Inputs: []packager.Input{{Path: "../testdata/ladder_360p.mp4"}}, Storage: st, Formats: packager.DASH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.sections.Load(); n < 4 { // 2 segments × (video runs + audio runs)
+		t.Fatalf("%d sample runs went through ReadFrom", n)
 	}
 }
