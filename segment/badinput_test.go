@@ -127,7 +127,7 @@ func TestBadInput(t *testing.T) {
 // FuzzOpen feeds mutated MP4 and fragmented MP4 files through indexing and
 // segment writing: any outcome but a panic, a hang or a huge allocation is fine.
 func FuzzOpen(f *testing.F) {
-	for _, name := range []string{"ladder_360p.mp4", "fragmented.mp4", "opus.mp4", "av1.mp4", "hevc_ac3.mp4"} {
+	for _, name := range []string{"ladder_360p.mp4", "fragmented.mp4", "opus.mp4", "av1.mp4", "hevc_ac3.mp4", "avc3.mp4", "hev1.mp4", "avc3_change.mp4", "wvtt.mp4", "ladder_360p_text.mp4"} {
 		b := readTestFile(f, name)
 		if len(b) > 64<<10 {
 			// Keep seeds small: the header and the first samples are what matter.
