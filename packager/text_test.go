@@ -3,10 +3,13 @@ package packager_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -150,13 +153,134 @@ func compareGoldenFile(t *testing.T, golden string, got []byte) {
 }
 
 // TestTextPlayers plays the text presentation in shaka-player (HLS, DASH),
-// hls.js and dash.js: subtitle renditions must not break loading or playback.
+// hls.js and dash.js with a subtitle track selected and made visible through
+// each player's API, for every text format the manifest offers: WebVTT
+// (text segments in HLS, wvtt in DASH) and IMSC1 (stpp) in both. Each cue
+// of subtitles_en.vtt (from which the stpp track was made too) must reach
+// the player's showing text track with its source start time (±0.1 s), and
+// each must be displayed (an active cue) while the presentation plays to
+// its end.
 func TestTextPlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("player test")
 	}
+	want := sourceCues(t, "../testdata/subtitles_en.vtt")
 	dir := runJob(t, packager.Job{Inputs: textInputs()})
-	playAll(t, dir, playertest.Options{})
+	type run struct {
+		manifest string
+		player   playertest.Player
+		lang     string
+		format   playertest.TextFormat
+		dir      string // the text rendition's directory
+	}
+	var runs []run
+	for _, m := range []string{"master.m3u8", "manifest.mpd"} {
+		for _, p := range playertest.Players(m) {
+			webvtt := "text_eng_webvtt/"
+			if m == "manifest.mpd" {
+				webvtt = "text_eng_wvtt/"
+			}
+			runs = append(runs, run{m, p, "en", playertest.TextWebVTT, webvtt}, run{m, p, "en", playertest.TextIMSC1, "text_eng_stpp/"})
+		}
+	}
+	// The German rendition is the .vtt side file (the same cues).
+	runs = append(runs, run{"master.m3u8", playertest.HLSJS, "de", playertest.TextWebVTT, "text_de_webvtt/"},
+		run{"manifest.mpd", playertest.DashJS, "de", playertest.TextWebVTT, "text_de_wvtt/"})
+	for _, r := range runs {
+		t.Run(fmt.Sprintf("%s/%s/%s-%s", r.manifest, r.player, r.lang, r.format), func(t *testing.T) {
+			t.Parallel()
+			res := playertest.Play(t, context.Background(), playertest.Options{
+				Dir: dir, Manifest: r.manifest, Player: r.player,
+				TextLanguage: r.lang, TextFormat: r.format,
+				// Play to the end so that every cue, the last at 7.0-7.8 s, is shown.
+				MinPlay: 10 * time.Second,
+			})
+			// The selected rendition, and only it, was streamed and shows.
+			var fetched []string
+			for _, p := range res.Requests {
+				if strings.HasPrefix(p, "text_") && !strings.HasSuffix(p, ".m3u8") {
+					if d, _, _ := strings.Cut(p, "/"); !slices.Contains(fetched, d+"/") {
+						fetched = append(fetched, d+"/")
+					}
+				}
+			}
+			if len(fetched) != 1 || fetched[0] != r.dir {
+				t.Errorf("text segments fetched from %v, want %s only", fetched, r.dir)
+			}
+			var showing int
+			for _, tt := range res.TextTracks {
+				if strings.Contains(tt, "mode=showing") {
+					showing++
+				}
+			}
+			if showing != 1 {
+				t.Errorf("%d text tracks showing, want 1: %v", showing, res.TextTracks)
+			}
+			checkCues(t, res, want)
+		})
+	}
+}
+
+// sourceCues reads the cues of a WebVTT file, with their texts normalized
+// by cueText.
+func sourceCues(t *testing.T, path string) []playertest.Cue {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := webvtt.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cues []playertest.Cue
+	for _, c := range doc.Cues {
+		cues = append(cues, playertest.Cue{Start: c.Start.Seconds(), End: c.End.Seconds(), Text: cueText(c.Text)})
+	}
+	if len(cues) == 0 {
+		t.Fatalf("%s has no cues", path)
+	}
+	return cues
+}
+
+var cueMarkup = regexp.MustCompile(`<[^>]*>`)
+
+// cueText drops WebVTT markup (<b>, <c.x>, <v Name>) and folds line breaks
+// and runs of spaces, so that cue texts compare across WebVTT and TTML.
+func cueText(s string) string {
+	return strings.Join(strings.Fields(cueMarkup.ReplaceAllString(s, "")), " ")
+}
+
+// checkCues asserts that every wanted cue is on the player's text track with
+// its start time (±0.1 s) and was displayed. A player cue may hold several
+// source cues: dash.js makes one cue per interval in which the rendered
+// TTML document does not change, so "Second cue" starts in the cue that
+// also shows "Hello world".
+func checkCues(t *testing.T, res *playertest.Result, want []playertest.Cue) {
+	t.Helper()
+	var shown []string
+	for _, s := range res.ShownTexts {
+		shown = append(shown, cueText(s))
+	}
+	for _, w := range want {
+		found := false
+		for _, c := range res.Cues {
+			if strings.Contains(cueText(c.Text), w.Text) && math.Abs(c.Start-w.Start) <= 0.1 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("cue %q at %.3f s is not on the text track", w.Text, w.Start)
+		}
+		// Displayed alone or together with an overlapping cue.
+		if !slices.ContainsFunc(shown, func(s string) bool { return strings.Contains(s, w.Text) }) {
+			t.Errorf("cue %q was never displayed", w.Text)
+		}
+	}
+	if t.Failed() {
+		t.Logf("%s", res.Report())
+	}
 }
 
 // TestTextFFmpeg: video and audio decode completely through the HLS

@@ -12,6 +12,13 @@
 // player error, at least one video frame was decoded, and after a seek to the
 // middle of the presentation the clock advances again.
 //
+// With Options.TextLanguage a run also selects a text track and makes it
+// visible through each player's own API (Shaka 5 selectTextTrack, which
+// also makes text visible; hls.js setSubtitleOption and subtitleDisplay;
+// dash.js setTextTrack and enableText), and reports the cues the player put
+// on the video element's showing text tracks (Result.Cues) and the cue texts
+// that were active while playing (Result.ShownTexts).
+//
 // FFmpegDecode decodes every stream reachable through a manifest with ffprobe
 // and reports decoded frame counts, for comparison with the source.
 //
@@ -114,6 +121,16 @@ type Options struct {
 	// with key rotation it pairs one period's pssh with another's key.
 	HLSJSKeyIDs bool
 
+	// TextLanguage selects the text track of this language and makes it
+	// visible. Tags match when equal or when one is a prefix of the other
+	// (as hls.js matches them), so "en" selects "eng". The run then also
+	// fails unless the player put at least one cue on a showing text track
+	// of the video element.
+	TextLanguage string
+	// TextFormat narrows the text selection to one carriage: TextWebVTT or
+	// TextIMSC1. Empty selects the first track of the language.
+	TextFormat TextFormat
+
 	// Debug turns on the player's own debug logging (hls.js, dash.js) in
 	// the browser console that Result.Console carries.
 	Debug bool
@@ -123,6 +140,24 @@ type Options struct {
 	Chromium string
 	// Log receives progress lines (e.g. t.Logf); nil discards them.
 	Log func(format string, args ...any)
+}
+
+// TextFormat names a text carriage for Options.TextFormat.
+type TextFormat string
+
+// The text formats a run can select.
+const (
+	TextWebVTT TextFormat = "webvtt" // wvtt in fMP4 (DASH) or WebVTT text segments (HLS)
+	TextIMSC1  TextFormat = "stpp"   // TTML (IMSC1 text profile) in fMP4: stpp
+)
+
+// Cue is a text cue a player put on a text track of the video element.
+type Cue struct {
+	Start, End float64 // presentation times (s)
+	// Text is the cue text as the player set it (WebVTT markup such as <b>
+	// kept); for dash.js's TTML cues, which carry a rendered document
+	// instead, the text of its spans with line breaks as "\n".
+	Text string
 }
 
 // Result is what a player run observed.
@@ -145,6 +180,11 @@ type Result struct {
 	Console       []string      // browser console, page errors, failed requests and HTTP errors
 	LicenseCalls  int           // requests answered by the built-in ClearKey license server
 	LicenseKIDs   []string      // distinct KIDs (hex, sorted) the built-in license server returned keys for
+	TextTrack     string        // the text track selected for Options.TextLanguage, as the player described it
+	TextTracks    []string      // the video element's text tracks at the end (kind, label, language, mode, cue count)
+	Cues          []Cue         // every cue seen on a showing text track during the run, by start time
+	ShownTexts    []string      // distinct texts of cues active (displayed) while playing, in order of appearance
+	Requests      []string      // paths (inside Dir, no leading slash) the page fetched from the test server, in order
 	Elapsed       time.Duration // wall time of the browser run
 }
 
@@ -250,6 +290,9 @@ func Play(t testing.TB, ctx context.Context, opts Options) *Result {
 	}
 	t.Logf("%s %s: reached %.2fs, %d frames (%d dropped), seek %.2f→%.2f, %s",
 		res.Player, res.PlayerVersion, res.Reached, res.Frames, res.DroppedFrames, res.SeekTarget, res.ResumedAt, res.Elapsed.Round(time.Millisecond))
+	if opts.TextLanguage != "" {
+		t.Logf("%s text track %q: %d cues, shown %q", res.Player, res.TextTrack, len(res.Cues), res.ShownTexts)
+	}
 	return res
 }
 
@@ -271,20 +314,36 @@ func (r *Result) Report() string {
 	section("errors", r.Errors)
 	section("warnings", r.Warnings)
 	section("events", r.Events)
+	if r.TextTrack != "" || len(r.Cues) > 0 {
+		section("text tracks (selected: "+r.TextTrack+")", r.TextTracks)
+		cues := make([]string, len(r.Cues))
+		for i, c := range r.Cues {
+			cues[i] = fmt.Sprintf("%.3f-%.3f %q", c.Start, c.End, c.Text)
+		}
+		section("cues", cues)
+		section("shown", r.ShownTexts)
+	}
+	section("requests", r.Requests)
 	section("browser console", r.Console)
 	return b.String()
 }
 
 // pageConfig is what page/play.js reads from /_playertest/config.json.
 type pageConfig struct {
-	Player         Player     `json:"player"`
-	Manifest       string     `json:"manifest"`
-	MinPlaySeconds float64    `json:"minPlaySeconds"`
-	Seek           bool       `json:"seek"`
-	PlaybackRate   float64    `json:"playbackRate,omitempty"`
-	StepTimeoutMs  int64      `json:"stepTimeoutMs"`
-	Debug          bool       `json:"debug"`
-	DRM            *drmConfig `json:"drm,omitempty"`
+	Player         Player      `json:"player"`
+	Manifest       string      `json:"manifest"`
+	MinPlaySeconds float64     `json:"minPlaySeconds"`
+	Seek           bool        `json:"seek"`
+	PlaybackRate   float64     `json:"playbackRate,omitempty"`
+	StepTimeoutMs  int64       `json:"stepTimeoutMs"`
+	Debug          bool        `json:"debug"`
+	DRM            *drmConfig  `json:"drm,omitempty"`
+	Text           *textConfig `json:"text,omitempty"`
+}
+
+type textConfig struct {
+	Language string     `json:"language"`
+	Format   TextFormat `json:"format,omitempty"`
 }
 
 type drmConfig struct {
@@ -310,6 +369,11 @@ type pageResult struct {
 	Errors        []string `json:"errors"`
 	Warnings      []string `json:"warnings"`
 	Events        []string `json:"events"`
+	TextTrack     string   `json:"textTrack"`
+	TextTracks    []string `json:"textTracks"`
+	Cues          []Cue    `json:"cues"`
+	Shown         []string `json:"shown"`
+	Requests      []string `json:"requests"`
 }
 
 type driverOutput struct {
@@ -395,6 +459,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		PlaybackRate:   opts.PlaybackRate,
 		StepTimeoutMs:  opts.StepTimeout.Milliseconds(),
 		Debug:          opts.Debug,
+	}
+	if opts.TextLanguage != "" {
+		cfg.Text = &textConfig{Language: opts.TextLanguage, Format: opts.TextFormat}
+	} else if opts.TextFormat != "" {
+		return nil, errors.New("playertest: Options.TextFormat needs TextLanguage")
+	}
+	switch opts.TextFormat {
+	case "", TextWebVTT, TextIMSC1:
+	default:
+		return nil, fmt.Errorf("playertest: unknown text format %q", opts.TextFormat)
 	}
 	if !external {
 		cfg.Manifest = base + "/" + strings.TrimPrefix(opts.Manifest, "/")
@@ -490,6 +564,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Frames, res.DroppedFrames = p.Frames, p.DroppedFrames
 		res.SeekTarget, res.SeekedAt, res.ResumedAt = p.SeekTarget, p.SeekedAt, p.ResumedAt
 		res.Errors, res.Warnings, res.Events = p.Errors, p.Warnings, p.Events
+		res.TextTrack, res.TextTracks, res.Cues, res.ShownTexts = p.TextTrack, p.TextTracks, p.Cues, p.Shown
+		res.Requests = p.Requests
 	}
 	if out.HarnessError != "" {
 		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)
@@ -524,6 +600,9 @@ func (r *Result) check(opts Options) error {
 	}
 	if !opts.NoSeek && !(r.SeekTarget >= 0 && r.SeekedAt >= 0 && r.ResumedAt > r.SeekedAt) {
 		return fmt.Errorf("playback did not resume after the seek (target %.3f, seeked %.3f, now %.3f)", r.SeekTarget, r.SeekedAt, r.ResumedAt)
+	}
+	if opts.TextLanguage != "" && len(r.Cues) == 0 {
+		return fmt.Errorf("no cue on a showing text track (selected %q; tracks %v)", r.TextTrack, r.TextTracks)
 	}
 	// hls.js has no inline-key option: with ClearKeys it always goes through
 	// the license server, so a run without a license call did not decrypt.

@@ -438,6 +438,36 @@ func TestRunOptionErrors(t *testing.T) {
 	if _, err := Run(ctx, Options{Dir: t.TempDir(), Manifest: "m.mpd", ClearKeys: map[string]string{"xyz": testKey}}); err == nil {
 		t.Errorf("bad KID accepted")
 	}
+	if _, err := Run(ctx, Options{Dir: t.TempDir(), Manifest: "m.mpd", TextFormat: TextIMSC1}); err == nil || errors.Is(err, ErrPlayback) {
+		t.Errorf("TextFormat without TextLanguage: %v", err)
+	}
+	if _, err := Run(ctx, Options{Dir: t.TempDir(), Manifest: "m.mpd", TextLanguage: "en", TextFormat: "srt"}); err == nil || errors.Is(err, ErrPlayback) {
+		t.Errorf("unknown text format: %v", err)
+	}
+}
+
+// TestPlayTextMissing asks every player for a subtitle track the fixtures do
+// not have: the run must fail rather than pass without cues. (The packager's
+// TestTextPlayers shows the positive side on cmafkit output.)
+func TestPlayTextMissing(t *testing.T) {
+	t.Parallel()
+	require(t, Available())
+	dir := fixtures(t)
+	for _, manifest := range []string{"hls/master.m3u8", "dash/manifest.mpd"} {
+		for _, p := range Players(manifest) {
+			t.Run(string(p)+"/"+manifest, func(t *testing.T) {
+				t.Parallel()
+				res, err := Run(context.Background(), Options{Dir: dir, Manifest: manifest, Player: p, TextLanguage: "en", MinPlay: 2 * time.Second, NoSeek: true, StepTimeout: 15 * time.Second})
+				if !errors.Is(err, ErrPlayback) {
+					t.Fatalf("err = %v, want ErrPlayback\n%s", err, report(res))
+				}
+				if len(res.Cues) != 0 {
+					t.Errorf("cues %v from a presentation without text", res.Cues)
+				}
+				t.Logf("failed as expected: %v", err)
+			})
+		}
+	}
 }
 
 func TestFFmpegDecode(t *testing.T) {

@@ -4,6 +4,11 @@
 // progresses, seeks to the middle, checks that playback resumes, and publishes
 // the outcome as window.__ptResult for play.mjs to collect.
 //
+// With config.text it also selects a text track by language (and format),
+// makes it visible the way each player's API does, and records every cue the
+// player put on a showing text track of the <video> element, and the cues
+// that were active (displayed) while playing.
+//
 // window.__ptState always holds the latest state, so a run that times out
 // still reports how far it got.
 (function () {
@@ -31,6 +36,11 @@
     errors: [],
     warnings: [],
     events: [],
+    textTrack: '',
+    textTracks: [],
+    cues: [],
+    shown: [],
+    requests: [],
   };
   window.__ptState = state;
 
@@ -87,6 +97,78 @@
     return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
+  // Text tracks. langMatch compares language tags the way hls.js does
+  // (equal, or one a prefix of the other: "en" matches "eng" and "en-US").
+  function langMatch(a, b) {
+    a = (a || '').toLowerCase(); b = (b || '').toLowerCase();
+    if (!a || !b) { return false; }
+    return a === b || a.startsWith(b) || b.startsWith(a);
+  }
+  // formatMatch tells whether a track described by its MIME type and codecs
+  // carries the wanted format: "stpp" (TTML/IMSC1 in fMP4) or "webvtt"
+  // (wvtt in fMP4, or WebVTT text); an empty format matches any.
+  function formatMatch(format, mimeType, codecs) {
+    const d = ((mimeType || '') + ' ' + (codecs || '')).toLowerCase();
+    if (!format) { return true; }
+    if (format === 'stpp') { return d.includes('stpp') || d.includes('ttml'); }
+    if (format === 'webvtt') { return !d.includes('stpp') && !d.includes('ttml'); }
+    return false;
+  }
+
+  // The text of a cue: VTTCue.text, or for dash.js's TTML cues (empty text,
+  // rendered from an IMSC1 intermediate synchronic document) the text of
+  // that document's spans.
+  function isdText(e) {
+    if (!e) { return ''; }
+    if (e.kind === 'br') { return '\n'; }
+    let t = e.kind === 'span' && typeof e.text === 'string' ? e.text : '';
+    for (const c of e.contents || []) { t += isdText(c); }
+    if (e.kind === 'p' && t) { t += '\n'; }
+    return t;
+  }
+  function cueText(c) {
+    if (c.text) { return c.text; }
+    if (c.isd) { return isdText(c.isd).trim(); }
+    if (c.cueHTMLElement) { return c.cueHTMLElement.textContent || ''; }
+    return '';
+  }
+
+  const seenCues = new Set();
+  const seenShown = new Set();
+  let ttmlDiv = null;
+  // collectCues records the cues on every showing text track. Players add
+  // cues as text segments arrive and dash.js keeps only a window around the
+  // playhead on the track, so this runs throughout playback.
+  function collectCues() {
+    const tracks = [];
+    for (let i = 0; i < video.textTracks.length; i++) {
+      const tt = video.textTracks[i];
+      tracks.push(tt.kind + ' "' + tt.label + '" lang=' + tt.language + ' mode=' + tt.mode + ' cues=' + (tt.cues ? tt.cues.length : 0));
+      if (tt.mode !== 'showing' || !tt.cues) { continue; }
+      for (let j = 0; j < tt.cues.length; j++) {
+        const c = tt.cues[j];
+        const text = cueText(c);
+        const key = c.startTime.toFixed(3) + '|' + c.endTime.toFixed(3) + '|' + text;
+        if (!seenCues.has(key) && state.cues.length < 500) {
+          seenCues.add(key);
+          state.cues.push({ start: c.startTime, end: c.endTime, text: text });
+        }
+      }
+      if (!video.paused && tt.activeCues) {
+        for (let j = 0; j < tt.activeCues.length; j++) {
+          const text = cueText(tt.activeCues[j]);
+          if (text && !seenShown.has(text) && state.shown.length < 100) { seenShown.add(text); state.shown.push(text); }
+        }
+      }
+    }
+    // dash.js renders TTML into its own element rather than natively.
+    if (ttmlDiv && !video.paused) {
+      const text = (ttmlDiv.innerText || '').trim();
+      if (text && !seenShown.has(text) && state.shown.length < 100) { seenShown.add(text); state.shown.push(text); }
+    }
+    state.textTracks = tracks;
+  }
+
   function describeShakaError(e) {
     return 'shaka error ' + e.code + ' (category ' + e.category + ', severity ' + e.severity + ') data=' +
       JSON.stringify(e.data, (k, v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? '[' + (v.byteLength) + ' bytes]' : v));
@@ -119,6 +201,20 @@
     }
     note(state.events, 'loaded: ' + player.getVariantTracks().length + ' variants, active ' +
       JSON.stringify(player.getVariantTracks().filter((t) => t.active).map((t) => [t.width, t.height, t.bandwidth, t.videoCodec, t.audioCodec])));
+    if (cfg.text) {
+      // Shaka 5 has no selectTextLanguage/setTextTrackVisibility any more:
+      // selectTextTrack(track) selects a track and makes text visible
+      // (selectTextTrack(null) hides it).
+      const all = player.getTextTracks();
+      const t = all.find((t) => langMatch(t.language, cfg.text.language) && formatMatch(cfg.text.format, t.mimeType, t.codecs));
+      if (!t) {
+        fail('shaka: no text track for ' + JSON.stringify(cfg.text) + ' among ' + JSON.stringify(all.map((t) => [t.language, t.mimeType, t.codecs, t.label])));
+        return;
+      }
+      player.selectTextTrack(t);
+      state.textTrack = [t.language, t.mimeType, t.codecs, t.label].join(' ');
+      note(state.events, 'text track selected: ' + state.textTrack);
+    }
   }
 
   async function startHlsjs(cfg) {
@@ -154,10 +250,43 @@
         (data.response ? ' http=' + data.response.code : '') + (data.url ? ' url=' + data.url : '');
       if (data.fatal) { fail(msg); } else { note(state.warnings, msg); }
     });
+    let textWant = null;
     hls.on(Hls.Events.MANIFEST_PARSED, (ev, data) => {
       note(state.events, 'manifest parsed: ' + data.levels.length + ' levels ' +
         JSON.stringify(data.levels.map((l) => [l.width, l.height, l.bitrate, l.codecSet || l.videoCodec])));
+      if (!cfg.text) { return; }
+      // hls.js only offers the subtitle tracks of the playing level's
+      // SUBTITLES group (subtitleTracks); IMSC1 and WebVTT renditions sit
+      // in different groups, so pick the track among all of them and lock
+      // playback to a level that references its group.
+      const all = hls.allSubtitleTracks;
+      textWant = all.find((t) => langMatch(t.lang, cfg.text.language) &&
+        formatMatch(cfg.text.format, t.textCodec === 'stpp.ttml.im1t' ? 'application/ttml+xml' : 'text/vtt', t.textCodec));
+      if (!textWant) {
+        fail('hls.js: no subtitle track for ' + JSON.stringify(cfg.text) + ' among ' + JSON.stringify(all.map((t) => [t.lang, t.groupId, t.name, t.textCodec])));
+        return;
+      }
+      const level = data.levels.findIndex((l) => (l.subtitleGroups || []).includes(textWant.groupId));
+      if (level < 0) {
+        fail('hls.js: no level references subtitle group ' + textWant.groupId);
+        return;
+      }
+      if (!data.levels.every((l) => (l.subtitleGroups || []).includes(textWant.groupId))) {
+        hls.startLevel = level;
+        hls.loadLevel = level; // manual: ABR must not move to a level of another group
+      }
+      hls.subtitleDisplay = true;
+      hls.setSubtitleOption({ lang: textWant.lang, name: textWant.name, groupId: textWant.groupId });
+      state.textTrack = [textWant.lang, textWant.groupId, textWant.name, textWant.textCodec || 'text/vtt'].join(' ');
+      note(state.events, 'text track wanted: ' + state.textTrack + ' (level ' + level + ')');
     });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (ev, data) => {
+      if (!textWant) { return; }
+      const i = data.subtitleTracks.findIndex((t) => t.groupId === textWant.groupId && t.name === textWant.name && t.lang === textWant.lang);
+      if (i >= 0 && hls.subtitleTrack !== i) { hls.subtitleTrack = i; }
+      note(state.events, 'subtitle tracks updated: ' + data.subtitleTracks.length + ', selected ' + hls.subtitleTrack);
+    });
+    hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (ev, data) => note(state.events, 'subtitle track ' + data.id));
     hls.on(Hls.Events.LEVEL_SWITCHED, (ev, data) => note(state.events, 'level ' + data.level));
     hls.attachMedia(video);
     hls.loadSource(cfg.manifest);
@@ -178,6 +307,43 @@
       note(state.events, 'stream initialized: ' + reps.length + ' video representations');
     });
     player.updateSettings({ debug: { logLevel: cfg.debug ? dashjs.Debug.LOG_LEVEL_DEBUG : dashjs.Debug.LOG_LEVEL_WARNING } });
+    if (cfg.text) {
+      // dash.js picks the text adaptation set to stream when the stream is
+      // built, from its initial media settings (language and codec), and
+      // setTextTrack or setCurrentTrack once TEXT_TRACKS_ADDED has fired do
+      // not change it (they only change which TextTrack shows). So find the
+      // wanted adaptation set in the manifest as soon as it is loaded.
+      const asArray = (x) => (Array.isArray(x) ? x : x ? [x] : []);
+      player.on(ev.MANIFEST_LOADED, (e) => {
+        const period = asArray(e.data && (e.data.Period || e.data.Period_asArray))[0] || {};
+        const sets = asArray(period.AdaptationSet || period.AdaptationSet_asArray);
+        for (const as of sets) {
+          const rep = asArray(as.Representation || as.Representation_asArray)[0] || {};
+          const mime = rep.mimeType || as.mimeType || '';
+          const codecs = rep.codecs || as.codecs || '';
+          const text = as.contentType === 'text' || mime.startsWith('text/') || /^(wvtt|stpp)/.test(codecs);
+          if (text && langMatch(as.lang, cfg.text.language) && formatMatch(cfg.text.format, mime, codecs)) {
+            const codec = mime + ';codecs="' + codecs + '"';
+            player.setInitialMediaSettingsFor('text', { lang: as.lang, codec: codec });
+            note(state.events, 'initial text settings: ' + as.lang + ' ' + codec);
+            return;
+          }
+        }
+        fail('dash.js: no text adaptation set for ' + JSON.stringify(cfg.text));
+      });
+      player.on(ev.TEXT_TRACKS_ADDED, (e) => {
+        const i = e.tracks.findIndex((t) => langMatch(t.lang, cfg.text.language) && formatMatch(cfg.text.format, t.mimeType, t.codec));
+        if (i < 0) {
+          fail('dash.js: no text track for ' + JSON.stringify(cfg.text) + ' among ' + JSON.stringify(e.tracks.map((t) => [t.lang, t.mimeType, t.codec])));
+          return;
+        }
+        const t = e.tracks[i];
+        player.setTextTrack(i);
+        player.enableText(true);
+        state.textTrack = [t.lang, t.mimeType, t.codec, t.id].join(' ');
+        note(state.events, 'text track selected: ' + state.textTrack + ' (index ' + i + ')');
+      });
+    }
     player.initialize();
     if (cfg.drm) {
       const cc = {};
@@ -192,6 +358,14 @@
     }
     player.setAutoPlay(true);
     player.attachView(video);
+    if (cfg.text) {
+      // dash.js renders TTML (stpp) into an element of the page, as a web
+      // page embedding it must provide; without one it shows no TTML.
+      ttmlDiv = document.createElement('div');
+      ttmlDiv.id = 'ttml';
+      document.body.appendChild(ttmlDiv);
+      player.attachTTMLRenderingDiv(ttmlDiv);
+    }
     player.attachSource(cfg.manifest);
   }
 
@@ -213,6 +387,7 @@
     if (cfg.player === 'dashjs') { await startDashjs(cfg); }
     if (state.errors.length) { return; }
     if (cfg.playbackRate) { video.playbackRate = cfg.playbackRate; video.defaultPlaybackRate = cfg.playbackRate; }
+    if (cfg.text) { setInterval(collectCues, 100); }
 
     state.phase = 'starting playback';
     if (!await waitFor('metadata', () => video.readyState >= 1, cfg.stepTimeoutMs)) { return; }
@@ -252,7 +427,18 @@
     state.ok = state.errors.length === 0;
   }
 
+  performance.setResourceTimingBufferSize(5000);
   run().catch((e) => fail('harness: ' + (e && e.stack ? e.stack : String(e)))).finally(() => {
+    collectCues();
+    // What the page fetched from the test server, in order (the player
+    // scripts under /_pt/ left out).
+    for (const e of performance.getEntriesByType('resource')) {
+      const u = new URL(e.name, location.href);
+      if (u.origin === location.origin && !u.pathname.startsWith('/_pt/') && !u.pathname.startsWith('/_playertest/') && state.requests.length < 2000) {
+        state.requests.push(u.pathname.slice(1));
+      }
+    }
+    state.cues.sort((a, b) => a.start - b.start || a.end - b.end);
     if (video.error && !state.errors.some((e) => e.includes('video element error'))) { fail('video element error: ' + describeVideo()); }
     state.ok = state.ok && state.errors.length === 0;
     window.__ptResult = state;
