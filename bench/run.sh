@@ -9,13 +9,18 @@
 # the commands REPEATS times each and prints a Markdown table of median wall
 # time, MB/s and peak RSS with the ratios cmafkit/cat, cmafkit/cp and
 # ffmpeg/cmafkit. Needs ffmpeg (libx264) and GNU time.
+# BENCH_RATE sets the video bit rate of the base clip (default 6M): FFmpeg's cost
+# is per packet, so a lower rate (more packets per GiB) slows it down more than us.
+# BENCH_DIR sets where the sources and outputs go (default $TMPDIR or /tmp); on a
+# tmpfs such as /dev/shm the figures leave out disk writeback, which dominates the
+# variance on a busy machine.
 # Not part of go test. CI runs `BENCH_SMOKE=1 bash bench/run.sh 8 1` (a 2 s
 # 320x180 base clip) so that the script cannot rot.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 size_mb=${1:-1024}
 reps=${2:-3}
-work=$(mktemp -d "${TMPDIR:-/tmp}/cmafkit-bench.XXXXXX")
+work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cmafkit-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 command -v ffmpeg >/dev/null || { echo "bench: ffmpeg is required" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
@@ -24,7 +29,7 @@ go build -o "$work/cmafkit" ./cmd/cmafkit
 key=00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef
 
 base="$work/base.mp4"
-if [ -n "${BENCH_SMOKE:-}" ]; then base_size=320x180 base_secs=2 base_rate=500k; else base_size=1920x1080 base_secs=20 base_rate=6M; fi
+if [ -n "${BENCH_SMOKE:-}" ]; then base_size=320x180 base_secs=2 base_rate=500k; else base_size=1920x1080 base_secs=20 base_rate=${BENCH_RATE:-6M}; fi
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=$base_size:rate=30" \
 	-f lavfi -i sine=frequency=440:sample_rate=48000 -t "$base_secs" \
 	-c:v libx264 -preset veryfast -b:v "$base_rate" -maxrate "$base_rate" -bufsize 2M \
