@@ -6,7 +6,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cmafkit/cmafkit/segment"
@@ -425,26 +424,6 @@ func TestSampleReaderErrors(t *testing.T) {
 	last := samplesOf(tr)[len(samplesOf(tr))-1]
 	if _, err := rd2.AppendSample(nil, &last); !errors.Is(err, segment.ErrTruncated) {
 		t.Errorf("shrunk input: %v", err)
-	}
-}
-
-func TestResolutionChange(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.ts"), filepath.Join(dir, "b.ts")
-	ffmpeg(t, "-i", filepath.Join(testdata, "ladder_360p.mp4"), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "mpegts", a)
-	ffmpeg(t, "-i", filepath.Join(testdata, "ladder_720p.mp4"), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-output_ts_offset", "8.008", "-f", "mpegts", b)
-	ab, err1 := os.ReadFile(a)
-	bb, err2 := os.ReadFile(b)
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	_, err := openBytes(t, append(ab, bb...), "joined.ts")
-	var fe *segment.FormatError
-	if !errors.Is(err, ErrParameterChange) || !errors.Is(err, segment.ErrUnsupportedCodec) || !errors.As(err, &fe) || fe.Track != 256 {
-		t.Fatalf("err = %v", err)
-	}
-	if msg := err.Error(); !strings.Contains(msg, "640x360 to 1280x720") || !strings.Contains(msg, "at 8.0") {
-		t.Errorf("error does not name the change and its time: %v", err)
 	}
 }
 

@@ -51,7 +51,7 @@ func (t *sampleReader) AppendSample(dst []byte, s *segment.Sample) ([]byte, erro
 		return dst, err
 	}
 	n0 := len(dst)
-	dst, err = t.vcfg.appendSample(dst, raw)
+	dst, err = t.vcfg.appendSample(dst, raw, i)
 	if err == nil && len(dst)-n0 != int(s.Size) {
 		err = t.errf(s, segment.ErrMalformed, "converted access unit has %d bytes, indexed %d", len(dst)-n0, s.Size)
 	}

@@ -471,13 +471,13 @@ func (s *stream) flushAU() error {
 	s.auOpen = false
 	raw := s.buf
 	sec := float64(s.auPTS) / clock
-	size, sync, err := s.vcfg.analyze(raw)
-	if err != nil {
-		return s.errf(len(s.samples)+1, s.auOff, err, "at %.3f s (PTS %d)", sec-float64(s.first90)/clock, s.auPTS)
-	}
+	size, sync := s.vcfg.analyze(raw)
 	if s.vcfg.changed && !s.psWarned {
 		s.psWarned = true
-		s.warn("parameter set re-sent with other content; kept in band", "offset", s.auOff)
+		s.vcfg.keepFrom = len(s.samples)
+		s.warn("parameter sets change mid-stream: keeping them in band with an "+s.vcfg.entryName()+" sample entry; Apple devices expect "+
+			map[bool]string{true: "avc1", false: "hvc1"}[s.vcfg.codec == codecH264],
+			"change", s.vcfg.why, "time", fmt.Sprintf("%.3fs", sec-float64(s.first90)/clock), "offset", s.auOff)
 	}
 	if size == 0 || (s.needSync && !sync) || !s.vcfg.ready() {
 		if len(raw) > 0 {

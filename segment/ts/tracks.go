@@ -99,7 +99,6 @@ func (s *stream) videoTrack(t *segment.Track, counts map[uint32]int) (err error)
 	}()
 	c := s.vcfg
 	t.Kind = segment.KindVideo
-	t.Codec = c.codecStr
 	t.Width, t.Height = c.width, c.height
 	t.PixelAspect = reduce(int64(c.sarW), int64(c.sarH))
 	t.VideoRange = videoRange(c.transfer)
@@ -113,12 +112,17 @@ func (s *stream) videoTrack(t *segment.Track, counts map[uint32]int) (err error)
 		t.FrameRate = reduce(clock, int64(best))
 	}
 	var cfg mp4.Box
-	name := "avc1"
+	name := c.entryName()
+	// The codec string is built from the first SPS for avc1/hvc1; it names
+	// the sample entry type.
+	t.Codec = name + c.codecStr[4:]
 	if c.codec == codecH264 {
 		cfg, err = mp4.CreateAvcC(c.nalus(psSPS), c.nalus(psPPS), true)
 	} else {
-		name = "hvc1"
-		cfg, err = mp4.CreateHvcC(c.nalus(psVPS), c.nalus(psSPS), c.nalus(psPPS), true, true, true, true)
+		// array_completeness 1 (every parameter set is in the entry) only
+		// for hvc1; hev1 carries changed ones in band.
+		complete := !c.changed
+		cfg, err = mp4.CreateHvcC(c.nalus(psVPS), c.nalus(psSPS), c.nalus(psPPS), complete, complete, complete, true)
 	}
 	if err != nil {
 		return err

@@ -46,12 +46,16 @@
 // # Samples
 //
 // Video samples are access units as an MP4 stores them: 4-byte length
-// prefixed NAL units, without access unit delimiters, filler data and the
-// parameter sets that the sample entry (avcC/hvcC, built from the first
-// parameter set of each id) already holds. A parameter set re-sent with other
-// content stays in band with a warning, unless it changes the resolution:
-// that is an ErrParameterChange error naming the time. Video before the first
-// IDR/IRAP access unit is dropped. Audio samples are raw AAC frames (ADTS
+// prefixed NAL units, without access unit delimiters and filler data. The
+// sample entry (avcC/hvcC) holds the first parameter set of each ID. While
+// the parameter sets do not change, the sample entry is avc1/hvc1 (hvcC
+// arrays complete) and no sample keeps an in-band copy, as for avc3/hev1
+// MP4 input (see package segment). When an ID is re-sent with other content
+// (an encoder reconfiguration or a resolution change) the sample entry is
+// avc3/hev1 instead, with a warning naming the change and its time, and from
+// that access unit on every parameter set stays in band; Track.Width and
+// Height describe the first SPS. Video before the first IDR/IRAP access unit
+// is dropped. Audio samples are raw AAC frames (ADTS
 // header removed; the AudioSpecificConfig is built from the ADTS header, with
 // the real channel configuration), AC-3 sync frames, or E-AC-3 sync frames
 // grouped into 1536-sample units (independent substream 0 with its dependent
@@ -80,10 +84,11 @@ import (
 	"github.com/cmafkit/cmafkit/segment"
 )
 
-// ErrParameterChange is reported (inside a *segment.FormatError) when a
-// stream changes its configuration mid-stream in a way one sample entry
-// cannot describe, e.g. an SPS with a different resolution or an ADTS header
-// with another sample rate. It wraps segment.ErrUnsupportedCodec.
+// ErrParameterChange is reported (inside a *segment.FormatError) when an
+// audio stream changes its configuration mid-stream in a way one sample
+// entry cannot describe, e.g. an ADTS header with another sample rate.
+// (Video parameter-set changes are carried in band with an avc3/hev1
+// sample entry instead.) It wraps segment.ErrUnsupportedCodec.
 var ErrParameterChange = fmt.Errorf("%w: configuration changes mid-stream", segment.ErrUnsupportedCodec)
 
 // DefaultMaxSampleSize bounds a single access unit when Options.MaxSampleSize is 0.

@@ -32,7 +32,13 @@ type videoConfig struct {
 	sarW, sarH    uint
 	transfer      uint
 	codecStr      string
-	changed       bool // a configured parameter set id was sent with other bytes
+	// changed is set when a parameter set ID was re-sent with other bytes
+	// (or a parameter set could not be read): one sample entry cannot
+	// describe the stream, so it stays avc3/hev1 and, from sample keepFrom
+	// on, every parameter set stays in band. why says what changed.
+	changed  bool
+	why      string
+	keepFrom int
 }
 
 func (c *videoConfig) ready() bool {
@@ -114,30 +120,41 @@ func forEachNALU(b []byte, fn func(n []byte) error) error {
 }
 
 // analyze computes the written size and sync flag of an access unit and
-// records new parameter sets. Parameter sets are dropped from the samples
-// when their exact bytes are in the configuration; a parameter set that
-// changes an id already configured stays in band (with a warning) unless it
-// changes the resolution, which is an error.
-func (c *videoConfig) analyze(au []byte) (size int, sync bool, err error) {
-	err = forEachNALU(au, func(n []byte) error {
+// records new parameter sets (the first of each ID, for the sample entry).
+//
+// This is the rule segment applies to avc3/hev1 MP4 input (see
+// segment/paramsets.go): while the parameter sets do not change, the sample
+// entry is avc1/hvc1 and holds every parameter set of the stream, so none
+// may stay in the samples (hvc1 sets array_completeness to 1): each is
+// dropped wherever it is repeated. Once an ID is re-sent with other bytes
+// (an encoder reconfiguration, a resolution change) the stream cannot be
+// described by one sample entry: it becomes avc3/hev1 and from that access
+// unit on every parameter set stays in band, so that the decoder always
+// gets the active one (dropping a re-sent earlier version would leave the
+// changed one active).
+func (c *videoConfig) analyze(au []byte) (size int, sync bool) {
+	was := c.changed
+	size, sync = c.scan(au, was)
+	if c.changed && !was {
+		size, sync = c.scan(au, true) // this access unit already keeps them
+	}
+	return size, sync
+}
+
+func (c *videoConfig) scan(au []byte, keepAll bool) (size int, sync bool) {
+	_ = forEachNALU(au, func(n []byte) error {
 		k, drop, irap := naluKind(c.codec, n)
 		if drop {
 			return nil
 		}
 		sync = sync || irap
-		if k >= 0 {
-			keep, err := c.addPS(k, n)
-			if err != nil {
-				return err
-			}
-			if !keep {
-				return nil
-			}
+		if k >= 0 && !c.addPS(k, n) && !keepAll {
+			return nil
 		}
 		size += 4 + len(n)
 		return nil
 	})
-	return size, sync, err
+	return size, sync
 }
 
 // isConfigured reports whether n is one of the configured parameter sets.
@@ -150,12 +167,14 @@ func (c *videoConfig) isConfigured(k int, n []byte) bool {
 	return false
 }
 
-// appendSample converts an Annex B access unit into length-prefixed NAL
-// units, with the same choices as analyze made while indexing.
-func (c *videoConfig) appendSample(dst, au []byte) ([]byte, error) {
+// appendSample converts an Annex B access unit, sample i of the track, into
+// length-prefixed NAL units, with the same choices as analyze made while
+// indexing.
+func (c *videoConfig) appendSample(dst, au []byte, i int) ([]byte, error) {
+	keepAll := c.changed && i >= c.keepFrom
 	err := forEachNALU(au, func(n []byte) error {
 		k, drop, _ := naluKind(c.codec, n)
-		if drop || k >= 0 && c.isConfigured(k, n) {
+		if drop || k >= 0 && !keepAll && c.isConfigured(k, n) {
 			return nil
 		}
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(n)))
@@ -173,36 +192,63 @@ type spsInfo struct {
 	codec         string
 }
 
-func (c *videoConfig) addPS(k int, n []byte) (keep bool, err error) {
+// addPS records parameter set n of kind k and reports whether it must stay
+// in the sample: true when it changes the stream's configuration (see
+// analyze) or cannot be read.
+func (c *videoConfig) addPS(k int, n []byte) (keep bool) {
 	id, info, err := c.parsePS(k, n)
 	if err != nil {
-		return true, nil // unparsable: leave it in band, the decoder may know better
+		c.change("a parameter set cannot be read")
+		return true
 	}
 	for _, e := range c.ps[k] {
 		if e.id != id {
 			continue
 		}
 		if bytes.Equal(e.b, n) {
-			return false, nil
+			return false
 		}
 		if info != nil && (info.width != c.width || info.height != c.height) {
-			return false, fmt.Errorf("%w: SPS %d changes the resolution from %dx%d to %dx%d",
-				ErrParameterChange, id, c.width, c.height, info.width, info.height)
+			c.change(fmt.Sprintf("SPS %d changes the resolution from %dx%d to %dx%d", id, c.width, c.height, info.width, info.height))
+		} else {
+			c.change(fmt.Sprintf("%s %d re-sent with other content", [...]string{"VPS", "SPS", "PPS"}[k], id))
 		}
-		c.changed = true
-		return true, nil
+		return true
 	}
+	keep = false
 	if info != nil {
 		if c.width == 0 {
 			c.width, c.height = info.width, info.height
 			c.sarW, c.sarH, c.transfer, c.codecStr = info.sarW, info.sarH, info.transfer, info.codec
 		} else if info.width != c.width || info.height != c.height {
-			return false, fmt.Errorf("%w: SPS %d has resolution %dx%d, the stream started with %dx%d",
-				ErrParameterChange, id, info.width, info.height, c.width, c.height)
+			c.change(fmt.Sprintf("SPS %d has resolution %dx%d, the stream started with %dx%d", id, info.width, info.height, c.width, c.height))
+			keep = true
 		}
 	}
 	c.ps[k] = append(c.ps[k], psEntry{id: id, b: bytes.Clone(n)})
-	return false, nil
+	return keep
+}
+
+// change marks the configuration as changing mid-stream (the first reason
+// is kept).
+func (c *videoConfig) change(why string) {
+	if !c.changed {
+		c.changed, c.why = true, why
+	}
+}
+
+// entryName is the sample entry type: avc1/hvc1 while the parameter sets
+// do not change, else avc3/hev1.
+func (c *videoConfig) entryName() string {
+	switch {
+	case c.codec == codecH264 && c.changed:
+		return "avc3"
+	case c.codec == codecH264:
+		return "avc1"
+	case c.changed:
+		return "hev1"
+	}
+	return "hvc1"
 }
 
 // parsePS returns the id of a parameter set and, for an SPS, what it
