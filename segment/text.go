@@ -18,9 +18,14 @@ import (
 // samples that span a segment boundary in two, each with the same payload:
 // in wvtt a cue active during several samples is repeated in each
 // (ISO/IEC 14496-30 5.3), and TTML time expressions are on the track's
-// timeline, so the same document in two samples shows the same cues. For
-// wvtt the gaps before the first and after the last sample are filled with
-// empty (vtte) samples, so every segment of the presentation has text.
+// timeline, so the same document in two samples shows the same cues. The
+// gaps before the first and after the last sample are filled with empty
+// samples, so that the text track covers the presentation like the video
+// (CMAF wants every track of a presentation to span it, and players wait
+// for, or stop at, a text track that ends early): a vtte box for wvtt
+// (ISO/IEC 14496-30 5.3) and, for stpp, whose samples are whole TTML
+// documents (14496-30 6), a TTML document with an empty body, which
+// presents nothing.
 
 // webvttTimescale is the timescale of tracks read from WebVTT documents,
 // whose times have millisecond precision.
@@ -28,6 +33,23 @@ const webvttTimescale = 1000
 
 // vtteSample is the payload of an empty wvtt sample.
 var vtteSample = webvtt.AppendSample(nil, nil)
+
+// EmptyTTML is the payload of the empty stpp samples AlignText adds: a TTML
+// document (IMSC1 text profile compatible) with no content.
+const EmptyTTML = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+	`<tt xmlns="http://www.w3.org/ns/ttml" xml:lang=""><body/></tt>` + "\n"
+
+// gapPayload returns the payload of an empty sample of codec, or nil when
+// AlignText does not pad tracks of that codec.
+func gapPayload(codec string) []byte {
+	switch {
+	case codec == "wvtt":
+		return vtteSample
+	case codec == "stpp" || strings.HasPrefix(codec, "stpp."):
+		return []byte(EmptyTTML)
+	}
+	return nil
+}
 
 // OpenWebVTT reads a WebVTT document (a .vtt file) as a source with one
 // wvtt text track, timescale 1000, language "und". The document is held in
@@ -70,7 +92,6 @@ func OpenWebVTT(ctx context.Context, r io.Reader, name string, opts *OpenOptions
 }
 
 // memSamples serves sample payloads from memory; Sample.Offset indexes b.
-// An Offset of -1 is an empty wvtt sample (vtte).
 type memSamples struct{ b []byte }
 
 func (m *memSamples) AppendSample(dst []byte, s *Sample) ([]byte, error) {
@@ -82,8 +103,8 @@ func (m *memSamples) AppendSample(dst []byte, s *Sample) ([]byte, error) {
 
 // AlignText returns a copy of the text track t whose samples start exactly
 // at every boundary of plan p that falls inside them (see the comment
-// above), and, for wvtt, that covers [0, p.End) with empty samples where t
-// has none. Other tracks are returned unchanged. The copy's index is the
+// above), and, for wvtt and stpp, that covers [0, p.End) with empty samples
+// where t has none. Other tracks are returned unchanged. The copy's index is the
 // source index plus a list of splits, one per boundary at most, so memory
 // does not grow with the track.
 func AlignText(t *Track, p *Plan) (*Track, error) {
@@ -95,8 +116,8 @@ func AlignText(t *Track, p *Plan) (*Track, error) {
 		bounds = append(bounds, rescale(b, p.Timescale, t.Timescale))
 	}
 	end := rescale(p.End, p.Timescale, t.Timescale)
-	x := &alignedIndex{inner: t.Index, offset: t.PresentationOffset}
-	wvtt := t.Codec == "wvtt"
+	gap := gapPayload(t.Codec)
+	x := &alignedIndex{inner: t.Index, offset: t.PresentationOffset, gapSize: uint32(len(gap))}
 	// Presentation time where the source samples start and end.
 	var first, last int64
 	n := t.SampleCount()
@@ -125,17 +146,17 @@ func AlignText(t *Track, p *Plan) (*Track, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if wvtt && first > 0 {
+	if gap != nil && first > 0 {
 		x.lead = gapPieces(0, first, bounds)
 	}
-	if wvtt && end > last {
+	if gap != nil && end > last {
 		x.tail = gapPieces(last, end, bounds)
 	}
 	x.count = len(x.lead) + n + len(x.splits) + len(x.tail)
 	c := *t
 	c.Index = x
 	if len(x.lead) > 0 || len(x.tail) > 0 {
-		c.Data = &vtteData{inner: t.Data}
+		c.Data = &gapData{inner: t.Data, payload: gap}
 	}
 	// Samples are contiguous: the duration runs from the first start to the last end.
 	if len(x.lead) > 0 {
@@ -174,13 +195,15 @@ type alignedIndex struct {
 	lead   [][2]int64
 	tail   [][2]int64
 	count  int
+	// gapSize is the size of the empty samples of lead and tail.
+	gapSize uint32
 }
 
 func (x *alignedIndex) Len() int { return x.count }
 
 func (x *alignedIndex) AppendSamples(dst []Sample, from, to int) ([]Sample, error) {
 	gap := func(p [2]int64) Sample {
-		return Sample{DecodeTime: uint64(p[0] + x.offset), Offset: -1, Size: uint32(len(vtteSample)), Duration: uint32(p[1] - p[0]), Sync: true}
+		return Sample{DecodeTime: uint64(p[0] + x.offset), Offset: -1, Size: x.gapSize, Duration: uint32(p[1] - p[0]), Sync: true}
 	}
 	for i := from; i < to; {
 		switch {
@@ -248,12 +271,16 @@ func (x *alignedIndex) splitsBefore(s int) int {
 	return sort.Search(len(x.splits), func(k int) bool { return x.splits[k].sample >= s })
 }
 
-// vtteData serves empty wvtt samples (Offset -1) and delegates the others.
-type vtteData struct{ inner SampleReader }
+// gapData serves the empty samples AlignText adds (Offset -1) and
+// delegates the others.
+type gapData struct {
+	inner   SampleReader
+	payload []byte
+}
 
-func (d *vtteData) AppendSample(dst []byte, s *Sample) ([]byte, error) {
+func (d *gapData) AppendSample(dst []byte, s *Sample) ([]byte, error) {
 	if s.Offset == -1 {
-		return append(dst, vtteSample...), nil
+		return append(dst, d.payload...), nil
 	}
 	return d.inner.AppendSample(dst, s)
 }

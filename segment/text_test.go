@@ -3,6 +3,7 @@ package segment_test
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,7 +137,9 @@ func TestAlignText(t *testing.T) {
 }
 
 // TestAlignStpp: the one TTML sample ffmpeg writes for the whole track is
-// repeated in every segment (TTML times are on the track timeline).
+// repeated in every segment (TTML times are on the track timeline), and an
+// empty TTML document covers the rest of the presentation (the cues end at
+// 7.8 s, the video at 8.008 s), as vtte samples do for wvtt.
 func TestAlignStpp(t *testing.T) {
 	src := openTestFile(t, "ladder_360p_text.mp4")
 	var stpp *segment.Track
@@ -150,18 +153,43 @@ func TestAlignStpp(t *testing.T) {
 	}
 	plan, al := textPlan(t, stpp)
 	ss := allSamples(t, al)
-	if len(ss) != 4 {
-		t.Fatalf("%d samples, want the one sample in 4 pieces: %+v", len(ss), ss)
+	if len(ss) != 5 {
+		t.Fatalf("%d samples, want the one sample in 4 pieces and an empty document: %+v", len(ss), ss)
 	}
-	for _, s := range ss[1:] {
+	for _, s := range ss[1:4] {
 		if s.Offset != ss[0].Offset || s.Size != ss[0].Size {
 			t.Errorf("piece %+v is not the source sample", s)
 		}
 	}
+	// Contiguous from 0 to the end of the video (8.008 s; timescale 1e6).
+	var at uint64
+	for i, s := range ss {
+		if s.DecodeTime != at {
+			t.Fatalf("sample %d starts at %d, want %d", i+1, s.DecodeTime, at)
+		}
+		at += uint64(s.Duration)
+	}
+	if at != 8008000 || al.Duration != 8008000 {
+		t.Errorf("text ends at %d, duration %d; want 8008000", at, al.Duration)
+	}
 	init, segs, infos := writeTrack(t, al, plan, segment.SegmentOptions{})
 	checkRoundTrip(t, al, init, segs, infos)
-	if len(segs) != 4 || !bytes.Contains(segs[3], []byte("Overlapping last cue")) {
-		t.Errorf("%d segments; the last must carry the TTML document", len(segs))
+	if len(segs) != 4 || !bytes.Contains(segs[3], []byte("Overlapping last cue")) || !bytes.Contains(segs[3], []byte(segment.EmptyTTML)) {
+		t.Errorf("%d segments; the last must carry the TTML document and the empty one", len(segs))
+	}
+	if d := infos[3].Duration; d != 2002000 {
+		t.Errorf("last segment lasts %d µs, want 2002000 (to the end of the video)", d)
+	}
+	// The empty document is well-formed XML with a tt root and no text.
+	var doc struct {
+		XMLName xml.Name
+		Body    struct {
+			Inner string `xml:",innerxml"`
+		} `xml:"body"`
+	}
+	if err := xml.Unmarshal([]byte(segment.EmptyTTML), &doc); err != nil || doc.XMLName.Local != "tt" ||
+		doc.XMLName.Space != "http://www.w3.org/ns/ttml" || doc.Body.Inner != "" {
+		t.Errorf("EmptyTTML: %v %+v", err, doc)
 	}
 	var dump strings.Builder
 	f, err := mp4.DecodeFile(bytes.NewReader(init))
