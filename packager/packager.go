@@ -73,7 +73,9 @@ type Naming struct {
 	DASH       string // "manifest.mpd"
 
 	// WebVTT names the WebVTT segments written for HLS from wvtt text
-	// tracks (HLS carries WebVTT as text, not in fMP4).
+	// tracks (HLS carries WebVTT as text, not in fMP4). They are separate
+	// files in single-file mode too (see Job.SingleFile), so the template
+	// needs $Number$ or $Time$ whenever HLS is written.
 	WebVTT string // "$RepresentationID$/seg-$Number$.vtt"
 }
 
@@ -113,7 +115,13 @@ type Job struct {
 	// ChunkDuration splits segments into CMAF chunks for low latency.
 	ChunkDuration time.Duration
 	// SingleFile writes each representation as one file with a sidx
-	// (HLS byte ranges, DASH on-demand profile).
+	// (HLS byte ranges, DASH on-demand profile). WebVTT for HLS stays one
+	// file per segment (Naming.WebVTT): RFC 8216 3.5 makes each WebVTT
+	// segment a WebVTT document of its own, with its header and
+	// X-TIMESTAMP-MAP, so byte ranges of one file would address a
+	// concatenation of documents that is no valid WebVTT file, and a
+	// single whole-title segment would make players fetch every cue
+	// before showing one. (wvtt for DASH is in one file like the others.)
 	SingleFile bool
 	// Formats to write; zero means HLS and DASH.
 	Formats Format
@@ -229,13 +237,18 @@ type repJob struct {
 }
 
 func (r *runner) checkNaming() error {
-	for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile} {
+	for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile, r.naming.WebVTT} {
 		if manifest.TemplateUses(t, "Bandwidth") {
 			return fmt.Errorf("packager: naming template %q: $Bandwidth$ is not supported in object names", t)
 		}
 	}
-	if !r.job.SingleFile && !manifest.TemplateUses(r.naming.Media, "Number") && !manifest.TemplateUses(r.naming.Media, "Time") {
+	perSegment := func(t string) bool { return manifest.TemplateUses(t, "Number") || manifest.TemplateUses(t, "Time") }
+	if !r.job.SingleFile && !perSegment(r.naming.Media) {
 		return fmt.Errorf("packager: media naming template %q needs $Number$ or $Time$", r.naming.Media)
+	}
+	// WebVTT segments are one file each, in single-file mode too.
+	if r.job.Formats&HLS != 0 && !perSegment(r.naming.WebVTT) {
+		return fmt.Errorf("packager: WebVTT naming template %q needs $Number$ or $Time$", r.naming.WebVTT)
 	}
 	return nil
 }

@@ -322,3 +322,75 @@ func TestTextFFmpeg(t *testing.T) {
 		}
 	}
 }
+
+// TestTextNaming: the WebVTT template is checked like the media template
+// ($Number$ or $Time$, no $Bandwidth$), in single-file mode too, since
+// WebVTT segments are separate files there as well; without HLS it is not
+// used.
+func TestTextNaming(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		webvtt  string
+		single  bool
+		formats packager.Format
+		ok      bool
+	}{
+		{"no number", "$RepresentationID$.vtt", false, 0, false},
+		{"no number single-file", "$RepresentationID$.vtt", true, 0, false},
+		{"bandwidth", "$RepresentationID$/$Bandwidth$-$Number$.vtt", false, 0, false},
+		{"time", "subs/$RepresentationID$-$Time$.vtt", true, 0, true},
+		{"DASH only", "$RepresentationID$.vtt", false, packager.DASH, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := packager.Run(context.Background(), packager.Job{
+				Inputs:     textInputs()[:2],
+				SingleFile: c.single,
+				Formats:    c.formats,
+				Naming:     packager.Naming{WebVTT: c.webvtt},
+				Storage:    packager.Dir(t.TempDir()),
+			})
+			if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), c.webvtt) {
+				t.Errorf("err = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+}
+
+// TestTextSingleFile: in single-file mode the wvtt track for DASH is one
+// file with a sidx like the others, and the HLS WebVTT rendition is one
+// WebVTT document per segment (see Job.SingleFile), listed without byte
+// ranges.
+func TestTextSingleFile(t *testing.T) {
+	dir := t.TempDir()
+	res, err := packager.Run(context.Background(), packager.Job{
+		Inputs:          textInputs()[:2],
+		SegmentDuration: 2 * time.Second,
+		SingleFile:      true,
+		Storage:         packager.Dir(dir),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range res.Objects {
+		if strings.HasPrefix(o.Name, "text_") {
+			names = append(names, o.Name)
+		}
+	}
+	want := []string{"text_eng_webvtt.m3u8", "text_eng_webvtt/seg-1.vtt", "text_eng_webvtt/seg-2.vtt", "text_eng_webvtt/seg-3.vtt", "text_eng_webvtt/seg-4.vtt", "text_eng_wvtt.mp4"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("text objects %v, want %v", names, want)
+	}
+	pl, err := os.ReadFile(filepath.Join(dir, "text_eng_webvtt.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(pl, []byte("BYTERANGE")) || bytes.Count(pl, []byte(".vtt\n")) != 4 {
+		t.Errorf("WebVTT playlist:\n%s", pl)
+	}
+	mpd, _ := os.ReadFile(filepath.Join(dir, "manifest.mpd"))
+	if !bytes.Contains(mpd, []byte("<BaseURL>text_eng_wvtt.mp4</BaseURL>")) {
+		t.Errorf("MPD does not list the single wvtt file:\n%s", mpd)
+	}
+}
