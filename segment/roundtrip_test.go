@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,6 +341,60 @@ func TestWriteToFile(t *testing.T) {
 		}
 		if !bytes.Equal(got, mem.Bytes()) {
 			t.Fatalf("%s: %d bytes in the file, %d in memory (or content differs)", tr, len(got), mem.Len())
+		}
+	}
+}
+
+// checkingProtector is a FragmentProtector that encrypts nothing but checks
+// that each fragment's mdat holds exactly its samples' payloads.
+type checkingProtector struct {
+	t     *testing.T
+	tr    *segment.Track
+	next  int // next sample of the track
+	calls int
+}
+
+func (p *checkingProtector) ProtectInit(*mp4.InitSegment) error { return nil }
+
+func (p *checkingProtector) ProtectFragment(_ context.Context, f *mp4.Fragment, _ int) error {
+	n := len(f.Moof.Traf.Trun.Samples)
+	ss := allSamples(p.t, p.tr)[p.next : p.next+n]
+	var want []byte
+	for i := range ss {
+		var err error
+		if want, err = p.tr.Data.AppendSample(want, &ss[i]); err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(f.Mdat.Data, want) {
+		p.t.Fatalf("%s: fragment with samples %d..%d: mdat differs from the samples", p.tr, p.next+1, p.next+n)
+	}
+	p.next += n
+	p.calls++
+	return nil
+}
+
+// TestProtectorSeesSamples: the payload handed to a protector (read in
+// spans from an interleaved source) is exactly the fragment's samples.
+func TestProtectorSeesSamples(t *testing.T) {
+	src := openTestFile(t, "ladder_720p.mp4")
+	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range src.Tracks {
+		p := &checkingProtector{t: t, tr: tr}
+		sw, err := segment.NewSegmentWriter(tr, plan, segment.SegmentOptions{Protector: p, ChunkDuration: 700 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < sw.Len(); i++ {
+			if _, err := sw.WriteSegment(context.Background(), io.Discard, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p.next != tr.SampleCount() || p.calls < sw.Len() {
+			t.Fatalf("%s: protector saw %d of %d samples in %d fragments", tr, p.next, tr.SampleCount(), p.calls)
 		}
 	}
 }
