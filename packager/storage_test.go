@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/packager"
 )
 
@@ -127,7 +128,11 @@ func storageLadder() []packager.Input {
 // the first segment: Run must return context.Canceled promptly, without
 // writing any manifest or leaving temporary files behind.
 func TestCancelLeavesNoManifest(t *testing.T) {
-	for _, par := range []int{1, 8} {
+	for _, c := range []struct {
+		par     int
+		protect packager.ProtectFunc
+	}{{1, nil}, {8, nil}, {1, testProtect(t)}, {8, testProtect(t)}} {
+		par := c.par
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		total := 0
@@ -137,6 +142,7 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 			SegmentDuration: 2 * time.Second,
 			Storage:         packager.Dir(dir),
 			Parallelism:     par,
+			Protect:         c.protect,
 			Progress: func(p packager.Progress) {
 				total = p.Total
 				if p.Done == 1 {
@@ -174,9 +180,36 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 	}
 }
 
+// testProtect encrypts with cbcs, a fixed key and a fixed constant IV, so
+// that output is deterministic.
+func testProtect(t *testing.T) packager.ProtectFunc {
+	t.Helper()
+	key, err := drm.ParseKey("0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := drm.ParseIV("00112233445566778899aabbccddeeff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCBCS, IV: iv,
+		Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: key}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return protect
+}
+
 // TestDeterministicOutput packages the ladder one track at a time and eight
-// at a time: every object must be byte-identical.
+// at a time, clear and encrypted (encrypted segments are built one ahead of
+// the one being stored): every object must be byte-identical.
 func TestDeterministicOutput(t *testing.T) {
+	for _, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
+		checkDeterministic(t, protect)
+	}
+}
+
+func checkDeterministic(t *testing.T, protect packager.ProtectFunc) {
 	trees := make([]map[string][]byte, 2)
 	for i, par := range []int{1, 8} {
 		dir := t.TempDir()
@@ -185,6 +218,7 @@ func TestDeterministicOutput(t *testing.T) {
 			SegmentDuration: 2 * time.Second,
 			Storage:         packager.Dir(dir),
 			Parallelism:     par,
+			Protect:         protect,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -306,5 +340,40 @@ func TestClearRunsUseReadFrom(t *testing.T) {
 	}
 	if n := st.sections.Load(); n < 4 { // 2 segments × (video runs + audio runs)
 		t.Fatalf("%d sample runs went through ReadFrom", n)
+	}
+}
+
+// failingStorage fails creating its nth object.
+type failingStorage struct {
+	packager.Dir
+	n     atomic.Int64
+	after int64
+}
+
+var errStorageFull = errors.New("storage full")
+
+func (s *failingStorage) Create(ctx context.Context, name string) (packager.Object, error) {
+	if s.n.Add(1) > s.after {
+		return nil, errStorageFull
+	}
+	return s.Dir.Create(ctx, name)
+}
+
+// TestStorageErrorStopsJob: a storage error in the middle of a track, clear
+// or encrypted, ends the job with that error and no manifest.
+func TestStorageErrorStopsJob(t *testing.T) {
+	for _, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
+		dir := t.TempDir()
+		st := &failingStorage{Dir: packager.Dir(dir), after: 3}
+		_, err := packager.Run(context.Background(), packager.Job{Inputs: storageLadder(), SegmentDuration: 2 * time.Second,
+			Storage: st, Parallelism: 1, Protect: protect})
+		if !errors.Is(err, errStorageFull) {
+			t.Fatalf("encrypted=%v: Run = %v, want the storage error", protect != nil, err)
+		}
+		for name := range storageFiles(t, dir) {
+			if strings.HasSuffix(name, ".m3u8") || strings.HasSuffix(name, ".mpd") {
+				t.Errorf("manifest %s written by a failed job", name)
+			}
+		}
 	}
 }
