@@ -6,7 +6,6 @@
 package packager
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -614,47 +613,44 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 }
 
 // writePipelined writes the segments of an encrypted track in two stages:
-// a goroutine reads and encrypts the next segment into memory while this one
-// writes the previous one to storage. Encrypted payload has to pass through
-// user space (clear payload is copied file to file in the kernel), and the
-// stages let two cores share that work. The protector still sees the
-// fragments in order, so the output is the same as written one by one.
+// a goroutine reads and encrypts the next segment into memory
+// (segment.SegmentWriter.Prepare) while this one stores the previous one.
+// Encrypted payload has to pass through user space (clear payload is copied
+// file to file in the kernel), and the stages let two cores share that
+// work. The protector still sees the fragments in order, so the output is
+// the same as written one by one; two payload buffers take turns.
 func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *segment.SegmentWriter) error {
 	type built struct {
 		name string
-		info segment.SegmentInfo
-		buf  *bytes.Buffer
+		seg  *segment.PreparedSegment
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ready := make(chan built, 1)
-	free := make(chan *bytes.Buffer, 2)
-	free <- new(bytes.Buffer)
-	free <- new(bytes.Buffer)
+	free := make(chan []byte, 2)
+	free <- nil
+	free <- nil
 	go func() {
 		defer close(ready)
 		for i := 0; i < sw.Len(); i++ {
-			var b built
+			var buf []byte
 			select {
-			case b.buf = <-free:
+			case buf = <-free:
 			case <-ctx.Done():
 				return
 			}
-			b.buf.Reset()
-			pre, err := sw.Info(i)
-			if err == nil {
-				b.name, err = manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
+			var b built
+			b.seg, b.err = sw.Prepare(ctx, i, buf)
+			if b.err == nil {
+				info := b.seg.Info()
+				b.name, b.err = manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(info.Number), info.MediaTime)
 			}
-			if err == nil {
-				b.info, err = sw.WriteSegment(ctx, b.buf, i)
-			}
-			b.err = err
 			select {
 			case ready <- b:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
+			if b.err != nil {
 				return
 			}
 		}
@@ -669,16 +665,18 @@ func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *segment.Se
 		if b.err != nil {
 			return b.err
 		}
+		var info segment.SegmentInfo
 		if _, err := r.put(ctx, b.name, func(w io.Writer) error {
-			_, err := w.Write(b.buf.Bytes())
+			var err error
+			info, err = b.seg.Write(w)
 			return err
 		}); err != nil {
 			return err
 		}
-		rep.addSegment(b.name, b.info)
+		rep.addSegment(b.name, info)
 		done++
 		r.progress(rep, done, sw.Len())
-		free <- b.buf
+		free <- b.seg.Buffer()
 	}
 	if done < sw.Len() {
 		return ctx.Err() // cancelled: the producer stopped early

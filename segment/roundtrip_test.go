@@ -398,3 +398,60 @@ func TestProtectorSeesSamples(t *testing.T) {
 		}
 	}
 }
+
+// nopProtector leaves fragments clear but makes the writer take its
+// in-memory (protected) path.
+type nopProtector struct{}
+
+func (nopProtector) ProtectInit(*mp4.InitSegment) error                        { return nil }
+func (nopProtector) ProtectFragment(context.Context, *mp4.Fragment, int) error { return nil }
+
+// TestPrepare: a segment prepared in memory and written later is the same as
+// one written at once, while the next one is being prepared with another
+// buffer.
+func TestPrepare(t *testing.T) {
+	src := openTestFile(t, "ladder_720p.mp4")
+	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range src.Tracks {
+		opts := segment.SegmentOptions{IsolateSyncSample: true, Protector: nopProtector{}}
+		direct, _ := segment.NewSegmentWriter(tr, plan, opts)
+		staged, _ := segment.NewSegmentWriter(tr, plan, opts)
+		bufs := [2][]byte{}
+		var prev *segment.PreparedSegment
+		for i := 0; i <= staged.Len(); i++ {
+			var next *segment.PreparedSegment
+			done := make(chan struct{})
+			go func() { // prepare segment i while segment i-1 is written
+				defer close(done)
+				if i < staged.Len() {
+					if next, err = staged.Prepare(context.Background(), i, bufs[i%2]); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+			if prev != nil {
+				var got, want bytes.Buffer
+				gi, err := prev.Write(&got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wi, err := direct.WriteSegment(context.Background(), &want, i-1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gi != wi || !bytes.Equal(got.Bytes(), want.Bytes()) {
+					t.Fatalf("%s segment %d: prepared %+v (%d bytes), direct %+v (%d bytes)", tr, i, gi, got.Len(), wi, want.Len())
+				}
+				bufs[(i-1)%2] = prev.Buffer()
+			}
+			<-done
+			if t.Failed() {
+				return
+			}
+			prev = next
+		}
+	}
+}

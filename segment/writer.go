@@ -255,32 +255,143 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 	if err := ctx.Err(); err != nil {
 		return SegmentInfo{}, err
 	}
+	if sw.opts.Protector != nil {
+		// Encryption needs the payload in memory anyway.
+		p, err := sw.Prepare(ctx, i, sw.buf)
+		if err != nil {
+			return SegmentInfo{}, err
+		}
+		sw.buf = p.Buffer()
+		return p.Write(w)
+	}
 	info, ss, err := sw.info(i)
 	if err != nil {
 		return info, err
 	}
 	cw := &countingWriter{w: w}
-	if !sw.opts.NoStyp {
-		styp := mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"})
-		if err := styp.Encode(cw); err != nil {
-			return info, err
-		}
+	if err := sw.writeStyp(cw); err != nil {
+		return info, err
 	}
 	info.FragmentOffset = cw.n
 	first := info.FirstSample
 	for _, ch := range sw.chunks(first, ss) {
-		// mfhd sequence numbers must increase per fragment; with chunks the
-		// first sample's number does, and stays derivable from the index.
-		seq := info.Number
-		if sw.opts.ChunkDuration > 0 || sw.opts.IsolateSyncSample {
-			seq = ch[0] + 1
-		}
-		syncEnd, err := sw.writeFragment(ctx, cw, seq, info.Number-1, ch[0], ss[ch[0]-first:ch[1]-first])
+		syncEnd, err := sw.writeFragment(cw, sw.fragmentSeq(info.Number, ch[0]), ch[0], ss[ch[0]-first:ch[1]-first])
 		if err != nil {
 			return info, err
 		}
 		if info.SyncSampleEnd == 0 && syncEnd > 0 && sw.track.Kind == KindVideo {
 			info.SyncSampleEnd = syncEnd
+		}
+		info.Chunks++
+	}
+	info.Size = cw.n
+	return info, nil
+}
+
+func (sw *SegmentWriter) writeStyp(w io.Writer) error {
+	if sw.opts.NoStyp {
+		return nil
+	}
+	return mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"}).Encode(w)
+}
+
+// fragmentSeq is the mfhd sequence number of a fragment of segment number
+// (1-based) whose first sample is first: sequence numbers must increase per
+// fragment; with chunks the first sample's number does, and stays derivable
+// from the index.
+func (sw *SegmentWriter) fragmentSeq(number, first int) int {
+	if sw.opts.ChunkDuration > 0 || sw.opts.IsolateSyncSample {
+		return first + 1
+	}
+	return number
+}
+
+// PreparedSegment is a media segment built in memory by Prepare: its
+// fragments, protected if the writer has a Protector, and their payload.
+type PreparedSegment struct {
+	info  SegmentInfo
+	video bool
+	styp  bool
+	frags []preparedFragment
+	buf   []byte
+}
+
+type preparedFragment struct {
+	frag     *mp4.Fragment
+	dataSize uint64
+	syncAt   int64 // payload offset of the end of the first sync sample, or -1
+}
+
+// Prepare reads segment i (0-based) into memory and protects it, without
+// writing it: a caller can write one prepared segment (Write) while it
+// prepares the next, so that reading and encrypting overlap with storing.
+// The payload is read into buf's storage (grown if needed); pass Buffer()
+// back as buf once the prepared segment is written, to reuse it. A prepared
+// segment does not refer to the writer: its Write may run concurrently with
+// the writer's next Prepare.
+func (sw *SegmentWriter) Prepare(ctx context.Context, i int, buf []byte) (*PreparedSegment, error) {
+	if i < 0 || i >= sw.Len() {
+		return nil, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	info, ss, err := sw.info(i)
+	if err != nil {
+		return nil, err
+	}
+	t := sw.track
+	first := info.FirstSample
+	data, err := sw.appendPayload(buf[:0], first, ss)
+	if err != nil {
+		return nil, err
+	}
+	p := &PreparedSegment{info: info, video: t.Kind == KindVideo, styp: !sw.opts.NoStyp, buf: data}
+	off := 0
+	for _, ch := range sw.chunks(first, ss) {
+		frag, dataSize, syncAt, err := sw.buildFragment(sw.fragmentSeq(info.Number, ch[0]), ch[0], ss[ch[0]-first:ch[1]-first])
+		if err != nil {
+			return nil, err
+		}
+		end := off + int(dataSize)
+		frag.Mdat.Data = data[off:end:end]
+		frag.Mdat.SetLazyDataSize(0)
+		off = end
+		if sw.opts.Protector != nil {
+			if err := sw.opts.Protector.ProtectFragment(ctx, frag, i); err != nil {
+				return nil, fmt.Errorf("%s: protect segment %d: %w", t, i+1, err)
+			}
+		}
+		p.frags = append(p.frags, preparedFragment{frag, dataSize, syncAt})
+	}
+	return p, nil
+}
+
+// Info describes the prepared segment like SegmentWriter.Info: numbers and
+// times, but no sizes (Write reports those).
+func (p *PreparedSegment) Info() SegmentInfo { return p.info }
+
+// Buffer returns the storage holding the prepared segment's payload, for
+// reuse by a later Prepare once this segment is written.
+func (p *PreparedSegment) Buffer() []byte { return p.buf }
+
+// Write writes the prepared segment to w and reports it.
+func (p *PreparedSegment) Write(w io.Writer) (SegmentInfo, error) {
+	info := p.info
+	cw := &countingWriter{w: w}
+	if p.styp {
+		if err := mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"}).Encode(cw); err != nil {
+			return info, err
+		}
+	}
+	info.FragmentOffset = cw.n
+	for _, f := range p.frags {
+		start := cw.n
+		if err := f.frag.Encode(cw); err != nil {
+			return info, err
+		}
+		if info.SyncSampleEnd == 0 && f.syncAt >= 0 && p.video {
+			info.SyncSampleEnd = start + int64(f.frag.Moof.Size()) + mdatHeaderSize(f.dataSize) + f.syncAt
 		}
 		info.Chunks++
 	}
@@ -326,23 +437,23 @@ func sampleFlags(s *Sample) uint32 {
 	return sampleFlagDependsOnMore | sampleFlagNonSync
 }
 
-// writeFragment writes one moof/mdat pair with the samples ss, the first of
-// which is sample first of the track. It returns the offset (relative to
-// what cw had counted at the segment start) of the end of the first sync
-// sample in this fragment, or 0.
-func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, seq, segIndex, first int, ss []Sample) (int64, error) {
+// buildFragment builds the moof (and an empty mdat) of one fragment with
+// the samples ss, the first of which is sample first of the track. It
+// returns the payload size and the payload offset of the end of the first
+// sync sample, or -1.
+func (sw *SegmentWriter) buildFragment(seq, first int, ss []Sample) (*mp4.Fragment, uint64, int64, error) {
 	t := sw.track
 	frag, err := mp4.CreateFragment(uint32(seq), outputTrackID)
 	if err != nil {
-		return 0, err
+		return nil, 0, 0, err
 	}
 	var dataSize uint64
-	var syncAt int64 = -1 // payload offset of the end of the first sync sample
+	var syncAt int64 = -1
 	for k := range ss {
 		s := &ss[k]
 		cto := int64(s.CompositionOffset) - sw.tm.ctoShift
 		if cto < -1<<31 || cto > 1<<31-1 {
-			return 0, &FormatError{Source: t.Source, Track: t.ID, Sample: first + k + 1, Offset: -1, Err: ErrMalformed, Detail: "composition offset out of range"}
+			return nil, 0, 0, &FormatError{Source: t.Source, Track: t.ID, Sample: first + k + 1, Offset: -1, Err: ErrMalformed, Detail: "composition offset out of range"}
 		}
 		frag.AddSample(mp4.NewSample(sampleFlags(s), s.Duration, s.Size, int32(cto)), s.DecodeTime+sw.tm.decodeShift)
 		dataSize += uint64(s.Size)
@@ -358,32 +469,28 @@ func (sw *SegmentWriter) writeFragment(ctx context.Context, cw *countingWriter, 
 		frag.Moof.Traf.Trun.Flags &^= trunSampleFlags | trunSampleCompOffset
 		frag.Moof.Traf.Trun.Version = 0
 	}
+	return frag, dataSize, syncAt, nil
+}
+
+// writeFragment writes one clear moof/mdat pair with the samples ss, the
+// first of which is sample first of the track, copying the payload from the
+// source. It returns the offset (relative to what cw had counted at the
+// segment start) of the end of the first sync sample in this fragment, or 0.
+func (sw *SegmentWriter) writeFragment(cw *countingWriter, seq, first int, ss []Sample) (int64, error) {
+	frag, dataSize, syncAt, err := sw.buildFragment(seq, first, ss)
+	if err != nil {
+		return 0, err
+	}
 	start := cw.n
-	if sw.opts.Protector != nil {
-		// Encryption needs the payload in memory; it is one fragment's worth.
-		buf, err := sw.readSamples(first, ss)
-		if err != nil {
-			return 0, err
-		}
-		frag.Mdat.Data = buf
-		frag.Mdat.SetLazyDataSize(0)
-		if err := sw.opts.Protector.ProtectFragment(ctx, frag, segIndex); err != nil {
-			return 0, fmt.Errorf("%s: protect segment %d: %w", t, segIndex+1, err)
-		}
-		if err := frag.Encode(cw); err != nil {
-			return 0, err
-		}
-	} else {
-		frag.SetTrunDataOffsets()
-		if err := frag.Moof.Encode(cw); err != nil {
-			return 0, err
-		}
-		if err := writeMdatHeader(cw, dataSize); err != nil {
-			return 0, err
-		}
-		if err := sw.copySamples(cw, first, ss); err != nil {
-			return 0, err
-		}
+	frag.SetTrunDataOffsets()
+	if err := frag.Moof.Encode(cw); err != nil {
+		return 0, err
+	}
+	if err := writeMdatHeader(cw, dataSize); err != nil {
+		return 0, err
+	}
+	if err := sw.copySamples(cw, first, ss); err != nil {
+		return 0, err
 	}
 	if syncAt < 0 {
 		return 0, nil
@@ -420,11 +527,32 @@ func putU32(b []byte, v uint32) {
 func putU64(b []byte, v uint64) { putU32(b, uint32(v>>32)); putU32(b[4:], uint32(v)) }
 
 // readSamples reads the payloads of the samples ss (the first is sample
-// first of the track) into sw.buf, one read per run of samples that are
-// contiguous in the source.
+// first of the track) into sw.buf.
 func (sw *SegmentWriter) readSamples(first int, ss []Sample) ([]byte, error) {
+	buf, err := sw.appendPayload(sw.buf[:0], first, ss)
+	if err != nil {
+		return nil, err
+	}
+	sw.buf = buf
+	return buf, nil
+}
+
+// appendPayload appends the payloads of the samples ss (the first is sample
+// first of the track) to buf, one read per run of samples that are
+// contiguous in the source.
+func (sw *SegmentWriter) appendPayload(buf []byte, first int, ss []Sample) ([]byte, error) {
 	t := sw.track
-	buf := sw.buf[:0]
+	// Grow once to what the samples need (plus an eighth, for later and
+	// larger segments), rather than doubling run by run.
+	var total int
+	for i := range ss {
+		total += int(ss[i].Size)
+	}
+	if cap(buf)-len(buf) < total {
+		nb := make([]byte, len(buf), len(buf)+total+total/8)
+		copy(nb, buf)
+		buf = nb
+	}
 	ra, isRA := t.Data.(interface{ readerAt() io.ReaderAt })
 	var err error
 	for k := 0; k < len(ss); {
@@ -451,7 +579,6 @@ func (sw *SegmentWriter) readSamples(first int, ss []Sample) ([]byte, error) {
 		}
 		k++
 	}
-	sw.buf = buf
 	return buf, nil
 }
 
