@@ -269,8 +269,10 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 		return info, err
 	}
 	cw := &countingWriter{w: w}
-	if err := sw.writeStyp(cw); err != nil {
-		return info, err
+	if !sw.opts.NoStyp {
+		if err := writeStyp(cw); err != nil {
+			return info, err
+		}
 	}
 	info.FragmentOffset = cw.n
 	first := info.FirstSample
@@ -288,10 +290,8 @@ func (sw *SegmentWriter) WriteSegment(ctx context.Context, w io.Writer, i int) (
 	return info, nil
 }
 
-func (sw *SegmentWriter) writeStyp(w io.Writer) error {
-	if sw.opts.NoStyp {
-		return nil
-	}
+// writeStyp writes the styp box that starts every media segment.
+func writeStyp(w io.Writer) error {
 	return mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"}).Encode(w)
 }
 
@@ -380,7 +380,7 @@ func (p *PreparedSegment) Write(w io.Writer) (SegmentInfo, error) {
 	info := p.info
 	cw := &countingWriter{w: w}
 	if p.styp {
-		if err := mp4.NewStyp("msdh", 0, []string{"msdh", "msix", "cmfs", "cmff", "cmf2", "cmfc", "iso6"}).Encode(cw); err != nil {
+		if err := writeStyp(cw); err != nil {
 			return info, err
 		}
 	}
