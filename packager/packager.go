@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cmafkit/cmafkit/manifest"
@@ -589,6 +590,9 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if opts.Protector != nil {
 		return r.writePipelined(ctx, rep, sw)
 	}
+	if r.segmentWorkers() > 1 {
+		return r.writeConcurrently(ctx, rep, sw, opts)
+	}
 	for i := 0; i < sw.Len(); i++ {
 		pre, err := sw.Info(i)
 		if err != nil {
@@ -608,6 +612,73 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 		}
 		rep.addSegment(name, info)
 		r.progress(rep, i+1, sw.Len())
+	}
+	return nil
+}
+
+// segmentWorkers is how many segments of one clear track are written at
+// once: one when the job asks for no parallelism, else two — a track's
+// segments are independent, and one goroutine copying in the kernel leaves
+// the second core idle once the small audio tracks are done.
+func (r *runner) segmentWorkers() int {
+	if r.job.Parallelism == 1 || runtime.GOMAXPROCS(0) == 1 {
+		return 1
+	}
+	return 2
+}
+
+// writeConcurrently writes the segments of a clear track with
+// segmentWorkers goroutines, each with its own SegmentWriter (any segment
+// can be written from the index alone), and reports them in order.
+func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segment.SegmentWriter, opts segment.SegmentOptions) error {
+	n := first.Len()
+	names := make([]string, n)
+	infos := make([]segment.SegmentInfo, n)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < r.segmentWorkers(); w++ {
+		sw := first
+		if w > 0 {
+			var err error
+			if sw, err = segment.NewSegmentWriter(rep.track, r.plan, opts); err != nil {
+				return err
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				pre, err := sw.Info(i)
+				if err == nil {
+					names[i], err = manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
+				}
+				if err == nil {
+					_, err = r.put(ctx, names[i], func(w io.Writer) error {
+						var err error
+						infos[i], err = sw.WriteSegment(ctx, w, i)
+						return err
+					})
+				}
+				if err != nil {
+					cancel(err)
+					return
+				}
+				r.progress(rep, int(done.Add(1)), n)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	for i := range names {
+		rep.addSegment(names[i], infos[i])
 	}
 	return nil
 }
