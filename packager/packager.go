@@ -139,6 +139,10 @@ type Job struct {
 	// Logger receives progress and warnings; nil discards them.
 	Logger *slog.Logger
 	// Parallelism bounds the tracks processed at once; zero means GOMAXPROCS.
+	// Within a track, two clear segments are written at once and an
+	// encrypted track reads and encrypts one segment while it stores the
+	// previous one, unless Parallelism is 1 (for encrypted tracks this
+	// overlap is kept: it does not change the order of the output).
 	Parallelism int
 	// TempDir holds staging files in single-file mode (os.TempDir() if empty).
 	TempDir string
