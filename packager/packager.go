@@ -594,30 +594,7 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if opts.Protector != nil {
 		return r.writePipelined(ctx, rep, sw)
 	}
-	if r.segmentWorkers() > 1 {
-		return r.writeConcurrently(ctx, rep, sw, opts)
-	}
-	for i := 0; i < sw.Len(); i++ {
-		pre, err := sw.Info(i)
-		if err != nil {
-			return err
-		}
-		name, err := manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
-		if err != nil {
-			return err
-		}
-		var info segment.SegmentInfo
-		if _, err := r.put(ctx, name, func(w io.Writer) error {
-			var err error
-			info, err = sw.WriteSegment(ctx, w, i)
-			return err
-		}); err != nil {
-			return err
-		}
-		rep.addSegment(name, info)
-		r.progress(rep, i+1, sw.Len())
-	}
-	return nil
+	return r.writeConcurrently(ctx, rep, sw, opts)
 }
 
 // segmentWorkers is how many segments of one clear track are written at
@@ -632,8 +609,9 @@ func (r *runner) segmentWorkers() int {
 }
 
 // writeConcurrently writes the segments of a clear track with
-// segmentWorkers goroutines, each with its own SegmentWriter (any segment
-// can be written from the index alone), and reports them in order.
+// segmentWorkers goroutines (the first uses the writer given), each with its
+// own SegmentWriter (any segment can be written from the index alone), and
+// reports them in order.
 func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segment.SegmentWriter, opts segment.SegmentOptions) error {
 	n := first.Len()
 	names := make([]string, n)
