@@ -52,7 +52,7 @@ func TestProtectFragmentAllocations(t *testing.T) {
 			base := testing.AllocsPerRun(20, func() { build() })
 			total := testing.AllocsPerRun(20, func() {
 				f := build()
-				if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+				if err := tp.ProtectFragment(ctx, f, 0, 0); err != nil {
 					t.Fatal(err)
 				}
 				if &f.Mdat.Data[0] != &buf[0] {

@@ -44,6 +44,7 @@ func BenchmarkPackage(b *testing.B) {
 				cpu := processCPU()
 				for b.Loop() {
 					var seq uint32
+					first := 0
 					for si, seg := range segs {
 						seq++
 						f, err := mp4.CreateFragment(seq, 1)
@@ -57,10 +58,11 @@ func BenchmarkPackage(b *testing.B) {
 						}
 						f.Mdat.Data = buf
 						if tp != nil {
-							if err := tp.ProtectFragment(ctx, f, si); err != nil {
+							if err := tp.ProtectFragment(ctx, f, si, first); err != nil {
 								b.Fatal(err)
 							}
 						}
+						first += len(seg)
 						if err := f.Encode(io.Discard); err != nil {
 							b.Fatal(err)
 						}
@@ -95,13 +97,14 @@ func BenchmarkCipher(b *testing.B) {
 				subs = []mp4.SubSamplePattern{{BytesOfClearData: 100, BytesOfProtectedData: uint32(len(data) - 100)}}
 			}
 			c, _ := newSampleCipher(videoKey.Key, tc.crypt, tc.skip)
+			var sc cipherScratch
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
 				if tc.cbc {
 					c.cbcs(data, iv, subs)
 				} else {
-					c.ctr(data, iv[:8], subs)
+					c.ctr(&sc, data, iv[:8], subs)
 				}
 			}
 		})

@@ -10,10 +10,16 @@ import (
 )
 
 // sampleCipher encrypts samples in place. The AES key schedule is built once
-// per key (mp4ff's CryptSampleCenc rebuilds it for every sample).
+// per key (mp4ff's CryptSampleCenc rebuilds it for every sample). It holds
+// no mutable state, so concurrent fragments share it; their working memory
+// is a cipherScratch each.
 type sampleCipher struct {
 	block       cipher.Block
 	crypt, skip int // cbcs pattern in 16-byte blocks; 0:0 means every block
+}
+
+// cipherScratch is the working memory of one fragment's encryption.
+type cipherScratch struct {
 	// ctrIV is the counter block handed to cipher.NewCTR, which copies it;
 	// a field because a local would escape to the heap.
 	ctrIV [16]byte
@@ -30,12 +36,12 @@ func newSampleCipher(key Key, crypt, skip int) (*sampleCipher, error) {
 
 // ctrStream returns an AES-CTR keystream starting at counter block iv,
 // padded with zeros when the IV has 8 bytes.
-func (c *sampleCipher) ctrStream(iv []byte) cipher.Stream {
-	c.ctrIV = [16]byte{}
-	copy(c.ctrIV[:], iv)
+func (c *sampleCipher) ctrStream(sc *cipherScratch, iv []byte) cipher.Stream {
+	sc.ctrIV = [16]byte{}
+	copy(sc.ctrIV[:], iv)
 	// crypto/cipher's AES-CTR runs 8 blocks at a time in assembly (~8 GB/s
 	// here) but each stream costs a 512-byte allocation (~200 ns); see ctr.
-	return cipher.NewCTR(c.block, c.ctrIV[:])
+	return cipher.NewCTR(c.block, sc.ctrIV[:])
 }
 
 // smallCTR is the protected size up to which ctr computes the keystream
@@ -48,7 +54,7 @@ const smallCTR = 384
 // runs continuously across the protected ranges of one sample (ISO/IEC
 // 23001-7 §10.1); the counter block is the IV followed by zeros when the IV
 // has 8 bytes. No subsamples means the whole sample is protected.
-func (c *sampleCipher) ctr(sample []byte, iv []byte, subs []mp4.SubSamplePattern) {
+func (c *sampleCipher) ctr(sc *cipherScratch, sample []byte, iv []byte, subs []mp4.SubSamplePattern) {
 	n := len(sample)
 	if len(subs) > 0 {
 		n = 0
@@ -57,10 +63,10 @@ func (c *sampleCipher) ctr(sample []byte, iv []byte, subs []mp4.SubSamplePattern
 		}
 	}
 	if n > smallCTR {
-		xorRanges(c.ctrStream(iv), sample, subs)
+		xorRanges(c.ctrStream(sc, iv), sample, subs)
 		return
 	}
-	ks := c.keystream(iv, n)
+	ks := c.keystream(sc, iv, n)
 	if len(subs) == 0 {
 		subtle.XORBytes(sample, sample, ks)
 		return
@@ -76,13 +82,13 @@ func (c *sampleCipher) ctr(sample []byte, iv []byte, subs []mp4.SubSamplePattern
 }
 
 // keystream returns n <= smallCTR bytes of AES-CTR keystream from counter
-// block iv (zero-padded), in c's scratch buffer.
-func (c *sampleCipher) keystream(iv []byte, n int) []byte {
+// block iv (zero-padded), in sc.
+func (c *sampleCipher) keystream(sc *cipherScratch, iv []byte, n int) []byte {
 	var ctr [16]byte
 	copy(ctr[:], iv)
 	hi, lo := binary.BigEndian.Uint64(ctr[:8]), binary.BigEndian.Uint64(ctr[8:])
 	blocks := (n + 15) / 16
-	ks := c.ks[:blocks*16]
+	ks := sc.ks[:blocks*16]
 	for j := 0; j < blocks; j++ {
 		b := ks[16*j : 16*j+16 : 16*j+16]
 		binary.BigEndian.PutUint64(b[:8], hi)

@@ -18,6 +18,9 @@ const maxAuxInfo = 255
 // for every chunk of a segment. segmentIndex is the 0-based index of the
 // segment the chunk belongs to; with Config.CryptoPeriod it selects the key,
 // and the traf gets seig (sgpd) + sbgp and the moof pssh boxes for it.
+// firstSample is the 0-based index in the track of the fragment's first
+// sample: cenc IVs are derived from it (see fragmentIV), so fragments may be
+// protected in any order, and concurrently unless Sequential reports true.
 //
 // The mdat payload must be in memory (MdatBox.Data, or DataParts that do not
 // split a sample). ProtectFragment must be the last change to the moof before
@@ -26,7 +29,7 @@ const maxAuxInfo = 255
 // saio is computed would move senc and corrupt saio. For cbcs audio there is
 // no auxiliary information (constant IV, full samples) and no senc/saiz/saio
 // is written, as CMAF recommends.
-func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error {
+func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex, firstSample int) error {
 	if !tp.enabled {
 		return nil
 	}
@@ -70,10 +73,15 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	if err != nil {
 		return err
 	}
+	if firstSample < 0 {
+		return fmt.Errorf("drm: track %d fragment %d: first sample %d: %w", tp.trackID, seq, firstSample, ErrMalformed)
+	}
+	sc := tp.scratch.Get().(*fragmentScratch)
+	defer tp.scratch.Put(sc)
 	oldMoofSize := moof.Size()
-	samples, err := sampleData(tp.sampleBuf[:0], f, traf, tp.trex, oldMoofSize)
+	samples, err := sampleData(sc.samples[:0], f, traf, tp.trex, oldMoofSize)
 	// Keep the slice for the next fragment, not its pointers into this mdat.
-	defer func() { clear(samples); tp.sampleBuf = samples[:0] }()
+	defer func() { clear(samples); sc.samples = samples[:0] }()
 	if err != nil {
 		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 	}
@@ -89,11 +97,13 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	var ivs []byte
 	var stream cipher.Stream // 16-byte cenc IVs: one keystream per fragment
 	ivLen := 0               // per-sample IV in senc
+	var next []byte          // cenc: the next sample's IV
 	if !cbcs {
 		ivLen = len(tp.iv)
 		ivs = make([]byte, n*ivLen)
-		if len(tp.iv) == 16 {
-			stream = c.ctrStream(tp.iv)
+		next = tp.fragmentIV(sc.iv[:0], firstSample)
+		if ivLen == 16 {
+			stream = c.ctrStream(&sc.cipher, next)
 		}
 	}
 	var arena []mp4.SubSamplePattern
@@ -127,20 +137,20 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 			// blocks (see nextIV), so one keystream serves the fragment:
 			// after each sample it skips to the next sample's first block.
 			iv = ivs[i*16 : i*16+16 : i*16+16]
-			copy(iv, tp.iv)
+			copy(iv, next)
 			used := xorRanges(stream, s, subs)
 			skip := (16 - used%16) % 16
 			if used == 0 {
 				skip = 16
 			}
-			pad := c.ks[:skip] // scratch; a local array would escape
+			pad := sc.cipher.ks[:skip] // scratch; a local array would escape
 			stream.XORKeyStream(pad, pad)
-			tp.nextIV(subs, len(s))
+			nextIV(next, subs, len(s))
 		default:
 			iv = ivs[i*ivLen : i*ivLen+ivLen : i*ivLen+ivLen]
-			copy(iv, tp.iv)
-			c.ctr(s, iv, subs)
-			tp.nextIV(subs, len(s))
+			copy(iv, next)
+			c.ctr(&sc.cipher, s, iv, subs)
+			nextIV(next, subs, len(s))
 		}
 		if err := senc.AddSample(mp4.SencSample{IV: iv, SubSamples: subs}); err != nil {
 			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
@@ -201,12 +211,48 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	return nil
 }
 
-// nextIV advances the cenc per-sample IV. With 8-byte IVs the counter block
-// is IV||0 and the next sample's IV is IV+1; with 16-byte IVs the next IV
-// follows the blocks this sample used, so no counter block is ever reused.
-func (tp *TrackProtector) nextIV(subs []mp4.SubSamplePattern, size int) {
+// fragmentScratch is the reusable working memory of one ProtectFragment
+// call (pooled, so concurrent calls each have their own).
+type fragmentScratch struct {
+	samples [][]byte
+	iv      [16]byte
+	cipher  cipherScratch
+}
+
+// fragmentIV appends to dst the cenc IV of the first sample of a fragment
+// that starts at the track's sample firstSample (0-based). IVs follow from a
+// sample's position in the track, not from the fragments protected before,
+// so that any fragment can be protected alone (a just-in-time origin) or
+// alongside others, and the output does not depend on the order:
+//
+//   - 8-byte IVs: base + firstSample, and +1 per sample (nextIV). The
+//     counter block is IV||0 and counts up within the sample, so no block
+//     repeats while IVs differ.
+//   - 16-byte IVs: base + firstSample·2^64, then the samples of the fragment
+//     follow on from the blocks each one used (nextIV). A fragment uses
+//     fewer than 2^64 blocks, so fragments never share a counter block.
+//
+// Tracks that share a key must still not share the base IV (Config.IV).
+func (tp *TrackProtector) fragmentIV(dst []byte, firstSample int) []byte {
+	dst = append(dst, tp.iv...)
+	// Bytes 0-7 are the whole of an 8-byte IV and the high half of a
+	// 16-byte one; the sum wraps within them.
+	add := uint64(firstSample)
+	for i := 7; i >= 0 && add > 0; i-- {
+		sum := uint64(dst[i]) + add&0xff
+		dst[i] = byte(sum)
+		add = add>>8 + sum>>8
+	}
+	return dst
+}
+
+// nextIV advances a cenc per-sample IV past a sample of size bytes with
+// subsamples subs. With 8-byte IVs the counter block is IV||0 and the next
+// sample's IV is IV+1; with 16-byte IVs the next IV follows the blocks this
+// sample used, so no counter block is ever reused.
+func nextIV(iv []byte, subs []mp4.SubSamplePattern, size int) {
 	steps := 1
-	if len(tp.iv) == 16 {
+	if len(iv) == 16 {
 		if len(subs) == 0 {
 			steps = (size + 15) / 16
 		} else {
@@ -218,9 +264,9 @@ func (tp *TrackProtector) nextIV(subs []mp4.SubSamplePattern, size int) {
 		}
 		steps = max(steps, 1)
 	}
-	for i := len(tp.iv) - 1; i >= 0 && steps > 0; i-- {
-		sum := int(tp.iv[i]) + steps
-		tp.iv[i] = byte(sum)
+	for i := len(iv) - 1; i >= 0 && steps > 0; i-- {
+		sum := int(iv[i]) + steps
+		iv[i] = byte(sum)
 		steps = sum >> 8
 	}
 }

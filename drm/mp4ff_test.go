@@ -86,7 +86,7 @@ func TestMP4ffOptimizeTrunCorruptsSaio(t *testing.T) {
 	info2, _ := parseInit(encodeInit(t, init2))
 	f2 := buildFragments(t, &seq, ct.samples[:20], 1)[0]
 	f2.EncOptimize = mp4.OptimizeTrun
-	if err := tp.ProtectFragment(ctx, f2, 0); err != nil {
+	if err := tp.ProtectFragment(ctx, f2, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	dec, err := decryptFragment(encodeFragment(t, f2), info2, testKeyDB)
@@ -147,7 +147,7 @@ func TestMP4ffOneTrafOneTrun(t *testing.T) {
 	if n := len(f.Moof.Traf.Truns); n != 4 {
 		t.Fatalf("%d truns in the video traf, want 4", n)
 	}
-	if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+	if err := tp.ProtectFragment(ctx, f, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	dec, err := decryptFragment(encodeFragment(t, f), info, testKeyDB)

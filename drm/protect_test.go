@@ -140,11 +140,15 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 	var seq uint32
 	var nSamples, nProtectedBytes int
 	seenIVs := map[string]bool{}
+	var counters counterRanges
+	first := 0 // track index of the fragment's first sample
 	for si, seg := range ct.segments() {
 		frags := buildFragments(t, &seq, seg, v.chunks)
 		k := 0
 		for fi, f := range frags {
-			if err := tp.ProtectFragment(ctx, f, si); err != nil {
+			err := tp.ProtectFragment(ctx, f, si, first)
+			first += int(f.Moof.Traf.Trun.SampleCount())
+			if err != nil {
 				t.Fatalf("segment %d chunk %d: %v", si, fi, err)
 			}
 			dec, err := decryptFragment(encodeFragment(t, f), info, testKeyDB)
@@ -164,6 +168,7 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 						t.Fatalf("segment %d sample %d: cenc IV %x reused", si, i, dec.ivs[i])
 					}
 					seenIVs[string(dec.ivs[i])] = true
+					counters.add(t, dec.kids[i], dec.ivs[i], len(clear), dec.subsamples[i])
 				}
 				nProtectedBytes += diffBytes(dec.encrypted[i], clear)
 				checkClearStructure(t, mc.codec, scheme, clear, dec.encrypted[i], dec.subsamples[i])
@@ -180,6 +185,139 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 	}
 	if nProtectedBytes == 0 {
 		t.Fatal("no byte was changed by encryption")
+	}
+}
+
+// counterRanges collects the AES-CTR counter blocks each cenc sample used,
+// per key, and fails on the first block used twice: distinct IVs are not
+// enough with 16-byte IVs, whose samples count up from their IV.
+type counterRanges map[[16]byte][][2]uint128
+
+type uint128 struct{ hi, lo uint64 }
+
+func (a uint128) less(b uint128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
+func (a uint128) add(n uint64) uint128 {
+	lo := a.lo + n
+	if lo < a.lo {
+		return uint128{a.hi + 1, lo}
+	}
+	return uint128{a.hi, lo}
+}
+
+func (cr *counterRanges) add(t *testing.T, kid [16]byte, iv []byte, size int, subs []subsample) {
+	t.Helper()
+	prot := size
+	if subs != nil {
+		prot = 0
+		for _, s := range subs {
+			prot += s.prot
+		}
+	}
+	blocks := uint64(prot+15) / 16
+	if blocks == 0 {
+		return
+	}
+	var block [16]byte // 8-byte IVs: IV||0
+	copy(block[:], iv)
+	start := uint128{binary.BigEndian.Uint64(block[:8]), binary.BigEndian.Uint64(block[8:])}
+	end := start.add(blocks)
+	if end.less(start) {
+		// Wrapping past 2^128 would need a random IV of all ones; a test
+		// IV doing that is a mistake in the test.
+		t.Fatalf("counter of IV %x wraps", iv)
+	}
+	if *cr == nil {
+		*cr = counterRanges{}
+	}
+	for _, r := range (*cr)[kid] {
+		if start.less(r[1]) && r[0].less(end) {
+			t.Fatalf("IV %x: counter blocks [%x,+%d) overlap those of an earlier sample [%x,%x)", iv, start, blocks, r[0], r[1])
+		}
+	}
+	(*cr)[kid] = append((*cr)[kid], [2]uint128{start, end})
+}
+
+// TestProtectAnyOrder protects every fragment of a track from the last to
+// the first, two goroutines at a time, and compares with protecting them in
+// order: the output must not depend on the order (cenc IVs follow from the
+// sample positions), which is what lets the packager encrypt two segments
+// of a track at once and a just-in-time origin encrypt any segment alone.
+func TestProtectAnyOrder(t *testing.T) {
+	ctx := context.Background()
+	for _, mc := range mediaCases {
+		ct := loadTrack(t, mc.file, mc.handler)
+		for _, tc := range []struct {
+			scheme Scheme
+			iv     IV
+		}{
+			{SchemeCENC, IV{1, 2, 3, 4, 5, 6, 7, 8}},
+			{SchemeCENC, variants[3].iv},
+			{SchemeCBCS, IV{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+		} {
+			t.Run(fmt.Sprintf("%s/%s/iv%d", mc.codec, tc.scheme, len(tc.iv)), func(t *testing.T) {
+				cfg := Config{Scheme: tc.scheme, IV: tc.iv, Keys: &StaticKeys{Default: []ContentKey{videoKey}}}
+				newTP := func() *TrackProtector {
+					tp, err := NewTrackProtector(ctx, cfg, newInit(ct, ct.entry))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return tp
+				}
+				type frag struct {
+					f          *mp4.Fragment
+					seg, first int
+				}
+				var frags []*frag
+				build := func() {
+					var seq uint32
+					frags = frags[:0]
+					first := 0
+					for si, seg := range ct.segments() {
+						for _, f := range buildFragments(t, &seq, seg, 2) {
+							frags = append(frags, &frag{f: f, seg: si, first: first})
+							first += int(f.Moof.Traf.Trun.SampleCount())
+						}
+					}
+				}
+				build()
+				tp := newTP()
+				for _, fr := range frags {
+					if err := tp.ProtectFragment(ctx, fr.f, fr.seg, fr.first); err != nil {
+						t.Fatal(err)
+					}
+				}
+				inOrder := make([][]byte, len(frags))
+				for i, fr := range frags {
+					inOrder[i] = encodeFragment(t, fr.f)
+				}
+				if tp.Sequential() {
+					return // AV1: fragments must come in order
+				}
+				build()
+				tp = newTP()
+				errs := make(chan error, 2)
+				for w := range 2 {
+					go func() {
+						var err error
+						for i := len(frags) - 1 - w; i >= 0 && err == nil; i -= 2 {
+							err = tp.ProtectFragment(ctx, frags[i].f, frags[i].seg, frags[i].first)
+						}
+						errs <- err
+					}()
+				}
+				for range 2 {
+					if err := <-errs; err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i, fr := range frags {
+					if !bytes.Equal(encodeFragment(t, fr.f), inOrder[i]) {
+						t.Fatalf("fragment %d of %d differs when protected out of order", i+1, len(frags))
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -254,7 +392,7 @@ func TestSliceHeaderClear(t *testing.T) {
 		}
 		var seq uint32
 		f := buildFragments(t, &seq, ct.samples[:30], 1)[0]
-		if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+		if err := tp.ProtectFragment(ctx, f, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		checked := 0
@@ -340,7 +478,7 @@ func TestInBandParameterSets(t *testing.T) {
 			}
 			var seq uint32
 			f := buildFragments(t, &seq, samples, 1)[0]
-			err = tp.ProtectFragment(ctx, f, 0)
+			err = tp.ProtectFragment(ctx, f, 0, 0)
 			if tc.wantErr != nil {
 				var se *SampleError
 				if !errors.Is(err, tc.wantErr) || !errors.As(err, &se) || se.Sample != 1 {

@@ -17,8 +17,9 @@ type Config struct {
 	Scheme Scheme
 	// Keys supplies content keys per track class and crypto period.
 	Keys KeyProvider
-	// IV, if set, is the constant IV (cbcs, 16 bytes) or the first per-sample
-	// IV (cenc, 8 or 16 bytes; CMAF prefers 8). Otherwise a key's explicit IV
+	// IV, if set, is the constant IV (cbcs, 16 bytes) or the IV of the track's
+	// first sample (cenc, 8 or 16 bytes; CMAF prefers 8), from which the
+	// other samples' IVs follow by their position. Otherwise a key's explicit IV
 	// is used, or a random IV per track. With cenc, tracks that share a key
 	// must not share an IV: leave IV unset unless every track has its own key.
 	IV IV
@@ -78,8 +79,8 @@ const (
 // TrackProtector encrypts one track. Create it with NewTrackProtector from
 // the clear init segment, call ProtectInit once on the init segment to be
 // written, then ProtectFragment for every fragment (chunk) in decode order.
-// It is not safe for concurrent use: cenc IVs advance per sample and AV1
-// subsample ranges depend on earlier frames.
+// ProtectFragment may be called for fragments in any order and from several
+// goroutines at once, unless Sequential reports true.
 type TrackProtector struct {
 	cfg      Config
 	enabled  bool
@@ -90,7 +91,7 @@ type TrackProtector struct {
 	req      KeyRequest
 	trex     *mp4.TrexBox
 	ranges   rangeFunc
-	iv       []byte // cbcs: constant IV; cenc: next per-sample IV
+	iv       []byte // cbcs: constant IV; cenc: IV of the track's first sample
 	ivSize   int    // cenc per-sample IV size
 	crypt    int
 	skip     int
@@ -100,8 +101,10 @@ type TrackProtector struct {
 	keys     map[int]ContentKey
 	ciphers  map[KID]*sampleCipher
 	initDone bool
-	// sampleBuf is ProtectFragment's reused list of sample slices.
-	sampleBuf [][]byte
+	// sequential: subsample ranges depend on earlier samples (see Sequential).
+	sequential bool
+	// scratch holds *fragmentScratch for ProtectFragment calls.
+	scratch sync.Pool
 }
 
 // NewTrackProtector prepares protection of the single track of init (which
@@ -125,6 +128,7 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 		return nil, fmt.Errorf("drm: init segment without sample entry: %w", ErrMalformed)
 	}
 	tp := &TrackProtector{cfg: cfg, trackID: trak.Tkhd.TrackID, log: cfg.Logger, keys: map[int]ContentKey{}, ciphers: map[KID]*sampleCipher{}}
+	tp.scratch.New = func() any { return new(fragmentScratch) }
 	if tp.log == nil {
 		tp.log = slog.Default()
 	}
@@ -143,14 +147,17 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 		switch tp.codec {
 		case "avc1", "avc3":
 			tp.fam, tp.ranges = famAVC, newAVCRanges(cfg.Scheme, se.AvcC).ranges
+			tp.sequential = tp.codec == "avc3" // in-band parameter sets change the parsing
 		case "hvc1", "hev1", "dvh1", "dvhe":
 			tp.fam, tp.ranges = famHEVC, newHEVCRanges(cfg.Scheme, se.HvcC).ranges
+			tp.sequential = tp.codec == "hev1" || tp.codec == "dvhe"
 		case "av01":
 			f, err := newAV1Ranges(cfg.Scheme, se.Av1C)
 			if err != nil {
 				return nil, fmt.Errorf("drm: track %d: %w", tp.trackID, err)
 			}
 			tp.fam, tp.ranges = famAV1, f
+			tp.sequential = true // the frame-header decoder keeps reference state
 		case "encv":
 			return nil, fmt.Errorf("drm: track %d is already encrypted: %w", tp.trackID, ErrMalformed)
 		default:
@@ -205,6 +212,13 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 	return tp, nil
 }
 
+// Sequential reports whether ProtectFragment must see the track's fragments
+// one at a time in decode order: true when subsample ranges depend on
+// earlier samples (AV1 frame headers; parameter sets carried in-band, as in
+// avc3 and hev1). Otherwise fragments may be protected in any order, and
+// concurrently.
+func (tp *TrackProtector) Sequential() bool { return tp.sequential }
+
 // Enabled reports whether the track is encrypted (false for text tracks).
 func (tp *TrackProtector) Enabled() bool { return tp.enabled }
 
@@ -246,6 +260,8 @@ func (tp *TrackProtector) key(ctx context.Context, period int) (ContentKey, erro
 }
 
 func (tp *TrackProtector) cipherFor(k ContentKey) (*sampleCipher, error) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
 	if c, ok := tp.ciphers[k.KID]; ok {
 		return c, nil
 	}

@@ -149,27 +149,27 @@ func TestTrackProtectorErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ := mp4.CreateFragment(1, 7)
-	if err := tp.ProtectFragment(ctx, f, 0); !errors.Is(err, ErrMalformed) {
+	if err := tp.ProtectFragment(ctx, f, 0, 0); !errors.Is(err, ErrMalformed) {
 		t.Fatal(err)
 	}
 	var seq uint32
 	f = buildFragments(t, &seq, ct.samples[:3], 1)[0]
-	if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+	if err := tp.ProtectFragment(ctx, f, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := tp.ProtectFragment(ctx, f, 0); !errors.Is(err, ErrMalformed) {
+	if err := tp.ProtectFragment(ctx, f, 0, 0); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("second encryption: %v", err)
 	}
 	lazy, _ := mp4.CreateFragment(2, 1)
 	lazy.AddSample(ct.samples[0].Sample, 0)
-	if err := tp.ProtectFragment(ctx, lazy, 0); !errors.Is(err, ErrUnsupported) {
+	if err := tp.ProtectFragment(ctx, lazy, 0, 0); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("lazy mdat: %v", err)
 	}
 	// A truncated NAL unit is a SampleError naming the sample.
 	bad := buildFragments(t, &seq, ct.samples[:2], 1)[0]
 	bad.Mdat.Data[len(ct.samples[0].Data)+1] = 0xff
 	var sErr *SampleError
-	if err := tp.ProtectFragment(ctx, bad, 0); !errors.As(err, &sErr) || sErr.Sample != 2 || !errors.Is(err, ErrMalformed) {
+	if err := tp.ProtectFragment(ctx, bad, 0, 0); !errors.As(err, &sErr) || sErr.Sample != 2 || !errors.Is(err, ErrMalformed) {
 		t.Fatalf("bad NAL length: %v", err)
 	}
 }
@@ -202,7 +202,7 @@ func ExampleTrackProtector() {
 	}
 	f, _ := mp4.CreateFragment(1, 1)
 	f.AddFullSample(mp4.FullSample{Sample: mp4.Sample{Dur: 1024, Size: 40}, Data: make([]byte, 40)})
-	if err := tp.ProtectFragment(ctx, f, 0); err != nil {
+	if err := tp.ProtectFragment(ctx, f, 0, 0); err != nil {
 		fmt.Println(err)
 		return
 	}

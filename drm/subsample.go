@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 
 	"github.com/Eyevinn/mp4ff/av1"
 	"github.com/Eyevinn/mp4ff/avc"
@@ -31,6 +32,10 @@ const cencFallbackClear = 96
 // remainder joins the clear part), as shaka-packager does. SPS/PPS found
 // in-band (avc3/hev1) update the parameter sets used for later slices.
 type nalRanges struct {
+	// mu guards the parameter-set maps: fragments of avc1/hvc1 tracks are
+	// protected concurrently, and such a stream may still repeat its
+	// parameter sets in-band.
+	mu      sync.RWMutex
 	hevc    bool
 	scheme  Scheme
 	avcSPS  map[uint32]*avc.SPS
@@ -71,6 +76,8 @@ func newHEVCRanges(scheme Scheme, hvcC *mp4.HvcCBox) *nalRanges {
 // addAVCParam records an SPS or PPS; unparsable ones are ignored here and
 // surface later as ErrNoParameterSets when a slice needs them.
 func (r *nalRanges) addAVCParam(n []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	defer func() { _ = recover() }() // an unparsable parameter set is ignored
 	if len(n) == 0 {
 		return
@@ -88,6 +95,8 @@ func (r *nalRanges) addAVCParam(n []byte) {
 }
 
 func (r *nalRanges) addHEVCParam(n []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	defer func() { _ = recover() }() // an unparsable parameter set is ignored
 	if len(n) < 2 {
 		return
@@ -107,6 +116,8 @@ func (r *nalRanges) addHEVCParam(n []byte) {
 // sliceHeaderSize returns the bytes of the NAL unit (header included) up to
 // the end of the slice header.
 func (r *nalRanges) sliceHeaderSize(nalu []byte) (size int, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	defer recoverParser(&err)
 	return r.parseSliceHeader(nalu)
 }

@@ -591,16 +591,17 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
-	if opts.Protector != nil {
+	if opts.Protector != nil && segment.Sequential(opts.Protector) {
 		return r.writePipelined(ctx, rep, sw)
 	}
 	return r.writeConcurrently(ctx, rep, sw, opts)
 }
 
-// segmentWorkers is how many segments of one clear track are written at
-// once: one when the job asks for no parallelism, else two — a track's
-// segments are independent, and one goroutine copying in the kernel leaves
-// the second core idle once the small audio tracks are done.
+// segmentWorkers is how many segments of one track are written at once: one
+// when the job asks for no parallelism, else two — a track's segments are
+// independent (encrypted ones too, unless the protector is Sequential), and
+// one goroutine copying in the kernel, or reading, encrypting and storing,
+// leaves the second core idle once the small audio tracks are done.
 func (r *runner) segmentWorkers() int {
 	if r.job.Parallelism == 1 || runtime.GOMAXPROCS(0) == 1 {
 		return 1
@@ -608,7 +609,7 @@ func (r *runner) segmentWorkers() int {
 	return 2
 }
 
-// writeConcurrently writes the segments of a clear track with
+// writeConcurrently writes the segments of a track with
 // segmentWorkers goroutines (the first uses the writer given), each with its
 // own SegmentWriter (any segment can be written from the index alone), and
 // reports them in order.

@@ -65,10 +65,14 @@ type rotatingProtector struct {
 	period int // the last crypto period recorded (0: the first, in info.Systems)
 }
 
+// Sequential reports true: periods are recorded as segments arrive, so they
+// must arrive in order.
+func (rp *rotatingProtector) Sequential() bool { return true }
+
 // ProtectFragment encrypts f and, when segmentIndex opens a crypto period,
 // adds that period's signalling to the ProtectionInfo.
-func (rp *rotatingProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error {
-	if err := rp.TrackProtector.ProtectFragment(ctx, f, segmentIndex); err != nil {
+func (rp *rotatingProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex, firstSample int) error {
+	if err := rp.TrackProtector.ProtectFragment(ctx, f, segmentIndex, firstSample); err != nil {
 		return err
 	}
 	p := rp.Period(segmentIndex)

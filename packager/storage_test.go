@@ -183,16 +183,20 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 // testProtect encrypts with cbcs, a fixed key and a fixed constant IV, so
 // that output is deterministic.
 func testProtect(t *testing.T) packager.ProtectFunc {
+	return testProtectWith(t, drm.SchemeCBCS, "00112233445566778899aabbccddeeff")
+}
+
+func testProtectWith(t *testing.T, scheme drm.Scheme, ivHex string) packager.ProtectFunc {
 	t.Helper()
 	key, err := drm.ParseKey("0123456789abcdef0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv, err := drm.ParseIV("00112233445566778899aabbccddeeff")
+	iv, err := drm.ParseIV(ivHex)
 	if err != nil {
 		t.Fatal(err)
 	}
-	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCBCS, IV: iv,
+	protect, err := packager.ProtectWith(drm.Config{Scheme: scheme, IV: iv,
 		Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: key}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -200,11 +204,15 @@ func testProtect(t *testing.T) packager.ProtectFunc {
 	return protect
 }
 
-// TestDeterministicOutput packages the ladder one track at a time and eight
-// at a time, clear and encrypted (encrypted segments are built one ahead of
-// the one being stored): every object must be byte-identical.
+// TestDeterministicOutput packages the ladder one track and one segment at a
+// time, and eight tracks and two segments of each at a time, clear and
+// encrypted (cenc IVs follow from sample positions, not from the order in
+// which segments are encrypted): every object must be byte-identical.
 func TestDeterministicOutput(t *testing.T) {
-	for _, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
+	for _, protect := range []packager.ProtectFunc{nil, testProtect(t),
+		testProtectWith(t, drm.SchemeCENC, "0011223344556677"),
+		testProtectWith(t, drm.SchemeCENC, "00112233445566778899aabbccddeeff"),
+	} {
 		checkDeterministic(t, protect)
 	}
 }

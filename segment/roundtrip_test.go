@@ -356,7 +356,10 @@ type checkingProtector struct {
 
 func (p *checkingProtector) ProtectInit(*mp4.InitSegment) error { return nil }
 
-func (p *checkingProtector) ProtectFragment(_ context.Context, f *mp4.Fragment, _ int) error {
+func (p *checkingProtector) ProtectFragment(_ context.Context, f *mp4.Fragment, _, first int) error {
+	if first != p.next {
+		p.t.Fatalf("%s: fragment reported to start at sample %d, want %d", p.tr, first, p.next)
+	}
 	n := len(f.Moof.Traf.Trun.Samples)
 	ss := allSamples(p.t, p.tr)[p.next : p.next+n]
 	var want []byte
@@ -403,8 +406,8 @@ func TestProtectorSeesSamples(t *testing.T) {
 // in-memory (protected) path.
 type nopProtector struct{}
 
-func (nopProtector) ProtectInit(*mp4.InitSegment) error                        { return nil }
-func (nopProtector) ProtectFragment(context.Context, *mp4.Fragment, int) error { return nil }
+func (nopProtector) ProtectInit(*mp4.InitSegment) error                             { return nil }
+func (nopProtector) ProtectFragment(context.Context, *mp4.Fragment, int, int) error { return nil }
 
 // TestPrepare: a segment prepared in memory and written later is the same as
 // one written at once, while the next one is being prepared with another

@@ -18,12 +18,16 @@ const outputTrackID = 1
 
 // FragmentProtector transforms fragments after segmentation, e.g. to encrypt
 // them (package drm). It sees the init segment once and then each fragment
-// (one per chunk) with its sample payloads in memory, in order.
+// (one per chunk) with its sample payloads in memory. Fragments may come in
+// any order and from several goroutines (several SegmentWriters of one
+// track), unless the protector also has a method Sequential() bool that
+// reports true: then callers hand it the fragments one at a time, in order.
 type FragmentProtector interface {
 	ProtectInit(init *mp4.InitSegment) error
 	// ProtectFragment encrypts f in place. segmentIndex is the 0-based index
-	// of the media segment the fragment (chunk) belongs to.
-	ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex int) error
+	// of the media segment the fragment (chunk) belongs to, firstSample the
+	// 0-based index in the track of the fragment's first sample.
+	ProtectFragment(ctx context.Context, f *mp4.Fragment, segmentIndex, firstSample int) error
 }
 
 // timing describes how a track's source timeline maps to the CMAF output so
@@ -358,7 +362,7 @@ func (sw *SegmentWriter) Prepare(ctx context.Context, i int, buf []byte) (*Prepa
 		frag.Mdat.SetLazyDataSize(0)
 		off = end
 		if sw.opts.Protector != nil {
-			if err := sw.opts.Protector.ProtectFragment(ctx, frag, i); err != nil {
+			if err := sw.opts.Protector.ProtectFragment(ctx, frag, i, ch[0]); err != nil {
 				return nil, fmt.Errorf("%s: protect segment %d: %w", t, i+1, err)
 			}
 		}
@@ -670,4 +674,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// Sequential reports whether protector p needs its fragments one at a time,
+// in decode order (see FragmentProtector).
+func Sequential(p FragmentProtector) bool {
+	s, ok := p.(interface{ Sequential() bool })
+	return ok && s.Sequential()
 }
