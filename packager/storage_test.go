@@ -3,7 +3,9 @@ package packager_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // storageFiles returns every regular file under dir, keyed by slash path.
@@ -183,20 +188,12 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 // testProtect encrypts with cbcs, a fixed key and a fixed constant IV, so
 // that output is deterministic.
 func testProtect(t *testing.T) packager.ProtectFunc {
-	return testProtectWith(t, drm.SchemeCBCS, "00112233445566778899aabbccddeeff")
-}
-
-func testProtectWith(t *testing.T, scheme drm.Scheme, ivHex string) packager.ProtectFunc {
 	t.Helper()
 	key, err := drm.ParseKey("0123456789abcdef0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv, err := drm.ParseIV(ivHex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	protect, err := packager.ProtectWith(drm.Config{Scheme: scheme, IV: iv,
+	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCBCS, IV: mustIV(t, "00112233445566778899aabbccddeeff"),
 		Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: key}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -204,14 +201,60 @@ func testProtectWith(t *testing.T, scheme drm.Scheme, ivHex string) packager.Pro
 	return protect
 }
 
+// testProtectCENC encrypts with cenc and a fixed IV, so that output is
+// deterministic; each track has its own key (perTrackKeys), without which
+// ProtectWith refuses a fixed cenc IV.
+func testProtectCENC(t *testing.T, ivHex string) packager.ProtectFunc {
+	t.Helper()
+	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCENC, IV: mustIV(t, ivHex), Keys: perTrackKeys{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ctx context.Context, tr *segment.Track, init *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error) {
+		return protect(context.WithValue(ctx, trackNameKey{}, tr.String()), tr, init)
+	}
+}
+
+func mustIV(t *testing.T, ivHex string) drm.IV {
+	t.Helper()
+	iv, err := drm.ParseIV(ivHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iv
+}
+
+// trackNameKey is the context key under which testProtectCENC passes the
+// track's name to perTrackKeys (the ProtectFunc's context reaches the key
+// provider).
+type trackNameKey struct{}
+
+// perTrackKeys derives a KID and key from the name of the track asking:
+// the two audio tracks of the ladder make the same drm.KeyRequest.
+type perTrackKeys struct{}
+
+func (perTrackKeys) ContentKey(ctx context.Context, req drm.KeyRequest) (drm.ContentKey, error) {
+	name, _ := ctx.Value(trackNameKey{}).(string)
+	if name == "" {
+		return drm.ContentKey{}, fmt.Errorf("perTrackKeys: no track name in the context: %w", drm.ErrNoKey)
+	}
+	h := sha256.Sum256([]byte(name))
+	key, err := drm.KeyFromBytes(h[16:])
+	if err != nil {
+		return drm.ContentKey{}, err
+	}
+	return drm.ContentKey{KID: drm.KID(h[:16]), Key: key}, nil
+}
+
 // TestDeterministicOutput packages the ladder one track and one segment at a
 // time, and eight tracks and two segments of each at a time, clear and
 // encrypted (cenc IVs follow from sample positions, not from the order in
-// which segments are encrypted): every object must be byte-identical.
+// which segments are encrypted): every object must be byte-identical. The
+// same ProtectFunc serves both runs: running a job again is no IV reuse.
 func TestDeterministicOutput(t *testing.T) {
 	for _, protect := range []packager.ProtectFunc{nil, testProtect(t),
-		testProtectWith(t, drm.SchemeCENC, "0011223344556677"),
-		testProtectWith(t, drm.SchemeCENC, "00112233445566778899aabbccddeeff"),
+		testProtectCENC(t, "0011223344556677"),
+		testProtectCENC(t, "00112233445566778899aabbccddeeff"),
 	} {
 		checkDeterministic(t, protect)
 	}

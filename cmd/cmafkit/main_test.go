@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cmafkit/cmafkit/packager"
 )
 
 func TestPackageEmbeddedSample(t *testing.T) {
@@ -119,5 +121,49 @@ func TestPackageKeyRotation(t *testing.T) {
 	err = run(context.Background(), []string{"package", "--crypto-period", "2"}, &out, &errb)
 	if exitCode(err) != 2 {
 		t.Errorf("--crypto-period without --encryption: %v", err)
+	}
+}
+
+// TestPackageFixedIV: --iv with cenc and --key (one key for every track) would
+// reuse the AES-CTR keystream between the audio and the video track, so the
+// job is refused with packager.ErrIVReuse; the same flags with cbcs (whose
+// constant IV is part of the scheme), and cenc without --iv, package.
+func TestPackageFixedIV(t *testing.T) {
+	const key = "00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		scheme, iv string
+		refuse     bool
+	}{
+		{"cenc", "0011223344556677", true},
+		{"cenc", "00112233445566778899aabbccddeeff", true},
+		{"cbcs", "00112233445566778899aabbccddeeff", false},
+		{"cenc", "", false},
+	} {
+		dir := t.TempDir()
+		args := []string{"package", "-q", "-o", dir, "--segment-duration", "2s", "--encryption", c.scheme, "--key", key}
+		if c.iv != "" {
+			args = append(args, "--iv", c.iv)
+		}
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append(args, "../../testdata/ladder_360p.mp4"), &out, &errb)
+		_, statErr := os.Stat(filepath.Join(dir, "master.m3u8"))
+		if !c.refuse {
+			if err != nil || statErr != nil {
+				t.Errorf("%s --iv %q: %v, master playlist: %v", c.scheme, c.iv, err, statErr)
+			}
+			continue
+		}
+		if !errors.Is(err, packager.ErrIVReuse) || exitCode(err) != 1 {
+			t.Errorf("%s --iv %q: %v (exit %d), want packager.ErrIVReuse", c.scheme, c.iv, err, exitCode(err))
+			continue
+		}
+		for _, w := range []string{"track 1 (video", "track 2 (audio", "00112233-4455-6677-8899-aabbccddeeff", "(--iv, drm.Config.IV) out"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s --iv %q: error %q does not mention %q", c.scheme, c.iv, err, w)
+			}
+		}
+		if statErr == nil {
+			t.Errorf("%s --iv %q: master playlist written by a refused job", c.scheme, c.iv)
+		}
 	}
 }
