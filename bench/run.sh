@@ -40,13 +40,19 @@ make_source() { # $1 = MB, $2 = output
 	ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$base" -c copy -movflags +faststart "$2"
 }
 
-# measure NAME CMD... : appends "name wall_s rss_kb" to $work/results
+# measure ROUND NAME CMD... : appends "round name wall_s rss_kb" to $work/results.
+# Wall time is taken around GNU time at nanosecond resolution (its own %e has
+# 10 ms steps, too coarse for runs of a tenth of a second); GNU time gives the
+# peak RSS.
 measure() {
-	local name=$1; shift
+	local round=$1 name=$2; shift 2
 	rm -rf "$work/out" "$work/copy"; mkdir -p "$work/out"
 	sync
-	/usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-	echo "$name $(cat "$work/t")" >> "$work/results"
+	local t0 t1
+	t0=$(date +%s%N)
+	/usr/bin/time -f "%M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	t1=$(date +%s%N)
+	echo "$round $name $(( (t1 - t0) / 1000 )) $(cat "$work/t")" >> "$work/results"
 }
 
 run_size() { # $1 = MB
@@ -55,31 +61,39 @@ run_size() { # $1 = MB
 	local bytes; bytes=$(stat -c %s "$in")
 	: > "$work/results"
 	cat "$in" > /dev/null # warm the page cache once
-	for _ in $(seq "$reps"); do
-		measure cat sh -c "cat '$in' > '$work/copy'"
-		measure cp cp "$in" "$work/copy"
-		measure cmafkit "$work/cmafkit" package -q -o "$work/out" "$in"
-		measure cmafkit-cenc "$work/cmafkit" package -q -o "$work/out" --encryption cenc --key "$key" "$in"
-		measure cmafkit-cbcs "$work/cmafkit" package -q -o "$work/out" --encryption cbcs --key "$key" "$in"
-		measure ffmpeg-dash ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f dash -seg_duration 4 "$work/out/manifest.mpd"
-		measure ffmpeg-hls ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f hls -hls_time 4 -hls_segment_type fmp4 -hls_playlist_type vod "$work/out/master.m3u8"
+	for r in $(seq "$reps"); do
+		measure "$r" cat sh -c "cat '$in' > '$work/copy'"
+		measure "$r" cp cp "$in" "$work/copy"
+		measure "$r" cmafkit "$work/cmafkit" package -q -o "$work/out" "$in"
+		measure "$r" cmafkit-cenc "$work/cmafkit" package -q -o "$work/out" --encryption cenc --key "$key" "$in"
+		measure "$r" cmafkit-cbcs "$work/cmafkit" package -q -o "$work/out" --encryption cbcs --key "$key" "$in"
+		measure "$r" ffmpeg-dash ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f dash -seg_duration 4 "$work/out/manifest.mpd"
+		measure "$r" ffmpeg-hls ffmpeg -hide_banner -loglevel error -y -i "$in" -map 0 -c copy -f hls -hls_time 4 -hls_segment_type fmp4 -hls_playlist_type vod "$work/out/master.m3u8"
 	done
 	python3 - "$work/results" "$bytes" <<'PY'
 import sys, statistics as st
-rows = {}
+rows, rounds = {}, {}
 for line in open(sys.argv[1]):
-    name, wall, rss = line.split()
-    rows.setdefault(name, []).append((float(wall), int(rss)))
+    rnd, name, wall_us, rss = line.split()
+    w = int(wall_us) / 1e6
+    rows.setdefault(name, []).append((w, int(rss)))
+    rounds.setdefault(rnd, {})[name] = w
 size = int(sys.argv[2])
 med = {n: (st.median(w for w, _ in v), max(r for _, r in v)) for n, v in rows.items()}
 print(f"\n### input {size/2**20:.0f} MiB (median of {len(next(iter(rows.values())))} runs)\n")
 print("| command | wall s | MB/s | peak RSS MiB | vs cat | vs cp |")
 print("|---|---|---|---|---|---|")
 for n, (w, r) in med.items():
-    print(f"| {n} | {w:.2f} | {size/1e6/max(w,1e-3):.0f} | {r/1024:.1f} | {w/max(med['cat'][0],1e-3):.2f}× | {w/max(med['cp'][0],1e-3):.2f}× |")
+    print(f"| {n} | {w:.3f} | {size/1e6/max(w,1e-3):.0f} | {r/1024:.1f} | {w/max(med['cat'][0],1e-3):.2f}× | {w/max(med['cp'][0],1e-3):.2f}× |")
 c = med["cmafkit"][0]
-print(f"\ncmafkit clear vs ffmpeg: dash {med['ffmpeg-dash'][0]/max(c,1e-3):.1f}× faster, hls {med['ffmpeg-hls'][0]/max(c,1e-3):.1f}× faster; "
-      f"cenc/clear {med['cmafkit-cenc'][0]/max(c,1e-3):.2f}, cbcs/clear {med['cmafkit-cbcs'][0]/max(c,1e-3):.2f}")
+# Ratios within each round (the commands of a round ran back to back), then
+# their median: steadier on a shared machine than a ratio of medians.
+def paired(a, b):
+    return st.median(r[a] / r[b] for r in rounds.values())
+print(f"\ncmafkit clear vs ffmpeg: dash {med['ffmpeg-dash'][0]/max(c,1e-3):.1f}× faster, hls {med['ffmpeg-hls'][0]/max(c,1e-3):.1f}× faster "
+      f"(median of per-round ratios: {paired('ffmpeg-dash', 'cmafkit'):.1f}×, {paired('ffmpeg-hls', 'cmafkit'):.1f}×); "
+      f"cenc/clear {med['cmafkit-cenc'][0]/max(c,1e-3):.2f}, cbcs/clear {med['cmafkit-cbcs'][0]/max(c,1e-3):.2f} "
+      f"(per round: {paired('cmafkit-cenc', 'cmafkit'):.2f}, {paired('cmafkit-cbcs', 'cmafkit'):.2f})")
 PY
 }
 
