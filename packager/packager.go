@@ -594,7 +594,7 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if opts.Protector != nil && segment.Sequential(opts.Protector) {
 		return r.writePipelined(ctx, rep, sw)
 	}
-	return r.writeConcurrently(ctx, rep, sw, opts)
+	return r.writeConcurrently(ctx, rep, sw)
 }
 
 // segmentWorkers is how many segments of one track are written at once: one
@@ -613,7 +613,7 @@ func (r *runner) segmentWorkers() int {
 // segmentWorkers goroutines (the first uses the writer given), each with its
 // own SegmentWriter (any segment can be written from the index alone), and
 // reports them in order.
-func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segment.SegmentWriter, opts segment.SegmentOptions) error {
+func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segment.SegmentWriter) error {
 	n := first.Len()
 	names := make([]string, n)
 	infos := make([]segment.SegmentInfo, n)
@@ -624,10 +624,7 @@ func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segm
 	for w := 0; w < r.segmentWorkers(); w++ {
 		sw := first
 		if w > 0 {
-			var err error
-			if sw, err = segment.NewSegmentWriter(rep.track, r.plan, opts); err != nil {
-				return err
-			}
+			sw = first.Clone()
 		}
 		wg.Add(1)
 		go func() {

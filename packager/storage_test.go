@@ -380,17 +380,31 @@ func (o *readFromObject) ReadFrom(r io.Reader) (int64, error) {
 	return o.Object.(io.ReaderFrom).ReadFrom(r)
 }
 
-// TestClearRunsUseReadFrom: clear sample runs reach a storage object through
-// its io.ReaderFrom as sections of the input (how Dir copies them in the
-// kernel), not through Write.
+// TestClearRunsUseReadFrom: clear sample runs of a few KiB and more reach a
+// storage object through its io.ReaderFrom as sections of the input (how
+// Dir copies them in the kernel), not through Write; segments of small runs
+// (an interleaved low-rate source: about 1 KiB a frame) are read into memory
+// and written at once instead, because a kernel copy a run costs more there.
 func TestClearRunsUseReadFrom(t *testing.T) {
-	st := &readFromStorage{Dir: packager.Dir(t.TempDir())}
-	_, err := packager.Run(context.Background(), packager.Job{Inputs: []packager.Input{{Path: "../testdata/ladder_360p.mp4"}}, Storage: st, Formats: packager.DASH})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := st.sections.Load(); n < 4 { // 2 segments × (video runs + audio runs)
-		t.Fatalf("%d sample runs went through ReadFrom", n)
+	for _, tc := range []struct {
+		file  string
+		large bool
+	}{
+		{"fragmented.mp4", true}, // 30 KiB video, 10 KiB audio runs
+		{"ladder_360p.mp4", false},
+	} {
+		st := &readFromStorage{Dir: packager.Dir(t.TempDir())}
+		_, err := packager.Run(context.Background(), packager.Job{Inputs: []packager.Input{{Path: "../testdata/" + tc.file}}, Storage: st, Formats: packager.DASH})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := st.sections.Load()
+		if tc.large && n < 4 { // 2 segments × (video runs + audio runs)
+			t.Errorf("%s: %d sample runs went through ReadFrom", tc.file, n)
+		}
+		if !tc.large && n != 0 {
+			t.Errorf("%s: %d small sample runs went through ReadFrom, want none", tc.file, n)
+		}
 	}
 }
 

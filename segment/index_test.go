@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -205,6 +207,46 @@ func checkWindows(t *testing.T, src *Source) {
 						t.Fatalf("track %d [%d,%d): sample %d is %+v, whole read has %+v", tr.ID, from, to, from+i, got[i], all[from+i])
 					}
 				}
+			}
+		}
+		// Ranges in random order from two goroutines, many following on
+		// from the one before: reads then start from the states where
+		// earlier reads started or ended (stblIndex.recent).
+		rng := rand.New(rand.NewPCG(1, uint64(tr.ID)))
+		var ranges [][2]int
+		for range 400 {
+			from := rng.IntN(n)
+			ranges = append(ranges, [2]int{from, min(n, from+1+rng.IntN(300))})
+			for rng.IntN(2) == 0 {
+				last := ranges[len(ranges)-1]
+				ranges = append(ranges, [2]int{last[1], min(n, last[1]+1+rng.IntN(300))}, last)
+			}
+		}
+		errs := make(chan error, 2)
+		for w := range 2 {
+			go func() {
+				for k := w; k < len(ranges); k += 2 {
+					from, to := ranges[k][0], ranges[k][1]
+					got, err := tr.AppendSamples(nil, from, to)
+					if err == nil && len(got) != to-from {
+						err = fmt.Errorf("track %d [%d,%d): %d samples", tr.ID, from, to, len(got))
+					}
+					for i := 0; err == nil && i < len(got); i++ {
+						if got[i] != all[from+i] {
+							err = fmt.Errorf("track %d [%d,%d) after other reads: sample %d is %+v, whole read has %+v", tr.ID, from, to, from+i, got[i], all[from+i])
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
 			}
 		}
 		// A scan in windows sees the same samples.

@@ -303,10 +303,18 @@ func allSamples(t testing.TB, tr *segment.Track) []segment.Sample {
 	return ss
 }
 
-// TestWriteToFile writes every segment both into a file (sample runs then go
-// from file to file in the kernel) and into memory, and wants the same bytes.
+// TestWriteToFile writes every segment both into a file (runs of a few KiB
+// and more then go from file to file in the kernel, as in fragmented.mp4;
+// smaller ones through memory, as in ladder_720p.mp4) and into memory, and
+// wants the same bytes.
 func TestWriteToFile(t *testing.T) {
-	src := openTestFile(t, "ladder_720p.mp4")
+	for _, file := range []string{"ladder_720p.mp4", "fragmented.mp4"} {
+		writeToFile(t, file)
+	}
+}
+
+func writeToFile(t *testing.T, file string) {
+	src := openTestFile(t, file)
 	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -112,6 +112,45 @@ type stblIndex struct {
 
 	marks []stblState // marks[k] is the state before sample k*markEvery
 	iters sync.Pool   // *stblIter
+
+	// recent holds the states where recent reads started and ended.
+	// Segments are read in order, each more than once (planned, then
+	// written) and by two writers taking turns, so a read usually starts
+	// exactly where an earlier one started or ended; without them it would
+	// walk on average half of markEvery samples from a mark first.
+	recentMu   sync.Mutex
+	recent     [8]stblState
+	recentNext int
+}
+
+// start returns the saved state nearest before sample from: a mark or a
+// recent state.
+func (x *stblIndex) start(from int) stblState {
+	st := x.marks[from/markEvery]
+	x.recentMu.Lock()
+	for i := range x.recent {
+		if r := &x.recent[i]; r.sample <= from && r.sample > st.sample {
+			st = *r
+		}
+	}
+	x.recentMu.Unlock()
+	return st
+}
+
+// remember keeps st among the recent states.
+func (x *stblIndex) remember(st *stblState) {
+	if st.sample%markEvery == 0 {
+		return // a mark already
+	}
+	x.recentMu.Lock()
+	defer x.recentMu.Unlock()
+	for i := range x.recent {
+		if x.recent[i].sample == st.sample {
+			return
+		}
+	}
+	x.recent[x.recentNext] = *st
+	x.recentNext = (x.recentNext + 1) % len(x.recent)
 }
 
 // stblIter walks the tables from a state.
@@ -147,12 +186,13 @@ func (x *stblIndex) AppendSamples(dst []Sample, from, to int) ([]Sample, error) 
 	to += x.skip
 	it := x.newIter(tableWindow)
 	defer x.iters.Put(it)
-	it.st = x.marks[from/markEvery]
+	it.st = x.start(from)
 	for it.st.sample < from {
 		if _, err := it.next(); err != nil {
 			return dst, err
 		}
 	}
+	x.remember(&it.st)
 	for it.st.sample < to {
 		s, err := it.next()
 		if err != nil {
@@ -160,6 +200,7 @@ func (x *stblIndex) AppendSamples(dst []Sample, from, to int) ([]Sample, error) 
 		}
 		dst = append(dst, s)
 	}
+	x.remember(&it.st)
 	return dst, nil
 }
 

@@ -209,6 +209,13 @@ func NewSegmentWriter(t *Track, p *Plan, opts SegmentOptions) (*SegmentWriter, e
 	return &SegmentWriter{track: t, cuts: cuts, opts: opts, tm: trackTiming(t)}, nil
 }
 
+// Clone returns a writer of the same segments with buffers of its own, so
+// that two goroutines can write segments of one track at once without
+// planning the track's cuts again.
+func (sw *SegmentWriter) Clone() *SegmentWriter {
+	return &SegmentWriter{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm}
+}
+
 // Len returns the number of media segments of the track.
 func (sw *SegmentWriter) Len() int { return len(sw.cuts) - 1 }
 
@@ -624,6 +631,16 @@ func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample)
 		_, err = cw.Write(buf)
 		return err
 	}
+	if meanRun(ss) < smallRun {
+		// Many small runs: one read each into memory and one write cost
+		// less than a kernel copy each, whose per-call cost dominates.
+		buf, err := sw.readSamples(first, ss)
+		if err != nil {
+			return err
+		}
+		_, err = cw.Write(buf)
+		return err
+	}
 	r := ra.readerAt()
 	const maxRun = 4 << 20 // bounds the buffer of the last resort
 	for k := 0; k < len(ss); {
@@ -639,6 +656,31 @@ func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample)
 		k = j
 	}
 	return nil
+}
+
+// smallRun is the mean run length (bytes of samples stored back to back in
+// the source) below which copySamples reads a segment's runs into memory
+// rather than copying each in the kernel: copy_file_range costs about a
+// microsecond a call more than pread, the extra copy through memory about
+// 0.15 ns a byte. (Measured on a 1 GiB 1080p source at 1 Mb/s, about 4 KiB
+// a video frame: 0.88 s → 0.78 s on tmpfs, 1.70 s → 1.50 s on ext4; at
+// 6 Mb/s, 27 KiB a frame, only the audio runs take this path.)
+const smallRun = 8 << 10
+
+// meanRun returns the mean length of the runs of samples ss that are
+// contiguous in the source.
+func meanRun(ss []Sample) int {
+	if len(ss) == 0 {
+		return 0
+	}
+	runs, total := 1, int64(ss[0].Size)
+	for k := 1; k < len(ss); k++ {
+		if ss[k].Offset != ss[k-1].Offset+int64(ss[k-1].Size) {
+			runs++
+		}
+		total += int64(ss[k].Size)
+	}
+	return int(total / int64(runs))
 }
 
 // copyRun writes the size bytes of r at off to w.
