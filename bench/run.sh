@@ -40,17 +40,18 @@ make_source() { # $1 = MB, $2 = output
 	ffmpeg -hide_banner -loglevel error -y -stream_loop "$loops" -i "$base" -c copy -movflags +faststart "$2"
 }
 
-# measure ROUND NAME CMD... : appends "round name wall_s rss_kb" to $work/results.
-# Wall time is taken around GNU time at nanosecond resolution (its own %e has
-# 10 ms steps, too coarse for runs of a tenth of a second); GNU time gives the
-# peak RSS.
+# measure ROUND NAME CMD... : appends "round name wall_us rss_kb user_s sys_s"
+# to $work/results. Wall time is taken around GNU time at nanosecond
+# resolution (its own %e has 10 ms steps, too coarse for runs of a tenth of a
+# second); GNU time gives the peak RSS and the CPU time, which a busy shared
+# machine disturbs less than wall time.
 measure() {
 	local round=$1 name=$2; shift 2
 	rm -rf "$work/out" "$work/copy"; mkdir -p "$work/out"
 	sync
 	local t0 t1
 	t0=$(date +%s%N)
-	/usr/bin/time -f "%M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	/usr/bin/time -f "%M %U %S" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
 	t1=$(date +%s%N)
 	echo "$round $name $(( (t1 - t0) / 1000 )) $(cat "$work/t")" >> "$work/results"
 }
@@ -74,17 +75,17 @@ run_size() { # $1 = MB
 import sys, statistics as st
 rows, rounds = {}, {}
 for line in open(sys.argv[1]):
-    rnd, name, wall_us, rss = line.split()
+    rnd, name, wall_us, rss, user, sys_ = line.split()
     w = int(wall_us) / 1e6
-    rows.setdefault(name, []).append((w, int(rss)))
+    rows.setdefault(name, []).append((w, int(rss), float(user) + float(sys_)))
     rounds.setdefault(rnd, {})[name] = w
 size = int(sys.argv[2])
-med = {n: (st.median(w for w, _ in v), max(r for _, r in v)) for n, v in rows.items()}
+med = {n: (st.median(x[0] for x in v), max(x[1] for x in v), st.median(x[2] for x in v)) for n, v in rows.items()}
 print(f"\n### input {size/2**20:.0f} MiB (median of {len(next(iter(rows.values())))} runs)\n")
-print("| command | wall s | MB/s | peak RSS MiB | vs cat | vs cp |")
-print("|---|---|---|---|---|---|")
-for n, (w, r) in med.items():
-    print(f"| {n} | {w:.3f} | {size/1e6/max(w,1e-3):.0f} | {r/1024:.1f} | {w/max(med['cat'][0],1e-3):.2f}× | {w/max(med['cp'][0],1e-3):.2f}× |")
+print("| command | wall s | MB/s | peak RSS MiB | CPU s | vs cat | vs cp |")
+print("|---|---|---|---|---|---|---|")
+for n, (w, r, cpu) in med.items():
+    print(f"| {n} | {w:.3f} | {size/1e6/max(w,1e-3):.0f} | {r/1024:.1f} | {cpu:.2f} | {w/max(med['cat'][0],1e-3):.2f}× | {w/max(med['cp'][0],1e-3):.2f}× |")
 c = med["cmafkit"][0]
 # Ratios within each round (the commands of a round ran back to back), then
 # their median: steadier on a shared machine than a ratio of medians.
@@ -93,7 +94,8 @@ def paired(a, b):
 print(f"\ncmafkit clear vs ffmpeg: dash {med['ffmpeg-dash'][0]/max(c,1e-3):.1f}× faster, hls {med['ffmpeg-hls'][0]/max(c,1e-3):.1f}× faster "
       f"(median of per-round ratios: {paired('ffmpeg-dash', 'cmafkit'):.1f}×, {paired('ffmpeg-hls', 'cmafkit'):.1f}×); "
       f"cenc/clear {med['cmafkit-cenc'][0]/max(c,1e-3):.2f}, cbcs/clear {med['cmafkit-cbcs'][0]/max(c,1e-3):.2f} "
-      f"(per round: {paired('cmafkit-cenc', 'cmafkit'):.2f}, {paired('cmafkit-cbcs', 'cmafkit'):.2f})")
+      f"(per round: {paired('cmafkit-cenc', 'cmafkit'):.2f}, {paired('cmafkit-cbcs', 'cmafkit'):.2f}; "
+      f"CPU time: {med['cmafkit-cenc'][2]/max(med['cmafkit'][2],1e-3):.2f}, {med['cmafkit-cbcs'][2]/max(med['cmafkit'][2],1e-3):.2f})")
 PY
 }
 
