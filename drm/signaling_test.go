@@ -174,6 +174,44 @@ func TestTrackProtectorErrors(t *testing.T) {
 	}
 }
 
+// ExampleTrackProtector_ProtectFragment protects one fragment on its own, as
+// a just-in-time origin does when a player asks for segment 6 first: the cenc
+// IVs follow from the index of the fragment's first sample (240 here), so no
+// earlier fragment has to be encrypted before it, and the bytes are those a
+// run over the whole track writes.
+func ExampleTrackProtector_ProtectFragment() {
+	ctx := context.Background()
+	kid := MustParseKID("10000000-1000-1000-1000-100000000001")
+	key, _ := ParseKey("3a2a1b68dd2bd9b2eeb25e84c4776668")
+	init := mp4.CreateEmptyInit()
+	trak := init.AddEmptyTrack(48000, "audio", "und")
+	trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", 2, 16, 48000, nil))
+	tp, err := NewTrackProtector(ctx, Config{
+		Scheme: SchemeCENC,
+		Keys:   &StaticKeys{Default: []ContentKey{{KID: kid, Key: key}}},
+		IV:     IV{1, 2, 3, 4, 5, 6, 7, 8}, // the IV of the track's first sample
+	}, init)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, _ := mp4.CreateFragment(6, 1)
+	for range 3 {
+		f.AddFullSample(mp4.FullSample{Sample: mp4.Sample{Dur: 1024, Size: 40}, Data: make([]byte, 40)})
+	}
+	if err := tp.ProtectFragment(ctx, f, 5, 240); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, iv := range f.Moof.Traf.Senc.IVs {
+		fmt.Printf("%x\n", []byte(iv))
+	}
+	// Output:
+	// 01020304050607f8
+	// 01020304050607f9
+	// 01020304050607fa
+}
+
 // ExampleTrackProtector shows the integration: protect the init segment,
 // then each fragment, then take the manifest signaling.
 func ExampleTrackProtector() {
