@@ -78,9 +78,9 @@ const (
 
 // TrackProtector encrypts one track. Create it with NewTrackProtector from
 // the clear init segment, call ProtectInit once on the init segment to be
-// written, then ProtectFragment for every fragment (chunk) in decode order.
-// ProtectFragment may be called for fragments in any order and from several
-// goroutines at once, unless Sequential reports true.
+// written, then ProtectFragment for every fragment (chunk). ProtectFragment
+// may be called for fragments in any order and from several goroutines at
+// once, unless Sequential reports true (then one at a time, in decode order).
 type TrackProtector struct {
 	cfg      Config
 	enabled  bool
