@@ -569,6 +569,9 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 		}
 		prot, info, err := r.job.Protect(ctx, t, clear)
 		if err != nil {
+			if _, named := errors.AsType[*IVReuseError](err); named {
+				return err // it names the track (and the other one) itself
+			}
 			return fmt.Errorf("packager: %s: %w", t, err)
 		}
 		if prot != nil {

@@ -19,7 +19,7 @@ type protectionFlags struct {
 
 func (p *protectionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.scheme, "encryption", "", "encrypt with `scheme` cenc (AES-CTR) or cbcs (AES-CBC pattern)")
-	fs.StringVar(&p.keys, "key", "", "content keys as `KID:KEY[,...]` (hex, UUID or base64); random when omitted")
+	fs.StringVar(&p.keys, "key", "", "content key as `KID:KEY` (hex, UUID or base64), for every track; with --crypto-period, several comma-separated pairs are used in turn")
 	fs.StringVar(&p.iv, "iv", "", "`IV` in hex for every track: 16 bytes (cbcs constant IV) or 8/16 bytes (cenc: the first sample's IV); random per track when omitted. With cenc it is refused when two tracks share a key (with --key all tracks do)")
 	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey (default: those of the CPIX document, else clearkey)")
 	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...); {kid} is replaced by the KID")
