@@ -623,17 +623,10 @@ func sampleReadError(t *Track, k int, s *Sample, err error) error {
 func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample) error {
 	t := sw.track
 	ra, ok := t.Data.(interface{ readerAt() io.ReaderAt })
-	if !ok {
-		buf, err := sw.readSamples(first, ss)
-		if err != nil {
-			return err
-		}
-		_, err = cw.Write(buf)
-		return err
-	}
-	if meanRun(ss) < smallRun {
-		// Many small runs: one read each into memory and one write cost
-		// less than a kernel copy each, whose per-call cost dominates.
+	if !ok || meanRun(ss) < smallRun {
+		// No file to copy from, or many small runs: one read each into
+		// memory and one write cost less than a kernel copy each, whose
+		// per-call cost dominates.
 		buf, err := sw.readSamples(first, ss)
 		if err != nil {
 			return err
