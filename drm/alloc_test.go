@@ -11,15 +11,18 @@ import (
 // TestProtectFragmentAllocations pins the cost model of the encryption
 // path: a fragment's allocations do not grow with its sample count (IVs,
 // subsamples, senc and saiz each take one allocation per fragment; the
-// slice-header parser and the CBC chain none), except for cenc samples
-// over smallCTR protected bytes, which take one crypto/cipher stream each.
+// slice-header parser and the CBC chains none). cenc samples may take one
+// crypto/cipher stream each, on CPUs where fastaes has no VAES path.
 func TestProtectFragmentAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not stable under the race detector (sync.Pool drops items)")
+	}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		file, handler string
 		scheme        Scheme
 		iv            IV
-		perSample     bool // one stream per sample over smallCTR
+		perSample     bool // one stream per sample allowed (8-byte IVs)
 	}{
 		{"ladder_720p.mp4", "soun", SchemeCENC, nil, false},
 		{"ladder_720p.mp4", "soun", SchemeCBCS, nil, false},

@@ -1,12 +1,11 @@
 package drm
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/subtle"
-	"encoding/binary"
+	"fmt"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/drm/internal/fastaes"
 )
 
 // sampleCipher encrypts samples in place. The AES key schedule is built once
@@ -14,94 +13,45 @@ import (
 // no mutable state, so concurrent fragments share it; their working memory
 // is a cipherScratch each.
 type sampleCipher struct {
-	block       cipher.Block
+	key         *fastaes.Key
 	crypt, skip int // cbcs pattern in 16-byte blocks; 0:0 means every block
 }
 
 // cipherScratch is the working memory of one fragment's encryption.
 type cipherScratch struct {
-	// ctrIV is the counter block handed to cipher.NewCTR, which copies it;
-	// a field because a local would escape to the heap.
-	ctrIV [16]byte
-	ks    [smallCTR + 16]byte // keystream scratch for small samples
+	// stream is reset for each keystream instead of allocating one, as
+	// crypto/cipher.NewCTR does (~200 ns, noticeable per audio frame).
+	stream fastaes.CTR
+	pad    [16]byte // keystream skipped to the next block boundary
 }
 
 func newSampleCipher(key Key, crypt, skip int) (*sampleCipher, error) {
-	b, err := aes.NewCipher(key.b[:])
+	if crypt > 1 {
+		return nil, fmt.Errorf("drm: cbcs pattern %d:%d: %w", crypt, skip, ErrUnsupported)
+	}
+	k, err := fastaes.NewKey(key.b[:])
 	if err != nil {
 		return nil, err
 	}
-	return &sampleCipher{block: b, crypt: crypt, skip: skip}, nil
+	return &sampleCipher{key: k, crypt: crypt, skip: skip}, nil
 }
 
 // ctrStream returns an AES-CTR keystream starting at counter block iv,
-// padded with zeros when the IV has 8 bytes.
+// padded with zeros when the IV has 8 bytes. It lives in sc until the
+// next call.
 func (c *sampleCipher) ctrStream(sc *cipherScratch, iv []byte) cipher.Stream {
-	sc.ctrIV = [16]byte{}
-	copy(sc.ctrIV[:], iv)
-	// crypto/cipher's AES-CTR runs 8 blocks at a time in assembly (~8 GB/s
-	// here) but each stream costs a 512-byte allocation (~200 ns); see ctr.
-	return cipher.NewCTR(c.block, sc.ctrIV[:])
+	var ctr [16]byte
+	copy(ctr[:], iv)
+	sc.stream.Reset(c.key, &ctr)
+	return &sc.stream
 }
-
-// smallCTR is the protected size up to which ctr computes the keystream
-// block by block (~8 ns a block, the calls overlap as the counter blocks
-// are independent) instead of allocating a crypto/cipher stream: most
-// audio frames are below it.
-const smallCTR = 384
 
 // ctr encrypts the protected ranges of sample with AES-CTR. The keystream
 // runs continuously across the protected ranges of one sample (ISO/IEC
 // 23001-7 §10.1); the counter block is the IV followed by zeros when the IV
 // has 8 bytes. No subsamples means the whole sample is protected.
 func (c *sampleCipher) ctr(sc *cipherScratch, sample []byte, iv []byte, subs []mp4.SubSamplePattern) {
-	n := len(sample)
-	if len(subs) > 0 {
-		n = 0
-		for _, ss := range subs {
-			n += int(ss.BytesOfProtectedData)
-		}
-	}
-	if n > smallCTR {
-		xorRanges(c.ctrStream(sc, iv), sample, subs)
-		return
-	}
-	ks := c.keystream(sc, iv, n)
-	if len(subs) == 0 {
-		subtle.XORBytes(sample, sample, ks)
-		return
-	}
-	pos := 0
-	for _, ss := range subs {
-		pos += int(ss.BytesOfClearData)
-		p := int(ss.BytesOfProtectedData)
-		subtle.XORBytes(sample[pos:pos+p], sample[pos:pos+p], ks[:p])
-		pos += p
-		ks = ks[p:]
-	}
-}
-
-// keystream returns n <= smallCTR bytes of AES-CTR keystream from counter
-// block iv (zero-padded), in sc.
-func (c *sampleCipher) keystream(sc *cipherScratch, iv []byte, n int) []byte {
-	var ctr [16]byte
-	copy(ctr[:], iv)
-	hi, lo := binary.BigEndian.Uint64(ctr[:8]), binary.BigEndian.Uint64(ctr[8:])
-	blocks := (n + 15) / 16
-	ks := sc.ks[:blocks*16]
-	for j := 0; j < blocks; j++ {
-		b := ks[16*j : 16*j+16 : 16*j+16]
-		binary.BigEndian.PutUint64(b[:8], hi)
-		binary.BigEndian.PutUint64(b[8:], lo)
-		if lo++; lo == 0 {
-			hi++ // the counter is 128 bits wide
-		}
-	}
-	for j := 0; j < blocks; j++ {
-		b := ks[16*j : 16*j+16 : 16*j+16]
-		c.block.Encrypt(b, b)
-	}
-	return ks[:n]
+	xorRanges(c.ctrStream(sc, iv), sample, subs)
 }
 
 // xorRanges applies s to the protected ranges of sample (all of it without
@@ -124,51 +74,39 @@ func xorRanges(s cipher.Stream, sample []byte, subs []mp4.SubSamplePattern) int 
 	return used
 }
 
-// cbcs encrypts with AES-CBC and the constant IV. Each protected range
-// (subsample) restarts the chain from the constant IV; within it, crypt
-// blocks are encrypted and skip blocks left clear, and a trailing partial
-// block is always clear (ISO/IEC 23001-7 §10.4). No subsamples means the
-// whole sample is one range.
-func (c *sampleCipher) cbcs(sample []byte, iv []byte, subs []mp4.SubSamplePattern) {
+// cbcsChains appends to dst the CBC chains of sample's protected ranges,
+// for fastaes to encrypt with the constant IV. Each protected range
+// (subsample) is one chain restarting from the IV; within it, crypt blocks
+// are encrypted and skip blocks left clear, and a trailing partial block is
+// always clear (ISO/IEC 23001-7 §10.4). No subsamples means the whole
+// sample is one range. The chain runs over the encrypted blocks only, so
+// with the 1:9 pattern it is every tenth block (Stride 160); with 0:0 every
+// block. Chains of a whole fragment are encrypted together, several at a
+// time, because one chain alone is bound by AES latency (see fastaes).
+func (c *sampleCipher) cbcsChains(dst []fastaes.Chain, sample []byte, subs []mp4.SubSamplePattern) []fastaes.Chain {
 	if len(subs) == 0 {
-		c.cbcsRange(sample, iv)
-		return
+		return c.cbcsChain(dst, sample)
 	}
 	pos := 0
 	for _, ss := range subs {
 		pos += int(ss.BytesOfClearData)
 		n := int(ss.BytesOfProtectedData)
-		if n > 0 {
-			c.cbcsRange(sample[pos:pos+n], iv)
-			pos += n
-		}
+		dst = c.cbcsChain(dst, sample[pos:pos+n])
+		pos += n
 	}
+	return dst
 }
 
-func (c *sampleCipher) cbcsRange(data []byte, iv []byte) {
+func (c *sampleCipher) cbcsChain(dst []fastaes.Chain, data []byte) []fastaes.Chain {
 	full := len(data) &^ 15
-	if full < 16 || len(iv) < 16 {
-		return
+	if full < 16 {
+		return dst
 	}
-	// CBC by hand: the chain runs over the encrypted blocks only (the skip
-	// blocks between them are not part of it), so crypto/cipher's CBC mode
-	// would need the crypt blocks gathered, and Go's AES-CBC encrypter is a
-	// loop over single-block encryption anyway. The chain is serial, so
-	// this is bound by AES latency (~14 ns a block here). prev points at
-	// the previous ciphertext instead of copying it, and the XOR is one
-	// 16-byte store that the Encrypt load can forward from.
-	prev := iv[:16:16]
-	run, step := full, full // 0:0 pattern: every block
 	if c.crypt > 0 && c.skip > 0 {
-		run, step = c.crypt*16, (c.crypt+c.skip)*16
+		// Only 1:N patterns are configured (NewTrackProtector), so a chain
+		// is one block every (1+N)·16 bytes.
+		step := (c.crypt + c.skip) * 16
+		return append(dst, fastaes.Chain{Data: data[:full], Stride: step, Blocks: (full + step - 16) / step})
 	}
-	for pos := 0; pos < full; pos += step {
-		end := min(pos+run, full)
-		for b := pos; b < end; b += 16 {
-			blk := data[b : b+16 : b+16]
-			subtle.XORBytes(blk, blk, prev)
-			c.block.Encrypt(blk, blk)
-			prev = blk
-		}
-	}
+	return append(dst, fastaes.Chain{Data: data[:full], Stride: 16, Blocks: full / 16})
 }

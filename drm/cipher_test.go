@@ -10,9 +10,9 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
-// TestCTRMatchesCryptoCipher checks both keystream paths of
-// sampleCipher.ctr (block by block up to smallCTR, crypto/cipher streams
-// above) against one crypto/cipher CTR stream over the protected bytes,
+// TestCTRMatchesCryptoCipher checks the keystream paths of
+// sampleCipher.ctr (block by block, VAES or crypto/cipher streams, by
+// size and CPU) against one crypto/cipher CTR stream over the protected bytes,
 // around the size threshold, with and without subsamples, and with
 // counters that carry out of the low 64 bits.
 func TestCTRMatchesCryptoCipher(t *testing.T) {
@@ -25,7 +25,7 @@ func TestCTRMatchesCryptoCipher(t *testing.T) {
 		{0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfd},
 	}
 	for _, iv := range ivs {
-		for _, size := range []int{0, 1, 15, 16, 17, smallCTR - 1, smallCTR, smallCTR + 1, 1000} {
+		for _, size := range []int{0, 1, 15, 16, 17, 63, 64, 65, 383, 384, 385, 1000} {
 			for _, layout := range []string{"whole", "subsamples"} {
 				t.Run(fmt.Sprintf("iv%d/%d/%s", len(iv), size, layout), func(t *testing.T) {
 					var subs []mp4.SubSamplePattern

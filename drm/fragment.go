@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/drm/internal/fastaes"
 )
 
 // maxAuxInfo is the largest per-sample auxiliary information (saiz stores
@@ -81,7 +82,12 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	oldMoofSize := moof.Size()
 	samples, err := sampleData(sc.samples[:0], f, traf, tp.trex, oldMoofSize)
 	// Keep the slice for the next fragment, not its pointers into this mdat.
-	defer func() { clear(samples); sc.samples = samples[:0] }()
+	defer func() {
+		clear(samples)
+		sc.samples = samples[:0]
+		clear(sc.chains)
+		sc.chains = sc.chains[:0]
+	}()
 	if err != nil {
 		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 	}
@@ -131,7 +137,7 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 		var iv []byte
 		switch {
 		case cbcs:
-			c.cbcs(s, tp.iv, subs)
+			sc.chains = c.cbcsChains(sc.chains, s, subs)
 		case stream != nil:
 			// With 16-byte IVs consecutive samples use consecutive counter
 			// blocks (see nextIV), so one keystream serves the fragment:
@@ -143,7 +149,7 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 			if used == 0 {
 				skip = 16
 			}
-			pad := sc.cipher.ks[:skip] // scratch; a local array would escape
+			pad := sc.cipher.pad[:skip] // scratch; a local array would escape
 			stream.XORKeyStream(pad, pad)
 			nextIV(next, subs, len(s))
 		default:
@@ -157,6 +163,11 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 		}
 		if err := saiz.AddSampleInfo(iv, subs); err != nil {
 			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+		}
+	}
+	if cbcs {
+		if err := c.key.EncryptChains((*[16]byte)(tp.iv), sc.chains); err != nil {
+			return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 		}
 	}
 	var saio *mp4.SaioBox
@@ -215,6 +226,7 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 // call (pooled, so concurrent calls each have their own).
 type fragmentScratch struct {
 	samples [][]byte
+	chains  []fastaes.Chain // cbcs: the fragment's CBC chains, encrypted together
 	iv      [16]byte
 	cipher  cipherScratch
 }

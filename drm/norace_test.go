@@ -1,0 +1,5 @@
+//go:build !race
+
+package drm
+
+const raceEnabled = false
