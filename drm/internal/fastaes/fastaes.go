@@ -116,11 +116,14 @@ type CTR struct {
 	ctr [16]byte // the next counter block
 	ks  [16]byte // keystream of the block before ctr
 	off int      // bytes of ks already used; 16 when none are left
+	// std is the portable path's crypto/cipher stream, once a run was
+	// long enough to pay for its allocation; it then takes every byte.
+	std cipher.Stream
 }
 
 // Reset makes s the keystream of k starting at counter block iv.
 func (s *CTR) Reset(k *Key, iv *[16]byte) {
-	s.k, s.ctr, s.off = k, *iv, 16
+	s.k, s.ctr, s.off, s.std = k, *iv, 16, nil
 }
 
 // XORKeyStream XORs src with the keystream into dst, like
@@ -131,14 +134,25 @@ func (s *CTR) XORKeyStream(dst, src []byte) {
 		panic("fastaes: output smaller than input")
 	}
 	dst = dst[:len(src)]
+	if s.std != nil {
+		s.std.XORKeyStream(dst, src)
+		return
+	}
 	for s.off < 16 && len(src) > 0 {
 		dst[0] = src[0] ^ s.ks[s.off]
 		dst, src = dst[1:], src[1:]
 		s.off++
 	}
-	if n := len(src) / 16; n > 0 {
-		done := s.bulk(dst, src, n)
+	if n := len(src) / 16; n > 0 && s.k.vaesOK {
+		done := s.vaes(dst, src, n)
 		dst, src = dst[16*done:], src[16*done:]
+	} else if n >= portableStreamBlocks {
+		// crypto/cipher's stream costs an allocation (~200 ns); below
+		// this many blocks one Encrypt a block (~8 ns, independent blocks
+		// overlap) is cheaper.
+		s.std = cipher.NewCTR(s.k.block, s.ctr[:])
+		s.std.XORKeyStream(dst, src)
+		return
 	}
 	for len(src) > 0 {
 		s.k.block.Encrypt(s.ks[:], s.ctr[:])
@@ -160,20 +174,10 @@ func (s *CTR) inc(n uint64) {
 	binary.BigEndian.PutUint64(s.ctr[:8], binary.BigEndian.Uint64(s.ctr[:8])+carry)
 }
 
-// bulk XORs up to n whole blocks of keystream into dst and returns how many
-// it did, advancing the counter; the caller does the rest block by block.
-func (s *CTR) bulk(dst, src []byte, n int) int {
-	if !s.k.vaesOK {
-		// crypto/cipher's stream costs an allocation (~200 ns); below
-		// this many blocks one Encrypt a block (~8 ns, independent blocks
-		// overlap) is cheaper.
-		if n < portableStreamBlocks {
-			return 0
-		}
-		cipher.NewCTR(s.k.block, s.ctr[:]).XORKeyStream(dst[:16*n], src[:16*n])
-		s.inc(uint64(n))
-		return n
-	}
+// vaes XORs up to n whole blocks of keystream into dst and returns how many
+// it did (a multiple of 4), advancing the counter; the caller does the rest
+// block by block.
+func (s *CTR) vaes(dst, src []byte, n int) int {
 	done := 0
 	for n-done >= 4 {
 		// The assembly counts in the low 64 bits only: stop at a wrap.
