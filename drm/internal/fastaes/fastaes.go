@@ -81,8 +81,8 @@ func check(chains []Chain) error {
 }
 
 // EncryptChains encrypts every chain in place with AES-128-CBC, each one
-// starting from iv. The chains must not overlap each other or iv. The result is the same as
-// encrypting them one after the other, in any order.
+// starting from iv. The chains must not overlap each other or iv. The
+// result is the same as encrypting them one after the other, in any order.
 func (k *Key) EncryptChains(iv *[16]byte, chains []Chain) error {
 	if err := check(chains); err != nil {
 		return err
