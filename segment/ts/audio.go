@@ -316,7 +316,7 @@ func (s *stream) flushAudio(final bool) error {
 				break
 			}
 			if len(b) >= h.size+2 && syncIndex(s.codec, b[h.size:h.size+2]) == 0 {
-				return s.errf(len(s.samples)+1, s.pesOff, ErrParameterChange,
+				return s.errf(s.idx.len()+1, s.pesOff, ErrParameterChange,
 					"audio configuration changes at %.3f s", float64(s.nextTick)/float64(max(s.acfg.rate, 1)))
 			}
 			s.junk(1)
@@ -400,11 +400,7 @@ func (s *stream) emitGroup(end int64) {
 }
 
 func (s *stream) emitAudio(a, b int64, tick int64) {
-	l := s.locate(a, b)
-	s.locs = append(s.locs, l)
-	s.samples = append(s.samples, segment.Sample{
-		DecodeTime: uint64(tick), Offset: l.start(), Size: uint32(b - a), Sync: true,
-	})
+	s.addSample(tick, 0, uint32(b-a), true, s.locate(a, b))
 }
 
 // tickAt returns the decode time in samples of the frame starting at ES

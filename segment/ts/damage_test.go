@@ -86,12 +86,13 @@ func sameSamples(t *testing.T, want, got *Source, ignoreOffset bool) {
 		if gt.ID != wt.ID || gt.Codec != wt.Codec || gt.PresentationOffset != wt.PresentationOffset || gt.Duration != wt.Duration {
 			t.Errorf("track %s (offset %d, duration %d), want %s (offset %d, duration %d)", gt, gt.PresentationOffset, gt.Duration, wt, wt.PresentationOffset, wt.Duration)
 		}
-		if len(samplesOf(gt)) != len(samplesOf(wt)) {
-			t.Fatalf("%s: %d samples, want %d", gt, len(samplesOf(gt)), len(samplesOf(wt)))
+		gss, wss := samplesOf(gt), samplesOf(wt)
+		if len(gss) != len(wss) {
+			t.Fatalf("%s: %d samples, want %d", gt, len(gss), len(wss))
 		}
 		wp, gp := payloads(t, wt), payloads(t, gt)
-		for j := range samplesOf(wt) {
-			ws, gs := samplesOf(wt)[j], samplesOf(gt)[j]
+		for j := range wss {
+			ws, gs := wss[j], gss[j]
 			if ignoreOffset {
 				ws.Offset, gs.Offset = 0, 0
 			}
@@ -124,22 +125,23 @@ func subset(t *testing.T, clean, damaged *Source) map[uint32]int {
 		if dt.PresentationOffset != ct.PresentationOffset {
 			t.Errorf("%s: presentation offset %d, clean %d", dt, dt.PresentationOffset, ct.PresentationOffset)
 		}
+		css, dss := samplesOf(ct), samplesOf(dt)
 		byTime := map[uint64]int{}
-		for i, s := range samplesOf(ct) {
+		for i, s := range css {
 			byTime[s.DecodeTime] = i
 		}
 		cp, dp := payloads(t, ct), payloads(t, dt)
-		for i, s := range samplesOf(dt) {
+		for i, s := range dss {
 			j, ok := byTime[s.DecodeTime]
 			if !ok {
 				t.Fatalf("%s sample %d: decode time %d not in the clean file", dt, i+1, s.DecodeTime)
 			}
-			c := samplesOf(ct)[j]
+			c := css[j]
 			if s.Size != c.Size || s.Sync != c.Sync || s.CompositionOffset != c.CompositionOffset || !bytes.Equal(dp[i], cp[j]) {
 				t.Fatalf("%s sample %d differs from clean sample %d", dt, i+1, j+1)
 			}
 		}
-		lost[dt.ID] = len(samplesOf(ct)) - len(samplesOf(dt))
+		lost[dt.ID] = len(css) - len(dss)
 	}
 	return lost
 }
@@ -256,16 +258,16 @@ func TestDamageRecovered(t *testing.T) {
 			t.Errorf("stats %+v", st)
 		}
 		// The damaged frame and the rest of its GOP are gone, nothing else.
-		v := ref.Tracks[0]
+		vs := samplesOf(ref.Tracks[0])
 		var damaged int
-		for i := range samplesOf(v) {
-			if samplesOf(v)[i].Offset > int64(k*tsLen) {
+		for i := range vs {
+			if vs[i].Offset > int64(k*tsLen) {
 				damaged = i - 1
 				break
 			}
 		}
 		next := damaged
-		for next < len(samplesOf(v)) && (next == damaged || !samplesOf(v)[next].Sync) {
+		for next < len(vs) && (next == damaged || !vs[next].Sync) {
 			next++
 		}
 		if lost[256] != next-damaged || lost[257] != 0 {
@@ -354,10 +356,11 @@ func TestDamageRecovered(t *testing.T) {
 				continue
 			}
 			for _, tr := range src.Tracks {
-				for i := range samplesOf(tr) {
-					d, err := tr.Data.AppendSample(nil, &samplesOf(tr)[i])
-					if err == nil && len(d) != int(samplesOf(tr)[i].Size) {
-						t.Fatalf("sample %d: %d bytes, Size %d", i+1, len(d), samplesOf(tr)[i].Size)
+				ss := samplesOf(tr)
+				for i := range ss {
+					d, err := tr.Data.AppendSample(nil, &ss[i])
+					if err == nil && len(d) != int(ss[i].Size) {
+						t.Fatalf("sample %d: %d bytes, Size %d", i+1, len(d), ss[i].Size)
 					}
 				}
 			}

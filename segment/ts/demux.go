@@ -30,6 +30,13 @@ const (
 // as warnings. Errors are *segment.FormatError values wrapping a sentinel of
 // package segment (or ErrParameterChange).
 func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Options) (*Source, error) {
+	src, _, err := open(ctx, r, size, name, opts, false)
+	return src, err
+}
+
+// open is Open; keepRef makes every stream also keep its index in plain
+// form (stream.ref), for tests.
+func open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Options, keepRef bool) (*Source, *demuxer, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -41,6 +48,7 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 		ignored: map[uint16]bool{},
 		pmtPID:  -1,
 		maxAU:   opts.MaxSampleSize,
+		keepRef: keepRef,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -50,13 +58,13 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 	}
 	d.log = d.log.With("source", name)
 	if err := d.run(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tracks, err := d.buildTracks()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Source{Source: segment.Source{Name: name, Size: size, Tracks: tracks}, Stats: d.stats}, nil
+	return &Source{Source: segment.Source{Name: name, Size: size, Tracks: tracks}, Stats: d.stats}, d, nil
 }
 
 type demuxer struct {
@@ -86,6 +94,8 @@ type demuxer struct {
 	discDeltaValid bool
 
 	stats Stats
+
+	keepRef bool // streams keep a plain copy of their index (tests only)
 }
 
 // read returns n bytes at off from the sequential window (fewer at EOF).

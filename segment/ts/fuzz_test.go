@@ -32,13 +32,14 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		for _, tr := range src.Tracks {
-			if len(samplesOf(tr)) == 0 || tr.SampleEntry == nil || tr.Codec == "" || tr.Timescale == 0 {
+			ss := samplesOf(tr)
+			if len(ss) == 0 || tr.SampleEntry == nil || tr.Codec == "" || tr.Timescale == 0 {
 				t.Fatalf("incomplete track %s", tr)
 			}
 			var buf []byte
-			for i := range samplesOf(tr) {
-				s := &samplesOf(tr)[i]
-				if i > 0 && s.DecodeTime <= samplesOf(tr)[i-1].DecodeTime {
+			for i := range ss {
+				s := &ss[i]
+				if i > 0 && s.DecodeTime <= ss[i-1].DecodeTime {
 					t.Fatalf("%s sample %d: decode time not increasing", tr, i+1)
 				}
 				buf, err = tr.Data.AppendSample(buf[:0], s)

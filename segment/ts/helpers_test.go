@@ -34,9 +34,16 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
+// openBytes opens b and, when that succeeds, checks every sample read
+// through the compact index against the plain reference index (see
+// checkIndex), so every test input also tests the index encoding.
 func openBytes(t testing.TB, b []byte, name string) (*Source, error) {
 	t.Helper()
-	return Open(context.Background(), bytes.NewReader(b), int64(len(b)), name, &Options{Logger: quiet()})
+	src, d, err := open(context.Background(), bytes.NewReader(b), int64(len(b)), name, &Options{Logger: quiet()}, true)
+	if err == nil {
+		checkIndex(t, src, d)
+	}
+	return src, err
 }
 
 func mustOpen(t testing.TB, b []byte, name string) *Source {
@@ -62,9 +69,10 @@ func trackOf(t testing.TB, src *Source, k segment.Kind) *segment.Track {
 // payloads reads every sample of tr and checks its length against Size.
 func payloads(t testing.TB, tr *segment.Track) [][]byte {
 	t.Helper()
-	out := make([][]byte, len(samplesOf(tr)))
-	for i := range samplesOf(tr) {
-		s := &samplesOf(tr)[i]
+	ss := samplesOf(tr)
+	out := make([][]byte, len(ss))
+	for i := range ss {
+		s := &ss[i]
 		b, err := tr.Data.AppendSample(nil, s)
 		if err != nil {
 			t.Fatalf("%s sample %d: %v", tr, i+1, err)
@@ -166,7 +174,11 @@ func encodeBox(t testing.TB, b mp4.Box) []byte {
 
 type hevcNaluType = hevc.NaluType
 
-// samplesOf returns the in-memory index of a track made by this package.
+// samplesOf decodes the whole index of a track.
 func samplesOf(tr *segment.Track) segment.SampleList {
-	return tr.Index.(segment.SampleList)
+	ss, err := tr.AppendSamples(nil, 0, tr.SampleCount())
+	if err != nil {
+		panic(err) // checkIndex reports decoding errors with context
+	}
+	return ss
 }

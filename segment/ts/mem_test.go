@@ -11,9 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
-
-	"github.com/cmafkit/cmafkit/segment"
 )
 
 // BenchmarkIndexLarge shows that indexing memory does not grow with the file
@@ -120,18 +117,19 @@ func indexLarge(b *testing.B, path string) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	var samples, runs int
+	var samples, runs, idxBytes int
 	for _, t := range src.Tracks {
-		samples += len(samplesOf(t))
-		runs += len(t.Data.(*sampleReader).runs)
+		x := t.Index.(*index)
+		samples += x.Len()
+		runs += len(x.runs)
+		idxBytes += x.size()
 	}
-	index := samples*int(unsafe.Sizeof(segment.Sample{})+unsafe.Sizeof(loc{})) + runs*int(unsafe.Sizeof(run{}))
 	b.Logf("%s: %d MiB, %d packets, %d samples, indexed in %v (%.0f MiB/s)", filepath.Base(path), src.Size>>20,
 		src.Stats.Packets, samples, took.Round(time.Millisecond), float64(src.Size)/(1<<20)/took.Seconds())
 	b.Logf("  stats %+v", src.Stats)
-	b.Logf("  heap: peak %.1f MiB while indexing, %.1f MiB retained (index: %.1f MiB = %.0f B/sample, %d explicit runs); VmHWM %s",
-		mb(indexPeak), mb(after.HeapAlloc-min(after.HeapAlloc, base.HeapAlloc)), mb(uint64(index)),
-		float64(index)/float64(samples), runs, vmHWM())
+	b.Logf("  heap: peak %.1f MiB while indexing, %.1f MiB retained (index: %.1f MiB = %.1f B/sample, %d explicit runs); VmHWM %s",
+		mb(indexPeak), mb(after.HeapAlloc-min(after.HeapAlloc, base.HeapAlloc)), mb(uint64(idxBytes)),
+		float64(idxBytes)/float64(samples), runs, vmHWM())
 
 	// Read every sample back, as segment writing does, and watch the heap.
 	w = watchHeap()
@@ -139,8 +137,8 @@ func indexLarge(b *testing.B, path string) {
 	var buf []byte
 	var bytes int64
 	for _, t := range src.Tracks {
-		for i := range samplesOf(t) {
-			buf, err = t.Data.AppendSample(buf[:0], &samplesOf(t)[i])
+		for sc := t.Scan(0, t.SampleCount()); sc.Next(); {
+			buf, err = t.Data.AppendSample(buf[:0], sc.Sample())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -150,7 +148,8 @@ func indexLarge(b *testing.B, path string) {
 	peak = w.Stop()
 	b.Logf("  read back %d MiB of samples in %v; heap peak %.1f MiB above the index", bytes>>20,
 		time.Since(start).Round(time.Millisecond), mb(peak-min(peak, after.HeapAlloc)))
-	b.ReportMetric(float64(index)/float64(samples), "index-B/sample")
+	b.ReportMetric(float64(idxBytes)/float64(samples), "index-B/sample")
+	b.ReportMetric(float64(after.HeapAlloc-min(after.HeapAlloc, base.HeapAlloc))/float64(samples), "retained-B/sample")
 	b.ReportMetric(mb(indexPeak), "index-peak-heap-MiB")
 }
 

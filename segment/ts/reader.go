@@ -3,22 +3,21 @@ package ts
 import (
 	"errors"
 	"io"
-	"sort"
 	"sync"
 
 	"github.com/cmafkit/cmafkit/segment"
 )
 
-// sampleReader reads samples of one PID back from the transport stream. It
-// holds no mutable state, so it is safe for concurrent use.
+// sampleReader reads samples of one PID back from the transport stream. Its
+// only mutable state is in a sync.Pool, so it is safe for concurrent use.
 type sampleReader struct {
 	r       io.ReaderAt
 	name    string
 	pid     uint16
 	ps, hdr int
-	locs    []loc
-	runs    []run
+	idx     *index
 	vcfg    *videoConfig // nil for audio
+	cursors *sync.Pool   // of *cursor, so reads in order decode one record each
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
@@ -28,11 +27,22 @@ const maxPooled = 8 << 20
 // AppendSample appends the payload of s (a sample of this track) to dst:
 // length-prefixed NAL units for video, raw frames for audio.
 func (t *sampleReader) AppendSample(dst []byte, s *segment.Sample) ([]byte, error) {
-	i := sort.Search(len(t.locs), func(i int) bool { return t.locs[i].start() >= s.Offset })
-	if i == len(t.locs) || t.locs[i].start() != s.Offset {
+	var c *cursor
+	if t.cursors != nil {
+		c, _ = t.cursors.Get().(*cursor)
+		if c == nil {
+			c = new(cursor)
+		}
+		defer t.cursors.Put(c)
+	}
+	i, lc, err := t.idx.find(s.Offset, c)
+	if err != nil {
+		return dst, t.errf(s, err, "")
+	}
+	if i < 0 {
 		return dst, t.errf(s, segment.ErrMalformed, "no sample of this track at offset %d", s.Offset)
 	}
-	l := &t.locs[i]
+	l := &lc
 	if t.vcfg == nil {
 		if l.raw != s.Size {
 			return dst, t.errf(s, segment.ErrMalformed, "size %d, indexed %d", s.Size, l.raw)
@@ -76,7 +86,7 @@ func (t *sampleReader) readAt(b []byte, off int64, s *segment.Sample) error {
 // appendRaw appends the elementary-stream bytes of l to dst.
 func (t *sampleReader) appendRaw(dst []byte, l *loc, s *segment.Sample) ([]byte, error) {
 	if l.runs >= 0 {
-		for _, r := range t.runs[l.runs : int(l.runs)+int(l.span)] {
+		for _, r := range t.idx.runs[l.runs : int(l.runs)+int(l.span)] {
 			n := len(dst)
 			dst = append(dst, make([]byte, r.n)...)
 			if err := t.readAt(dst[n:], r.off, s); err != nil {

@@ -91,12 +91,11 @@ type stream struct {
 	last    int64
 	step    int64
 
-	// Output index. DecodeTime holds absolute times (two's complement) until buildTracks rebases them.
-	samples []segment.Sample
-	locs    []loc
-	runs    []run
-	first90 int64 // DTS of the first sample, 90 kHz
-	minPTS  int64 // smallest PTS, 90 kHz
+	// Output index, with absolute decode times until buildTracks rebases them.
+	idx     indexBuilder
+	ref     *refIndex // a plain copy of the index, kept only for tests
+	first90 int64     // DTS of the first sample, 90 kHz
+	minPTS  int64     // smallest PTS, 90 kHz
 
 	// Video.
 	auOpen   bool
@@ -124,8 +123,13 @@ type stream struct {
 
 func newStream(d *demuxer, pid uint16, c codec, lang string) *stream {
 	s := &stream{d: d, pid: pid, codec: c, lang: lang, lastCC: -1, needSync: true, broken: true}
+	s.idx.x.ps = int64(d.ps)
+	if d.keepRef {
+		s.ref = &refIndex{}
+	}
 	if c.video() {
 		s.vcfg = &videoConfig{codec: c}
+		s.idx.counts = map[uint32]int{}
 	} else {
 		s.acfg = &audioConfig{codec: c}
 	}
@@ -320,7 +324,7 @@ func (s *stream) reset() {
 	if s.auOpen && len(s.buf) > 0 {
 		s.d.stats.DroppedSamples++
 	}
-	if s.codec.video() && (s.auOpen || len(s.samples) > 0) {
+	if s.codec.video() && (s.auOpen || s.idx.len() > 0) {
 		s.needSync = true
 	}
 	s.auOpen = false
@@ -345,7 +349,7 @@ func (s *stream) data(off int64, pos int, b []byte) error {
 	s.broken = false
 	s.buf = append(s.buf, b...)
 	if len(s.buf) > s.d.maxAU {
-		return s.errf(len(s.samples)+1, off, segment.ErrMalformed, "access unit larger than %d bytes", s.d.maxAU)
+		return s.errf(s.idx.len()+1, off, segment.ErrMalformed, "access unit larger than %d bytes", s.d.maxAU)
 	}
 	if !s.codec.video() {
 		return s.flushAudio(false)
@@ -371,11 +375,11 @@ func (s *stream) locate(a, b int64) loc {
 		l.span = uint32((s.chunks[last].pkt-first.pkt)/int64(s.d.ps) + 1)
 		return l
 	}
-	l.runs = int32(len(s.runs))
+	l.runs = int32(len(s.idx.x.runs))
 	for j := i; j <= last; j++ {
 		c := s.chunks[j]
 		lo, hi := max(a, c.es), min(b, c.es+int64(c.n))
-		s.runs = append(s.runs, run{off: c.pkt + int64(c.skip) + lo - c.es, n: uint32(hi - lo)})
+		s.idx.x.runs = append(s.idx.x.runs, run{off: c.pkt + int64(c.skip) + lo - c.es, n: uint32(hi - lo)})
 	}
 	l.span = uint32(last - i + 1)
 	return l
@@ -474,7 +478,7 @@ func (s *stream) flushAU() error {
 	size, sync := s.vcfg.analyze(raw)
 	if s.vcfg.changed && !s.psWarned {
 		s.psWarned = true
-		s.vcfg.keepFrom = len(s.samples)
+		s.vcfg.keepFrom = s.idx.len()
 		s.warn("parameter sets change mid-stream: keeping them in band with an "+s.vcfg.entryName()+" sample entry; Apple devices expect "+
 			map[bool]string{true: "avc1", false: "hvc1"}[s.vcfg.codec == codecH264],
 			"change", s.vcfg.why, "time", fmt.Sprintf("%.3fs", sec-float64(s.first90)/clock), "offset", s.auOff)
@@ -487,8 +491,8 @@ func (s *stream) flushAU() error {
 	}
 	s.needSync = false
 	dts := s.auDTS
-	if n := len(s.samples); n > 0 {
-		prev := int64(s.samples[n-1].DecodeTime)
+	if s.idx.len() > 0 {
+		prev := s.idx.lastDT
 		if dts <= prev {
 			s.warn("non-increasing DTS; adjusted", "offset", s.auOff)
 			dts = prev + max(s.lastDur, 1)
@@ -499,14 +503,10 @@ func (s *stream) flushAU() error {
 	}
 	cto := s.auPTS - dts
 	if cto > 1<<30 || cto < -(1<<30) {
-		return s.errf(len(s.samples)+1, s.auOff, segment.ErrMalformed, "PTS-DTS of %d ticks", cto)
+		return s.errf(s.idx.len()+1, s.auOff, segment.ErrMalformed, "PTS-DTS of %d ticks", cto)
 	}
 	s.minPTS = min(s.minPTS, s.auPTS)
-	s.locs = append(s.locs, s.locate(s.bufBase, s.bufBase+int64(len(raw))))
-	s.samples = append(s.samples, segment.Sample{
-		DecodeTime: uint64(dts), Offset: s.locs[len(s.locs)-1].start(),
-		Size: uint32(size), CompositionOffset: int32(cto), Sync: sync,
-	})
+	s.addSample(dts, int32(cto), uint32(size), sync, s.locate(s.bufBase, s.bufBase+int64(len(raw))))
 	s.bufBase += int64(len(s.buf))
 	s.buf, s.chunks = s.buf[:0], s.chunks[:0]
 	return nil
@@ -514,3 +514,11 @@ func (s *stream) flushAU() error {
 
 // start is the file offset of the sample's first byte, used as Sample.Offset.
 func (l *loc) start() int64 { return l.pkt + int64(l.skip) }
+
+// addSample appends a sample (absolute decode time) to the index.
+func (s *stream) addSample(dt int64, cto int32, size uint32, sync bool, l loc) {
+	s.idx.add(dt, cto, size, sync, l)
+	if s.ref != nil {
+		s.ref.add(dt, cto, size, sync, l)
+	}
+}

@@ -3,6 +3,7 @@ package ts
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
@@ -12,7 +13,7 @@ import (
 func (d *demuxer) buildTracks() ([]*segment.Track, error) {
 	var ss []*stream
 	for _, s := range d.sortedStreams() {
-		if len(s.samples) == 0 {
+		if s.idx.len() == 0 {
 			d.log.Warn("elementary stream has no usable samples; ignored", "pid", s.pid, "codec", s.codec.String())
 			continue
 		}
@@ -41,45 +42,30 @@ func (d *demuxer) buildTracks() ([]*segment.Track, error) {
 }
 
 func (s *stream) track(t0, p0 int64) (*segment.Track, error) {
-	t := &segment.Track{
-		ID: uint32(s.pid), Source: s.d.name, Language: s.lang,
-		Index: segment.SampleList(s.samples),
-		Data: &sampleReader{
-			r: s.d.r, name: s.d.name, pid: s.pid, ps: s.d.ps, hdr: s.d.hdr,
-			locs: s.locs, runs: s.runs, vcfg: s.vcfg,
-		},
-	}
 	var ts int64 = clock
-	lastDur := int64(3003)
+	lastDur, repeatLast := int64(3003), s.vcfg != nil
 	if s.acfg != nil {
 		ts = int64(s.acfg.rate)
 		lastDur = s.acfg.frameDur
 	}
-	t.Timescale = uint32(ts)
 	origin := rescale(t0, ts)
-	t.PresentationOffset = rescale(p0, ts) - origin
-	smp := s.samples
-	for i := range smp {
-		smp[i].DecodeTime = uint64(int64(smp[i].DecodeTime) - origin)
+	counts := s.idx.counts
+	x, err := s.idx.build(origin, repeatLast, lastDur, func(sample int, off, dur int64) error {
+		return s.errf(sample, off, segment.ErrMalformed, "sample duration %d out of range", dur)
+	})
+	if err != nil {
+		return nil, err
 	}
-	counts := map[uint32]int{}
-	for i := range smp {
-		var dur int64
-		if i+1 < len(smp) {
-			dur = int64(smp[i+1].DecodeTime - smp[i].DecodeTime)
-		} else if i > 0 && s.vcfg != nil {
-			dur = int64(smp[i-1].Duration)
-		} else {
-			dur = lastDur
-		}
-		if dur <= 0 || dur > math.MaxUint32 {
-			return nil, s.errf(i+1, smp[i].Offset, segment.ErrMalformed, "sample duration %d out of range", dur)
-		}
-		smp[i].Duration = uint32(dur)
-		t.Duration += uint64(dur)
-		counts[smp[i].Duration]++
+	t := &segment.Track{
+		ID: uint32(s.pid), Source: s.d.name, Language: s.lang,
+		Timescale: uint32(ts), Duration: x.total,
+		PresentationOffset: rescale(p0, ts) - origin,
+		Index:              x,
+		Data: &sampleReader{
+			r: s.d.r, name: s.d.name, pid: s.pid, ps: s.d.ps, hdr: s.d.hdr,
+			idx: x, vcfg: s.vcfg, cursors: new(sync.Pool),
+		},
 	}
-	var err error
 	if s.vcfg != nil {
 		err = s.videoTrack(t, counts)
 	} else {

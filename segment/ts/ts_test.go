@@ -19,8 +19,9 @@ import (
 // track made from the same encode: payload bytes, relative timing, sync flags.
 func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 	t.Helper()
-	if len(samplesOf(tr)) != len(mt.dts) {
-		t.Fatalf("%s: %d samples, MP4 has %d", tr, len(samplesOf(tr)), len(mt.dts))
+	ss := samplesOf(tr)
+	if len(ss) != len(mt.dts) {
+		t.Fatalf("%s: %d samples, MP4 has %d", tr, len(ss), len(mt.dts))
 	}
 	data := payloads(t, tr)
 	if se, ok := mt.entry.(*mp4.VisualSampleEntryBox); ok && se.HvcC != nil {
@@ -38,7 +39,7 @@ func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 	}
 	ts, ms := int64(tr.Timescale), int64(mt.timescale)
 	var sum uint64
-	for i, s := range samplesOf(tr) {
+	for i, s := range ss {
 		if !bytes.Equal(data[i], mt.data[i]) {
 			t.Fatalf("%s sample %d: payload differs (%d vs %d bytes): %x... vs %x...", tr, i+1,
 				len(data[i]), len(mt.data[i]), data[i][:min(16, len(data[i]))], mt.data[i][:min(16, len(mt.data[i]))])
@@ -46,16 +47,16 @@ func compareTrack(t *testing.T, tr *segment.Track, mt *mp4Track) {
 		if s.Sync != mt.sync[i] {
 			t.Errorf("%s sample %d: sync %v, MP4 %v", tr, i+1, s.Sync, mt.sync[i])
 		}
-		got := int64(s.DecodeTime-samplesOf(tr)[0].DecodeTime) * ms
+		got := int64(s.DecodeTime-ss[0].DecodeTime) * ms
 		want := int64(mt.dts[i]-mt.dts[0]) * ts
 		if got != want {
 			t.Fatalf("%s sample %d: relative decode time %d/%d, MP4 %d/%d", tr, i+1,
-				s.DecodeTime-samplesOf(tr)[0].DecodeTime, ts, mt.dts[i]-mt.dts[0], ms)
+				s.DecodeTime-ss[0].DecodeTime, ts, mt.dts[i]-mt.dts[0], ms)
 		}
 		if int64(s.CompositionOffset)*ms != int64(mt.cto[i])*ts {
 			t.Fatalf("%s sample %d: composition offset %d/%d, MP4 %d/%d", tr, i+1, s.CompositionOffset, ts, mt.cto[i], ms)
 		}
-		if i+1 < len(samplesOf(tr)) && int64(s.Duration)*ms != int64(mt.dts[i+1]-mt.dts[i])*ts {
+		if i+1 < len(ss) && int64(s.Duration)*ms != int64(mt.dts[i+1]-mt.dts[i])*ts {
 			t.Fatalf("%s sample %d: duration %d", tr, i+1, s.Duration)
 		}
 		sum += uint64(s.Duration)
@@ -248,8 +249,9 @@ func TestConcurrentReads(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		go func() {
 			for _, tr := range src.Tracks {
-				for i := len(samplesOf(tr)) - 1; i >= 0; i-- {
-					b, err := tr.Data.AppendSample(nil, &samplesOf(tr)[i])
+				ss := samplesOf(tr)
+				for i := len(ss) - 1; i >= 0; i-- {
+					b, err := tr.Data.AppendSample(nil, &ss[i])
 					if err == nil && !bytes.Equal(b, want[tr.ID][i]) {
 						err = fmt.Errorf("%s sample %d differs", tr, i+1)
 					}
