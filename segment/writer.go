@@ -568,15 +568,25 @@ func (sw *SegmentWriter) appendPayload(buf []byte, first int, ss []Sample) ([]by
 	var err error
 	for k := 0; k < len(ss); {
 		if isRA {
-			off, size, j := sampleRun(ss, k, 1<<62)
+			off, span, j := sampleSpan(ss, k)
 			n := len(buf)
-			buf = growBy(buf, int(size))
-			if m, err := ra.readerAt().ReadAt(buf[n:], off); int64(m) < size {
+			buf = growBy(buf, int(span))
+			if m, err := ra.readerAt().ReadAt(buf[n:], off); int64(m) < span {
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
 				return nil, sampleReadError(t, first+k, &ss[k], err)
 			}
+			// Close the gaps: move each later run down to follow the
+			// previous one (the first is in place).
+			w := n
+			for r := k; r < j; {
+				roff, size, next := sampleRun(ss, r, 1<<62)
+				from := n + int(roff-off)
+				w += copy(buf[w:], buf[from:from+int(size)])
+				r = next
+			}
+			buf = buf[:w]
 			k = j
 			continue
 		}
@@ -604,6 +614,32 @@ func sampleRun(ss []Sample, k int, max int64) (off, size int64, next int) {
 		j++
 	}
 	return off, size, j
+}
+
+// maxGap is the most bytes of other data (another track's interleaved
+// samples) that sampleSpan reads over to join two runs: reading and then
+// dropping 16 KiB costs about as much as the pread it saves.
+const maxGap = 16 << 10
+
+// sampleSpan returns the source range to read for the samples from ss[k]
+// on, and the index after them: runs of samples stored back to back,
+// joined across gaps of up to maxGap bytes while the gaps add up to no more
+// than the samples (so a span is at most twice what it carries). A 1 Mb/s
+// video track interleaved frame by frame with audio is then one read a
+// segment instead of one a frame; its audio, with larger gaps than
+// frames, still reads run by run.
+func sampleSpan(ss []Sample, k int) (off, span int64, next int) {
+	off, size, j := sampleRun(ss, k, 1<<62)
+	end, data := off+size, size
+	for j < len(ss) {
+		roff, rsize, rj := sampleRun(ss, j, 1<<62)
+		gap := roff - end
+		if gap < 0 || gap > maxGap || end-off-data+gap > data+rsize {
+			break
+		}
+		end, data, j = roff+rsize, data+rsize, rj
+	}
+	return off, end - off, j
 }
 
 // sampleReadError describes a failed read of sample k (0-based) s.
