@@ -9,7 +9,8 @@ import (
 
 // FuzzOpen feeds arbitrary bytes to the demuxer: it must never panic, must
 // fail with a *segment.FormatError, or return tracks whose every sample reads
-// back with exactly Size bytes in increasing decode order.
+// back with exactly Size bytes in increasing decode order, and whose compact
+// index decodes to exactly the plain reference index (checkIndex).
 func FuzzOpen(f *testing.F) {
 	for _, name := range []string{"h264_aac.ts", "hevc_ac3.ts"} {
 		b := readFile(f, name)
@@ -24,13 +25,14 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		wd := time.AfterFunc(20*time.Second, func() { panic("FuzzOpen: one input took over 20 s") })
 		defer wd.Stop()
-		src, err := Open(context.Background(), bytes.NewReader(b), int64(len(b)), "fuzz", &Options{MaxSampleSize: 1 << 20})
+		src, d, err := open(context.Background(), bytes.NewReader(b), int64(len(b)), "fuzz", &Options{MaxSampleSize: 1 << 20}, true)
 		if err != nil {
 			if !isFormatErr(err) {
 				t.Fatalf("error without position: %v", err)
 			}
 			return
 		}
+		checkIndex(t, src, d)
 		for _, tr := range src.Tracks {
 			ss := samplesOf(tr)
 			if len(ss) == 0 || tr.SampleEntry == nil || tr.Codec == "" || tr.Timescale == 0 {

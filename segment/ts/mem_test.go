@@ -123,6 +123,7 @@ func indexLarge(b *testing.B, path string) {
 		samples += x.Len()
 		runs += len(x.runs)
 		idxBytes += x.size()
+		b.Logf("  %s: %d samples, index %.1f B/sample", t, x.Len(), float64(x.size())/float64(x.Len()))
 	}
 	b.Logf("%s: %d MiB, %d packets, %d samples, indexed in %v (%.0f MiB/s)", filepath.Base(path), src.Size>>20,
 		src.Stats.Packets, samples, took.Round(time.Millisecond), float64(src.Size)/(1<<20)/took.Seconds())
