@@ -248,6 +248,11 @@ func TestDamageRecovered(t *testing.T) {
 		if src.Stats.Duplicates != 1 {
 			t.Errorf("stats %+v", src.Stats)
 		}
+		// The sample around the duplicate is read through explicit runs
+		// (and mustOpen checked those against the reference index).
+		if x := src.Tracks[0].Index.(*index); len(x.runs) == 0 {
+			t.Error("no sample with explicit runs")
+		}
 	})
 	t.Run("lost video packet", func(t *testing.T) {
 		ps := pkts(bytes.Clone(clean))
