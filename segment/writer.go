@@ -198,6 +198,8 @@ type SegmentWriter struct {
 	buf []byte
 	// samples holds the index entries of the segment being written.
 	samples []Sample
+	// minKernelRun caches kernelRun's choice for the track's source.
+	minKernelRun int
 }
 
 // NewSegmentWriter prepares writing t's segments as cut by p.
@@ -213,7 +215,7 @@ func NewSegmentWriter(t *Track, p *Plan, opts SegmentOptions) (*SegmentWriter, e
 // that two goroutines can write segments of one track at once without
 // planning the track's cuts again.
 func (sw *SegmentWriter) Clone() *SegmentWriter {
-	return &SegmentWriter{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm}
+	return &SegmentWriter{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm, minKernelRun: sw.minKernelRun}
 }
 
 // Len returns the number of media segments of the track.
@@ -659,10 +661,10 @@ func sampleReadError(t *Track, k int, s *Sample, err error) error {
 func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample) error {
 	t := sw.track
 	ra, ok := t.Data.(interface{ readerAt() io.ReaderAt })
-	if !ok || meanRun(ss) < smallRun {
-		// No file to copy from, or many small runs: one read each into
-		// memory and one write cost less than a kernel copy each, whose
-		// per-call cost dominates.
+	if !ok || meanRun(ss) < sw.kernelRun(ra.readerAt()) {
+		// No file to copy from, or many small runs: reading them into
+		// memory (joined across small gaps) and one write cost less than a
+		// kernel copy each, whose per-call cost dominates.
 		buf, err := sw.readSamples(first, ss)
 		if err != nil {
 			return err
@@ -687,14 +689,31 @@ func (sw *SegmentWriter) copySamples(cw *countingWriter, first int, ss []Sample)
 	return nil
 }
 
-// smallRun is the mean run length (bytes of samples stored back to back in
-// the source) below which copySamples reads a segment's runs into memory
-// rather than copying each in the kernel: copy_file_range costs about a
-// microsecond a call more than pread, the extra copy through memory about
-// 0.15 ns a byte. (Measured on a 1 GiB 1080p source at 1 Mb/s, about 4 KiB
-// a video frame: 0.88 s → 0.78 s on tmpfs, 1.70 s → 1.50 s on ext4; at
-// 6 Mb/s, 27 KiB a frame, only the audio runs take this path.)
-const smallRun = 8 << 10
+// smallRun and diskRun are the mean run lengths (bytes of samples stored
+// back to back in the source) below which copySamples reads a segment's runs
+// into memory rather than copying each in the kernel; the extra copy through
+// memory costs about 0.15 ns a byte. On tmpfs copy_file_range costs about a
+// microsecond a call more than pread (1 GiB 1080p source at 1 Mb/s, 4 KiB a
+// frame: 0.88 s → 0.78 s through memory; at 6 Mb/s, 27 KiB a frame, the
+// kernel copy is faster: 0.36 s against 0.40 s). On disk file systems a call
+// costs several microseconds more (ext4 at 6 Mb/s: 0.54 → 0.48 s and
+// 0.48 → 0.44 s through memory, in two series of alternating runs).
+const (
+	smallRun = 8 << 10
+	diskRun  = 64 << 10
+)
+
+// kernelRun returns the mean run length from which copySamples copies runs
+// from r in the kernel (see smallRun).
+func (sw *SegmentWriter) kernelRun(r io.ReaderAt) int {
+	if sw.minKernelRun == 0 {
+		sw.minKernelRun = diskRun
+		if fastcopy.CheapPerCall(r) {
+			sw.minKernelRun = smallRun
+		}
+	}
+	return sw.minKernelRun
+}
 
 // meanRun returns the mean length of the runs of samples ss that are
 // contiguous in the source.

@@ -61,3 +61,15 @@ func unsupported(err error) bool {
 	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL) ||
 		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EPERM)
 }
+
+// onTmpfs reports whether f lives on tmpfs (the page cache is the file).
+func onTmpfs(f *os.File) bool {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var st unix.Statfs_t
+	serr := errors.New("no descriptor")
+	_ = sc.Control(func(fd uintptr) { serr = unix.Fstatfs(int(fd), &st) })
+	return serr == nil && st.Type == unix.TMPFS_MAGIC
+}

@@ -73,3 +73,43 @@ func TestCopyRangeNotFiles(t *testing.T) {
 		t.Fatal("non-file writer must not be handled")
 	}
 }
+
+// TestCheapPerCall: a file on tmpfs (found in /proc/mounts) is cheap per
+// call, a file on a mount of another type and a non-file are not.
+func TestCheapPerCall(t *testing.T) {
+	if CheapPerCall(bytes.NewReader(nil)) {
+		t.Error("a bytes.Reader is cheap per call")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("tmpfs detection is Linux-only")
+	}
+	mounts, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		t.Skip(err)
+	}
+	checked := 0
+	for _, line := range bytes.Split(mounts, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		dir, fstype := string(f[1]), string(f[2])
+		if fstype != "tmpfs" && fstype != "ext4" && fstype != "xfs" && fstype != "btrfs" {
+			continue
+		}
+		tmp, err := os.CreateTemp(dir, "cheap")
+		if err != nil {
+			continue // not writable
+		}
+		os.Remove(tmp.Name())
+		got := CheapPerCall(tmp)
+		tmp.Close()
+		if got != (fstype == "tmpfs") {
+			t.Errorf("%s (%s): CheapPerCall = %v", dir, fstype, got)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Skip("no writable tmpfs or disk mount found")
+	}
+}
