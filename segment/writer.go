@@ -200,6 +200,9 @@ type SegmentWriter struct {
 	samples []Sample
 	// minKernelRun caches kernelRun's choice for the track's source.
 	minKernelRun int
+	// pieces and gapScratch are readPieces' working memory.
+	pieces     []fastcopy.Piece
+	gapScratch []byte
 }
 
 // NewSegmentWriter prepares writing t's segments as cut by p.
@@ -572,6 +575,17 @@ func (sw *SegmentWriter) appendPayload(buf []byte, first int, ss []Sample) ([]by
 		if isRA {
 			off, span, j := sampleSpan(ss, k)
 			n := len(buf)
+			if j > k+1 {
+				// Several runs: let the kernel drop the gaps (preadv).
+				var handled bool
+				if buf, handled, err = sw.readPieces(buf, ra.readerAt(), ss[k:j]); handled {
+					if err != nil {
+						return nil, sampleReadError(t, first+k, &ss[k], err)
+					}
+					k = j
+					continue
+				}
+			}
 			buf = growBy(buf, int(span))
 			if m, err := ra.readerAt().ReadAt(buf[n:], off); int64(m) < span {
 				if err == nil {
@@ -616,6 +630,30 @@ func sampleRun(ss []Sample, k int, max int64) (off, size int64, next int) {
 		j++
 	}
 	return off, size, j
+}
+
+// readPieces appends the payloads of ss, runs joined by sampleSpan, to buf
+// with fastcopy.ReadPieces. handled is false, and buf unchanged, when that
+// cannot read from r.
+func (sw *SegmentWriter) readPieces(buf []byte, r io.ReaderAt, ss []Sample) ([]byte, bool, error) {
+	sw.pieces = sw.pieces[:0]
+	var total int64
+	for k := 0; k < len(ss); {
+		off, size, next := sampleRun(ss, k, 1<<62)
+		sw.pieces = append(sw.pieces, fastcopy.Piece{Off: off, N: size})
+		total += size
+		k = next
+	}
+	if sw.gapScratch == nil {
+		sw.gapScratch = make([]byte, maxGap)
+	}
+	n := len(buf)
+	out := growBy(buf, int(total))
+	handled, err := fastcopy.ReadPieces(out[n:], r, sw.pieces, sw.gapScratch)
+	if !handled {
+		return buf, false, nil
+	}
+	return out, true, err
 }
 
 // maxGap is the most bytes of other data (another track's interleaved

@@ -5,6 +5,7 @@
 package fastcopy
 
 import (
+	"errors"
 	"io"
 	"os"
 )
@@ -38,3 +39,35 @@ func CheapPerCall(src io.ReaderAt) bool {
 	f, ok := src.(*os.File)
 	return ok && onTmpfs(f)
 }
+
+// Piece is a byte range of a file: N bytes at offset Off.
+type Piece struct{ Off, N int64 }
+
+// ReadPieces reads pieces of src (in increasing, non-overlapping order)
+// back to back into dst, whose length must be their total. The bytes
+// between pieces are read into scratch (any non-empty size) and dropped, so
+// pieces interleaved with other data, such as one track's samples among
+// another's, take one system call per up to a thousand pieces and are not
+// moved in memory afterwards. It reports handled == false, having read
+// nothing, when src is not a file or the system cannot do this (preadv);
+// the caller then reads another way.
+func ReadPieces(dst []byte, src io.ReaderAt, pieces []Piece, scratch []byte) (handled bool, err error) {
+	f, ok := src.(*os.File)
+	if !ok || len(scratch) == 0 {
+		return false, nil
+	}
+	var total, end int64
+	for _, p := range pieces {
+		if p.N < 0 || p.Off < end {
+			return false, errPieces
+		}
+		total += p.N
+		end = p.Off + p.N
+	}
+	if total != int64(len(dst)) {
+		return false, errPieces
+	}
+	return readPieces(dst, f, pieces, scratch)
+}
+
+var errPieces = errors.New("fastcopy: pieces out of order, overlapping or not the size of dst")

@@ -73,3 +73,57 @@ func onTmpfs(f *os.File) bool {
 	_ = sc.Control(func(fd uintptr) { serr = unix.Fstatfs(int(fd), &st) })
 	return serr == nil && st.Type == unix.TMPFS_MAGIC
 }
+
+// maxIovecs keeps a preadv under the kernel's IOV_MAX (1024).
+const maxIovecs = 1000
+
+func readPieces(dst []byte, f *os.File, pieces []Piece, scratch []byte) (handled bool, err error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	iovs := make([][]byte, 0, min(2*len(pieces), maxIovecs+1))
+	pos := 0
+	for i := 0; i < len(pieces); {
+		start, end := pieces[i].Off, pieces[i].Off
+		iovs = iovs[:0]
+		want := 0
+		for i < len(pieces) && len(iovs) < maxIovecs {
+			p := pieces[i]
+			for gap := p.Off - end; gap > 0; {
+				g := min(gap, int64(len(scratch)))
+				iovs = append(iovs, scratch[:g])
+				gap -= g
+				want += int(g)
+			}
+			iovs = append(iovs, dst[pos:pos+int(p.N)])
+			pos += int(p.N)
+			want += int(p.N)
+			end = p.Off + p.N
+			i++
+		}
+		var n int
+		var rerr error
+		if cerr := sc.Control(func(fd uintptr) {
+			for {
+				n, rerr = unix.Preadv(int(fd), iovs, start)
+				if rerr != unix.EINTR {
+					return
+				}
+			}
+		}); cerr != nil {
+			rerr = cerr
+		}
+		if rerr != nil {
+			if !handled && unsupported(rerr) {
+				return false, nil
+			}
+			return true, &os.PathError{Op: "preadv", Path: f.Name(), Err: rerr}
+		}
+		handled = true
+		if n < want { // regular files read short only at their end
+			return true, io.ErrUnexpectedEOF
+		}
+	}
+	return true, nil
+}

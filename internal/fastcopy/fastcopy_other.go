@@ -9,3 +9,5 @@ func copyFileRange(dst, src *os.File, off, n int64) (int64, bool, error) {
 }
 
 func onTmpfs(*os.File) bool { return false }
+
+func readPieces([]byte, *os.File, []Piece, []byte) (bool, error) { return false, nil }

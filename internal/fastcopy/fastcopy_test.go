@@ -113,3 +113,63 @@ func TestCheapPerCall(t *testing.T) {
 		t.Skip("no writable tmpfs or disk mount found")
 	}
 }
+
+// TestReadPieces reads random pieces of a file (gaps larger and smaller than
+// the scratch buffer, more pieces than one preadv takes) and compares them
+// with the file's bytes; pieces past the end are an io.ErrUnexpectedEOF, and
+// bad pieces and non-files are refused without reading.
+func TestReadPieces(t *testing.T) {
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i*31 + i>>9)
+	}
+	path := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	scratch := make([]byte, 100)
+	for _, gapMax := range []int64{1, 50, 300} {
+		var pieces []Piece
+		var want []byte
+		for off := int64(0); ; {
+			off += (off*7 + 13) % gapMax
+			n := (off*11 + 5) % 97
+			if off+n > int64(len(data)) || len(pieces) == 2500 {
+				break
+			}
+			pieces = append(pieces, Piece{off, n})
+			want = append(want, data[off:off+n]...)
+			off += n
+		}
+		got := make([]byte, len(want))
+		handled, err := ReadPieces(got, f, pieces, scratch)
+		if runtime.GOOS == "linux" && !handled {
+			t.Fatalf("gaps up to %d: not handled on linux", gapMax)
+		}
+		if !handled {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("gaps up to %d, %d pieces: bytes differ", gapMax, len(pieces))
+		}
+	}
+	if handled, err := ReadPieces(make([]byte, 20), f, []Piece{{0, 10}, {int64(len(data)) - 5, 10}}, scratch); handled && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("piece past the end: %v, want io.ErrUnexpectedEOF", err)
+	}
+	for _, bad := range [][]Piece{{{10, 5}, {12, 5}}, {{10, -1}}, {{-1, 2}}, {{0, 5}}} {
+		if handled, err := ReadPieces(make([]byte, 10), f, bad, scratch); handled || err == nil {
+			t.Errorf("pieces %v: handled %v, err %v; want refused", bad, handled, err)
+		}
+	}
+	if handled, _ := ReadPieces(make([]byte, 4), bytes.NewReader(data), []Piece{{0, 4}}, scratch); handled {
+		t.Error("a bytes.Reader was handled")
+	}
+}
