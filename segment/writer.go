@@ -573,36 +573,10 @@ func (sw *SegmentWriter) appendPayload(buf []byte, first int, ss []Sample) ([]by
 	var err error
 	for k := 0; k < len(ss); {
 		if isRA {
-			off, span, j := sampleSpan(ss, k)
-			n := len(buf)
-			if j > k+1 {
-				// Several runs: let the kernel drop the gaps (preadv).
-				var handled bool
-				if buf, handled, err = sw.readPieces(buf, ra.readerAt(), ss[k:j]); handled {
-					if err != nil {
-						return nil, sampleReadError(t, first+k, &ss[k], err)
-					}
-					k = j
-					continue
-				}
-			}
-			buf = growBy(buf, int(span))
-			if m, err := ra.readerAt().ReadAt(buf[n:], off); int64(m) < span {
-				if err == nil {
-					err = io.ErrUnexpectedEOF
-				}
+			j := sw.spanPieces(ss, k)
+			if buf, err = sw.readPieces(buf, ra.readerAt()); err != nil {
 				return nil, sampleReadError(t, first+k, &ss[k], err)
 			}
-			// Close the gaps: move each later run down to follow the
-			// previous one (the first is in place).
-			w := n
-			for r := k; r < j; {
-				roff, size, next := sampleRun(ss, r, 1<<62)
-				from := n + int(roff-off)
-				w += copy(buf[w:], buf[from:from+int(size)])
-				r = next
-			}
-			buf = buf[:w]
 			k = j
 			continue
 		}
@@ -632,44 +606,21 @@ func sampleRun(ss []Sample, k int, max int64) (off, size int64, next int) {
 	return off, size, j
 }
 
-// readPieces appends the payloads of ss, runs joined by sampleSpan, to buf
-// with fastcopy.ReadPieces. handled is false, and buf unchanged, when that
-// cannot read from r.
-func (sw *SegmentWriter) readPieces(buf []byte, r io.ReaderAt, ss []Sample) ([]byte, bool, error) {
-	sw.pieces = sw.pieces[:0]
-	var total int64
-	for k := 0; k < len(ss); {
-		off, size, next := sampleRun(ss, k, 1<<62)
-		sw.pieces = append(sw.pieces, fastcopy.Piece{Off: off, N: size})
-		total += size
-		k = next
-	}
-	if sw.gapScratch == nil {
-		sw.gapScratch = make([]byte, maxGap)
-	}
-	n := len(buf)
-	out := growBy(buf, int(total))
-	handled, err := fastcopy.ReadPieces(out[n:], r, sw.pieces, sw.gapScratch)
-	if !handled {
-		return buf, false, nil
-	}
-	return out, true, err
-}
-
 // maxGap is the most bytes of other data (another track's interleaved
-// samples) that sampleSpan reads over to join two runs: reading and then
+// samples) that spanPieces reads over to join two runs: reading and then
 // dropping 16 KiB costs about as much as the pread it saves.
 const maxGap = 16 << 10
 
-// sampleSpan returns the source range to read for the samples from ss[k]
-// on, and the index after them: runs of samples stored back to back,
-// joined across gaps of up to maxGap bytes while the gaps add up to no more
-// than the samples (so a span is at most twice what it carries). A 1 Mb/s
-// video track interleaved frame by frame with audio is then one read a
-// segment instead of one a frame; its audio, with larger gaps than
-// frames, still reads run by run.
-func sampleSpan(ss []Sample, k int) (off, span int64, next int) {
+// spanPieces sets sw.pieces to the runs of samples from ss[k] on that one
+// read covers, and returns the index after them: runs of samples stored back
+// to back, joined across gaps of up to maxGap bytes while the gaps add up to
+// no more than the samples (so a read is at most twice what it keeps). A
+// 1 Mb/s video track interleaved frame by frame with audio is then one read
+// a segment instead of one a frame; its audio, with larger gaps than frames,
+// still reads run by run.
+func (sw *SegmentWriter) spanPieces(ss []Sample, k int) int {
 	off, size, j := sampleRun(ss, k, 1<<62)
+	sw.pieces = append(sw.pieces[:0], fastcopy.Piece{Off: off, N: size})
 	end, data := off+size, size
 	for j < len(ss) {
 		roff, rsize, rj := sampleRun(ss, j, 1<<62)
@@ -677,9 +628,50 @@ func sampleSpan(ss []Sample, k int) (off, span int64, next int) {
 		if gap < 0 || gap > maxGap || end-off-data+gap > data+rsize {
 			break
 		}
+		sw.pieces = append(sw.pieces, fastcopy.Piece{Off: roff, N: rsize})
 		end, data, j = roff+rsize, data+rsize, rj
 	}
-	return off, end - off, j
+	return j
+}
+
+// readPieces appends the bytes of sw.pieces (see spanPieces) to buf: from
+// a file with one preadv that drops the gaps, otherwise with one ReadAt of
+// the whole span and then the gaps closed in memory.
+func (sw *SegmentWriter) readPieces(buf []byte, r io.ReaderAt) ([]byte, error) {
+	ps := sw.pieces
+	var total int64
+	for _, p := range ps {
+		total += p.N
+	}
+	n := len(buf)
+	if len(ps) > 1 {
+		if sw.gapScratch == nil {
+			sw.gapScratch = make([]byte, maxGap)
+		}
+		out := growBy(buf, int(total))
+		if handled, err := fastcopy.ReadPieces(out[n:], r, ps, sw.gapScratch); handled {
+			return out, err
+		}
+	}
+	start, last := ps[0].Off, ps[len(ps)-1]
+	span := last.Off + last.N - start
+	buf = growBy(buf, int(span))
+	if m, err := r.ReadAt(buf[n:], start); int64(m) < span {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if len(ps) == 1 {
+		return buf, nil
+	}
+	// Close the gaps: move each later run down to follow the previous one.
+	w := n
+	for _, p := range ps {
+		from := n + int(p.Off-start)
+		w += copy(buf[w:], buf[from:from+int(p.N)])
+	}
+	return buf[:w], nil
 }
 
 // sampleReadError describes a failed read of sample k (0-based) s.
