@@ -50,7 +50,8 @@ type Piece struct{ Off, N int64 }
 // another's, take one system call per up to a thousand pieces and are not
 // moved in memory afterwards. It reports handled == false, having read
 // nothing, when src is not a file or the system cannot do this (preadv);
-// the caller then reads another way.
+// the caller then reads another way. Pieces out of order or not adding up
+// to len(dst) are refused the same way, with an error.
 func ReadPieces(dst []byte, src io.ReaderAt, pieces []Piece, scratch []byte) (handled bool, err error) {
 	f, ok := src.(*os.File)
 	if !ok || len(scratch) == 0 {

@@ -88,9 +88,13 @@ func readPieces(dst []byte, f *os.File, pieces []Piece, scratch []byte) (handled
 		start, end := pieces[i].Off, pieces[i].Off
 		iovs = iovs[:0]
 		want := 0
-		for i < len(pieces) && len(iovs) < maxIovecs {
+		for i < len(pieces) {
 			p := pieces[i]
-			for gap := p.Off - end; gap > 0; {
+			gap := p.Off - end
+			if len(iovs)+int((gap+int64(len(scratch))-1)/int64(len(scratch)))+1 > maxIovecs && len(iovs) > 0 {
+				break // the next call starts at this piece, without its gap
+			}
+			for gap > 0 {
 				g := min(gap, int64(len(scratch)))
 				iovs = append(iovs, scratch[:g])
 				gap -= g

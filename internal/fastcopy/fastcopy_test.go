@@ -133,7 +133,7 @@ func TestReadPieces(t *testing.T) {
 	}
 	defer f.Close()
 	scratch := make([]byte, 100)
-	for _, gapMax := range []int64{1, 50, 300} {
+	for _, gapMax := range []int64{1, 50, 300, 20000} { // 20000: 200 iovecs a gap
 		var pieces []Piece
 		var want []byte
 		for off := int64(0); ; {
