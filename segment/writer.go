@@ -196,8 +196,11 @@ type SegmentWriter struct {
 	tm    timing
 	// buf holds one segment's payload when it has to pass through memory.
 	buf []byte
-	// samples holds the index entries of the segment being written.
-	samples []Sample
+	// samples holds the index entries of the segment being written, which
+	// info read for segment infoOf-1 (0: none) and described as lastInfo.
+	samples  []Sample
+	infoOf   int
+	lastInfo SegmentInfo
 	// minKernelRun caches kernelRun's choice for the track's source.
 	minKernelRun int
 	// pieces and gapScratch are readPieces' working memory.
@@ -240,6 +243,13 @@ func (sw *SegmentWriter) Info(i int) (SegmentInfo, error) {
 // info describes segment i and returns its samples, read from the index
 // into sw.samples.
 func (sw *SegmentWriter) info(i int) (SegmentInfo, []Sample, error) {
+	if sw.infoOf == i+1 {
+		// The packager asks for Info (to name the segment) and then writes
+		// it: read its index entries once. Nothing changes sw.samples but
+		// this function.
+		return sw.lastInfo, sw.samples, nil
+	}
+	sw.infoOf = 0
 	t := sw.track
 	first, end := sw.cuts[i], sw.cuts[i+1]
 	info := SegmentInfo{Number: i + 1, FirstSample: first, EndSample: end}
@@ -260,6 +270,7 @@ func (sw *SegmentWriter) info(i int) (SegmentInfo, []Sample, error) {
 	if mt := ept + sw.tm.elstMedia; mt > 0 {
 		info.MediaTime = uint64(mt)
 	}
+	sw.lastInfo, sw.infoOf = info, i+1
 	return info, ss, nil
 }
 
