@@ -30,7 +30,6 @@ func referenceCBC(t testing.TB, key []byte, iv [16]byte, c Chain) {
 // randomChains lays n chains with random strides and lengths out in one
 // buffer, with gaps between them, and returns them with a copy of the buffer.
 func randomChains(r *rand.Rand, n int) ([]Chain, []byte) {
-	var spans []int
 	total := 0
 	type spec struct{ off, stride, blocks, size int }
 	var specs []spec
@@ -46,7 +45,6 @@ func randomChains(r *rand.Rand, n int) ([]Chain, []byte) {
 		}
 		specs = append(specs, spec{total, stride, blocks, size})
 		total += size + r.IntN(7)
-		spans = append(spans, size)
 	}
 	buf := make([]byte, total)
 	for i := range buf {
@@ -56,7 +54,6 @@ func randomChains(r *rand.Rand, n int) ([]Chain, []byte) {
 	for i, s := range specs {
 		chains[i] = Chain{Data: buf[s.off : s.off+s.size], Stride: s.stride, Blocks: s.blocks}
 	}
-	_ = spans
 	return chains, buf
 }
 
@@ -132,13 +129,27 @@ func TestKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As one chain, and as four one-block chains with the NIST IVs chained by hand.
+	// As one chain, and as four one-block chains, each with the previous
+	// ciphertext block of the vector as its IV (lanes of one call each).
 	one := bytes.Clone(data)
 	if err := k.EncryptChains(&iv, []Chain{{Data: one, Stride: 16, Blocks: 4}}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(one, want) {
 		t.Fatalf("got %x\nwant %x", one, want)
+	}
+	for b := 0; b < 4; b++ {
+		blockIV := iv
+		if b > 0 {
+			copy(blockIV[:], want[16*(b-1):16*b])
+		}
+		blk := bytes.Clone(data[16*b : 16*b+16])
+		if err := k.EncryptChains(&blockIV, []Chain{{Data: blk, Stride: 16, Blocks: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(blk, want[16*b:16*b+16]) {
+			t.Fatalf("block %d alone: got %x, want %x", b, blk, want[16*b:16*b+16])
+		}
 	}
 }
 
