@@ -130,7 +130,7 @@ func TestKnownAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As one chain, and as four one-block chains, each with the previous
-	// ciphertext block of the vector as its IV (lanes of one call each).
+	// ciphertext block of the vector as its IV.
 	one := bytes.Clone(data)
 	if err := k.EncryptChains(&iv, []Chain{{Data: one, Stride: 16, Blocks: 4}}); err != nil {
 		t.Fatal(err)
