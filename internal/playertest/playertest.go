@@ -165,27 +165,51 @@ type Result struct {
 	Player        Player
 	PlayerVersion string
 	ManifestURL   string
-	OK            bool          // the page's own verdict: no error, every wait satisfied
-	Phase         string        // the last phase the page entered ("done" when complete)
-	Reached       float64       // media time (s) reached before the seek
-	Duration      float64       // the presentation duration the player reported (s)
-	Frames        int           // decoded video frames (getVideoPlaybackQuality().totalVideoFrames)
-	DroppedFrames int           // dropped video frames
-	SeekTarget    float64       // where the page seeked to (s), -1 without a seek
-	SeekedAt      float64       // currentTime right after the seek completed (s)
-	ResumedAt     float64       // currentTime once playback had advanced after the seek (s)
-	Errors        []string      // player and media element errors; empty on success
-	Warnings      []string      // non-fatal player errors (e.g. hls.js retries)
-	Events        []string      // media element events and player milestones, timestamped
-	Console       []string      // browser console, page errors, failed requests and HTTP errors
-	LicenseCalls  int           // requests answered by the built-in ClearKey license server
-	LicenseKIDs   []string      // distinct KIDs (hex, sorted) the built-in license server returned keys for
-	TextTrack     string        // the text track selected for Options.TextLanguage, as the player described it
-	TextTracks    []string      // the video element's text tracks at the end (kind, label, language, mode, cue count)
-	Cues          []Cue         // every cue seen on a showing text track during the run, by start time
-	ShownTexts    []string      // distinct texts of cues active (displayed) while playing, in order of appearance
-	Requests      []string      // paths (inside Dir, no leading slash) the page fetched from the test server, in order
-	Elapsed       time.Duration // wall time of the browser run
+	OK            bool           // the page's own verdict: no error, every wait satisfied
+	Phase         string         // the last phase the page entered ("done" when complete)
+	Reached       float64        // media time (s) reached before the seek
+	Duration      float64        // the presentation duration the player reported (s)
+	Frames        int            // decoded video frames (getVideoPlaybackQuality().totalVideoFrames)
+	DroppedFrames int            // dropped video frames
+	SeekTarget    float64        // where the page seeked to (s), -1 without a seek
+	SeekedAt      float64        // currentTime right after the seek completed (s)
+	ResumedAt     float64        // currentTime once playback had advanced after the seek (s)
+	Errors        []string       // player and media element errors; empty on success
+	Warnings      []string       // non-fatal player errors (e.g. hls.js retries)
+	Events        []string       // media element events and player milestones, timestamped
+	Console       []string       // browser console, page errors, failed requests and HTTP errors
+	LicenseCalls  int            // requests answered by the built-in ClearKey license server
+	LicenseKIDs   []string       // distinct KIDs (hex, sorted) the built-in license server returned keys for
+	TextTrack     string         // the text track selected for Options.TextLanguage, as the player described it
+	TextTracks    []string       // the video element's text tracks at the end (kind, label, language, mode, cue count)
+	Cues          []Cue          // every cue seen on a showing text track during the run, by start time
+	ShownTexts    []string       // distinct texts of cues active (displayed) while playing, in order of appearance
+	Requests      []string       // paths (inside Dir, no leading slash) the page fetched from the test server, in order
+	SourceBuffers []SourceBuffer // the MSE SourceBuffers the player created, in creation order
+	Elapsed       time.Duration  // wall time of the browser run
+}
+
+// SourceBuffer is what a run saw of one MSE SourceBuffer: where the player's
+// first appended media landed on the presentation timeline, which tells
+// whether the tracks of a presentation start together.
+type SourceBuffer struct {
+	MIME string `json:"mime"` // the type given to addSourceBuffer, codecs included
+	// FirstStart is the start of the buffered range (s) right after the
+	// first append that buffered media; nil when nothing was buffered.
+	FirstStart *float64 `json:"firstStart"`
+	// TimestampOffset and AppendWindowStart are the SourceBuffer's settings
+	// (s) at that moment, as the player had set them.
+	TimestampOffset   float64 `json:"timestampOffset"`
+	AppendWindowStart float64 `json:"appendWindowStart"`
+	// Start and End bound the buffered ranges at the last append (s).
+	Start *float64 `json:"start"`
+	End   *float64 `json:"end"`
+}
+
+// Kind is "video", "audio" or "text": the top-level type of MIME.
+func (b SourceBuffer) Kind() string {
+	k, _, _ := strings.Cut(b.MIME, "/")
+	return k
 }
 
 // ErrPlayback is wrapped by the error Run returns when the player ran but the
@@ -355,25 +379,26 @@ type drmConfig struct {
 
 // pageResult mirrors the state object of page/play.js.
 type pageResult struct {
-	OK            bool     `json:"ok"`
-	Player        string   `json:"player"`
-	PlayerVersion string   `json:"playerVersion"`
-	Phase         string   `json:"phase"`
-	Reached       float64  `json:"reached"`
-	Frames        int      `json:"frames"`
-	DroppedFrames int      `json:"droppedFrames"`
-	Duration      float64  `json:"duration"`
-	SeekTarget    float64  `json:"seekTarget"`
-	SeekedAt      float64  `json:"seekedAt"`
-	ResumedAt     float64  `json:"resumedAt"`
-	Errors        []string `json:"errors"`
-	Warnings      []string `json:"warnings"`
-	Events        []string `json:"events"`
-	TextTrack     string   `json:"textTrack"`
-	TextTracks    []string `json:"textTracks"`
-	Cues          []Cue    `json:"cues"`
-	Shown         []string `json:"shown"`
-	Requests      []string `json:"requests"`
+	OK            bool           `json:"ok"`
+	Player        string         `json:"player"`
+	PlayerVersion string         `json:"playerVersion"`
+	Phase         string         `json:"phase"`
+	Reached       float64        `json:"reached"`
+	Frames        int            `json:"frames"`
+	DroppedFrames int            `json:"droppedFrames"`
+	Duration      float64        `json:"duration"`
+	SeekTarget    float64        `json:"seekTarget"`
+	SeekedAt      float64        `json:"seekedAt"`
+	ResumedAt     float64        `json:"resumedAt"`
+	Errors        []string       `json:"errors"`
+	Warnings      []string       `json:"warnings"`
+	Events        []string       `json:"events"`
+	TextTrack     string         `json:"textTrack"`
+	TextTracks    []string       `json:"textTracks"`
+	Cues          []Cue          `json:"cues"`
+	Shown         []string       `json:"shown"`
+	Requests      []string       `json:"requests"`
+	SourceBuffers []SourceBuffer `json:"sourceBuffers"`
 }
 
 type driverOutput struct {
@@ -565,7 +590,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.SeekTarget, res.SeekedAt, res.ResumedAt = p.SeekTarget, p.SeekedAt, p.ResumedAt
 		res.Errors, res.Warnings, res.Events = p.Errors, p.Warnings, p.Events
 		res.TextTrack, res.TextTracks, res.Cues, res.ShownTexts = p.TextTrack, p.TextTracks, p.Cues, p.Shown
-		res.Requests = p.Requests
+		res.Requests, res.SourceBuffers = p.Requests, p.SourceBuffers
 	}
 	if out.HarnessError != "" {
 		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)

@@ -41,8 +41,37 @@
     cues: [],
     shown: [],
     requests: [],
+    sourceBuffers: [],
   };
   window.__ptState = state;
+
+  // Every SourceBuffer a player creates is watched, so a run can report
+  // where each track's media landed on the timeline: the first buffered
+  // start seen after an append, and the player's timestampOffset then. That
+  // is what tells whether audio and video start together.
+  for (const MS of [window.MediaSource, window.ManagedMediaSource]) {
+    if (!MS || !MS.prototype.addSourceBuffer) { continue; }
+    const add = MS.prototype.addSourceBuffer;
+    MS.prototype.addSourceBuffer = function (mime) {
+      const sb = add.call(this, mime);
+      const info = { mime: String(mime), firstStart: null, timestampOffset: 0, appendWindowStart: 0, start: null, end: null };
+      state.sourceBuffers.push(info);
+      sb.addEventListener('updateend', () => {
+        try {
+          if (info.firstStart === null && sb.buffered.length > 0) {
+            info.firstStart = sb.buffered.start(0);
+            info.timestampOffset = sb.timestampOffset;
+            info.appendWindowStart = sb.appendWindowStart;
+          }
+          if (sb.buffered.length > 0) {
+            info.start = sb.buffered.start(0);
+            info.end = sb.buffered.end(sb.buffered.length - 1);
+          }
+        } catch (e) { /* the SourceBuffer was removed */ }
+      });
+      return sb;
+    };
+  }
 
   const t0 = performance.now();
   function note(list, msg) {
