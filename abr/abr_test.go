@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden ladders in testdata/golden")
+	"github.com/cmafkit/cmafkit/internal/testutil"
+)
 
 func readProbesFile(t testing.TB, name string) []Probe {
 	t.Helper()
@@ -80,7 +79,7 @@ func TestGoldenLadders(t *testing.T) {
 			}
 			got = append(got, '\n')
 			path := filepath.Join("testdata", "golden", tc.name+".json")
-			if *update {
+			if testutil.Update() {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 )
@@ -36,6 +37,7 @@ func TestAVStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, dir)
 	audio := audioRepresentation(t, res.Presentation)
 	priming := elstMediaTime(t, filepath.Join(dir, filepath.FromSlash(audio.Init.URI)))
 	if priming == 0 {

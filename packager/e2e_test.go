@@ -13,6 +13,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 )
 
@@ -30,6 +31,7 @@ func runJob(t *testing.T, job packager.Job) string {
 	if _, err := packager.Run(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, dir)
 	return dir
 }
 

@@ -2,16 +2,15 @@ package packager_test
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/packager"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestLadderManifestsGolden keeps the manifests of the packaged test-data
 // ladder (segmented and single-file) as golden files. Regenerate with
@@ -28,6 +27,7 @@ func TestLadderManifestsGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		testutil.ValidateMPDs(t, dir)
 		sub := "segmented"
 		if single {
 			sub = "singlefile"
@@ -41,7 +41,7 @@ func TestLadderManifestsGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", sub, o.Name)
-			if *update {
+			if testutil.Update() {
 				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 					t.Fatal(err)
 				}

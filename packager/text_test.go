@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -47,6 +49,7 @@ func TestTextGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, dir)
 	var vtts int
 	for _, o := range res.Objects {
 		ext := filepath.Ext(o.Name)
@@ -104,6 +107,7 @@ func TestTextHLSOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, dir)
 	for _, o := range res.Objects {
 		if strings.HasPrefix(o.Name, "text_eng_wvtt/") {
 			t.Errorf("wrote %s for HLS only", o.Name)
@@ -134,7 +138,7 @@ func TestTextSkipsTx3g(t *testing.T) {
 
 func compareGoldenFile(t *testing.T, golden string, got []byte) {
 	t.Helper()
-	if *update {
+	if testutil.Update() {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -386,6 +390,7 @@ func TestTextSingleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, dir)
 	var names []string
 	for _, o := range res.Objects {
 		if strings.HasPrefix(o.Name, "text_") {

@@ -11,22 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/segment"
 )
-
-// needTool returns the path of an external tool; without it the test is
-// skipped, except in CI (CI=true), where a missing tool is a failure.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 // ffprobeStream returns the frame count and duration ffprobe decodes from
 // the first stream of file.
@@ -52,7 +40,7 @@ func ffprobeStream(t *testing.T, ffprobe, file string) (frames int, dur float64)
 // TestFFprobe decodes init + segments of every track with ffprobe and checks
 // the frame count and duration against the source track.
 func TestFFprobe(t *testing.T) {
-	ffprobe := needTool(t, "ffprobe")
+	ffprobe := testutil.NeedTool(t, "ffprobe")
 	for _, name := range testFiles {
 		src := openTestFile(t, name)
 		plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -51,7 +53,7 @@ func nalTypes(t *testing.T, b []byte, hevc bool) []int {
 // (hvc1 arrays marked complete), the codec string follows, the round trip
 // holds and ffprobe decodes every frame of the packaged output.
 func TestParameterSetsConverted(t *testing.T) {
-	ffprobe := needTool(t, "ffprobe")
+	ffprobe := testutil.NeedTool(t, "ffprobe")
 	for _, tc := range []struct {
 		file, entry string
 		hevc        bool
@@ -133,7 +135,7 @@ func TestParameterSetsConverted(t *testing.T) {
 // (320x180 High, then 256x144 Main) stays avc3 with its in-band parameter
 // sets, with a warning naming the sample and time; it still decodes.
 func TestParameterSetsChange(t *testing.T) {
-	ffprobe := needTool(t, "ffprobe")
+	ffprobe := testutil.NeedTool(t, "ffprobe")
 	src, logs := openLogged(t, "avc3_change.mp4")
 	tr := src.Tracks[0]
 	if got := tr.SampleEntry.Type(); got != "avc3" || !strings.HasPrefix(tr.Codec, "avc3.") {

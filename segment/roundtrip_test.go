@@ -3,7 +3,6 @@ package segment_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var testFiles = []string{
 	"ladder_720p.mp4", "ladder_360p.mp4", "hevc_ac3.mp4", "av1.mp4", "eac3.mp4",
@@ -188,7 +187,7 @@ func TestInitSegmentGolden(t *testing.T) {
 
 func compareGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
+	if testutil.Update() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

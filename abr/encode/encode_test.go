@@ -12,23 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/abr"
 	"github.com/cmafkit/cmafkit/packager"
 )
-
-// needTool returns the path of an external tool, skipping the test when it
-// is absent unless CI=true, where its absence is a failure.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required when CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 func needEncoder(t *testing.T, ffmpeg string, enc Encoder) {
 	t.Helper()
@@ -63,7 +51,7 @@ func TestEncodeKeyframesAligned(t *testing.T) {
 	if testing.Short() {
 		t.Skip("encodes with three encoders (about 7 s of CPU)")
 	}
-	ffmpeg, ffprobe := needTool(t, "ffmpeg"), needTool(t, "ffprobe")
+	ffmpeg, ffprobe := testutil.NeedTool(t, "ffmpeg"), testutil.NeedTool(t, "ffprobe")
 	if _, err := os.Stat(source); err != nil {
 		t.Fatal(err)
 	}

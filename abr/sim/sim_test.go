@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/abr"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/sim_golden.json")
 
 func loadTrace(t testing.TB, name string) Trace {
 	t.Helper()
@@ -83,7 +82,7 @@ func TestGoldenResults(t *testing.T) {
 	}
 	got = append(got, '\n')
 	path := filepath.Join("testdata", "sim_golden.json")
-	if *update {
+	if testutil.Update() {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}

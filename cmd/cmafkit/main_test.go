@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 )
 
@@ -25,6 +26,7 @@ func TestPackageEmbeddedSample(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	testutil.ValidateMPD(t, filepath.Join(dir, "manifest.mpd"))
 	if !strings.Contains(out.String(), "master.m3u8") || !strings.Contains(errb.String(), "built-in sample") {
 		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/cmafkit/cmafkit/drm"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func mustRead(t *testing.T, name string) *Document {
 	t.Helper()
@@ -165,7 +164,7 @@ func TestWriteRequestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join("testdata", "request.golden.xml")
-	if *update {
+	if testutil.Update() {
 		_ = os.WriteFile(p, b.Bytes(), 0o644)
 	}
 	want, err := os.ReadFile(p)

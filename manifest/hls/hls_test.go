@@ -3,7 +3,6 @@ package hls_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io"
 	"math"
 	"os"
@@ -13,14 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/grafov/m3u8"
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // audioOnly is the ladder without its video set.
 func audioOnly() *manifest.Presentation {
@@ -70,13 +69,13 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			files := renderAll(t, p)
 			dir := filepath.Join("testdata", name)
-			if *update {
+			if testutil.Update() {
 				os.RemoveAll(dir)
 				os.MkdirAll(dir, 0o755)
 			}
 			for uri, got := range files {
 				path := filepath.Join(dir, strings.ReplaceAll(uri, "/", "_"))
-				if *update {
+				if testutil.Update() {
 					if err := os.WriteFile(path, got, 0o644); err != nil {
 						t.Fatal(err)
 					}

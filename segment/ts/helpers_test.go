@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
@@ -140,23 +142,10 @@ func readMP4(t testing.TB, name string) map[string]*mp4Track {
 	return out
 }
 
-// needTool skips when an external tool is missing, except under CI=true.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required when CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // ffmpeg runs ffmpeg with args in dir.
 func ffmpeg(t testing.TB, args ...string) {
 	t.Helper()
-	bin := needTool(t, "ffmpeg")
+	bin := testutil.NeedTool(t, "ffmpeg")
 	cmd := exec.Command(bin, append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -60,7 +62,7 @@ func inBandParamSets(t *testing.T, tr *segment.Track) [][][]byte {
 // from it; ffprobe must report no error.
 func packagedFrames(t *testing.T, tr *segment.Track) int {
 	t.Helper()
-	needTool(t, "ffprobe")
+	testutil.NeedTool(t, "ffprobe")
 	plan, err := segment.PlanSegments([]*segment.Track{tr}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +91,7 @@ func packagedFrames(t *testing.T, tr *segment.Track) int {
 // f; ffprobe must report no error.
 func probeFrames(t *testing.T, f string) int {
 	t.Helper()
-	ffprobe := needTool(t, "ffprobe")
+	ffprobe := testutil.NeedTool(t, "ffprobe")
 	cmd := exec.Command(ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0",
 		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", f)
 	var stderr bytes.Buffer
