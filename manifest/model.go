@@ -188,6 +188,15 @@ const (
 	HLG VideoRange = "HLG"
 )
 
+// Color describes the colour of a video representation with ITU-T H.273
+// (ISO/IEC 23091-2, CICP) code points, as the colr box or the SPS VUI of the
+// source gives them; zero means unspecified.
+type Color struct {
+	Primaries uint8 // colour_primaries: 1 BT.709, 9 BT.2020
+	Transfer  uint8 // transfer_characteristics: 1 BT.709, 14 BT.2020, 16 PQ, 18 HLG
+	Matrix    uint8 // matrix_coefficients: 1 BT.709, 9 BT.2020 non-constant
+}
+
 // Rational is an exact fraction such as a frame rate of 30000/1001 or a
 // pixel aspect ratio of 1/1. A zero Den means "unknown".
 type Rational struct {
@@ -310,6 +319,9 @@ type Representation struct {
 	FrameRate     Rational
 	PixelAspect   Rational // sample aspect ratio; zero means unknown
 	VideoRange    VideoRange
+	// Color is the video's colour description; nil when the source gives
+	// none. DASH signals it for HDR and wide-gamut video.
+	Color *Color
 
 	// Audio.
 	SampleRate int

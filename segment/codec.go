@@ -25,12 +25,8 @@ func describeSampleEntry(t *Track) error {
 		if e.Pasp != nil && e.Pasp.HSpacing > 0 && e.Pasp.VSpacing > 0 {
 			t.PixelAspect = reduce(Rational{int64(e.Pasp.HSpacing), int64(e.Pasp.VSpacing)})
 		}
-		t.VideoRange = "SDR"
-		for _, c := range e.Children {
-			if colr, ok := c.(*mp4.ColrBox); ok && colr.ColorType == "nclx" {
-				t.VideoRange = videoRange(colr.TransferCharacteristics)
-			}
-		}
+		t.Color = sampleEntryColor(e)
+		t.VideoRange = t.Color.VideoRange()
 		switch e.Type() {
 		case "avc1", "avc3":
 			if e.AvcC == nil {
@@ -129,17 +125,6 @@ func describeSampleEntry(t *Track) error {
 		}
 	}
 	return nil
-}
-
-// videoRange maps an ISO/IEC 23091-2 transfer characteristic to an HLS VIDEO-RANGE.
-func videoRange(tc uint16) string {
-	switch tc {
-	case 16:
-		return "PQ"
-	case 18:
-		return "HLG"
-	}
-	return "SDR"
 }
 
 // hevcCodecString builds hvc1/hev1 codec strings (ISO/IEC 14496-15 Annex E)

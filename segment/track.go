@@ -190,6 +190,9 @@ type Track struct {
 	FrameRate Rational
 	// VideoRange is "SDR", "PQ" or "HLG".
 	VideoRange string
+	// Color is the colour description of the source (colr box or SPS VUI);
+	// nil when it gives none.
+	Color *Color
 
 	// Audio properties.
 	SampleRate int

@@ -141,8 +141,13 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	if set.ContentType != manifest.Text {
 		as.StartWithSAP = max(set.StartWithSAP, 1)
 	}
+	var colorHoisted bool
 	if set.ContentType == manifest.Video {
 		b.videoLimits(&as, set.Representations)
+		if c, ok := setColor(set.Representations); ok {
+			as.EssentialProperty, as.SupplementalProperty = colorProperties(c)
+			colorHoisted = true
+		}
 	}
 	pi, hoisted := setProtection(set)
 	if pi != nil {
@@ -172,6 +177,9 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 		if err != nil {
 			return as, err
 		}
+		if set.ContentType == manifest.Video && !colorHoisted {
+			rx.EssentialProperty, rx.SupplementalProperty = colorProperties(r.Color)
+		}
 		as.Representations = append(as.Representations, rx)
 	}
 	return as, nil
@@ -198,6 +206,57 @@ func (b *builder) videoLimits(as *adaptationSetXML, reps []manifest.Representati
 	}
 	as.MaxFrameRate = frameRate(maxFR)
 	as.Par = par
+}
+
+// The CICP descriptor schemes of ISO/IEC 23001-8 that DASH-IF IOP uses to
+// signal HDR and wide colour gamut.
+const (
+	schemeColourPrimaries = "urn:mpeg:mpegB:cicp:ColourPrimaries"
+	schemeTransfer        = "urn:mpeg:mpegB:cicp:TransferCharacteristics"
+	schemeMatrix          = "urn:mpeg:mpegB:cicp:MatrixCoefficients"
+)
+
+// setColor returns the colour every representation shares, for signalling
+// on the AdaptationSet; ok is false when they differ.
+func setColor(reps []manifest.Representation) (c *manifest.Color, ok bool) {
+	if len(reps) == 0 {
+		return nil, false
+	}
+	c = reps[0].Color
+	for i := 1; i < len(reps); i++ {
+		if !reflect.DeepEqual(reps[i].Color, c) {
+			return nil, false
+		}
+	}
+	return c, true
+}
+
+// colorProperties returns the CICP descriptors for a colour description
+// that needs them: HDR (PQ, HLG) or BT.2020 primaries. SDR BT.709 video, or
+// video whose colour is unknown, gets none, as every player assumes it.
+//
+// PQ video is not watchable on a device that ignores the transfer function,
+// so its descriptors are essential (DASH-IF IOP 4.3 section 10.3: a client
+// that does not know them skips the representation). HLG and BT.2020 SDR
+// degrade gracefully, so theirs are supplemental.
+func colorProperties(c *manifest.Color) (essential, supplemental []mpd.DescriptorType) {
+	if c == nil || c.Transfer != 16 && c.Transfer != 18 && c.Primaries != 9 {
+		return nil, nil
+	}
+	var d []mpd.DescriptorType
+	if c.Primaries != 0 {
+		d = append(d, descriptor(schemeColourPrimaries, strconv.Itoa(int(c.Primaries))))
+	}
+	if c.Transfer != 0 {
+		d = append(d, descriptor(schemeTransfer, strconv.Itoa(int(c.Transfer))))
+	}
+	if c.Matrix != 0 {
+		d = append(d, descriptor(schemeMatrix, strconv.Itoa(int(c.Matrix))))
+	}
+	if c.Transfer == 16 {
+		return d, nil
+	}
+	return nil, d
 }
 
 // pictureAspect returns the picture aspect ratio "w:h" in lowest terms, or
@@ -488,7 +547,9 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 		MaxHeight:         main.MaxHeight,
 		Par:               main.Par,
 		ContentProtection: main.ContentProtection,
-		EssentialProperty: []mpd.DescriptorType{descriptor(schemeTrickMode, strconv.Itoa(main.ID))},
+		EssentialProperty: append([]mpd.DescriptorType{descriptor(schemeTrickMode, strconv.Itoa(main.ID))}, main.EssentialProperty...),
+		// The trick representations show the same pictures: same colour.
+		SupplementalProperty: main.SupplementalProperty,
 	}
 	_, hoisted := setProtection(set)
 	var maxFR manifest.Rational
@@ -527,6 +588,9 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 		}
 		if r.Protection != nil && !hoisted {
 			rx.ContentProtection = b.protection(r.Protection)
+		}
+		if len(main.EssentialProperty) == 0 && len(main.SupplementalProperty) == 0 {
+			rx.EssentialProperty, rx.SupplementalProperty = colorProperties(r.Color)
 		}
 		sl := &segmentListXML{
 			Timescale:              r.Timescale,

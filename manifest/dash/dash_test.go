@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/testutil"
 
 	"github.com/zencoder/go-dash/v3/mpd"
 
@@ -19,8 +21,6 @@ import (
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
 func models() map[string]*manifest.Presentation {
 	return map[string]*manifest.Presentation{
 		"ladder":     manifesttest.Ladder(8 * time.Second),
@@ -28,7 +28,24 @@ func models() map[string]*manifest.Presentation {
 		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
 		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
 		"subsecond":  manifesttest.SubSecond(),
+		"hdr":        hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9}),
 	}
+}
+
+// hdrLadder is the test ladder with every video representation in c.
+func hdrLadder(c manifest.Color) *manifest.Presentation {
+	p := manifesttest.Ladder(8 * time.Second)
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		if set.ContentType != manifest.Video {
+			continue
+		}
+		for ri := range set.Representations {
+			cc := c
+			set.Representations[ri].Color = &cc
+		}
+	}
+	return p
 }
 
 func render(t testing.TB, p *manifest.Presentation) []byte {
@@ -44,7 +61,7 @@ func TestGolden(t *testing.T) {
 	for name, p := range models() {
 		got := render(t, p)
 		path := filepath.Join("testdata", name+".mpd")
-		if *update {
+		if testutil.Update() {
 			os.MkdirAll("testdata", 0o755)
 			if err := os.WriteFile(path, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -58,6 +75,7 @@ func TestGolden(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from %s:\n%s", name, path, got)
 		}
+		testutil.ValidateMPD(t, path)
 		if again := render(t, p); !bytes.Equal(again, got) {
 			t.Errorf("%s: two renders differ", name)
 		}
@@ -209,7 +227,7 @@ func parse(t *testing.T, b []byte) *element {
 
 // The children of AdaptationSet come in the order of the DASH schema.
 func TestSchemaOrder(t *testing.T) {
-	order := map[string]int{"ContentProtection": 1, "EssentialProperty": 2, "Label": 3, "Accessibility": 4, "Role": 5, "SegmentTemplate": 6, "Representation": 7}
+	order := map[string]int{"ContentProtection": 1, "EssentialProperty": 2, "SupplementalProperty": 3, "Label": 4, "Accessibility": 5, "Role": 6, "SegmentTemplate": 7, "Representation": 8}
 	for name, p := range models() {
 		parse(t, render(t, p)).walk(func(e *element) {
 			if e.XMLName.Local != "AdaptationSet" {
@@ -466,4 +484,82 @@ func TestRefusesInvalidModel(t *testing.T) {
 	if err := dash.Render(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
 		t.Errorf("live: %v, want ErrUnsupported", err)
 	}
+}
+
+// TestColor checks the CICP colour descriptors of DASH-IF IOP: essential for
+// PQ, supplemental for HLG and BT.2020 SDR, none for BT.709 or unknown
+// colour; on the AdaptationSet when every representation agrees (and on the
+// trick mode set with it), else on each representation.
+func TestColor(t *testing.T) {
+	const cp, tc, mc = "urn:mpeg:mpegB:cicp:ColourPrimaries", "urn:mpeg:mpegB:cicp:TransferCharacteristics", "urn:mpeg:mpegB:cicp:MatrixCoefficients"
+	type prop struct{ kind, scheme, value string }
+	props := func(e *element) []prop {
+		var out []prop
+		for _, c := range e.Children {
+			if k := c.XMLName.Local; k == "EssentialProperty" || k == "SupplementalProperty" {
+				if s := c.attr("schemeIdUri"); strings.HasPrefix(s, "urn:mpeg:mpegB:cicp:") {
+					out = append(out, prop{k, s, c.attr("value")})
+				}
+			}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name  string
+		color manifest.Color
+		want  []prop
+	}{
+		{"pq", manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9}, []prop{{"EssentialProperty", cp, "9"}, {"EssentialProperty", tc, "16"}, {"EssentialProperty", mc, "9"}}},
+		{"hlg", manifest.Color{Primaries: 9, Transfer: 18, Matrix: 9}, []prop{{"SupplementalProperty", cp, "9"}, {"SupplementalProperty", tc, "18"}, {"SupplementalProperty", mc, "9"}}},
+		{"bt2020-sdr", manifest.Color{Primaries: 9, Transfer: 14}, []prop{{"SupplementalProperty", cp, "9"}, {"SupplementalProperty", tc, "14"}}},
+		{"bt709", manifest.Color{Primaries: 1, Transfer: 1, Matrix: 1}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := render(t, hdrLadder(tt.color))
+			testutil.ValidateMPDBytes(t, tt.name, b)
+			sets := 0
+			parse(t, b).walk(func(e *element) {
+				if e.XMLName.Local != "AdaptationSet" || e.attr("contentType") != "video" {
+					return
+				}
+				sets++ // the main set and its trick mode set
+				if got := props(e); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("AdaptationSet %s: colour descriptors %v, want %v", e.attr("id"), got, tt.want)
+				}
+				for _, c := range e.Children {
+					if c.XMLName.Local == "Representation" && len(props(&c)) > 0 {
+						t.Errorf("representation %s repeats the set's colour: %v", c.attr("id"), props(&c))
+					}
+				}
+			})
+			if sets != 2 {
+				t.Errorf("%d video AdaptationSets, want the main and the trick mode set", sets)
+			}
+		})
+	}
+
+	t.Run("per-representation", func(t *testing.T) {
+		p := hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9})
+		for si := range p.Periods[0].Sets {
+			if set := &p.Periods[0].Sets[si]; set.ContentType == manifest.Video {
+				set.Representations[1].Color = nil // an SDR rendition of unknown colour
+			}
+		}
+		b := render(t, p)
+		testutil.ValidateMPDBytes(t, "per-representation", b)
+		var reps [][]prop
+		parse(t, b).walk(func(e *element) {
+			if e.XMLName.Local == "AdaptationSet" && e.attr("contentType") == "video" && e.attr("id") != "" {
+				if got := props(e); got != nil {
+					t.Errorf("AdaptationSet %s carries %v although its representations differ", e.attr("id"), got)
+				}
+			}
+			if e.XMLName.Local == "Representation" && !strings.HasSuffix(e.attr("id"), "_trick") && e.attr("width") != "" {
+				reps = append(reps, props(e))
+			}
+		})
+		if len(reps) != 2 || len(reps[0]) != 3 || reps[0][1] != (prop{"EssentialProperty", tc, "16"}) || reps[1] != nil {
+			t.Errorf("representation descriptors %v, want PQ on the first and none on the second", reps)
+		}
+	})
 }

@@ -75,9 +75,10 @@ type adaptationSetXML struct {
 	MaxFrameRate     string `xml:"maxFrameRate,attr,omitempty"`
 	Par              string `xml:"par,attr,omitempty"`
 	// RepresentationBaseType elements.
-	ContentProtection []contentProtectionXML `xml:"ContentProtection"`
-	EssentialProperty []mpd.DescriptorType   `xml:"EssentialProperty"`
-	Label             string                 `xml:"Label,omitempty"`
+	ContentProtection    []contentProtectionXML `xml:"ContentProtection"`
+	EssentialProperty    []mpd.DescriptorType   `xml:"EssentialProperty"`
+	SupplementalProperty []mpd.DescriptorType   `xml:"SupplementalProperty"`
+	Label                string                 `xml:"Label,omitempty"`
 	// AdaptationSetType elements.
 	Accessibility   []mpd.DescriptorType `xml:"Accessibility"`
 	Roles           []mpd.DescriptorType `xml:"Role"`
@@ -99,6 +100,8 @@ type representationXML struct {
 	// RepresentationBaseType elements.
 	AudioChannelConfiguration []mpd.DescriptorType   `xml:"AudioChannelConfiguration"`
 	ContentProtection         []contentProtectionXML `xml:"ContentProtection"`
+	EssentialProperty         []mpd.DescriptorType   `xml:"EssentialProperty"`
+	SupplementalProperty      []mpd.DescriptorType   `xml:"SupplementalProperty"`
 	// RepresentationType elements.
 	BaseURL         string              `xml:"BaseURL,omitempty"`
 	SegmentBase     *segmentBaseXML     `xml:"SegmentBase"`

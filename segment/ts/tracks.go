@@ -87,7 +87,7 @@ func (s *stream) videoTrack(t *segment.Track, counts map[uint32]int) (err error)
 	t.Kind = segment.KindVideo
 	t.Width, t.Height = c.width, c.height
 	t.PixelAspect = reduce(int64(c.sarW), int64(c.sarH))
-	t.VideoRange = videoRange(c.transfer)
+	t.Color, t.VideoRange = c.color, c.color.VideoRange()
 	var best uint32
 	for d, n := range counts {
 		if n > counts[best] || n == counts[best] && d < best {

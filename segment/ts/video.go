@@ -30,7 +30,7 @@ type videoConfig struct {
 	ps            [3][]psEntry
 	width, height int
 	sarW, sarH    uint
-	transfer      uint
+	color         *segment.Color
 	codecStr      string
 	// changed is set when a parameter set ID was re-sent with other bytes
 	// (or a parameter set could not be read): one sample entry cannot
@@ -188,7 +188,7 @@ type spsInfo struct {
 	id            uint32
 	width, height int
 	sarW, sarH    uint
-	transfer      uint
+	color         *segment.Color
 	codec         string
 }
 
@@ -219,7 +219,7 @@ func (c *videoConfig) addPS(k int, n []byte) (keep bool) {
 	if info != nil {
 		if c.width == 0 {
 			c.width, c.height = info.width, info.height
-			c.sarW, c.sarH, c.transfer, c.codecStr = info.sarW, info.sarH, info.transfer, info.codec
+			c.sarW, c.sarH, c.color, c.codecStr = info.sarW, info.sarH, info.color, info.codec
 		} else if info.width != c.width || info.height != c.height {
 			c.change(fmt.Sprintf("SPS %d has resolution %dx%d, the stream started with %dx%d", id, info.width, info.height, c.width, c.height))
 			keep = true
@@ -285,7 +285,7 @@ func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err er
 				in.sarW, in.sarH = v.SampleAspectRatioWidth, v.SampleAspectRatioHeight
 			}
 			if v.ColourDescriptionFlag {
-				in.transfer = v.TransferCharacteristics
+				in.color = segment.NewColor(v.ColourPrimaries, v.TransferCharacteristics, v.MatrixCoefficients)
 			}
 		}
 		return in.id, in, nil
@@ -301,7 +301,7 @@ func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err er
 			if v.SampleAspectRatioWidth > 0 && v.SampleAspectRatioHeight > 0 {
 				in.sarW, in.sarH = v.SampleAspectRatioWidth, v.SampleAspectRatioHeight
 			}
-			in.transfer = uint(v.TransferCharacteristics)
+			in.color = segment.NewColor(uint(v.ColourPrimaries), uint(v.TransferCharacteristics), uint(v.MatrixCoefficients))
 		}
 		return in.id, in, nil
 	}
@@ -313,14 +313,4 @@ func (c *videoConfig) nalus(k int) [][]byte {
 		out[i] = e.b
 	}
 	return out
-}
-
-func videoRange(transfer uint) string {
-	switch transfer {
-	case 16:
-		return "PQ"
-	case 18:
-		return "HLG"
-	}
-	return "SDR"
 }
