@@ -313,6 +313,12 @@ type Representation struct {
 
 	// Codecs is the RFC 6381 codecs string, such as "avc1.64001f".
 	Codecs string
+	// SupplementalCodecs is the codec of an enhancement a capable player
+	// may use on top of Codecs, with its compatibility brand after a
+	// slash, as HLS SUPPLEMENTAL-CODECS: "dvh1.08.07/db1p" for Dolby
+	// Vision over an HDR10 base layer. DASH writes the codec part as
+	// @scte214:supplementalCodecs.
+	SupplementalCodecs string
 
 	// Video.
 	Width, Height int

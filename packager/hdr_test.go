@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 )
@@ -79,4 +80,104 @@ func TestHDRSignalling(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDolbyVisionSignalling packages Dolby Vision sources: profile 8.1 (an
+// hvc1 track with a dvvC box, an HDR10 base layer) must keep hvc1 in CODECS
+// and name the Dolby layer as SUPPLEMENTAL-CODECS and
+// @scte214:supplementalCodecs; profile 5 (a dvh1 sample entry) is known by
+// its Dolby codec string alone. The configuration box must reach the init
+// segment.
+func TestDolbyVisionSignalling(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	base := filepath.Join(t.TempDir(), "hdr10.mp4")
+	if out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+		"-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=25",
+		"-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc", base).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name                         string
+		profile                      byte
+		entry                        string
+		wantCodecs, wantSupplemental string
+	}{
+		{name: "profile8.1", profile: 8, entry: "hvc1", wantCodecs: "hvc1.2.4.L60.90", wantSupplemental: "dvh1.08.01/db1p"},
+		{name: "profile5", profile: 5, entry: "dvh1", wantCodecs: "dvh1.05.01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := withDolbyVision(t, base, tc.profile, tc.entry)
+			dir := runJob(t, packager.Job{Inputs: []packager.Input{{Path: in}}})
+			m3u8, err := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `CODECS="` + tc.wantCodecs + `",`
+			if tc.wantSupplemental != "" {
+				want += `SUPPLEMENTAL-CODECS="` + tc.wantSupplemental + `",`
+			}
+			if !strings.Contains(string(m3u8), want+"RESOLUTION=320x180,FRAME-RATE=25.000,VIDEO-RANGE=PQ") {
+				t.Errorf("multivariant playlist lacks %sRESOLUTION=…,VIDEO-RANGE=PQ:\n%s", want, m3u8)
+			}
+			mpd, err := os.ReadFile(filepath.Join(dir, "manifest.mpd"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMPD := `codecs="` + tc.wantCodecs + `"`
+			if c, _, ok := strings.Cut(tc.wantSupplemental, "/"); ok {
+				wantMPD += ` scte214:supplementalCodecs="` + c + `"`
+			}
+			if !strings.Contains(string(mpd), wantMPD) {
+				t.Errorf("MPD lacks %s:\n%s", wantMPD, mpd)
+			}
+			init, err := os.ReadFile(filepath.Join(dir, "video_180p_"+map[bool]string{true: "hevc", false: "dvh1"}[tc.entry == "hvc1"], "init.mp4"))
+			if err != nil {
+				entries, _ := os.ReadDir(dir)
+				t.Fatalf("%v (output has %v)", err, entries)
+			}
+			if !bytes.Contains(init, []byte("dvvC")) && !bytes.Contains(init, []byte("dvcC")) {
+				t.Error("the init segment lost the Dolby Vision configuration box")
+			}
+		})
+	}
+}
+
+// withDolbyVision copies an HEVC MP4 (moov after mdat, as ffmpeg writes it,
+// so a bigger moov moves no sample) with a Dolby Vision configuration of
+// the given profile (level 1, RPU and base layer, base compatible with
+// HDR10) added to its sample entry, renamed to entry.
+func withDolbyVision(t *testing.T, src string, profile byte, entry string) string {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mf, err := mp4.DecodeFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Moov == nil || len(mf.Children) == 0 || mf.Children[len(mf.Children)-1] != mf.Moov {
+		t.Fatal("the HEVC source's moov is not last")
+	}
+	vse := mf.Moov.Trak.Mdia.Minf.Stbl.Stsd.HvcX
+	compat := byte(1)
+	if profile == 5 {
+		compat = 0
+	}
+	vse.AddChild(mp4.CreateDoViConfigurationBox(1, 0, profile, 1, true, false, true, compat))
+	var b bytes.Buffer
+	if err := mf.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.Bytes()
+	if entry != "hvc1" {
+		i := bytes.Index(out, []byte("hvc1"))
+		copy(out[i:], entry)
+	}
+	p := filepath.Join(t.TempDir(), "dv.mp4")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

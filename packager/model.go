@@ -217,6 +217,7 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 		m.FrameRate = manifest.Rational{Num: t.FrameRate.Num, Den: t.FrameRate.Den}
 		m.PixelAspect = manifest.Rational{Num: t.PixelAspect.Num, Den: t.PixelAspect.Den}
 		m.VideoRange = manifest.VideoRange(t.VideoRange)
+		m.SupplementalCodecs = t.SupplementalCodecs
 		if c := t.Color; c != nil {
 			m.Color = &manifest.Color{Primaries: c.Primaries, Transfer: c.Transfer, Matrix: c.Matrix}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"strings"
 
 	"github.com/Eyevinn/mp4ff/aac"
 	"github.com/Eyevinn/mp4ff/av1"
@@ -39,6 +40,14 @@ func describeSampleEntry(t *Track) error {
 				return fmt.Errorf("%w: %s without hvcC", ErrMalformed, e.Type())
 			}
 			t.Codec = hevcCodecString(e.Type(), e.HvcC)
+		case "dvh1", "dvhe":
+			// Dolby Vision without a backward-compatible base layer
+			// (profile 5): the Dolby codec string is the only one.
+			if e.HvcC == nil || e.DoViConfig == nil {
+				return fmt.Errorf("%w: %s without hvcC and a Dolby Vision configuration", ErrMalformed, e.Type())
+			}
+			t.Codec = dolbyVisionCodec(e.Type(), e.DoViConfig)
+			t.VideoRange = "PQ" // profile 5's IPTPQc2 is PQ-based whatever colr says
 		case "av01":
 			if e.Av1C == nil {
 				return fmt.Errorf("%w: av01 without av1C", ErrMalformed)
@@ -46,6 +55,9 @@ func describeSampleEntry(t *Track) error {
 			t.Codec = av1CodecString(&e.Av1C.CodecConfRec)
 		default:
 			return fmt.Errorf("%w: video sample entry %q", ErrUnsupportedCodec, e.Type())
+		}
+		if dv := e.DoViConfig; dv != nil && !strings.HasPrefix(e.Type(), "dv") {
+			t.SupplementalCodecs = dolbyVisionSupplemental(e.Type(), dv)
 		}
 	case *mp4.AudioSampleEntryBox:
 		if t.Kind != KindAudio {
@@ -236,4 +248,44 @@ func growBy(b []byte, n int) []byte {
 		b = nb
 	}
 	return b[:len(b)+n]
+}
+
+// dolbyVisionCodec is the codec string of a Dolby Vision configuration
+// under sample entry type entry ("dvh1.05.06"; Dolby Vision streams in
+// HTTP Live Streaming and DASH, section 2).
+func dolbyVisionCodec(entry string, dv *mp4.DoViConfigurationBox) string {
+	return fmt.Sprintf("%s.%02d.%02d", entry, dv.DVProfile, dv.DVLevel)
+}
+
+// dolbyVisionSupplemental returns the supplemental codec of a Dolby Vision
+// track whose base layer plays without Dolby Vision (profiles 8.x, 9.x,
+// 10.x: an hvc1, avc1 or av01 sample entry with a dvcC/dvvC/dvwC box), in
+// the HLS SUPPLEMENTAL-CODECS form "dvh1.08.07/db1p": the Dolby codec and
+// the brand of the base layer's compatibility (1 HDR10, 2 SDR, 4 HLG). It
+// returns "" for a compatibility no player can use (profile 7's dual layer,
+// or none).
+func dolbyVisionSupplemental(entry string, dv *mp4.DoViConfigurationBox) string {
+	var brand string
+	switch dv.DVBLSignalCompatibilityID {
+	case 1:
+		brand = "db1p"
+	case 2:
+		brand = "db2g"
+	case 4:
+		brand = "db4h"
+	default:
+		return ""
+	}
+	var dvEntry string
+	switch entry {
+	case "hvc1", "hev1":
+		dvEntry = "dvh1"
+	case "avc1", "avc3":
+		dvEntry = "dva1"
+	case "av01":
+		dvEntry = "dav1"
+	default:
+		return ""
+	}
+	return dolbyVisionCodec(dvEntry, dv) + "/" + brand
 }

@@ -190,6 +190,10 @@ type Track struct {
 	FrameRate Rational
 	// VideoRange is "SDR", "PQ" or "HLG".
 	VideoRange string
+	// SupplementalCodecs names the Dolby Vision layer of a track whose base
+	// layer also plays without it, as HLS SUPPLEMENTAL-CODECS writes it
+	// ("dvh1.08.07/db1p"); empty otherwise.
+	SupplementalCodecs string
 	// Color is the colour description of the source (colr box or SPS VUI);
 	// nil when it gives none.
 	Color *Color

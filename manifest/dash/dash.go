@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zencoder/go-dash/v3/mpd"
@@ -44,7 +45,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 type builder struct {
 	p        *manifest.Presentation
 	profiles [4]bool // live, on-demand, full, used in that order
-	ns       struct{ cenc, mspr, dashif, clearkey bool }
+	ns       struct{ cenc, mspr, dashif, clearkey, scte214 bool }
 }
 
 func build(p *manifest.Presentation) (*mpdXML, error) {
@@ -108,6 +109,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	}
 	if b.ns.clearkey {
 		m.XmlnsClearKey = nsClearKey
+	}
+	if b.ns.scte214 {
+		m.XmlnsSCTE214 = nsSCTE214
 	}
 	return m, nil
 }
@@ -318,6 +322,10 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 		ID:        r.ID,
 		Bandwidth: r.Bandwidth,
 		Codecs:    r.Codecs,
+	}
+	if c, _, _ := strings.Cut(r.SupplementalCodecs, "/"); c != "" {
+		rx.SupplementalCodecs = c
+		b.ns.scte214 = true
 	}
 	switch set.ContentType {
 	case manifest.Video:

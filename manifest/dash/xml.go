@@ -22,6 +22,7 @@ const (
 	nsMSPR     = "urn:microsoft:playready"
 	nsDASHIF   = "https://dashif.org/CPS"
 	nsClearKey = "http://dashif.org/guidelines/clearKey"
+	nsSCTE214  = "urn:scte:dash:scte214-extensions"
 )
 
 // Profiles.
@@ -48,6 +49,7 @@ type mpdXML struct {
 	XmlnsMSPR                 string      `xml:"xmlns:mspr,attr,omitempty"`
 	XmlnsDASHIF               string      `xml:"xmlns:dashif,attr,omitempty"`
 	XmlnsClearKey             string      `xml:"xmlns:clearkey,attr,omitempty"`
+	XmlnsSCTE214              string      `xml:"xmlns:scte214,attr,omitempty"`
 	Profiles                  string      `xml:"profiles,attr"`
 	Type                      string      `xml:"type,attr"`
 	MediaPresentationDuration string      `xml:"mediaPresentationDuration,attr,omitempty"`
@@ -87,16 +89,18 @@ type adaptationSetXML struct {
 }
 
 type representationXML struct {
-	ID                string `xml:"id,attr"`
-	Bandwidth         uint64 `xml:"bandwidth,attr"`
-	Codecs            string `xml:"codecs,attr,omitempty"`
-	Width             int    `xml:"width,attr,omitempty"`
-	Height            int    `xml:"height,attr,omitempty"`
-	FrameRate         string `xml:"frameRate,attr,omitempty"`
-	Sar               string `xml:"sar,attr,omitempty"`
-	AudioSamplingRate int    `xml:"audioSamplingRate,attr,omitempty"`
-	MaxPlayoutRate    string `xml:"maxPlayoutRate,attr,omitempty"`
-	CodingDependency  string `xml:"codingDependency,attr,omitempty"`
+	ID        string `xml:"id,attr"`
+	Bandwidth uint64 `xml:"bandwidth,attr"`
+	Codecs    string `xml:"codecs,attr,omitempty"`
+	// SCTE 214-1: the codec of an enhancement layer (Dolby Vision).
+	SupplementalCodecs string `xml:"scte214:supplementalCodecs,attr,omitempty"`
+	Width              int    `xml:"width,attr,omitempty"`
+	Height             int    `xml:"height,attr,omitempty"`
+	FrameRate          string `xml:"frameRate,attr,omitempty"`
+	Sar                string `xml:"sar,attr,omitempty"`
+	AudioSamplingRate  int    `xml:"audioSamplingRate,attr,omitempty"`
+	MaxPlayoutRate     string `xml:"maxPlayoutRate,attr,omitempty"`
+	CodingDependency   string `xml:"codingDependency,attr,omitempty"`
 	// RepresentationBaseType elements.
 	AudioChannelConfiguration []mpd.DescriptorType   `xml:"AudioChannelConfiguration"`
 	ContentProtection         []contentProtectionXML `xml:"ContentProtection"`

@@ -290,6 +290,9 @@ func multivariant(p *manifest.Presentation) *writer {
 		w.enum(true, "BANDWIDTH", strconv.FormatUint(peak, 10))
 		w.num("AVERAGE-BANDWIDTH", avg)
 		w.quoted(false, "CODECS", v.rep.Codecs)
+		if v.rep.SupplementalCodecs != "" {
+			w.quoted(false, "SUPPLEMENTAL-CODECS", v.rep.SupplementalCodecs)
+		}
 		w.enum(false, "RESOLUTION", strconv.Itoa(v.rep.Width)+"x"+strconv.Itoa(v.rep.Height))
 		w.enum(false, "VIDEO-RANGE", videoRange(v.rep))
 		w.quoted(false, "URI", IFramePlaylistURI(v.rep))
@@ -348,6 +351,11 @@ func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audio
 	w.quoted(false, "CODECS", strings.Join(codecs, ","))
 	if v != nil {
 		r := v.rep
+		// RFC 8216bis 4.4.6.2: SUPPLEMENTAL-CODECS, e.g. Dolby Vision over
+		// an HDR10 or HLG base layer.
+		if r.SupplementalCodecs != "" {
+			w.quoted(false, "SUPPLEMENTAL-CODECS", r.SupplementalCodecs)
+		}
 		// Apple HLS Authoring Spec 9.2: RESOLUTION; 9.15: FRAME-RATE, a
 		// decimal rounded to three places; 9.16: VIDEO-RANGE (always
 		// written, SDR included).
