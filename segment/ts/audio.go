@@ -2,6 +2,7 @@ package ts
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
@@ -22,9 +23,15 @@ type audioConfig struct {
 	dec3     *mp4.Dec3Box
 	dec3Done bool
 	grpBytes int // E-AC-3: bytes of the first sample, for the data rate
+
+	// Opus.
+	opusCode int  // channel_config_code of the PMT, -1 if none
+	preSkip  int  // start trim of the first access units
+	trimOpen bool // the access units so far were all trimmed away
+	trimWarn bool // a start trim later in the stream was ignored
 }
 
-// frameHdr describes one ADTS frame or (E-)AC-3 sync frame.
+// frameHdr describes one ADTS frame, (E-)AC-3 sync frame or Opus access unit.
 type frameHdr struct {
 	size    int  // whole frame including the header
 	hdrLen  int  // bytes before the raw payload (the ADTS header); 0 for AC-3
@@ -39,6 +46,8 @@ type frameHdr struct {
 	ec3     mp4.EC3Sub
 	strmtyp uint32
 	chanmap uint32
+	samples int // Opus: duration at 48 kHz
+	trim    int // Opus: start_trim
 }
 
 type parseStatus int
@@ -57,6 +66,10 @@ func syncIndex(c codec, b []byte) int {
 			if b[i] == 0xFF && b[i+1]&0xF6 == 0xF0 {
 				return i
 			}
+		case codecOpus:
+			if b[i] == 0x7F && b[i+1]&0xE0 == 0xE0 {
+				return i
+			}
 		default:
 			if b[i] == 0x0B && b[i+1] == 0x77 {
 				return i
@@ -72,9 +85,110 @@ func parseFrame(c codec, b []byte) (frameHdr, parseStatus) {
 		return parseADTS(b)
 	case codecAC3:
 		return parseAC3(b)
+	case codecOpus:
+		return parseOpus(b)
 	default:
 		return parseEAC3(b)
 	}
+}
+
+// maxOpusAU bounds au_size: 120 ms of 8 channels at the highest Opus rate
+// is about 64 KiB.
+const maxOpusAU = 128 << 10
+
+// parseOpus parses an opus_access_unit: the opus_control_header (11 bits
+// 0x3FF, start_trim_flag, end_trim_flag, control_extension_flag, 2
+// reserved bits; au_size as a sum of bytes continued while 0xFF; a 16-bit
+// start_trim and end_trim (13 bits used) when flagged; a control
+// extension with its length byte) and then au_size bytes of Opus packet.
+// hdrLen is the control header's length: the sample is the Opus packet.
+func parseOpus(b []byte) (frameHdr, parseStatus) {
+	if len(b) < 2 {
+		return frameHdr{}, frameNeedMore
+	}
+	if b[0] != 0x7F || b[1]&0xE0 != 0xE0 {
+		return frameHdr{}, frameInvalid
+	}
+	flags := b[1]
+	i, size := 2, 0
+	for {
+		if i >= len(b) {
+			return frameHdr{}, frameNeedMore
+		}
+		v := b[i]
+		i++
+		size += int(v)
+		if v != 0xFF {
+			break
+		}
+		if size > maxOpusAU {
+			return frameHdr{}, frameInvalid
+		}
+	}
+	h := frameHdr{indep0: true}
+	if flags&0x10 != 0 {
+		if i+2 > len(b) {
+			return frameHdr{}, frameNeedMore
+		}
+		h.trim = int(b[i]&0x1F)<<8 | int(b[i+1])
+		i += 2
+	}
+	if flags&0x08 != 0 {
+		i += 2 // end_trim: an end cannot be trimmed in a CMAF fragment
+	}
+	if flags&0x04 != 0 {
+		if i >= len(b) {
+			return frameHdr{}, frameNeedMore
+		}
+		i += 1 + int(b[i])
+	}
+	if size == 0 {
+		return frameHdr{}, frameInvalid // no TOC byte
+	}
+	if len(b) < i+min(size, 2) {
+		return frameHdr{}, frameNeedMore
+	}
+	h.hdrLen, h.size = i, i+size
+	if h.samples = opusSamples(b[i : i+min(size, 2)]); h.samples == 0 {
+		return frameHdr{}, frameInvalid
+	}
+	h.rate = 48000
+	return h, frameOK
+}
+
+// opusSamples returns the duration at 48 kHz of the Opus packet starting
+// with p (RFC 6716 3.1: the TOC byte's configuration gives the frame size,
+// its code and, for code 3, the next byte the number of frames), or 0 if
+// it is not a valid packet start. A multistream packet lasts as long as its
+// first stream's.
+func opusSamples(p []byte) int {
+	if len(p) == 0 {
+		return 0
+	}
+	toc := p[0]
+	var fs int
+	switch cfg := toc >> 3; {
+	case cfg < 12: // SILK: 10, 20, 40, 60 ms
+		fs = [4]int{480, 960, 1920, 2880}[cfg&3]
+	case cfg < 16: // hybrid: 10, 20 ms
+		fs = [2]int{480, 960}[cfg&1]
+	default: // CELT: 2.5, 5, 10, 20 ms
+		fs = [4]int{120, 240, 480, 960}[cfg&3]
+	}
+	n := 1
+	switch toc & 3 {
+	case 1, 2:
+		n = 2
+	case 3:
+		if len(p) < 2 {
+			return 0
+		}
+		n = int(p[1] & 0x3F)
+	}
+	if n == 0 || fs*n > 5760 { // at most 120 ms
+		return 0
+	}
+	return fs * n
 }
 
 func parseADTS(b []byte) (frameHdr, parseStatus) {
@@ -358,11 +472,17 @@ func (s *stream) frame(h frameHdr) error {
 			return s.errf(0, s.pesOff, err, "")
 		}
 	}
+	if s.codec == codecOpus {
+		s.acfg.frameDur = int64(h.samples)
+	}
 	if s.codec != codecEAC3 {
 		tick, ok := s.tickAt(f)
 		if !ok {
 			s.d.stats.DroppedSamples++
 			return nil
+		}
+		if s.codec == codecOpus {
+			s.opusTrim(h)
 		}
 		s.emitAudio(f+int64(h.hdrLen), f+int64(h.size), tick)
 		return nil
@@ -389,6 +509,31 @@ func (s *stream) frame(h frameHdr) error {
 		s.acfg.addEC3(h)
 	}
 	return nil
+}
+
+// opusTrim applies the start trim of an Opus access unit. The trims of the
+// first access units are the decoder's pre-skip (dOps PreSkip), and the
+// audible start of the track moves by as much: the edit list the writer
+// derives from the presentation offset then trims them (as Opus in MP4
+// does). A start trim later in the stream (after a splice) cannot be
+// expressed in CMAF; it is ignored with a warning. End trims are skipped
+// by parseOpus for the same reason.
+func (s *stream) opusTrim(h frameHdr) {
+	c := s.acfg
+	switch {
+	case s.idx.len() == 0:
+		c.trimOpen = true
+		fallthrough
+	case c.trimOpen:
+		if h.trim > 0 {
+			c.preSkip += min(h.trim, h.samples)
+			s.minPTS = s.first90 + (int64(c.preSkip)*clock+24000)/48000
+		}
+		c.trimOpen = h.trim >= h.samples
+	case h.trim > 0 && !c.trimWarn:
+		c.trimWarn = true
+		s.warn("Opus start trim inside the stream ignored (CMAF cannot trim there)", "offset", s.pesOff, "samples", h.trim)
+	}
 }
 
 func (s *stream) emitGroup(end int64) {
@@ -464,8 +609,44 @@ func (c *audioConfig) init(h frameHdr) error {
 	case codecEAC3:
 		c.frameDur = 1536
 		c.dec3 = &mp4.Dec3Box{}
+	case codecOpus:
+		c.frameDur = int64(h.samples)
+		c.channels = 2
+		if c.opusCode > 0 {
+			c.channels = c.opusCode
+		}
 	}
 	return nil
+}
+
+// Opus channel configurations for channel_config_code 3 to 8 (mapping
+// family 1, RFC 7845 5.1.1.2): streams, coupled streams, channel mapping.
+var opusFamily1 = [9]struct {
+	streams, coupled byte
+	mapping          []byte
+}{
+	3: {2, 1, []byte{0, 2, 1}},
+	4: {2, 2, []byte{0, 1, 2, 3}},
+	5: {3, 2, []byte{0, 4, 1, 2, 3}},
+	6: {4, 2, []byte{0, 4, 1, 2, 3, 5}},
+	7: {4, 3, []byte{0, 4, 1, 2, 3, 5, 6}},
+	8: {5, 3, []byte{0, 6, 1, 2, 3, 4, 5, 7}},
+}
+
+// dops builds the Opus sample entry's configuration from the PMT's
+// channel_config_code: 1 and 2 are mono and stereo (mapping family 0), 0
+// dual mono (family 255: two uncoupled streams), 3 to 8 the Vorbis channel
+// orders of family 1.
+func (c *audioConfig) dops() *mp4.DopsBox {
+	d := &mp4.DopsBox{OutputChannelCount: byte(c.channels), PreSkip: uint16(min(c.preSkip, math.MaxUint16)), InputSampleRate: 48000}
+	switch code := c.opusCode; {
+	case code == 0:
+		d.ChannelMappingFamily, d.StreamCount, d.CoupledCount, d.ChannelMapping = 255, 2, 0, []byte{0, 1}
+	case code >= 3 && code <= 8:
+		m := opusFamily1[code]
+		d.ChannelMappingFamily, d.StreamCount, d.CoupledCount, d.ChannelMapping = 1, m.streams, m.coupled, m.mapping
+	}
+	return d
 }
 
 // addEC3 adds a frame of the first E-AC-3 sample to the dec3 description.

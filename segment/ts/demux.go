@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -46,7 +48,9 @@ func open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 		streams: map[uint16]*stream{},
 		psi:     map[uint16]*section{},
 		ignored: map[uint16]bool{},
+		logged:  map[uint16]bool{},
 		pmtPID:  -1,
+		maxHeld: maxHeldPackets,
 		maxAU:   opts.MaxSampleSize,
 		keepRef: keepRef,
 	}
@@ -55,6 +59,9 @@ func open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 	}
 	if d.maxAU <= 0 {
 		d.maxAU = DefaultMaxSampleSize
+	}
+	if opts.maxHeld > 0 {
+		d.maxHeld = opts.maxHeld
 	}
 	d.log = d.log.With("source", name)
 	if err := d.run(); err != nil {
@@ -86,7 +93,16 @@ type demuxer struct {
 	program int
 	pcrPID  int
 	streams map[uint16]*stream
-	ignored map[uint16]bool
+	ignored map[uint16]bool // elementary streams of the PMT that are not read
+	logged  map[uint16]bool // PIDs outside the PMT, logged once
+
+	// Packets of unknown PIDs before the first PMT of the program, held
+	// back (as file offsets) to be read once the PMT says what they are.
+	pmtSeen   bool
+	held      []int64 // offset<<1 | 1 if packets were lost or damaged before it
+	heldStart int     // held is a ring once full: its oldest entry
+	heldBreak bool
+	maxHeld   int
 
 	// Shared time-base correction of the last discontinuity, so all tracks
 	// of the program are shifted by the same amount.
@@ -238,7 +254,16 @@ func (d *demuxer) run() error {
 		if err := d.packet(off, p); err != nil {
 			return err
 		}
+		if d.pmtSeen && len(d.held) > 0 {
+			if err := d.replayHeld(); err != nil {
+				return err
+			}
+		}
 		off += int64(d.ps)
+	}
+	if len(d.held) > 0 {
+		d.log.Warn("no PMT for the held-back packets; dropped", "packets", len(d.held))
+		d.held = nil
 	}
 	if rem := d.size - off; rem > 0 {
 		d.stats.TruncatedPackets++
@@ -263,6 +288,76 @@ func (d *demuxer) breakAll() {
 	for _, s := range d.streams {
 		s.broken = true
 	}
+	d.heldBreak = true
+}
+
+// maxHeldPackets bounds how many packets of not yet known PIDs are held
+// back before the first PMT: 32,768 packets (6 MiB of 188-byte packets, a
+// few seconds of a typical HD programme), held as file offsets (256 KiB).
+// A stream joined mid-way, or a file cut from one, often has its first
+// (or only) IDR before the PMT. Beyond the bound the oldest are dropped and
+// counted in Stats.UnheldPackets.
+const maxHeldPackets = 1 << 15
+
+// hold remembers the packet at off until the PMT arrives.
+func (d *demuxer) hold(off int64) {
+	e := off << 1
+	if d.heldBreak {
+		e |= 1
+		d.heldBreak = false
+	}
+	if len(d.held) < d.maxHeld {
+		d.held = append(d.held, e)
+		return
+	}
+	if d.stats.UnheldPackets == 0 {
+		d.log.Warn("no PMT yet: dropping the oldest held-back packets", "held", d.maxHeld, "offset", off)
+	}
+	d.stats.UnheldPackets++
+	// Overwrite the oldest. The streams do not exist yet, so they start
+	// from the new oldest as from any first packet.
+	d.held[d.heldStart] = e
+	d.heldStart = (d.heldStart + 1) % len(d.held)
+}
+
+// replayHeld reads the held-back packets again now that the PMT is known,
+// in their order and before any packet after the PMT.
+func (d *demuxer) replayHeld() error {
+	held, start := d.held, d.heldStart
+	d.held, d.heldStart = nil, 0
+	brk := d.heldBreak
+	for k := range held {
+		e := held[(start+k)%len(held)]
+		off := e >> 1
+		p, err := d.read(off, d.ps)
+		if err != nil {
+			return err
+		}
+		b := p[d.hdr : d.hdr+tsLen]
+		h := parseHeader(b)
+		if e&1 != 0 {
+			d.breakAll()
+		}
+		if h.disc && int(h.pid) == d.pcrPID {
+			for _, s := range d.streams {
+				s.discPending = true
+			}
+		}
+		if s := d.streams[h.pid]; s != nil {
+			d.stats.HeldPackets++
+			if err := s.packet(off, b, h); err != nil {
+				return err
+			}
+		} else {
+			d.unlisted(h.pid, off)
+		}
+	}
+	// What happened between the last held packet and the PMT still counts.
+	d.heldBreak = brk
+	if brk {
+		d.breakAll()
+	}
+	return nil
 }
 
 func (d *demuxer) sortedStreams() []*stream {
@@ -338,11 +433,23 @@ func (d *demuxer) packet(off int64, p []byte) error {
 	if h.pid == 0 || int(h.pid) == d.pmtPID {
 		return d.psiPacket(off, b, h)
 	}
-	if !d.ignored[h.pid] {
-		d.ignored[h.pid] = true
-		d.log.Debug("ignoring PID", "pid", h.pid, "offset", off)
+	if !d.pmtSeen {
+		d.hold(off)
+		return nil
 	}
+	d.unlisted(h.pid, off)
 	return nil
+}
+
+// unlisted logs, once per PID, a PID that is no elementary stream of the
+// program (other programs, SI tables, ...) or one the PMT lists but that
+// is not read (already logged by pmt).
+func (d *demuxer) unlisted(pid uint16, off int64) {
+	if d.logged[pid] || d.ignored[pid] || d.streams[pid] != nil || pid == 0 || int(pid) == d.pmtPID {
+		return
+	}
+	d.logged[pid] = true
+	d.log.Debug("ignoring PID outside the program", "pid", pid, "offset", off)
 }
 
 // section reassembles PSI sections of one PID.
@@ -463,6 +570,7 @@ func (d *demuxer) pmt(s []byte, off int64) {
 	if int(s[3])<<8|int(s[4]) != d.program {
 		return
 	}
+	d.pmtSeen = true
 	d.pcrPID = int(s[8]&0x1f)<<8 | int(s[9])
 	pil := int(s[10]&0x0f)<<8 | int(s[11])
 	body := s[12 : len(s)-4]
@@ -482,25 +590,41 @@ func (d *demuxer) pmt(s []byte, off int64) {
 		if d.streams[pid] != nil || d.ignored[pid] {
 			continue
 		}
-		c, lang := classify(st, desc)
-		if c == codecNone {
+		es := classify(st, desc)
+		switch es.codec {
+		case codecNone, codecUnsupported:
 			d.ignored[pid] = true
-			d.log.Debug("ignoring elementary stream", "pid", pid, "stream_type", st, "kind", describeStreamType(st, desc))
+			d.log.Warn("ignoring elementary stream: not supported", "pid", pid,
+				"stream_type", fmt.Sprintf("0x%02X", st), "kind", describeStreamType(st, desc))
 			continue
+		case codecOpus:
+			if es.opusCode > 8 {
+				d.ignored[pid] = true
+				d.log.Warn("ignoring Opus stream: channel_config_code not supported", "pid", pid,
+					"stream_type", fmt.Sprintf("0x%02X", st), "channel_config_code", es.opusCode)
+				continue
+			}
+			if es.opusCode < 0 {
+				d.log.Warn("Opus stream without channel configuration (extension descriptor 0x80); assuming stereo", "pid", pid)
+			}
 		}
-		if c == codecUnsupported {
-			d.ignored[pid] = true
-			d.log.Warn("ignoring elementary stream with unsupported codec", "pid", pid, "stream_type", st)
-			continue
-		}
-		d.streams[pid] = newStream(d, pid, c, lang)
-		d.log.Debug("elementary stream", "pid", pid, "codec", c.String())
+		d.streams[pid] = newStream(d, pid, es)
+		d.log.Debug("elementary stream", "pid", pid, "codec", es.codec.String())
 	}
 }
 
+// esInfo is what the PMT says about an elementary stream.
+type esInfo struct {
+	codec codec
+	lang  string
+	// opusCode is the channel_config_code of the Opus extension descriptor
+	// (0x7F with tag extension 0x80), -1 without one.
+	opusCode int
+}
+
 // classify maps a PMT entry to a codec.
-func classify(st byte, desc []byte) (codec, string) {
-	lang := "und"
+func classify(st byte, desc []byte) esInfo {
+	es := esInfo{lang: "und", opusCode: -1}
 	var reg string
 	var ac3, eac3 bool
 	forDescriptors(desc, func(tag byte, v []byte) {
@@ -511,49 +635,73 @@ func classify(st byte, desc []byte) (codec, string) {
 			}
 		case 0x0A: // ISO 639 language
 			if len(v) >= 3 && isLower(v[:3]) {
-				lang = string(v[:3])
+				es.lang = string(v[:3])
 			}
 		case 0x6A:
 			ac3 = true
 		case 0x7A:
 			eac3 = true
+		case 0x7F: // extension descriptor; 0x80: Opus channel configuration
+			if len(v) >= 2 && v[0] == 0x80 {
+				es.opusCode = int(v[1])
+			}
 		}
 	})
 	switch st {
 	case stH264:
-		return codecH264, lang
+		es.codec = codecH264
 	case stHEVC:
-		return codecHEVC, lang
+		es.codec = codecHEVC
 	case stADTS:
-		return codecAAC, lang
+		es.codec = codecAAC
 	case stAC3:
-		return codecAC3, lang
+		es.codec = codecAC3
 	case stEAC3:
-		return codecEAC3, lang
+		es.codec = codecEAC3
 	case stPriv:
 		switch {
 		case eac3 || reg == "EAC3":
-			return codecEAC3, lang
+			es.codec = codecEAC3
 		case ac3 || reg == "AC-3":
-			return codecAC3, lang
+			es.codec = codecAC3
+		case reg == "Opus":
+			es.codec = codecOpus
 		}
-		return codecNone, lang
 	case 0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x1C, 0x42, 0x33, 0xD1, 0xEA:
-		return codecUnsupported, lang // MPEG-1/2 video and audio, MPEG-4 part 2, LATM, VVC, ...
+		es.codec = codecUnsupported // MPEG-1/2 video and audio, MPEG-4 part 2, LATM, VVC, ...
 	}
-	return codecNone, lang
+	return es
 }
 
+// describeStreamType names what an ignored elementary stream carries.
 func describeStreamType(st byte, desc []byte) string {
 	switch st {
 	case stSCTE35:
 		return "SCTE-35"
 	case 0x15:
 		return "ID3 metadata"
+	case 0x01, 0x02:
+		return "MPEG-1/2 video"
+	case 0x03, 0x04:
+		return "MPEG-1/2 audio"
+	case 0x10:
+		return "MPEG-4 part 2 video"
+	case stLATM:
+		return "AAC in LATM"
+	case 0x1C:
+		return "MPEG-4 audio without ADTS"
+	case 0x33:
+		return "VVC"
+	case 0x42, 0xD1, 0xEA:
+		return "AVS/Dirac/VC-1 video"
 	case stPriv:
 		k := "private data"
-		forDescriptors(desc, func(tag byte, _ []byte) {
+		forDescriptors(desc, func(tag byte, v []byte) {
 			switch tag {
+			case 0x05:
+				if len(v) >= 4 && isPrintable(v[:4]) {
+					k = "private data registered as " + strconv.Quote(string(v[:4]))
+				}
 			case 0x56:
 				k = "teletext"
 			case 0x59:
@@ -563,6 +711,15 @@ func describeStreamType(st byte, desc []byte) string {
 		return k
 	}
 	return "data"
+}
+
+func isPrintable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7E {
+			return false
+		}
+	}
+	return true
 }
 
 func isLower(b []byte) bool {

@@ -16,10 +16,11 @@ const (
 	codecAAC
 	codecAC3
 	codecEAC3
+	codecOpus
 )
 
 func (c codec) String() string {
-	return [...]string{"none", "unsupported", "h264", "hevc", "aac", "ac-3", "e-ac-3"}[c]
+	return [...]string{"none", "unsupported", "h264", "hevc", "aac", "ac-3", "e-ac-3", "opus"}[c]
 }
 
 func (c codec) video() bool { return c == codecH264 || c == codecHEVC }
@@ -56,9 +57,13 @@ type run struct {
 	n   uint32
 }
 
+// pendingPTS is the timestamp of a PES packet, waiting for the first frame
+// or access unit that starts in its payload.
 type pendingPTS struct {
-	es  int64
-	pts int64
+	es     int64 // ES position of the PES payload's first byte
+	pts    int64 // unwrapped, 90 kHz
+	dts    int64 // video only: unwrapped, 90 kHz; the PTS when the PES has no DTS
+	hasDTS bool  // the PES has a DTS
 }
 
 // stream is the indexing state of one elementary stream (one PID).
@@ -97,14 +102,21 @@ type stream struct {
 	first90 int64     // DTS of the first sample, 90 kHz
 	minPTS  int64     // smallest PTS, 90 kHz
 
-	// Video.
-	auOpen   bool
-	auPTS    int64
-	auDTS    int64
-	auOff    int64
-	needSync bool
-	vcfg     *videoConfig
-	lastDur  int64
+	// Video: access units rebuilt from the Annex B byte stream (access.go).
+	vcfg        *videoConfig
+	auOpen      bool // an access unit starts at bufBase
+	auVCL       bool // it has a VCL NAL unit already
+	auTime      pendingPTS
+	auTimed     bool  // auTime holds the timestamp of the PES it starts in
+	scanES      int64 // ES position to look for the next start code from
+	needSync    bool
+	vq          []pendingAU // complete access units waiting for their DTS
+	vpts        []int64     // PTS of the timed ones among them and before, sorted
+	dtsOff      int64       // DTS minus the sorted PTS at the last trusted DTS
+	lastDur     int64
+	lastCTO     int64
+	dtsWarn     bool
+	untimedWarn bool
 
 	// Audio.
 	acfg     *audioConfig
@@ -121,8 +133,9 @@ type stream struct {
 	psWarned bool
 }
 
-func newStream(d *demuxer, pid uint16, c codec, lang string) *stream {
-	s := &stream{d: d, pid: pid, codec: c, lang: lang, lastCC: -1, needSync: true, broken: true}
+func newStream(d *demuxer, pid uint16, es esInfo) *stream {
+	c := es.codec
+	s := &stream{d: d, pid: pid, codec: c, lang: es.lang, lastCC: -1, needSync: true, broken: true}
 	s.idx.x.ps = int64(d.ps)
 	if d.keepRef {
 		s.ref = &refIndex{}
@@ -131,7 +144,7 @@ func newStream(d *demuxer, pid uint16, c codec, lang string) *stream {
 		s.vcfg = &videoConfig{codec: c}
 		s.idx.counts = map[uint32]int{}
 	} else {
-		s.acfg = &audioConfig{codec: c}
+		s.acfg = &audioConfig{codec: c, opusCode: es.opusCode}
 	}
 	return s
 }
@@ -247,34 +260,28 @@ func (s *stream) startPES(off int64) error {
 			pts, dts = -1, -1
 		}
 	}
-	if s.codec.video() {
-		if pts < 0 {
-			if !s.auOpen {
-				s.broken = true
-			}
-			return nil // continues the current access unit
-		}
-		if err := s.flushAU(); err != nil {
-			return err
-		}
-		if dts < 0 {
-			dts = pts
-		}
-		d := s.unwrap(dts)
-		s.auOpen = true
-		s.auDTS = d
-		s.auPTS = d + signed33(pts-dts)
-		s.auOff = off
-		s.bufBase += int64(len(s.buf))
-		s.buf, s.chunks = s.buf[:0], s.chunks[:0]
+	if pts < 0 {
 		return nil
 	}
-	if pts >= 0 {
-		if len(s.ptsq) >= 64 {
-			s.ptsq = s.ptsq[1:]
+	e := pendingPTS{es: s.bufBase + int64(len(s.buf))}
+	if s.codec.video() {
+		// H.222.0 2.4.3.7: the timestamps apply to the first access unit
+		// that starts in this PES; which one that is, the byte stream says
+		// (access.go).
+		hasDTS := dts >= 0
+		if !hasDTS {
+			dts = pts
 		}
-		s.ptsq = append(s.ptsq, pendingPTS{es: s.bufBase + int64(len(s.buf)), pts: s.unwrap(pts)})
+		e.dts = s.unwrap(dts)
+		e.pts = e.dts + signed33(pts-dts)
+		e.hasDTS = hasDTS
+	} else {
+		e.pts = s.unwrap(pts)
 	}
+	if len(s.ptsq) >= 64 {
+		s.ptsq = s.ptsq[1:]
+	}
+	s.ptsq = append(s.ptsq, e)
 	return nil
 }
 
@@ -282,18 +289,26 @@ func (s *stream) startPES(off int64) error {
 // the input (eof true).
 func (s *stream) endPES(eof bool) error {
 	if s.inPES {
+		why := ""
 		switch {
 		case !s.hdrDone:
-			return s.dropPES(s.pesOff, "PES header cut short")
+			why = "PES header cut short"
 		case s.pesRemain > 0:
-			return s.dropPES(s.pesOff, fmt.Sprintf("PES truncated: %d bytes missing", s.pesRemain))
+			why = fmt.Sprintf("PES truncated: %d bytes missing", s.pesRemain)
 		case eof && s.truncated:
-			return s.dropPES(s.pesOff, "PES cut by the end of the input")
+			why = "PES cut by the end of the input"
+		}
+		if why != "" {
+			// At the end of the input, what came before the damaged PES
+			// (access units waiting for their decode time) is still read.
+			if err := s.dropPES(s.pesOff, why); err != nil || !eof {
+				return err
+			}
 		}
 	}
 	if eof {
 		if s.codec.video() {
-			return s.flushAU()
+			return s.endVideo()
 		}
 		return s.flushAudio(true)
 	}
@@ -324,13 +339,13 @@ func (s *stream) reset() {
 	if s.auOpen && len(s.buf) > 0 {
 		s.d.stats.DroppedSamples++
 	}
-	if s.codec.video() && (s.auOpen || s.idx.len() > 0) {
+	if s.codec.video() && (s.auOpen || s.idx.len()+len(s.vq) > 0) {
 		s.needSync = true
 	}
-	s.auOpen = false
+	s.auOpen, s.auVCL, s.auTimed = false, false, false
 	s.bufBase += int64(len(s.buf))
 	s.buf, s.chunks = s.buf[:0], s.chunks[:0]
-	s.scan = s.bufBase
+	s.scan, s.scanES = s.bufBase, s.bufBase
 	s.ptsq = s.ptsq[:0]
 	s.grpOpen = false
 	s.broken = true
@@ -338,10 +353,6 @@ func (s *stream) reset() {
 
 // data appends ES bytes carried by the packet at off, starting pos bytes into it.
 func (s *stream) data(off int64, pos int, b []byte) error {
-	if s.codec.video() && !s.auOpen {
-		s.broken = true
-		return nil
-	}
 	s.chunks = append(s.chunks, chunk{
 		es: s.bufBase + int64(len(s.buf)), pkt: off, skip: uint16(pos + s.d.hdr), n: uint16(len(b)),
 		reg: !s.broken,
@@ -351,10 +362,10 @@ func (s *stream) data(off int64, pos int, b []byte) error {
 	if len(s.buf) > s.d.maxAU {
 		return s.errf(s.idx.len()+1, off, segment.ErrMalformed, "access unit larger than %d bytes", s.d.maxAU)
 	}
-	if !s.codec.video() {
-		return s.flushAudio(false)
+	if s.codec.video() {
+		return s.scanVideo(false)
 	}
-	return nil
+	return s.flushAudio(false)
 }
 
 // locate builds the locator of ES bytes [a, b).
@@ -465,51 +476,6 @@ func rescale(t int64, ts int64) int64 {
 		return t
 	}
 	return floorDiv(t*ts+clock/2, clock)
-}
-
-// flushAU turns the buffered access unit into a sample.
-func (s *stream) flushAU() error {
-	if !s.auOpen {
-		return nil
-	}
-	s.auOpen = false
-	raw := s.buf
-	sec := float64(s.auPTS) / clock
-	size, sync := s.vcfg.analyze(raw)
-	if s.vcfg.changed && !s.psWarned {
-		s.psWarned = true
-		s.vcfg.keepFrom = s.idx.len()
-		s.warn("parameter sets change mid-stream: keeping them in band with an "+s.vcfg.entryName()+" sample entry; Apple devices expect "+
-			map[bool]string{true: "avc1", false: "hvc1"}[s.vcfg.codec == codecH264],
-			"change", s.vcfg.why, "time", fmt.Sprintf("%.3fs", sec-float64(s.first90)/clock), "offset", s.auOff)
-	}
-	if size == 0 || (s.needSync && !sync) || !s.vcfg.ready() {
-		if len(raw) > 0 {
-			s.d.stats.DroppedSamples++
-		}
-		return nil
-	}
-	s.needSync = false
-	dts := s.auDTS
-	if s.idx.len() > 0 {
-		prev := s.idx.lastDT
-		if dts <= prev {
-			s.warn("non-increasing DTS; adjusted", "offset", s.auOff)
-			dts = prev + max(s.lastDur, 1)
-		}
-		s.lastDur = dts - prev
-	} else {
-		s.first90, s.minPTS = dts, s.auPTS
-	}
-	cto := s.auPTS - dts
-	if cto > 1<<30 || cto < -(1<<30) {
-		return s.errf(s.idx.len()+1, s.auOff, segment.ErrMalformed, "PTS-DTS of %d ticks", cto)
-	}
-	s.minPTS = min(s.minPTS, s.auPTS)
-	s.addSample(dts, int32(cto), uint32(size), sync, s.locate(s.bufBase, s.bufBase+int64(len(raw))))
-	s.bufBase += int64(len(s.buf))
-	s.buf, s.chunks = s.buf[:0], s.chunks[:0]
-	return nil
 }
 
 // start is the file offset of the sample's first byte, used as Sample.Offset.

@@ -139,6 +139,9 @@ func (s *stream) audioTrack(t *segment.Track) error {
 	case codecAC3:
 		t.Codec = "ac-3"
 		t.SampleEntry = mp4.CreateAudioSampleEntryBox("ac-3", uint16(c.channels), 16, rate, c.dac3)
+	case codecOpus:
+		t.Codec = "opus"
+		t.SampleEntry = mp4.CreateAudioSampleEntryBox("Opus", uint16(c.channels), 16, 48000, c.dops())
 	case codecEAC3:
 		if !c.dec3Done || len(c.dec3.EC3Subs) == 0 {
 			return fmt.Errorf("no complete E-AC-3 sample")

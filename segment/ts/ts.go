@@ -2,10 +2,20 @@
 // model of package segment, so a TS input packages exactly like an MP4 one.
 //
 // Supported elementary streams: H.264 (stream_type 0x1B), HEVC (0x24), AAC in
-// ADTS (0x0F), AC-3 (0x81, or 0x06 with an AC-3 descriptor/registration) and
-// E-AC-3 (0x87, or 0x06 with an E-AC-3 descriptor/registration). Other streams
-// (SCTE-35, teletext, ID3, DVB subtitles, MPEG audio, ...) are ignored with a
-// log message.
+// ADTS (0x0F), AC-3 (0x81, or 0x06 with an AC-3 descriptor/registration),
+// E-AC-3 (0x87, or 0x06 with an E-AC-3 descriptor/registration) and Opus
+// (0x06 with the "Opus" registration and the channel configuration in
+// extension descriptor 0x80, as the ETSI draft "Opus in MPEG-2 Transport
+// Stream" published by opus-codec.org defines; channel_config_code 0 to 8).
+// Every other elementary stream of the
+// program (SCTE-35, teletext, ID3, DVB subtitles, MPEG audio, ...) is
+// ignored with a warning naming its PID and stream type.
+//
+// Packets of the program's streams that arrive before its first PMT (a
+// stream joined mid-way, or a file cut from one) are held back, as file
+// offsets, and read once the PMT says what they are: up to 32,768 packets
+// (6 MiB of input, 256 KiB of memory). Beyond that the oldest are dropped
+// with a warning and counted in Stats.UnheldPackets.
 //
 // # Indexing and memory
 //
@@ -14,7 +24,8 @@
 // of the first TS packet that carries the sample, the in-packet offset of its
 // first byte, the number of packet slots it spans and its elementary-stream
 // length (or, for a sample whose packets are not regularly laid out, its
-// explicit byte runs). Payloads are re-read from the file when Track.Data is
+// explicit byte runs); a video access unit may span PES packets, whose
+// headers the reader skips. Payloads are re-read from the file when Track.Data is
 // asked for them, and H.264/HEVC access units are converted from Annex B to
 // 4-byte length-prefixed NAL units on the fly. Only one access unit per
 // track is buffered while indexing.
@@ -55,6 +66,16 @@
 // PresentationTime() - PresentationOffset, exactly as far from the other
 // tracks' samples as in the TS.
 //
+// Video decode times are the stream's DTS while they increase, and a PES
+// without DTS has DTS = PTS where that fits between its neighbours. Where
+// they do not (PTS-only B-frames, a repeated or decreasing DTS), decode
+// times are derived from the presentation order: the n-th access unit is
+// decoded at the n-th smallest PTS (sorted over a window of 17 access
+// units, the largest reorder depth H.264 and HEVC allow), shifted as the
+// last trusted DTS was; composition offsets may then be negative, as CMAF
+// allows. Such access units are counted in Stats.DerivedDTS and reported
+// once per track.
+//
 // Video tracks use a 90 kHz timescale. Audio tracks use the sample rate, so
 // an AAC frame lasts exactly 1024 ticks (AC-3 1536): frame times are counted
 // in samples from the first PTS and only re-anchored on a PES PTS that
@@ -73,11 +94,29 @@
 // avc3/hev1 instead, with a warning naming the change and its time, and from
 // that access unit on every parameter set stays in band; Track.Width and
 // Height describe the first SPS. Video before the first IDR/IRAP access unit
-// is dropped. Audio samples are raw AAC frames (ADTS
+// is dropped.
+//
+// Access units are found in the Annex B byte stream, not from PES
+// boundaries: a PES may start with the tail of the previous access unit (as
+// Apple's segmenter writes them), carry several, or a part of one. An access
+// unit starts at the first NAL unit that H.264 7.4.1.2.3 or HEVC 7.4.2.4.4
+// lets start one after a picture (delimiter, parameter set, SEI, ..., the
+// first slice of the next picture), and takes the timestamps of the PES in
+// which it starts (H.222.0 2.4.3.7). One without a PES of its own follows
+// the previous access unit by its duration (counted in
+// Stats.UntimedSamples), except that H.264 which may code field pictures
+// keeps such a second field with the first, as MP4 stores field pairs.
+//
+// Audio samples are raw AAC frames (ADTS
 // header removed; the AudioSpecificConfig is built from the ADTS header, with
 // the real channel configuration), AC-3 sync frames, or E-AC-3 sync frames
 // grouped into 1536-sample units (independent substream 0 with its dependent
-// substreams), described by dac3/dec3 built from the frame headers.
+// substreams), described by dac3/dec3 built from the frame headers, or Opus
+// packets (the control header removed; their duration from the TOC byte),
+// described by a dOps whose PreSkip is the start trim of the first access
+// units, which also moves the track's first presented sample (the writer's
+// edit list trims it). Later start trims and end trims cannot be expressed
+// in CMAF fragments and are not applied.
 //
 // Sample.Offset is the file offset of the sample's first payload byte; the
 // track's SampleReader uses it to find the sample's locator.
@@ -125,6 +164,8 @@ type Options struct {
 	// (0 means DefaultMaxSampleSize). Larger units are reported as
 	// segment.ErrMalformed instead of being buffered.
 	MaxSampleSize int
+
+	maxHeld int // tests: overrides maxHeldPackets
 }
 
 // Stats counts what Open saw and repaired while indexing.
@@ -138,7 +179,11 @@ type Stats struct {
 	DroppedPES       int   // PES packets dropped as damaged or truncated
 	DroppedSamples   int   // access units dropped (damaged, or before the first sync sample)
 	Discontinuities  int   // time-base discontinuities stitched
+	DerivedDTS       int   // video access units whose DTS was missing or not increasing, derived from the PTS order
+	UntimedSamples   int   // video access units without a PTS of their own, timed from the one before
 	TruncatedPackets int   // a partial packet at the end of the input
+	HeldPackets      int   // packets of the program's streams before its first PMT, held back and read once it came
+	UnheldPackets    int   // packets before the first PMT beyond the hold-back bound, dropped
 }
 
 // Source is an indexed transport stream. It embeds the segment.Source the

@@ -39,6 +39,9 @@ type videoConfig struct {
 	changed  bool
 	why      string
 	keepFrom int
+	// fields is set when an H.264 SPS allows field pictures
+	// (frame_mbs_only_flag 0); fieldsKnown once an SPS was read.
+	fields, fieldsKnown bool
 }
 
 func (c *videoConfig) ready() bool {
@@ -186,6 +189,7 @@ func (c *videoConfig) appendSample(dst, au []byte, i int) ([]byte, error) {
 
 type spsInfo struct {
 	id            uint32
+	fields        bool // H.264 frame_mbs_only_flag 0
 	width, height int
 	sarW, sarH    uint
 	color         *segment.Color
@@ -217,6 +221,7 @@ func (c *videoConfig) addPS(k int, n []byte) (keep bool) {
 	}
 	keep = false
 	if info != nil {
+		c.fields, c.fieldsKnown = c.fields || info.fields, true
 		if c.width == 0 {
 			c.width, c.height = info.width, info.height
 			c.sarW, c.sarH, c.color, c.codecStr = info.sarW, info.sarH, info.color, info.codec
@@ -279,7 +284,8 @@ func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err er
 			return 0, nil, err
 		}
 		in := &spsInfo{id: sps.ParameterID, width: int(sps.Width), height: int(sps.Height), sarW: 1, sarH: 1,
-			codec: fmt.Sprintf("avc1.%02x%02x%02x", sps.Profile, sps.ProfileCompatibility, sps.Level)}
+			fields: !sps.FrameMbsOnlyFlag,
+			codec:  fmt.Sprintf("avc1.%02x%02x%02x", sps.Profile, sps.ProfileCompatibility, sps.Level)}
 		if v := sps.VUI; v != nil {
 			if v.SampleAspectRatioWidth > 0 && v.SampleAspectRatioHeight > 0 {
 				in.sarW, in.sarH = v.SampleAspectRatioWidth, v.SampleAspectRatioHeight
@@ -305,6 +311,26 @@ func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err er
 		}
 		return in.id, in, nil
 	}
+}
+
+// fieldPairs reports whether the stream may send the two fields of a frame
+// as two pictures (H.264 whose SPS has frame_mbs_only_flag 0). Before any
+// SPS was recorded, the open access unit au is searched for one.
+func (c *videoConfig) fieldPairs(au []byte) bool {
+	if c.codec != codecH264 {
+		return false
+	}
+	if !c.fieldsKnown {
+		_ = forEachNALU(au, func(n []byte) error {
+			if k, _, _ := naluKind(c.codec, n); k == psSPS {
+				if _, info, err := c.parsePS(k, n); err == nil && info != nil {
+					c.fields = c.fields || info.fields
+				}
+			}
+			return nil
+		})
+	}
+	return c.fields
 }
 
 func (c *videoConfig) nalus(k int) [][]byte {
