@@ -56,17 +56,33 @@ type Presentation struct {
 	CMAF bool
 
 	// Live fields (DASH MPD@availabilityStartTime, @publishTime,
-	// @timeShiftBufferDepth, @minimumUpdatePeriod). Unused for VOD.
-	AvailabilityStartTime time.Time
-	PublishTime           time.Time
-	TimeShiftBufferDepth  time.Duration
-	MinimumUpdatePeriod   time.Duration
+	// @timeShiftBufferDepth, @minimumUpdatePeriod,
+	// @suggestedPresentationDelay). Unused for VOD. A zero
+	// TimeShiftBufferDepth means an unlimited window (HLS
+	// EXT-X-PLAYLIST-TYPE:EVENT).
+	AvailabilityStartTime      time.Time
+	PublishTime                time.Time
+	TimeShiftBufferDepth       time.Duration
+	MinimumUpdatePeriod        time.Duration
+	SuggestedPresentationDelay time.Duration
+	// UTCTiming lists DASH UTCTiming sources (scheme and value, e.g.
+	// urn:mpeg:dash:utc:http-iso:2014 and a time URL) for live clients.
+	UTCTiming []Descriptor
+	// Ended marks a live presentation whose stream is over: HLS writes
+	// EXT-X-ENDLIST. (To turn a live MPD static, render it as VOD.)
+	Ended bool
+	// DiscontinuitySequence is the number of discontinuities (period
+	// changes) that have left a live window: HLS
+	// EXT-X-DISCONTINUITY-SEQUENCE.
+	DiscontinuitySequence uint64
 
 	Periods []Period
 }
 
 // Period is a span of the presentation with one set of switching sets. HLS
-// supports exactly one period.
+// supports exactly one period for VOD; in a live presentation each period
+// is a discontinuity-free span, and HLS writes EXT-X-DISCONTINUITY between
+// periods.
 type Period struct {
 	// ID is DASH Period@id; empty uses the period's index.
 	ID string
@@ -264,6 +280,9 @@ type SegmentRef struct {
 	Start, Duration uint64
 	// Size is the segment size in bytes.
 	Size uint64
+	// ProgramDateTime is the wall-clock time of the segment's start (live
+	// ingest time): HLS EXT-X-PROGRAM-DATE-TIME. Zero means none.
+	ProgramDateTime time.Time
 }
 
 // IFrameRef locates one sync sample for trick play: the byte range covers
