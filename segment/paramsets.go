@@ -281,10 +281,12 @@ func resolveParameterSets(ctx context.Context, t *Track, log *slog.Logger) error
 	return nil
 }
 
-// sampleHead reads the NAL units that precede the first slice of a sample.
+// sampleHead reads the NAL units that precede the first slice of a sample
+// (or, with all set, every NAL unit of it).
 type sampleHead struct {
 	t   *Track
 	c   nalSyntax
+	all bool
 	buf []byte
 }
 
@@ -292,14 +294,16 @@ type sampleHead struct {
 // first slice, in order.
 func (h *sampleHead) paramSets(s *Sample) ([][]byte, error) {
 	var out [][]byte
-	err := h.walk(s, func(nal []byte) { out = append(out, nal) })
+	err := h.walk(s, h.c.isParamSet, func(nal []byte) { out = append(out, bytes.Clone(nal)) })
 	return out, err
 }
 
-// walk calls ps for each parameter set before the first slice of s. With a
-// source that exposes its io.ReaderAt it reads a small window at a time;
-// otherwise it reads the whole sample.
-func (h *sampleHead) walk(s *Sample, ps func(nal []byte)) error {
+// walk calls fn for each NAL unit before the first slice of s (each NAL
+// unit with h.all) whose type want accepts, at most maxParamSetSize bytes
+// each; nal is valid until fn returns. With a source that exposes its
+// io.ReaderAt it reads a small window and then only the NAL units' length
+// fields and the NAL units wanted; otherwise it reads the whole sample.
+func (h *sampleHead) walk(s *Sample, want func(typ byte) bool, fn func(nal []byte)) error {
 	c := h.c
 	size := int64(s.Size)
 	var ra io.ReaderAt
@@ -359,18 +363,18 @@ func (h *sampleHead) walk(s *Sample, ps func(nal []byte)) error {
 			return fmt.Errorf("%w: NAL unit length %d at byte %d of a %d-byte sample", ErrMalformed, n, pos, size)
 		}
 		typ := c.nalType(hdr[ls:])
-		if c.isVCL(typ) {
+		if c.isVCL(typ) && !h.all {
 			return nil
 		}
-		if c.isParamSet(typ) {
+		if want(typ) {
 			if n > maxParamSetSize {
-				return fmt.Errorf("%w: %d-byte parameter set", ErrMalformed, n)
+				return fmt.Errorf("%w: %d-byte NAL unit of type %d before the first slice", ErrMalformed, n, typ)
 			}
 			nal, err := read(pos+ls, n)
 			if err != nil {
 				return err
 			}
-			ps(bytes.Clone(nal))
+			fn(nal)
 		}
 		pos += ls + n
 	}
