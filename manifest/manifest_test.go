@@ -287,3 +287,27 @@ func TestMediaDuration(t *testing.T) {
 		t.Errorf("explicit Duration not used: %v", got)
 	}
 }
+
+func TestParseInstreamID(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		typ manifest.CaptionType
+		ch  int
+	}{
+		{"CC1", manifest.CEA608, 1}, {"cc4", manifest.CEA608, 4},
+		{"SERVICE1", manifest.CEA708, 1}, {"service63", manifest.CEA708, 63},
+		{"CC0", "", 0}, {"CC5", "", 0}, {"CC01", "", 0}, {"CC+1", "", 0}, {"CC", "", 0},
+		{"SERVICE64", "", 0}, {"SERVICE", "", 0}, {"T1", "", 0}, {"", "", 0},
+	} {
+		typ, ch, err := manifest.ParseInstreamID(c.in)
+		if typ != c.typ || ch != c.ch || (err == nil) != (c.typ != "") || err != nil && !errors.Is(err, manifest.ErrCaptions) {
+			t.Errorf("ParseInstreamID(%q) = %q, %d, %v", c.in, typ, ch, err)
+			continue
+		}
+		if err == nil {
+			if id := (manifest.ClosedCaption{Type: typ, Channel: ch}).InstreamID(); id != strings.ToUpper(c.in) {
+				t.Errorf("InstreamID of %q = %q", c.in, id)
+			}
+		}
+	}
+}

@@ -161,6 +161,12 @@ type SwitchingSet struct {
 	// a closed-GOP random access point).
 	StartWithSAP int
 
+	// ClosedCaptions lists the CEA-608/708 caption services that every
+	// representation of a video set carries in its video (see
+	// ClosedCaption). HLS variants of a set without any say
+	// CLOSED-CAPTIONS=NONE when no set has captions.
+	ClosedCaptions []ClosedCaption
+
 	// Protection describes the encryption of every representation in the
 	// set, unless a representation has its own. Nil means clear.
 	Protection *ProtectionInfo

@@ -51,6 +51,8 @@ var (
 	ErrIFrame = errors.New("bad I-frame reference")
 	// ErrProtection means protection information that cannot be signalled.
 	ErrProtection = errors.New("bad protection information")
+	// ErrCaptions means a closed-caption service that cannot be signalled.
+	ErrCaptions = errors.New("bad closed-caption service")
 )
 
 // maxReported bounds the errors Validate collects, so a model with a bad
@@ -218,6 +220,7 @@ func (v *validator) set(pid string, set *SwitchingSet) {
 	if set.Protection != nil {
 		v.protection(pid, set.ID, "", set.Protection)
 	}
+	v.captions(pid, set)
 }
 
 func (v *validator) protection(pid, setID, repID string, pi *ProtectionInfo) {

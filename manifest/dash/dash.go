@@ -170,6 +170,7 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	if set.Forced {
 		as.Roles = append(as.Roles, descriptor(schemeRole, "forced-subtitle"))
 	}
+	as.Accessibility = append(as.Accessibility, captions(set.ClosedCaptions)...)
 	shared := sharedTemplate(set.Representations)
 	if shared {
 		as.SegmentTemplate = template(&set.Representations[0])
@@ -187,6 +188,36 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 		as.Representations = append(as.Representations, rx)
 	}
 	return as, nil
+}
+
+// captions returns the Accessibility descriptors of closed captions
+// carried in the video, as SCTE 214-1 and the DASH-IF guidelines write
+// them: one for the CEA-608 channels, value "CC1=eng;CC3=spa", and one for
+// the CEA-708 services, value "1=lang:eng;2=lang:spa".
+func captions(ccs []manifest.ClosedCaption) []mpd.DescriptorType {
+	var v608, v708 string
+	for _, c := range ccs {
+		switch c.Type {
+		case manifest.CEA608:
+			if v608 != "" {
+				v608 += ";"
+			}
+			v608 += "CC" + strconv.Itoa(c.Channel) + "=" + c.Lang
+		case manifest.CEA708:
+			if v708 != "" {
+				v708 += ";"
+			}
+			v708 += strconv.Itoa(c.Channel) + "=lang:" + c.Lang
+		}
+	}
+	var out []mpd.DescriptorType
+	if v608 != "" {
+		out = append(out, descriptor(schemeCEA608, v608))
+	}
+	if v708 != "" {
+		out = append(out, descriptor(schemeCEA708, v708))
+	}
+	return out
 }
 
 // videoLimits sets maxWidth, maxHeight, maxFrameRate and, when all

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ func models() map[string]*manifest.Presentation {
 		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
 		"subsecond":  manifesttest.SubSecond(),
 		"hdr":        hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9}),
+		"captions":   manifesttest.Captioned(8 * time.Second),
 	}
 }
 
@@ -562,4 +565,54 @@ func TestColor(t *testing.T) {
 			t.Errorf("representation descriptors %v, want PQ on the first and none on the second", reps)
 		}
 	})
+}
+
+// TestClosedCaptions: the closed captions of the video set become one
+// Accessibility descriptor per caption type on the video AdaptationSet, in
+// the value syntax of SCTE 214-1 that players parse; other sets get none.
+func TestClosedCaptions(t *testing.T) {
+	p := manifesttest.Captioned(8 * time.Second)
+	m, err := mpd.ReadFromString(string(render(t, p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, as := range m.Periods[0].AdaptationSets {
+		for _, a := range as.AccessibilityElems {
+			if strings.HasPrefix(*a.SchemeIdUri, "urn:scte:dash:cc:") {
+				got = append(got, *as.ContentType+" "+*a.SchemeIdUri+" "+*a.Value)
+			}
+		}
+	}
+	want := []string{
+		"video urn:scte:dash:cc:cea-608:2015 CC1=eng;CC3=spa",
+		"video urn:scte:dash:cc:cea-708:2015 1=lang:eng",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("caption descriptors:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Invalid services are refused, naming the set.
+	for _, c := range []manifest.ClosedCaption{
+		{Type: manifest.CEA608, Channel: 5, Lang: "eng"},
+		{Type: manifest.CEA708, Channel: 64, Lang: "eng"},
+		{Type: manifest.CEA608, Channel: 2, Lang: "eng;CC3=spa"},
+		{Type: manifest.CEA608, Channel: 2},
+		{Type: "cea-709", Channel: 1, Lang: "eng"},
+		{Type: manifest.CEA608, Channel: 1, Lang: "fra"}, // CC1 twice
+	} {
+		p := manifesttest.Captioned(8 * time.Second)
+		p.Periods[0].Sets[0].ClosedCaptions = append(p.Periods[0].Sets[0].ClosedCaptions, c)
+		var b bytes.Buffer
+		err := dash.Render(&b, p)
+		var ve *manifest.ValidationError
+		if !errors.Is(err, manifest.ErrCaptions) || !errors.As(err, &ve) || ve.Set != "video" || b.Len() != 0 {
+			t.Errorf("%+v: %v, want ErrCaptions naming set video and nothing written", c, err)
+		}
+	}
+	p = manifesttest.Captioned(8 * time.Second)
+	p.Periods[0].Sets[1].ClosedCaptions = p.Periods[0].Sets[0].ClosedCaptions
+	if err := dash.Render(io.Discard, p); !errors.Is(err, manifest.ErrCaptions) || !strings.Contains(err.Error(), "audio set") {
+		t.Errorf("captions on an audio set: %v, want ErrCaptions", err)
+	}
 }

@@ -8,7 +8,10 @@
 // profile); other segment lists become SegmentList. The CMAF profile is
 // added when the presentation says its segments are CMAF. Video sets with
 // I-frames get a trick mode AdaptationSet (DASH-IF trickmode
-// EssentialProperty). Protection becomes an mp4protection descriptor with
+// EssentialProperty); closed captions carried in the video become SCTE
+// 214-1 Accessibility descriptors (urn:scte:dash:cc:cea-608:2015 with
+// "CC1=eng;CC3=spa", urn:scte:dash:cc:cea-708:2015 with "1=lang:eng").
+// Protection becomes an mp4protection descriptor with
 // the scheme and default KID and one descriptor per DRM system (cenc:pssh,
 // mspr:pro, dashif:Laurl, clearkey:Laurl). Durations are exact to the
 // nanosecond.

@@ -40,6 +40,8 @@ const (
 	schemeChannels      = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
 	schemeMP4Protection = "urn:mpeg:dash:mp4protection:2011"
 	schemeTrickMode     = "http://dashif.org/guidelines/trickmode"
+	schemeCEA608        = "urn:scte:dash:cc:cea-608:2015"
+	schemeCEA708        = "urn:scte:dash:cc:cea-708:2015"
 )
 
 type mpdXML struct {

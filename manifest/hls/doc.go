@@ -4,6 +4,9 @@
 // sets, a side-loaded WebVTT file as one segment), and I-frame playlists
 // for trick play (RenderIFrames). RenderAll validates once and writes them
 // all under the URIs the multivariant playlist uses (see Playlists).
+// Closed captions carried in the video become EXT-X-MEDIA renditions of
+// TYPE=CLOSED-CAPTIONS named by the variants' CLOSED-CAPTIONS attribute;
+// with none anywhere, every variant says CLOSED-CAPTIONS=NONE.
 //
 // Output is deterministic and follows RFC 8216 and the parts of Apple's HLS
 // Authoring Specification that it makes mandatory; comments next to the

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func models() map[string]*manifest.Presentation {
 		"rotation":   manifesttest.Rotated(8*time.Second, manifest.CBCS, 2),
 		"subsecond":  manifesttest.SubSecond(),
 		"audioonly":  audioOnly(),
+		"captions":   manifesttest.Captioned(8 * time.Second),
 	}
 }
 
@@ -364,5 +366,75 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no protected segments checked")
+	}
+}
+
+// TestClosedCaptions: closed captions carried in the video are one
+// EXT-X-MEDIA rendition of TYPE=CLOSED-CAPTIONS per service, without URI,
+// in a group every variant of the set names; CEA-708 services need
+// version 7. CLOSED-CAPTIONS=NONE is written only when no variant has
+// captions, since NONE on one EXT-X-STREAM-INF must be on all of them.
+func TestClosedCaptions(t *testing.T) {
+	files := renderAll(t, manifesttest.Captioned(8*time.Second))
+	main := string(files["main.m3u8"])
+	for _, want := range []string{
+		"#EXT-X-VERSION:7\n",
+		`#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",LANGUAGE="eng",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"` + "\n",
+		`#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="Español",LANGUAGE="spa",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC3"` + "\n",
+		`#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="SERVICE1",LANGUAGE="eng",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="SERVICE1"` + "\n",
+	} {
+		if !strings.Contains(main, want) {
+			t.Errorf("multivariant playlist lacks %s", want)
+		}
+	}
+	pl, _, err := m3u8.DecodeFrom(strings.NewReader(main), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range pl.(*m3u8.MasterPlaylist).Variants {
+		if !v.Iframe && v.Captions != "cc" {
+			t.Errorf("variant %s: CLOSED-CAPTIONS=%q, want \"cc\"", v.URI, v.Captions)
+		}
+	}
+
+	// CEA-608 only: no version 7 for captions.
+	p := manifesttest.Captioned(8 * time.Second)
+	p.Periods[0].Sets[0].ClosedCaptions = p.Periods[0].Sets[0].ClosedCaptions[:2]
+	if main := string(renderAll(t, p)["main.m3u8"]); !strings.Contains(main, "#EXT-X-VERSION:6\n") || strings.Contains(main, "SERVICE") {
+		t.Errorf("CEA-608 only:\n%s", main)
+	}
+
+	// Three video sets: HEVC with other services (its own group), AV1 with
+	// none (no CLOSED-CAPTIONS attribute, and no NONE anywhere).
+	p = manifesttest.Captioned(8 * time.Second)
+	sets := p.Periods[0].Sets
+	hevc, av1 := sets[0], sets[0]
+	hevc.ID, hevc.ClosedCaptions = "video-hevc", []manifest.ClosedCaption{{Type: manifest.CEA608, Channel: 1, Lang: "eng"}}
+	av1.ID, av1.ClosedCaptions = "video-av1", nil
+	for _, s := range []*manifest.SwitchingSet{&hevc, &av1} {
+		s.Representations = slices.Clone(s.Representations[:1])
+		s.Representations[0].ID, s.Representations[0].Template = s.ID, nil
+	}
+	p.Periods[0].Sets = append([]manifest.SwitchingSet{sets[0], hevc, av1}, sets[1:]...)
+	main = string(renderAll(t, p)["main.m3u8"])
+	if strings.Contains(main, "NONE") || strings.Count(main, `GROUP-ID="cc-2"`) != 1 || !strings.Contains(main, `GROUP-ID="cc-2",NAME="CC1"`) {
+		t.Errorf("groups per caption set:\n%s", main)
+	}
+	pl, _, err = m3u8.DecodeFrom(strings.NewReader(main), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range pl.(*m3u8.MasterPlaylist).Variants {
+		want := map[string]string{"video-720p.m3u8": "cc", "video-360p.m3u8": "cc", "video-hevc.m3u8": "cc-2", "video-av1.m3u8": ""}[v.URI]
+		if !v.Iframe && v.Captions != want {
+			t.Errorf("variant %s: CLOSED-CAPTIONS=%q, want %q", v.URI, v.Captions, want)
+		}
+	}
+
+	// A NAME holding a quote cannot be written.
+	p = manifesttest.Captioned(8 * time.Second)
+	p.Periods[0].Sets[0].ClosedCaptions[0].Label = `"CC"`
+	if err := hls.RenderMultivariant(io.Discard, p); !errors.Is(err, hls.ErrText) {
+		t.Errorf("quote in NAME: %v, want ErrText", err)
 	}
 }

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,11 +142,75 @@ func characteristics(set *manifest.SwitchingSet) string {
 	return strings.Join(cs, ",")
 }
 
+// ccGroup is the HLS rendition group of closed captions shared by the video
+// sets that carry the same services.
+type ccGroup struct {
+	id       string
+	services []manifest.ClosedCaption
+}
+
+// ccGroups returns the closed-caption groups of p in model order ("cc",
+// then "cc-2", ... for video sets with other services) and the group of
+// each video set that has captions.
+func ccGroups(p *manifest.Presentation) ([]*ccGroup, map[*manifest.SwitchingSet]*ccGroup) {
+	var groups []*ccGroup
+	bySet := map[*manifest.SwitchingSet]*ccGroup{}
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		if set.ContentType != manifest.Video || len(set.ClosedCaptions) == 0 {
+			continue
+		}
+		var g *ccGroup
+		for _, o := range groups {
+			if slices.Equal(o.services, set.ClosedCaptions) {
+				g = o
+			}
+		}
+		if g == nil {
+			g = &ccGroup{id: "cc", services: set.ClosedCaptions}
+			if len(groups) > 0 {
+				g.id += "-" + strconv.Itoa(len(groups)+1)
+			}
+			groups = append(groups, g)
+		}
+		bySet[set] = g
+	}
+	return groups, bySet
+}
+
+// ccTags writes the EXT-X-MEDIA tags of a closed-caption group. NAME is the
+// service's label or its INSTREAM-ID, unique within the group (RFC 8216
+// 4.3.4.1); there is no URI: the captions are in the video.
+func ccTags(w *writer, g *ccGroup) {
+	var names []string
+	for _, c := range g.services {
+		id := c.InstreamID()
+		name := c.Label
+		if name == "" {
+			name = id
+		}
+		if contains(names, name) {
+			name += " (" + id + ")"
+		}
+		names = append(names, name)
+		w.str("#EXT-X-MEDIA:")
+		w.enum(true, "TYPE", "CLOSED-CAPTIONS")
+		w.quoted(false, "GROUP-ID", g.id)
+		w.quoted(false, "NAME", name)
+		w.quoted(false, "LANGUAGE", c.Lang)
+		w.enum(false, "DEFAULT", "NO")
+		w.enum(false, "AUTOSELECT", "YES")
+		w.quoted(false, "INSTREAM-ID", id)
+		w.b = append(w.b, '\n')
+	}
+}
+
 // multivariant writes the multivariant playlist.
 func multivariant(p *manifest.Presentation) *writer {
 	w := &writer{b: make([]byte, 0, 4096)}
 	audio := collect(p, manifest.Audio)
 	subs := collect(p, manifest.Text)
+	ccs, ccOf := ccGroups(p)
 
 	var videos []rendition
 	version := 1
@@ -172,8 +237,14 @@ func multivariant(p *manifest.Presentation) *writer {
 	// EXT-X-MEDIA and I-frame streams suggest at least 4 (RFC 8216bis 8).
 	// PROGRAM-ID, removed in version 6, is never written (grafov/m3u8
 	// v0.12.1 always writes it).
-	if len(audio)+len(subs) > 0 {
+	if len(audio)+len(subs)+len(ccs) > 0 {
 		version = max(version, 4)
+	}
+	for _, g := range ccs {
+		// RFC 8216 7: INSTREAM-ID values SERVICEn need version 7.
+		if slices.ContainsFunc(g.services, func(c manifest.ClosedCaption) bool { return c.Type == manifest.CEA708 }) {
+			version = max(version, 7)
+		}
 	}
 	w.str("#EXTM3U\n#EXT-X-VERSION:")
 	w.uint(uint64(version))
@@ -217,6 +288,9 @@ func multivariant(p *manifest.Presentation) *writer {
 			mediaTag(w, "SUBTITLES", g.id, r)
 		}
 	}
+	for _, g := range ccs {
+		ccTags(w, g)
+	}
 
 	if len(videos) == 0 {
 		// Audio-only presentation: one variant per audio group, pointing at
@@ -235,7 +309,7 @@ func multivariant(p *manifest.Presentation) *writer {
 				peak, avg = peak+sp, avg+sa
 				codecs = append(codecs, subs[0].codecs()...)
 			}
-			streamInf(w, peak, avg, codecs, nil, g.id, firstID(subs))
+			streamInf(w, peak, avg, codecs, nil, g.id, firstID(subs), "")
 			w.uriLine(PlaylistURI(dflt.rep))
 		}
 		return w
@@ -274,7 +348,16 @@ func multivariant(p *manifest.Presentation) *writer {
 					codecs = append(codecs, sg.codecs()...)
 					subsID = sg.id
 				}
-				streamInf(w, peak, avg, codecs, &v, audioID, subsID)
+				// CLOSED-CAPTIONS=NONE only when no variant has captions:
+				// with NONE on one EXT-X-STREAM-INF, every one must say
+				// NONE (RFC 8216 4.3.4.2).
+				cc := "NONE"
+				if g := ccOf[v.set]; g != nil {
+					cc = `"` + g.id + `"`
+				} else if len(ccs) > 0 {
+					cc = ""
+				}
+				streamInf(w, peak, avg, codecs, &v, audioID, subsID, cc)
 				w.uriLine(PlaylistURI(v.rep))
 			}
 		}
@@ -341,8 +424,10 @@ func mediaTag(w *writer, typ, groupID string, r rendition) {
 	w.b = append(w.b, '\n')
 }
 
-// streamInf writes one EXT-X-STREAM-INF tag (without its URI line).
-func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audioID, subsID string) {
+// streamInf writes one EXT-X-STREAM-INF tag (without its URI line). cc is
+// the CLOSED-CAPTIONS value as written (a quoted group ID or NONE), empty
+// for none.
+func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audioID, subsID, cc string) {
 	w.str("#EXT-X-STREAM-INF:")
 	w.enum(true, "BANDWIDTH", strconv.FormatUint(peak, 10))
 	// Apple HLS Authoring Spec 9.14: AVERAGE-BANDWIDTH on every variant.
@@ -372,10 +457,8 @@ func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audio
 	if subsID != "" {
 		w.quoted(false, "SUBTITLES", subsID)
 	}
-	if v != nil {
-		// No closed captions are modelled: say so rather than let players
-		// look for them.
-		w.enum(false, "CLOSED-CAPTIONS", "NONE")
+	if cc != "" {
+		w.enum(false, "CLOSED-CAPTIONS", cc)
 	}
 	w.b = append(w.b, '\n')
 }
