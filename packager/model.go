@@ -80,6 +80,12 @@ func (r *runner) presentation() *manifest.Presentation {
 	}
 	sets := map[key]*manifest.SwitchingSet{}
 	var order []key
+	// The caption services of each video representation, by set.
+	type repCaptions struct {
+		services [][]ccService
+		ids      []string
+	}
+	captions := map[key]*repCaptions{}
 	for _, rep := range r.reps {
 		t := rep.track
 		if len(rep.webvtt) > 0 {
@@ -136,6 +142,20 @@ func (r *runner) presentation() *manifest.Presentation {
 			order = append(order, k)
 		}
 		set.Representations = append(set.Representations, r.representation(rep))
+		if t.Kind == segment.KindVideo {
+			rc := captions[k]
+			if rc == nil {
+				rc = &repCaptions{}
+				captions[k] = rc
+			}
+			rc.services = append(rc.services, r.captionServices(rep))
+			rc.ids = append(rc.ids, rep.id)
+		}
+	}
+	for _, k := range order {
+		if rc := captions[k]; rc != nil {
+			sets[k].ClosedCaptions = r.setCaptions(sets[k], rc.services, rc.ids)
+		}
 	}
 	// The first audio set is the default one.
 	defaultAudio := false

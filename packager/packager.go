@@ -151,6 +151,36 @@ type Job struct {
 	// some clients (FFmpeg's DASH demuxer) fail on them; HLS I-frame
 	// playlists are always written.
 	DASHTrickMode bool
+	// Captions configures the signalling of closed captions carried in the
+	// video; the zero value detects them.
+	Captions CaptionOptions
+}
+
+// CaptionOptions configures the closed captions that video tracks carry in
+// their SEI messages (CEA-608/708, see segment.DetectCaptions). They stay
+// in the video segments; the packager looks for them at the start of each
+// H.264 and HEVC track and signals the services it finds: HLS gets an
+// EXT-X-MEDIA rendition of TYPE=CLOSED-CAPTIONS per service, named by the
+// variants' CLOSED-CAPTIONS attribute, DASH an Accessibility descriptor
+// (urn:scte:dash:cc:cea-608:2015, urn:scte:dash:cc:cea-708:2015) on the
+// video AdaptationSet. A video switching set signals the services that all
+// its representations carry; services only some carry are logged as a
+// warning and left out, since a player may switch to a rendition without
+// them. Without captions HLS variants say CLOSED-CAPTIONS=NONE.
+type CaptionOptions struct {
+	// Languages maps caption services, named by their HLS INSTREAM-ID
+	// ("CC1"-"CC4" for CEA-608 channels, "SERVICE1"-"SERVICE63" for
+	// CEA-708 services; case-insensitive), to their languages: ISO 639-2
+	// codes such as "eng", which SCTE 214-1 asks for in DASH (letters,
+	// digits and '-'). Services without an entry are "und". A service
+	// listed here is also signalled for a video track whose scanned
+	// samples carry caption data but not that service yet (captions that
+	// start after the scan window).
+	Languages map[string]string
+	// Scan is how much of each video track, from its first sample, is
+	// searched for caption data; zero means segment.DefaultCaptionScan
+	// (30 s). A negative Scan turns detection and signalling off.
+	Scan time.Duration
 }
 
 // ObjectInfo is one object written by a job.
@@ -190,6 +220,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.checkNaming(); err != nil {
 		return nil, err
 	}
+	if err := r.parseCaptionLanguages(); err != nil {
+		return nil, err
+	}
 	defer r.closeSources()
 	if err := r.open(ctx); err != nil {
 		return nil, err
@@ -217,6 +250,8 @@ type runner struct {
 	sources []*segment.Source
 	reps    []*repJob
 	plan    *segment.Plan
+	// ccLangs is Job.Captions.Languages checked and keyed by service.
+	ccLangs map[ccService]string
 
 	mu        sync.Mutex
 	objects   []ObjectInfo
@@ -239,6 +274,8 @@ type repJob struct {
 	protection *manifest.ProtectionInfo
 	// webvtt holds the WebVTT segments written for HLS from a wvtt track.
 	webvtt []manifest.SegmentRef
+	// captions found in a video track (see CaptionOptions).
+	captions segment.Captions
 }
 
 func (r *runner) checkNaming() error {
@@ -551,6 +588,16 @@ func (c *readFromCounter) ReadFrom(r io.Reader) (int64, error) {
 
 func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	t := rep.track
+	if t.Kind == segment.KindVideo && r.job.Captions.Scan >= 0 {
+		cc, err := segment.DetectCaptions(ctx, t, r.job.Captions.Scan)
+		if err != nil {
+			return err
+		}
+		rep.captions = cc
+		if !cc.IsZero() {
+			r.log.Info("closed captions in the video", "track", t.String(), "cea608", cc.CEA608, "cea708", cc.CEA708)
+		}
+	}
 	if t.Codec == "wvtt" {
 		if r.job.Formats&HLS != 0 {
 			if err := r.writeWebVTT(ctx, rep); err != nil {

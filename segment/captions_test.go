@@ -30,13 +30,16 @@ func captioned(t testing.TB, file string, afterSlices bool, queue func(i int, s 
 		}
 	}
 	hevc := video.Codec[:4] == "hvc1" || video.Codec[:4] == "hev1"
-	var s cctest.Stream
+	var cc [][]byte
+	if queue != nil {
+		var s cctest.Stream
+		cc = s.Frames(video.SampleCount(), queue)
+	}
 	b, err := cctest.Remux(context.Background(), video, afterSlices, func(i int) [][]byte {
-		if queue == nil {
+		if cc == nil {
 			return nil
 		}
-		queue(i, &s)
-		nal, err := cctest.SEI(s.Next(), hevc, before...)
+		nal, err := cctest.SEI(cc[i], hevc, before...)
 		if err != nil {
 			t.Fatal(err)
 		}

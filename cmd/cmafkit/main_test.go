@@ -169,3 +169,35 @@ func TestPackageFixedIV(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageCaptions: --cc-lang names the languages of the caption
+// services found in the video, --cc-scan 0 turns their signalling off, and
+// malformed values are usage errors.
+func TestPackageCaptions(t *testing.T) {
+	const in = "../../testdata/captions/captions-test.ts"
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"package", "-q", "-o", dir, "--cc-lang", "cc1=eng", in}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	master, _ := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+	if !strings.Contains(string(master), `LANGUAGE="eng",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"`) || !strings.Contains(string(master), `INSTREAM-ID="SERVICE1"`) {
+		t.Errorf("master.m3u8:\n%s", master)
+	}
+	dir = t.TempDir()
+	if err := run(context.Background(), []string{"package", "-q", "-o", dir, "--cc-scan", "0", in}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if master, _ := os.ReadFile(filepath.Join(dir, "master.m3u8")); !strings.Contains(string(master), "CLOSED-CAPTIONS=NONE") {
+		t.Errorf("--cc-scan 0:\n%s", master)
+	}
+	for _, c := range []struct {
+		arg  string
+		exit int
+	}{{"CC1", 2}, {"=eng", 2}, {"CC1=eng,cc1=spa", 2}, {"CC9=eng", 1}, {"CC1=e n", 1}} {
+		err := run(context.Background(), []string{"package", "-q", "-o", t.TempDir(), "--cc-lang", c.arg, in}, &out, &errb)
+		if err == nil || exitCode(err) != c.exit {
+			t.Errorf("--cc-lang %s: %v (exit %d), want exit %d", c.arg, err, exitCode(err), c.exit)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&tracks, "tracks", "select tracks: video, audio, text or track IDs, comma-separated (default all)")
 	fs.Var(&langs, "lang", "language of each input's audio/text, in input order (comma-separated)")
 	fs.Var(&labels, "label", "label of each input's audio/text, in input order (comma-separated)")
+	var ccLangs listFlag
+	fs.Var(&ccLangs, "cc-lang", "languages of the closed captions in the video, `SERVICE=LANG` pairs: CC1=eng,CC3=spa,SERVICE1=eng (default und)")
+	ccScan := fs.Duration("cc-scan", segment.DefaultCaptionScan, "how much of each video track is searched for CEA-608/708 closed captions; 0 turns detection and signalling off")
 	initName := fs.String("init-name", "", "init segment name template (default $RepresentationID$/init.mp4)")
 	mediaName := fs.String("segment-name", "", "media segment name template (default $RepresentationID$/seg-$Number$.m4s)")
 	hlsName := fs.String("hls-name", "master.m3u8", "multivariant playlist name")
@@ -62,6 +65,13 @@ Examples:
   cmafkit package -o out                       # the built-in sample
   cmafkit package -o out 1080p.mp4 720p.mp4    # a ladder, HLS + DASH
   cmafkit package --single-file --dash in.mp4
+  cmafkit package --cc-lang CC1=eng,CC3=spa broadcast.ts   # name the caption languages
+
+Closed captions carried in H.264/HEVC video (CEA-608 CC1-CC4, CEA-708 SERVICE1-63, in
+SEI) stay in the video; the services found in its first 30 s (--cc-scan) are signalled
+in both manifests. --cc-lang names their languages (ISO 639-2, as DASH asks); a service
+it names is signalled whenever the video carries caption data, also when the scan did
+not see that service.
 
 Flags:
 `)
@@ -76,6 +86,24 @@ Flags:
 		SingleFile:      *single,
 		Storage:         packager.Dir(*out),
 		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
+		Captions:        packager.CaptionOptions{Scan: *ccScan},
+	}
+	if *ccScan <= 0 {
+		job.Captions.Scan = -1 // off
+	}
+	for _, pair := range ccLangs {
+		id, lang, ok := strings.Cut(pair, "=")
+		if !ok || id == "" || lang == "" {
+			return usageError{fmt.Sprintf("--cc-lang: %q is not SERVICE=LANG (e.g. CC1=eng)", pair)}
+		}
+		if job.Captions.Languages == nil {
+			job.Captions.Languages = map[string]string{}
+		}
+		id = strings.ToUpper(id)
+		if _, dup := job.Captions.Languages[id]; dup {
+			return usageError{fmt.Sprintf("--cc-lang: %s given twice", id)}
+		}
+		job.Captions.Languages[id] = lang
 	}
 	switch {
 	case *hlsOnly && *dashOnly:

@@ -8,9 +8,11 @@ package cctest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/Eyevinn/mp4ff/avc"
 	"github.com/Eyevinn/mp4ff/hevc"
@@ -152,11 +154,25 @@ func SEI(ccData []byte, isHEVC bool, before ...sei.SEIMessage) ([]byte, error) {
 	return avc.CreateSEINalu(msgs)
 }
 
+// Frames returns the cc_data of n frames: queue(i, s) is called before the
+// data of frame i is taken, so it can queue captions from that frame on.
+func (s *Stream) Frames(n int, queue func(i int, s *Stream)) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		queue(i, s)
+		out[i] = s.Next()
+	}
+	return out
+}
+
 // Remux writes the video track t as a fragmented MP4 (one fragment per
-// GOP) whose samples each get the NAL units extra(i) returns for sample i
-// (nil for none) inserted before their first slice, where H.264 and HEVC
-// put SEI, or with afterSlices at their end, where some packagers put
-// caption SEI. The edit list is not carried over.
+// GOP) whose samples each get the NAL units extra(i) returns for the
+// sample presented i-th (nil for none) inserted before their first slice,
+// where H.264 and HEVC put SEI, or with afterSlices at their end, where
+// some packagers put caption SEI. Caption data travels in presentation
+// order (decoders reorder it with the pictures), so frame i is the i-th
+// picture shown, while extra is called in decode order. The edit list is
+// not carried over.
 func Remux(ctx context.Context, t *segment.Track, afterSlices bool, extra func(i int) [][]byte) ([]byte, error) {
 	vse, ok := t.SampleEntry.(*mp4.VisualSampleEntryBox)
 	if !ok || (vse.AvcC == nil && vse.HvcC == nil) {
@@ -177,6 +193,10 @@ func Remux(ctx context.Context, t *segment.Track, afterSlices bool, extra func(i
 			return nil
 		}
 		return frag.Encode(&out)
+	}
+	rank, err := presentationRanks(t)
+	if err != nil {
+		return nil, err
 	}
 	var seq uint32
 	var buf []byte
@@ -201,13 +221,14 @@ func Remux(ctx context.Context, t *segment.Track, afterSlices bool, extra func(i
 			return nil, err
 		}
 		var data []byte
+		nals := extra(rank[sc.Index()])
 		if afterSlices {
 			data = append([]byte(nil), buf...)
-			for _, nal := range extra(sc.Index()) {
+			for _, nal := range nals {
 				data = appendNAL(data, nal)
 			}
 		} else {
-			data = insertBeforeSlice(buf, extra(sc.Index()), isHEVC)
+			data = insertBeforeSlice(buf, nals, isHEVC)
 		}
 		flags := mp4.NonSyncSampleFlags
 		if s.Sync {
@@ -260,4 +281,27 @@ func appendNAL(dst, nal []byte) []byte {
 	l := len(nal)
 	dst = append(dst, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
 	return append(dst, nal...)
+}
+
+// presentationRanks returns, for each sample in decode order, its position
+// in presentation order.
+func presentationRanks(t *segment.Track) ([]int, error) {
+	type pts struct {
+		t int64
+		i int
+	}
+	var all []pts
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		all = append(all, pts{sc.Sample().PresentationTime(), sc.Index()})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(all, func(a, b pts) int { return cmp.Compare(a.t, b.t) })
+	rank := make([]int, len(all))
+	for r, p := range all {
+		rank[p.i] = r
+	}
+	return rank, nil
 }

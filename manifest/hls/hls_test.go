@@ -387,6 +387,11 @@ func TestClosedCaptions(t *testing.T) {
 			t.Errorf("multivariant playlist lacks %s", want)
 		}
 	}
+	// SERVICE1 before CC1, so that hls.js, which reads SERVICE1 as CC1,
+	// keeps CC1's NAME and LANGUAGE.
+	if strings.Index(main, `INSTREAM-ID="SERVICE1"`) > strings.Index(main, `INSTREAM-ID="CC1"`) {
+		t.Errorf("SERVICE1 after CC1:\n%s", main)
+	}
 	pl, _, err := m3u8.DecodeFrom(strings.NewReader(main), true)
 	if err != nil {
 		t.Fatal(err)

@@ -180,10 +180,21 @@ func ccGroups(p *manifest.Presentation) ([]*ccGroup, map[*manifest.SwitchingSet]
 
 // ccTags writes the EXT-X-MEDIA tags of a closed-caption group. NAME is the
 // service's label or its INSTREAM-ID, unique within the group (RFC 8216
-// 4.3.4.1); there is no URI: the captions are in the video.
+// 4.3.4.1); there is no URI: the captions are in the video. CEA-708
+// services come first: hls.js (1.7) takes "SERVICEn" for channel CCn and
+// names that channel's track after the last of them in the playlist, so
+// CC1 keeps its own NAME and LANGUAGE only when written after SERVICE1.
 func ccTags(w *writer, g *ccGroup) {
+	ordered := make([]manifest.ClosedCaption, 0, len(g.services))
+	for _, typ := range []manifest.CaptionType{manifest.CEA708, manifest.CEA608} {
+		for _, c := range g.services {
+			if c.Type == typ {
+				ordered = append(ordered, c)
+			}
+		}
+	}
 	var names []string
-	for _, c := range g.services {
+	for _, c := range ordered {
 		id := c.InstreamID()
 		name := c.Label
 		if name == "" {
