@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -227,6 +229,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.checkHLSVariants(); err != nil {
+		return nil, err
+	}
 	plan, err := segment.PlanSegments(r.allTracks(), job.SegmentDuration)
 	if err != nil {
 		return nil, err
@@ -341,6 +346,26 @@ func (r *runner) open(ctx context.Context) error {
 	}
 	r.assignIDs()
 	return nil
+}
+
+// checkHLSVariants refuses, before anything is written, a job that asks
+// for HLS but selected no audio or video track: a multivariant playlist of
+// text alone has no variant stream and is invalid (see hls.ErrNoVariant).
+// DASH alone can describe such a presentation.
+func (r *runner) checkHLSVariants() error {
+	if r.job.Formats&HLS == 0 {
+		return nil
+	}
+	var names []string
+	for _, rep := range r.reps {
+		if rep.track.Kind == segment.KindVideo || rep.track.Kind == segment.KindAudio {
+			return nil
+		}
+		if n := rep.input.name(); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return fmt.Errorf("packager: %s: only text tracks selected: %w; package the text with the video or audio it belongs to, or write DASH only", strings.Join(names, ", "), hls.ErrNoVariant)
 }
 
 func openPath(ctx context.Context, path string, opts *segment.OpenOptions) (*segment.Source, error) {

@@ -201,3 +201,21 @@ func TestPackageCaptions(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageTextOnly: text alone cannot make an HLS presentation; the
+// error says so and points at --dash, which works.
+func TestPackageTextOnly(t *testing.T) {
+	const in = "../../testdata/subtitles_en.vtt"
+	var out, errb bytes.Buffer
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"package", "-q", "-o", dir, in}, &out, &errb)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "only text tracks") || !strings.Contains(err.Error(), "--dash") {
+		t.Errorf("text only: %v (exit %d)", err, exitCode(err))
+	}
+	if err := run(context.Background(), []string{"package", "-q", "--dash", "-o", dir, in}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.mpd")); err != nil {
+		t.Error(err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/sample"
+	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -71,7 +73,8 @@ Closed captions carried in H.264/HEVC video (CEA-608 CC1-CC4, CEA-708 SERVICE1-6
 SEI) stay in the video; the services found in its first 30 s (--cc-scan) are signalled
 in both manifests. --cc-lang names their languages (ISO 639-2, as DASH asks); a service
 it names is signalled whenever the video carries caption data, also when the scan did
-not see that service.
+not see that service. Text alone cannot make an HLS presentation: package it with its
+video, or use --dash.
 
 Flags:
 `)
@@ -170,6 +173,9 @@ Flags:
 	start := time.Now()
 	res, err := packager.Run(ctx, job)
 	if err != nil {
+		if errors.Is(err, hls.ErrNoVariant) {
+			return fmt.Errorf("%w (--dash)", err)
+		}
 		return err
 	}
 	if !*quiet {

@@ -6,7 +6,9 @@
 // all under the URIs the multivariant playlist uses (see Playlists).
 // Closed captions carried in the video become EXT-X-MEDIA renditions of
 // TYPE=CLOSED-CAPTIONS named by the variants' CLOSED-CAPTIONS attribute;
-// with none anywhere, every variant says CLOSED-CAPTIONS=NONE.
+// with none anywhere, every variant says CLOSED-CAPTIONS=NONE. A
+// presentation without audio or video has no valid multivariant playlist
+// and is refused with ErrNoVariant.
 //
 // Output is deterministic and follows RFC 8216 and the parts of Apple's HLS
 // Authoring Specification that it makes mandatory; comments next to the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cmafkit/cmafkit/manifest"
@@ -65,13 +66,47 @@ func supported(p *manifest.Presentation) error {
 	return nil
 }
 
-// RenderMultivariant validates p and writes its multivariant playlist.
+// ErrNoVariant means a presentation without audio or video, such as text
+// alone: a multivariant playlist needs at least one variant stream
+// (EXT-X-STREAM-INF, RFC 8216 4.3.4.2), and a variant stream is video or
+// audio with optional renditions, so no valid multivariant playlist
+// exists. It wraps manifest.ErrUnsupported. RenderMedia still writes the
+// media playlists of such a presentation.
+var ErrNoVariant = fmt.Errorf("HLS needs audio or video for a variant stream: %w", manifest.ErrUnsupported)
+
+// hasVariant refuses a presentation whose multivariant playlist would list
+// no variant stream.
+func hasVariant(p *manifest.Presentation) error {
+	var text []string
+	for si := range p.Periods[0].Sets {
+		set := &p.Periods[0].Sets[si]
+		for ri := range set.Representations {
+			switch set.ContentType {
+			case manifest.Video:
+				if len(set.Representations[ri].Segments) > 0 {
+					return nil
+				}
+			case manifest.Audio:
+				return nil
+			default:
+				text = append(text, set.Representations[ri].ID)
+			}
+		}
+	}
+	return fmt.Errorf("hls: presentation of text only (%s): %w", strings.Join(text, ", "), ErrNoVariant)
+}
+
+// RenderMultivariant validates p and writes its multivariant playlist. A
+// presentation without audio or video is refused with ErrNoVariant.
 func RenderMultivariant(w io.Writer, p *manifest.Presentation) error {
 	if err := supported(p); err != nil {
 		return err
 	}
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("hls: refusing to render: %w", err)
+	}
+	if err := hasVariant(p); err != nil {
+		return err
 	}
 	return flush(w, multivariant(p))
 }
@@ -102,13 +137,18 @@ func RenderIFrames(w io.Writer, p *manifest.Presentation, repID string) error {
 // RenderAll validates p once, then writes the multivariant playlist to
 // create(multivariantURI) and every media and I-frame playlist to
 // create(uri) with the URIs the multivariant playlist uses. Each writer is
-// closed after its playlist; the first error stops the run.
+// closed after its playlist; the first error stops the run. A presentation
+// without audio or video is refused with ErrNoVariant before anything is
+// created.
 func RenderAll(p *manifest.Presentation, multivariantURI string, create func(uri string) (io.WriteCloser, error)) error {
 	if err := supported(p); err != nil {
 		return err
 	}
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("hls: refusing to render: %w", err)
+	}
+	if err := hasVariant(p); err != nil {
+		return err
 	}
 	if err := writeTo(create, multivariantURI, multivariant(p)); err != nil {
 		return err

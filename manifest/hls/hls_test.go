@@ -443,3 +443,27 @@ func TestClosedCaptions(t *testing.T) {
 		t.Errorf("quote in NAME: %v, want ErrText", err)
 	}
 }
+
+// TestTextOnly: a presentation of text alone has no variant stream, so no
+// valid multivariant playlist: it is refused with ErrNoVariant (an
+// ErrUnsupported) before anything is created, while the text's own media
+// playlist can still be rendered.
+func TestTextOnly(t *testing.T) {
+	p := manifesttest.TextOnly(8 * time.Second)
+	var b bytes.Buffer
+	err := hls.RenderMultivariant(&b, p)
+	if !errors.Is(err, hls.ErrNoVariant) || !errors.Is(err, manifest.ErrUnsupported) || !strings.Contains(err.Error(), "subs-en") || b.Len() != 0 {
+		t.Errorf("RenderMultivariant = %v (%d bytes), want ErrNoVariant naming subs-en", err, b.Len())
+	}
+	created := 0
+	err = hls.RenderAll(p, "main.m3u8", func(string) (io.WriteCloser, error) {
+		created++
+		return &closer{files: map[string][]byte{}}, nil
+	})
+	if !errors.Is(err, hls.ErrNoVariant) || created != 0 {
+		t.Errorf("RenderAll = %v after creating %d playlists, want ErrNoVariant and none", err, created)
+	}
+	if err := hls.RenderMedia(&b, p, "subs-en"); err != nil || !strings.HasPrefix(b.String(), "#EXTM3U\n") {
+		t.Errorf("RenderMedia of the text: %v\n%s", err, b.String())
+	}
+}

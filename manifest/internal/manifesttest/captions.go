@@ -17,3 +17,10 @@ func Captioned(total time.Duration) *manifest.Presentation {
 	}
 	return p
 }
+
+// TextOnly returns the ladder's subtitles alone.
+func TextOnly(total time.Duration) *manifest.Presentation {
+	p := Ladder(total)
+	p.Periods[0].Sets = p.Periods[0].Sets[3:]
+	return p
+}
