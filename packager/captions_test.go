@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/internal/cctest"
 	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -81,35 +81,6 @@ func captionScript(cc3, service708 bool) func(int, *cctest.Stream) {
 	}
 }
 
-// dashSchema returns the MPEG-DASH MPD schema: $CMAFKIT_DASH_SCHEMA, or
-// shared/dash-schema/DASH-MPD.xsd beside the module; "" when missing.
-func dashSchema() string {
-	if p := os.Getenv("CMAFKIT_DASH_SCHEMA"); p != "" {
-		return p
-	}
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "shared", "dash-schema", "DASH-MPD.xsd")
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
-
-// validateMPD checks an MPD against the DASH schema with xmllint, when both
-// are available (logged otherwise).
-func validateMPD(t *testing.T, path string) {
-	t.Helper()
-	schema := dashSchema()
-	xmllint, err := exec.LookPath("xmllint")
-	if schema == "" || err != nil {
-		t.Logf("not validating %s against the DASH schema: schema %q, xmllint: %v", path, schema, err)
-		return
-	}
-	if out, err := exec.Command(xmllint, "--noout", "--schema", schema, path).CombinedOutput(); err != nil {
-		t.Errorf("%s does not validate: %v\n%s", path, err, out)
-	}
-}
-
 func readOut(t *testing.T, dir, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, name))
@@ -152,7 +123,7 @@ func TestCaptionsSignalled(t *testing.T) {
 	checkContains(t, "manifest.mpd", mpd,
 		`<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=eng;CC3=und"></Accessibility>`,
 		`<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1=lang:eng"></Accessibility>`)
-	validateMPD(t, filepath.Join(dir, "manifest.mpd"))
+	testutil.ValidateMPD(t, filepath.Join(dir, "manifest.mpd"))
 
 	// The captions are still in the packaged video: its init segment and
 	// media segments, concatenated, are a fragmented MP4 in which the same
@@ -179,15 +150,9 @@ func TestCaptionsTS(t *testing.T) {
 	checkContains(t, "master.m3u8", readOut(t, dir, "master.m3u8"),
 		`INSTREAM-ID="CC1"`, `INSTREAM-ID="SERVICE1"`, `CLOSED-CAPTIONS="cc"`)
 	checkContains(t, "manifest.mpd", readOut(t, dir, "manifest.mpd"), `value="CC1=und"`, `value="1=lang:und"`)
-	validateMPD(t, filepath.Join(dir, "manifest.mpd"))
+	testutil.ValidateMPD(t, filepath.Join(dir, "manifest.mpd"))
 
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
 	in := captionedFile(t, "ladder_360p.mp4", captionScript(true, false))
 	ts := strings.TrimSuffix(in, ".mp4") + ".ts"
 	if out, err := exec.Command(ffmpeg, "-v", "error", "-i", in, "-c", "copy", "-f", "mpegts", ts).CombinedOutput(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 )
@@ -31,7 +32,7 @@ func TestTextOnlyInput(t *testing.T) {
 	}
 	dir := runJob(t, packager.Job{Inputs: inputs, Formats: packager.DASH})
 	checkContains(t, "manifest.mpd", readOut(t, dir, "manifest.mpd"), `contentType="text"`, `lang="de"`, `lang="eng"`)
-	validateMPD(t, filepath.Join(dir, "manifest.mpd"))
+	testutil.ValidateMPD(t, filepath.Join(dir, "manifest.mpd"))
 
 	// Text with audio is a presentation HLS can describe.
 	dir = runJob(t, packager.Job{Inputs: append(inputs, packager.Input{Path: "../testdata/opus.mp4"})})
