@@ -10,10 +10,10 @@ package webvtt
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,21 +51,27 @@ type Document struct {
 // Parse reads a WebVTT document. NOTE blocks are dropped; cues are returned
 // sorted by start time (stable).
 func Parse(r io.Reader) (*Document, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
+	// Read into a strings.Builder sized from r's size when r tells it
+	// (io.SectionReader, bytes.Reader...): the text is read and kept once.
+	var sb strings.Builder
+	if s, ok := r.(interface{ Size() int64 }); ok {
+		sb.Grow(int(min(max(s.Size(), 0), MaxDocumentSize) + 1))
+	}
+	n, err := io.Copy(&sb, io.LimitReader(r, MaxDocumentSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxDocumentSize {
+	if n > MaxDocumentSize {
 		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
 	}
-	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-	text := strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r", "\n")
+	text := strings.TrimPrefix(sb.String(), "\xef\xbb\xbf")
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	blocks := strings.Split(text, "\n\n")
 	first := blocks[0]
 	if !strings.HasPrefix(first, "WEBVTT") || (len(first) > 6 && first[6] != ' ' && first[6] != '\t' && first[6] != '\n') {
 		return nil, fmt.Errorf("%w: no WEBVTT signature", ErrSyntax)
 	}
-	doc := &Document{}
+	doc := &Document{Cues: make([]Cue, 0, strings.Count(text, "-->"))}
 	var header []string
 	if _, rest, ok := strings.Cut(first, "\n"); ok {
 		header = append(header, rest)
@@ -128,31 +134,44 @@ func parseTiming(l string) (Cue, error) {
 
 // ParseTimestamp reads a WebVTT timestamp, "mm:ss.ttt" or "hh:mm:ss.ttt".
 func ParseTimestamp(s string) (time.Duration, error) {
-	bad := fmt.Errorf("%w: timestamp %q", ErrSyntax, s)
+	bad := func() error { return fmt.Errorf("%w: timestamp %q", ErrSyntax, s) }
 	hms, ms, ok := strings.Cut(s, ".")
 	if !ok || len(ms) != 3 {
-		return 0, bad
+		return 0, bad()
 	}
-	parts := strings.Split(hms, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, bad
-	}
-	var v [4]int64
-	for i, p := range append(parts, ms) {
-		if p == "" || len(p) > 10 {
-			return 0, bad
+	// fields: hours (or none), minutes, seconds, milliseconds.
+	var fields [4]string
+	n := 0 // fields before the milliseconds
+	for rest, more := hms, true; more; n++ {
+		if n == 3 {
+			return 0, bad()
 		}
-		n, err := strconv.ParseUint(p, 10, 32)
+		fields[n], rest, more = strings.Cut(rest, ":")
+	}
+	if n < 2 {
+		return 0, bad()
+	}
+	fields[n] = ms
+	var v [4]int64 // hours, minutes, seconds, milliseconds
+	for i, f := range fields[:n+1] {
+		if f == "" || len(f) > 10 {
+			return 0, bad()
+		}
+		x, err := strconv.ParseUint(f, 10, 32)
 		if err != nil {
-			return 0, bad
+			return 0, bad()
 		}
-		v[4-len(parts)-1+i] = int64(n)
+		v[3-n+i] = int64(x)
 	}
 	h, m, sec, milli := v[0], v[1], v[2], v[3]
-	if m > 59 || sec > 59 || (len(parts) == 3 && len(parts[0]) < 2) || len(parts[len(parts)-1]) != 2 {
-		return 0, bad
+	if m > 59 || sec > 59 || (n == 3 && len(fields[0]) < 2) || len(fields[n-1]) != 2 {
+		return 0, bad()
 	}
-	return time.Duration(((h*60+m)*60+sec)*1000+milli) * time.Millisecond, nil
+	total := ((h*60+m)*60+sec)*1000 + milli // < 2^32 hours: no overflow
+	if total > int64(math.MaxInt64/time.Millisecond) {
+		return 0, bad() // past time.Duration's 292 years
+	}
+	return time.Duration(total) * time.Millisecond, nil
 }
 
 // FormatTimestamp writes d as "hh:mm:ss.ttt" (rounded down to milliseconds;
