@@ -65,7 +65,10 @@ func OpenWebVTT(ctx context.Context, r io.Reader, name string, opts *OpenOptions
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	doc, err := webvtt.Parse(r)
+	doc, err := webvtt.ParseContext(ctx, r)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &FormatError{Source: name, Offset: -1, Err: ErrMalformed, Detail: err.Error()}
 	}

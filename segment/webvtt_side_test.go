@@ -67,11 +67,28 @@ func TestOpenWebVTTCancel(t *testing.T) {
 	if _, err := segment.OpenWebVTT(ctx, bytes.NewReader(doc), "long.vtt", nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before: got %v", err)
 	}
-	// Not cancelled for the first checks, then cancelled.
+	// Cancelled at each point where the context is checked, through
+	// reading, parsing and converting.
+	count := &cancelAfter{Context: context.Background()}
+	count.n.Store(1 << 62)
+	if _, err := segment.OpenWebVTT(count, bytes.NewReader(doc), "long.vtt", nil); err != nil {
+		t.Fatal(err)
+	}
+	checks := count.calls.Load()
+	if checks < 20 {
+		t.Fatalf("the context was checked %d times for a document of 50,000 cues", checks)
+	}
+	for k := int64(1); k <= checks; k += max(checks/10, 1) {
+		c := &cancelAfter{Context: context.Background()}
+		c.n.Store(k)
+		if _, err := segment.OpenWebVTT(c, bytes.NewReader(doc), "long.vtt", nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled at check %d of %d: got %v", k, checks, err)
+		}
+	}
 	c := &cancelAfter{Context: context.Background()}
-	c.n.Store(3)
+	c.n.Store(checks) // the last check, in the conversion
 	if _, err := segment.OpenWebVTT(c, bytes.NewReader(doc), "long.vtt", nil); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled during the conversion: got %v after %d checks", err, c.calls.Load())
+		t.Errorf("cancelled at the last check: got %v", err)
 	}
 }
 

@@ -264,3 +264,47 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// cancelReader cancels a context once it has been read to the end.
+type cancelReader struct {
+	r      *bytes.Reader
+	cancel context.CancelFunc
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestParseContextCancel: parsing a long document stops on a cancelled
+// context, whether it is cancelled before or after reading.
+func TestParseContextCancel(t *testing.T) {
+	var doc bytes.Buffer
+	cues := make([]webvtt.Cue, 20_000)
+	for i := range cues {
+		cues[i] = webvtt.Cue{Start: time.Duration(i) * time.Second, End: time.Duration(i)*time.Second + ms(900), Text: "x"}
+	}
+	if err := webvtt.Write(&doc, nil, cues); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := webvtt.ParseContext(ctx, bytes.NewReader(doc.Bytes())); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before: %v", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := webvtt.ParseContext(ctx, &cancelReader{r: bytes.NewReader(doc.Bytes()), cancel: cancel}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled after reading: %v", err)
+	}
+	got, err := webvtt.ParseContext(context.Background(), bytes.NewReader(doc.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Cues, cues) {
+		t.Errorf("not cancelled: %d cues, want %d", len(got.Cues), len(cues))
+	}
+}

@@ -10,11 +10,13 @@ package webvtt
 
 import (
 	"bufio"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,66 +53,108 @@ type Document struct {
 // Parse reads a WebVTT document. NOTE blocks are dropped; cues are returned
 // sorted by start time (stable).
 func Parse(r io.Reader) (*Document, error) {
-	// Read into a strings.Builder sized from r's size when r tells it
-	// (io.SectionReader, bytes.Reader...): the text is read and kept once.
-	var sb strings.Builder
-	if s, ok := r.(interface{ Size() int64 }); ok {
-		sb.Grow(int(min(max(s.Size(), 0), MaxDocumentSize) + 1))
-	}
-	n, err := io.Copy(&sb, io.LimitReader(r, MaxDocumentSize+1))
+	return ParseContext(context.Background(), r)
+}
+
+// ParseContext is Parse that stops with ctx's error when ctx is done (a
+// document of MaxDocumentSize bytes takes seconds).
+func ParseContext(ctx context.Context, r io.Reader) (*Document, error) {
+	text, err := readDocument(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	if n > MaxDocumentSize {
-		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
-	}
-	text := strings.TrimPrefix(sb.String(), "\xef\xbb\xbf")
+	text = strings.TrimPrefix(text, "\xef\xbb\xbf")
 	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
-	blocks := strings.Split(text, "\n\n")
-	first := blocks[0]
+	first, rest, more := strings.Cut(text, "\n\n")
 	if !strings.HasPrefix(first, "WEBVTT") || (len(first) > 6 && first[6] != ' ' && first[6] != '\t' && first[6] != '\n') {
 		return nil, fmt.Errorf("%w: no WEBVTT signature", ErrSyntax)
 	}
-	doc := &Document{Cues: make([]Cue, 0, strings.Count(text, "-->"))}
+	doc := &Document{}
+	if n := strings.Count(text, "-->"); n > 0 {
+		doc.Cues = make([]Cue, 0, n)
+	}
 	var header []string
-	if _, rest, ok := strings.Cut(first, "\n"); ok {
-		header = append(header, rest)
+	if _, h, ok := strings.Cut(first, "\n"); ok {
+		header = append(header, h)
 	}
 	line := strings.Count(first, "\n") + 3
 	cues := false
-	for _, blk := range blocks[1:] {
+	for n := 0; more; n++ {
+		if n%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		var blk string
+		blk, rest, more = strings.Cut(rest, "\n\n")
 		at := line
 		line += strings.Count(blk, "\n") + 2
 		blk = strings.Trim(blk, "\n")
 		if blk == "" {
 			continue
 		}
-		lines := strings.Split(blk, "\n")
-		timing := 0
-		if !strings.Contains(lines[0], "-->") {
-			if len(lines) < 2 || !strings.Contains(lines[1], "-->") {
+		// A cue is an optional identifier line, the timing line, and text.
+		var id string
+		timing, text, _ := strings.Cut(blk, "\n")
+		if !strings.Contains(timing, "-->") {
+			l1, rest1, ok := strings.Cut(text, "\n")
+			if text == "" || !strings.Contains(l1, "-->") {
 				// NOTE, STYLE and REGION blocks; the latter two belong in the header.
 				if !cues && (strings.HasPrefix(blk, "STYLE") || strings.HasPrefix(blk, "REGION")) {
 					header = append(header, blk)
 				}
 				continue
 			}
-			timing = 1
+			id, timing, text = timing, l1, rest1
+			if !ok {
+				text = ""
+			}
+			at++
 		}
 		cues = true
-		c, err := parseTiming(lines[timing])
+		c, err := parseTiming(timing)
 		if err != nil {
-			return nil, fmt.Errorf("%w (line %d)", err, at+timing)
+			return nil, fmt.Errorf("%w (line %d)", err, at)
 		}
-		if timing == 1 {
-			c.ID = lines[0]
-		}
-		c.Text = strings.Join(lines[timing+1:], "\n")
+		c.ID, c.Text = id, text
 		doc.Cues = append(doc.Cues, c)
 	}
 	doc.Header = strings.Join(header, "\n\n")
-	sort.SliceStable(doc.Cues, func(i, j int) bool { return doc.Cues[i].Start < doc.Cues[j].Start })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	byStart := func(a, b Cue) int { return cmp.Compare(a.Start, b.Start) }
+	if !slices.IsSortedFunc(doc.Cues, byStart) {
+		slices.SortStableFunc(doc.Cues, byStart)
+	}
 	return doc, nil
+}
+
+// readDocument reads r whole (at most MaxDocumentSize bytes) into a string,
+// sized from r's size when r tells it (io.SectionReader, bytes.Reader...),
+// so the text is read and kept once.
+func readDocument(ctx context.Context, r io.Reader) (string, error) {
+	var sb strings.Builder
+	if s, ok := r.(interface{ Size() int64 }); ok {
+		sb.Grow(int(min(max(s.Size(), 0), MaxDocumentSize) + 1))
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := r.Read(buf)
+		sb.Write(buf[:n])
+		if sb.Len() > MaxDocumentSize {
+			return "", fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
+		}
+		if err == io.EOF {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 func parseTiming(l string) (Cue, error) {
