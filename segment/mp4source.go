@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/Eyevinn/mp4ff/bits"
 	"github.com/Eyevinn/mp4ff/mp4"
@@ -66,15 +65,15 @@ func OpenFile(ctx context.Context, path string, opts *OpenOptions) (*Source, err
 
 // OpenFileWith opens the file at path and hands it to open (a source reader
 // such as Open); the returned Source closes the file on Close, and the file
-// is closed at once if open fails.
+// is closed at once if open fails. A path that is not a regular file (a
+// FIFO, a device, a directory) is refused with a *FileTypeError (see
+// OpenInputFile).
 func OpenFileWith(ctx context.Context, path string, open func(ctx context.Context, r io.ReaderAt, size int64, name string) (*Source, error)) (*Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
+	f, fi, err := OpenInputFile(path)
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	src, err := open(ctx, f, fi.Size(), path)

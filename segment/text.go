@@ -2,8 +2,10 @@ package segment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -53,13 +55,20 @@ func gapPayload(codec string) []byte {
 }
 
 // OpenWebVTT reads a WebVTT document (a .vtt file) as a source with one
-// wvtt text track, timescale 1000, language "und". The document is held in
-// memory (at most webvtt.MaxDocumentSize bytes).
+// wvtt text track, timescale 1000, language "und". The document and its
+// wvtt samples are held in memory (at most webvtt.MaxDocumentSize and
+// webvtt.MaxSamplesSize bytes); a document with more than
+// webvtt.MaxActiveCues cues active at once is refused with a *FormatError
+// wrapping a *webvtt.LimitError. The conversion stops with ctx's error
+// when ctx is done.
 func OpenWebVTT(ctx context.Context, r io.Reader, name string, opts *OpenOptions) (*Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	doc, err := webvtt.Parse(r)
+	doc, err := webvtt.ParseContext(ctx, r)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &FormatError{Source: name, Offset: -1, Err: ErrMalformed, Detail: err.Error()}
 	}
@@ -73,15 +82,29 @@ func OpenWebVTT(ctx context.Context, r io.Reader, name string, opts *OpenOptions
 	}
 	entry.AddChild(&mp4.VttCBox{Config: cfg})
 	data := &memSamples{}
-	var list SampleList
-	for _, s := range webvtt.ToSamples(doc.Cues, 0) {
+	// At most two samples a cue and one more; usually about that many.
+	list := make(SampleList, 0, 2*len(doc.Cues)+1)
+	err = webvtt.ToSamples(ctx, doc.Cues, 0, func(s webvtt.Sample) error {
 		start, end := s.Start.Milliseconds(), s.End.Milliseconds()
 		if end <= start {
-			continue
+			return nil
+		}
+		if end-start > math.MaxUint32 {
+			return &FormatError{Source: name, Offset: -1, Err: ErrMalformed,
+				Detail: fmt.Sprintf("%s to %s without a cue starting or ending: longer than a sample can last", webvtt.FormatTimestamp(s.Start), webvtt.FormatTimestamp(s.End))}
 		}
 		off := int64(len(data.b))
 		data.b = webvtt.AppendSample(data.b, s.Cues)
 		list = append(list, Sample{DecodeTime: uint64(start), Offset: off, Size: uint32(int64(len(data.b)) - off), Duration: uint32(end - start), Sync: true})
+		return nil
+	})
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		// A *webvtt.LimitError: cues that overlap too much.
+		return nil, &FormatError{Source: name, Offset: -1, Err: err}
 	}
 	t := &Track{ID: 1, Source: name, Kind: KindText, Codec: "wvtt", Timescale: webvttTimescale, Language: "und",
 		SampleEntry: entry, Index: list, Data: data}

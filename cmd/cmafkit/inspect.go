@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
@@ -87,15 +86,11 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func inspectFile(ctx context.Context, path string, segDur time.Duration) (fileReport, error) {
-	f, err := os.Open(path)
+	f, fi, err := segment.OpenInputFile(path)
 	if err != nil {
 		return fileReport{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fileReport{}, err
-	}
 	src, err := packager.OpenSource(ctx, f, fi.Size(), path, nil)
 	if err != nil {
 		return fileReport{}, err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/sample"
@@ -120,7 +121,14 @@ Flags:
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	job.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logOut := stderr
+	var progress *progressWriter
+	if !*quiet {
+		// Log lines go through the progress display, which clears its bar first.
+		progress = newProgressWriter(stderr)
+		job.Progress, logOut = progress.Update, progress
+	}
+	job.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
 	var ids []uint32
 	var kinds []segment.Kind
@@ -167,11 +175,11 @@ Flags:
 	if err := prot.apply(ctx, &job); err != nil {
 		return err
 	}
-	if !*quiet {
-		job.Progress = newProgressPrinter(stderr)
-	}
 	start := time.Now()
 	res, err := packager.Run(ctx, job)
+	if progress != nil {
+		progress.Finish()
+	}
 	if err != nil {
 		if errors.Is(err, hls.ErrNoVariant) {
 			return fmt.Errorf("%w (--dash)", err)
@@ -183,7 +191,7 @@ Flags:
 		for _, o := range res.Objects {
 			total += o.Size
 		}
-		fmt.Fprintf(stderr, "\rwrote %d objects (%.1f MB) in %s\n", len(res.Objects), float64(total)/1e6, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "wrote %d objects (%.1f MB) in %s\n", len(res.Objects), float64(total)/1e6, time.Since(start).Round(time.Millisecond))
 		for _, m := range res.Manifests {
 			fmt.Fprintf(stdout, "%s\n", strings.TrimPrefix(*out+string(os.PathSeparator)+m, "./"))
 		}
@@ -191,29 +199,80 @@ Flags:
 	return nil
 }
 
-// newProgressPrinter draws a progress bar on a terminal and plain lines
-// (one per 10%) otherwise.
-func newProgressPrinter(w io.Writer) func(packager.Progress) {
-	tty := isTerminal(w)
-	lastDecile := -1
-	return func(p packager.Progress) {
-		if p.Total == 0 {
-			return
+// progressWriter shows packaging progress on w, the command's stderr: on a
+// terminal, a bar redrawn in place with a carriage return (at most every
+// barInterval); anywhere else (a file, a pipe, a CI log), plain lines, one
+// per 10%, since a carriage return there only piles up. Log output written
+// through it (Write) clears the bar first, so lines never share the bar's.
+type progressWriter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	tty      bool
+	bar      bool      // a bar is on the terminal's current line
+	lastDraw time.Time // when the bar was last drawn
+	decile   int       // last tenth reported in plain lines
+}
+
+// barInterval is the least time between two redraws of the bar.
+const barInterval = 100 * time.Millisecond
+
+// clearLine returns to the start of the terminal line and erases it.
+const clearLine = "\r\x1b[K"
+
+func newProgressWriter(w io.Writer) *progressWriter {
+	return &progressWriter{w: w, tty: isTerminal(w), decile: -1}
+}
+
+// Update reports progress; it is the packager's Progress callback.
+func (p *progressWriter) Update(pr packager.Progress) {
+	if pr.Total <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	frac := min(float64(pr.Done)/float64(pr.Total), 1)
+	if !p.tty {
+		if d := int(frac * 10); d != p.decile {
+			p.decile = d
+			fmt.Fprintf(p.w, "progress: %d/%d segments (%.0f%%)\n", pr.Done, pr.Total, frac*100)
 		}
-		frac := float64(p.Done) / float64(p.Total)
-		if tty {
-			const width = 30
-			n := int(frac * width)
-			fmt.Fprintf(w, "\r[%s%s] %3.0f%%  %d/%d segments  %.1f MB", strings.Repeat("=", n), strings.Repeat(" ", width-n), frac*100, p.Done, p.Total, float64(p.Bytes)/1e6)
-			return
-		}
-		if d := int(frac * 10); d != lastDecile {
-			lastDecile = d
-			fmt.Fprintf(w, "progress: %d/%d segments (%.0f%%)\n", p.Done, p.Total, frac*100)
-		}
+		return
+	}
+	now := time.Now()
+	if p.bar && pr.Done < pr.Total && now.Sub(p.lastDraw) < barInterval {
+		return
+	}
+	const width = 30
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "%s[%s%s] %3.0f%%  %d/%d segments  %.1f MB", clearLine, strings.Repeat("=", n), strings.Repeat(" ", width-n), frac*100, pr.Done, pr.Total, float64(pr.Bytes)/1e6)
+	p.bar, p.lastDraw = true, now
+}
+
+// Write writes b (log output) to w, on a terminal after clearing the bar;
+// the next Update draws it again.
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearBar()
+	return p.w.Write(b)
+}
+
+// Finish clears the bar, so that what is written next starts on a clean line.
+func (p *progressWriter) Finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearBar()
+}
+
+func (p *progressWriter) clearBar() {
+	if p.bar {
+		io.WriteString(p.w, clearLine)
+		p.bar = false
 	}
 }
 
+// isTerminal reports whether w is a terminal (a character device; on
+// /dev/null, also one, nothing is seen either way).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {

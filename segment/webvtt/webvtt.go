@@ -10,11 +10,13 @@ package webvtt
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,60 +53,108 @@ type Document struct {
 // Parse reads a WebVTT document. NOTE blocks are dropped; cues are returned
 // sorted by start time (stable).
 func Parse(r io.Reader) (*Document, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
+	return ParseContext(context.Background(), r)
+}
+
+// ParseContext is Parse that stops with ctx's error when ctx is done (a
+// document of MaxDocumentSize bytes takes seconds).
+func ParseContext(ctx context.Context, r io.Reader) (*Document, error) {
+	text, err := readDocument(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxDocumentSize {
-		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
-	}
-	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-	text := strings.ReplaceAll(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r", "\n")
-	blocks := strings.Split(text, "\n\n")
-	first := blocks[0]
+	text = strings.TrimPrefix(text, "\xef\xbb\xbf")
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
+	first, rest, more := strings.Cut(text, "\n\n")
 	if !strings.HasPrefix(first, "WEBVTT") || (len(first) > 6 && first[6] != ' ' && first[6] != '\t' && first[6] != '\n') {
 		return nil, fmt.Errorf("%w: no WEBVTT signature", ErrSyntax)
 	}
 	doc := &Document{}
+	if n := strings.Count(text, "-->"); n > 0 {
+		doc.Cues = make([]Cue, 0, n)
+	}
 	var header []string
-	if _, rest, ok := strings.Cut(first, "\n"); ok {
-		header = append(header, rest)
+	if _, h, ok := strings.Cut(first, "\n"); ok {
+		header = append(header, h)
 	}
 	line := strings.Count(first, "\n") + 3
 	cues := false
-	for _, blk := range blocks[1:] {
+	for n := 0; more; n++ {
+		if n%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		var blk string
+		blk, rest, more = strings.Cut(rest, "\n\n")
 		at := line
 		line += strings.Count(blk, "\n") + 2
 		blk = strings.Trim(blk, "\n")
 		if blk == "" {
 			continue
 		}
-		lines := strings.Split(blk, "\n")
-		timing := 0
-		if !strings.Contains(lines[0], "-->") {
-			if len(lines) < 2 || !strings.Contains(lines[1], "-->") {
+		// A cue is an optional identifier line, the timing line, and text.
+		var id string
+		timing, text, _ := strings.Cut(blk, "\n")
+		if !strings.Contains(timing, "-->") {
+			l1, rest1, ok := strings.Cut(text, "\n")
+			if text == "" || !strings.Contains(l1, "-->") {
 				// NOTE, STYLE and REGION blocks; the latter two belong in the header.
 				if !cues && (strings.HasPrefix(blk, "STYLE") || strings.HasPrefix(blk, "REGION")) {
 					header = append(header, blk)
 				}
 				continue
 			}
-			timing = 1
+			id, timing, text = timing, l1, rest1
+			if !ok {
+				text = ""
+			}
+			at++
 		}
 		cues = true
-		c, err := parseTiming(lines[timing])
+		c, err := parseTiming(timing)
 		if err != nil {
-			return nil, fmt.Errorf("%w (line %d)", err, at+timing)
+			return nil, fmt.Errorf("%w (line %d)", err, at)
 		}
-		if timing == 1 {
-			c.ID = lines[0]
-		}
-		c.Text = strings.Join(lines[timing+1:], "\n")
+		c.ID, c.Text = id, text
 		doc.Cues = append(doc.Cues, c)
 	}
 	doc.Header = strings.Join(header, "\n\n")
-	sort.SliceStable(doc.Cues, func(i, j int) bool { return doc.Cues[i].Start < doc.Cues[j].Start })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	byStart := func(a, b Cue) int { return cmp.Compare(a.Start, b.Start) }
+	if !slices.IsSortedFunc(doc.Cues, byStart) {
+		slices.SortStableFunc(doc.Cues, byStart)
+	}
 	return doc, nil
+}
+
+// readDocument reads r whole (at most MaxDocumentSize bytes) into a string,
+// sized from r's size when r tells it (io.SectionReader, bytes.Reader...),
+// so the text is read and kept once.
+func readDocument(ctx context.Context, r io.Reader) (string, error) {
+	var sb strings.Builder
+	if s, ok := r.(interface{ Size() int64 }); ok {
+		sb.Grow(int(min(max(s.Size(), 0), MaxDocumentSize) + 1))
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := r.Read(buf)
+		sb.Write(buf[:n])
+		if sb.Len() > MaxDocumentSize {
+			return "", fmt.Errorf("%w: document larger than %d bytes", ErrSyntax, MaxDocumentSize)
+		}
+		if err == io.EOF {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 func parseTiming(l string) (Cue, error) {
@@ -128,31 +178,44 @@ func parseTiming(l string) (Cue, error) {
 
 // ParseTimestamp reads a WebVTT timestamp, "mm:ss.ttt" or "hh:mm:ss.ttt".
 func ParseTimestamp(s string) (time.Duration, error) {
-	bad := fmt.Errorf("%w: timestamp %q", ErrSyntax, s)
+	bad := func() error { return fmt.Errorf("%w: timestamp %q", ErrSyntax, s) }
 	hms, ms, ok := strings.Cut(s, ".")
 	if !ok || len(ms) != 3 {
-		return 0, bad
+		return 0, bad()
 	}
-	parts := strings.Split(hms, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, bad
-	}
-	var v [4]int64
-	for i, p := range append(parts, ms) {
-		if p == "" || len(p) > 10 {
-			return 0, bad
+	// fields: hours (or none), minutes, seconds, milliseconds.
+	var fields [4]string
+	n := 0 // fields before the milliseconds
+	for rest, more := hms, true; more; n++ {
+		if n == 3 {
+			return 0, bad()
 		}
-		n, err := strconv.ParseUint(p, 10, 32)
+		fields[n], rest, more = strings.Cut(rest, ":")
+	}
+	if n < 2 {
+		return 0, bad()
+	}
+	fields[n] = ms
+	var v [4]int64 // hours, minutes, seconds, milliseconds
+	for i, f := range fields[:n+1] {
+		if f == "" || len(f) > 10 {
+			return 0, bad()
+		}
+		x, err := strconv.ParseUint(f, 10, 32)
 		if err != nil {
-			return 0, bad
+			return 0, bad()
 		}
-		v[4-len(parts)-1+i] = int64(n)
+		v[3-n+i] = int64(x)
 	}
 	h, m, sec, milli := v[0], v[1], v[2], v[3]
-	if m > 59 || sec > 59 || (len(parts) == 3 && len(parts[0]) < 2) || len(parts[len(parts)-1]) != 2 {
-		return 0, bad
+	if m > 59 || sec > 59 || (n == 3 && len(fields[0]) < 2) || len(fields[n-1]) != 2 {
+		return 0, bad()
 	}
-	return time.Duration(((h*60+m)*60+sec)*1000+milli) * time.Millisecond, nil
+	total := ((h*60+m)*60+sec)*1000 + milli // < 2^32 hours: no overflow
+	if total > int64(math.MaxInt64/time.Millisecond) {
+		return 0, bad() // past time.Duration's 292 years
+	}
+	return time.Duration(total) * time.Millisecond, nil
 }
 
 // FormatTimestamp writes d as "hh:mm:ss.ttt" (rounded down to milliseconds;
