@@ -129,6 +129,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 	var moov *rawBox
 	src := &Source{Name: p.name, Size: p.size}
 	var pendingMoofs []int64
+	if err := p.sniff(); err != nil {
+		return nil, err
+	}
 	for off := int64(0); off < p.size; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -175,6 +178,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 		off += boxSize
 	}
 	if moov == nil {
+		if src.Fragmented {
+			return nil, p.errAt(ErrMalformed, -1, "no moov box: the input holds movie fragments only, a media segment without its init segment; join them first (cat init.mp4 segment.m4s > input.mp4)")
+		}
 		return nil, p.errAt(ErrMalformed, -1, "no moov box")
 	}
 	for _, t := range p.tracks {
@@ -344,7 +350,7 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		return nil, fe(ErrMalformed, "moov/trak/mdia/minf/stbl", stbl.offset, "no stsd")
 	}
 	if err := p.parseStsd(t, stsd); err != nil {
-		if t.Kind == KindText && errors.Is(err, ErrUnsupportedCodec) {
+		if t.Kind == KindText && (errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrEncrypted)) {
 			// Text in a format we cannot package (tx3g, c608, ...) must not
 			// cost the file its audio and video.
 			p.log.Warn("skipping text track with unsupported codec", "source", p.name, "track", t.ID, "error", err)
