@@ -89,6 +89,15 @@ func OpenFileWith(ctx context.Context, path string, open func(ctx context.Contex
 // Open indexes an MP4 input (progressive with moov at the front or the end,
 // or fragmented MP4/CMAF) read through r, which must stay open while the
 // Source is used. Only the moov and moof boxes are read into memory.
+//
+// An input that is not MP4 at all is refused with ErrUnsupportedFormat
+// naming what it looks like, an encrypted track with ErrEncrypted. Samples
+// of size 0 carry nothing a decoder can use: a video or audio track is
+// refused with ErrEmptySamples when all its samples are empty, when more
+// than half of them are (a placeholder or stripped file, not media), or
+// when a video sync sample is (decoding starts there); fewer empty samples
+// are kept, with a warning. A text track whose samples are all empty is
+// skipped with a warning.
 func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *OpenOptions) (*Source, error) {
 	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}}
 	return p.parse(ctx)
@@ -115,6 +124,29 @@ type mp4Track struct {
 	trex      trexDefaults
 	fragTime  uint64 // next decode time when a traf has no tfdt
 	skip      bool   // unsupported track that the caller will not see
+	empty     emptyStats
+}
+
+// emptyStats counts a track's samples of size 0 as they are validated.
+type emptyStats struct {
+	n, sync          int // empty samples, empty sync samples
+	first, firstSync int // 1-based number of the first of each, 0 if none
+}
+
+func (e *emptyStats) add(s *Sample, number int) {
+	if s.Size != 0 {
+		return
+	}
+	e.n++
+	if e.first == 0 {
+		e.first = number
+	}
+	if s.Sync {
+		e.sync++
+		if e.firstSync == 0 {
+			e.firstSync = number
+		}
+	}
 }
 
 type trexDefaults struct {
@@ -188,6 +220,10 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 			continue
 		}
 		if err := p.finishTrack(t); err != nil {
+			if t.Kind == KindText && errors.Is(err, ErrEmptySamples) {
+				p.log.Warn("skipping text track whose samples are all empty", "source", p.name, "track", t.ID, "error", err)
+				continue
+			}
 			return nil, err
 		}
 		if err := resolveParameterSets(ctx, t.Track, p.log); err != nil {

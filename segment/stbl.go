@@ -180,9 +180,11 @@ func (p *mp4Parser) indexStbl(t *mp4Track, boxes []rawBox) error {
 		if k%markEvery == 0 {
 			x.marks = append(x.marks, it.st)
 		}
-		if _, err := it.next(); err != nil {
+		s, err := it.next()
+		if err != nil {
 			return err
 		}
+		t.empty.add(&s, k+1)
 	}
 	st := &it.st
 	t.Duration = st.dts
