@@ -311,6 +311,19 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		if c.err {
 			return nil, p.errAt(ErrTruncated, tkhd.offset, "moov/trak/tkhd")
 		}
+		// reserved, duration, reserved[2], layer, alternate_group, volume, reserved
+		if v == 1 {
+			c.skip(4 + 8 + 16)
+		} else {
+			c.skip(4 + 4 + 16)
+		}
+		var m [9]int32
+		for i := range m {
+			m[i] = int32(c.u32())
+		}
+		if !c.err && m != identityMatrix {
+			t.Matrix = m
+		}
 	}
 	fe := func(sentinel error, box string, off int64, format string, args ...any) error {
 		return &FormatError{Source: p.name, Box: box, Track: t.ID, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
@@ -359,6 +372,10 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 	switch handler {
 	case "vide":
 		t.Kind = KindVideo
+		if t.Matrix != ([9]int32{}) {
+			p.log.Warn("video track has a display matrix: it is kept in the CMAF init segment, where MP4 players apply it, but HLS and DASH manifests cannot signal it (their width and height are the size before it)",
+				"source", p.name, "track", t.ID, "transform", t.transformString())
+		}
 	case "soun":
 		t.Kind = KindAudio
 	case "text", "subt", "sbtl":
