@@ -141,7 +141,14 @@ func describeSampleEntry(t *Track) error {
 		case "wvtt":
 			t.Codec = "wvtt"
 		case "stpp":
-			t.Codec = "stpp.ttml.im1t"
+			// The profile, when the entry does not name it, is read from
+			// the documents once the samples are indexed (see stpp.go).
+			t.Codec = "stpp"
+			if e, ok := t.SampleEntry.(*mp4.StppBox); ok {
+				if c := stppCodecFromEntry(e); c != "" {
+					t.Codec = c
+				}
+			}
 		default:
 			return fmt.Errorf("%w: sample entry %q", ErrUnsupportedCodec, typ)
 		}

@@ -59,3 +59,51 @@ func aacTrack(t testing.TB) func(*mp4.InitSegment, *mp4.TrakBox) {
 		}
 	}
 }
+
+// buildProgressive makes a small progressive MP4 in memory (ftyp, moov,
+// mdat) with one track like buildFMP4's, its samples in one chunk; extra,
+// when not nil, adds boxes to the sample table.
+func buildProgressive(t testing.TB, timescale uint32, mediaType string, setup func(init *mp4.InitSegment, trak *mp4.TrakBox), samples []fixtureSample, extra func(stbl *mp4.StblBox)) []byte {
+	t.Helper()
+	init := mp4.CreateEmptyInit()
+	trak := init.AddEmptyTrack(timescale, mediaType, "eng")
+	if setup != nil {
+		setup(init, trak)
+	}
+	var kids []mp4.Box
+	for _, c := range init.Moov.Children {
+		if _, ok := c.(*mp4.MvexBox); !ok {
+			kids = append(kids, c)
+		}
+	}
+	init.Moov.Children, init.Moov.Mvex = kids, nil
+	stbl := trak.Mdia.Minf.Stbl
+	var data []byte
+	for _, s := range samples {
+		stbl.Stts.SampleCount = append(stbl.Stts.SampleCount, 1)
+		stbl.Stts.SampleTimeDelta = append(stbl.Stts.SampleTimeDelta, s.dur)
+		stbl.Stsz.SampleSize = append(stbl.Stsz.SampleSize, uint32(len(s.data)))
+		data = append(data, s.data...)
+	}
+	stbl.Stsz.SampleNumber = uint32(len(samples))
+	if err := stbl.Stsc.AddEntry(1, uint32(len(samples)), 1); err != nil {
+		t.Fatal(err)
+	}
+	stbl.Stco.ChunkOffset = []uint32{0}
+	if extra != nil {
+		extra(stbl)
+	}
+	var b bytes.Buffer
+	if err := init.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	stbl.Stco.ChunkOffset[0] = uint32(b.Len() + 8)
+	b.Reset()
+	if err := init.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&mp4.MdatBox{Data: data}).Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}

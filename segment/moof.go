@@ -100,13 +100,27 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 	if t.Index != nil {
 		before += t.Index.Len()
 	}
+	var subs []subsEntry
+	nextSubs := 0
+	if b := findBox(kids, "subs"); b != nil && carriesSubs(t.Track) {
+		if subs, err = parseSubs(b.payload, &p.subsBudget); err != nil {
+			return 0, &FormatError{Source: p.name, Box: "moof/traf/subs", Track: id, Offset: b.offset, Err: ErrMalformed, Detail: err.Error()}
+		}
+	}
+	var subsErr error
 	_, dataEnd, dts, err := tr.read(kids, traf, moofOff, implicitBase, t.fragTime, func(s *Sample) {
 		if n == 0 {
 			ref.dts = s.DecodeTime
 		}
 		n++
 		t.empty.add(s, before+n)
+		if subs != nil && subsErr == nil {
+			subsErr = p.addSubs(t, subs, &nextSubs, n, s)
+		}
 	})
+	if err == nil {
+		err = subsErr
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -99,7 +99,7 @@ func OpenFileWith(ctx context.Context, path string, open func(ctx context.Contex
 // are kept, with a warning. A text track whose samples are all empty is
 // skipped with a warning.
 func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *OpenOptions) (*Source, error) {
-	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}}
+	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}, subsBudget: maxSubsamples}
 	return p.parse(ctx)
 }
 
@@ -114,6 +114,7 @@ type mp4Parser struct {
 	tracks         []*mp4Track
 	moofs          int
 	samples        int64 // samples indexed so far, over all tracks
+	subsBudget     int   // subsample entries that may still be kept (see maxSubsamples)
 }
 
 // mp4Track is a track while it is being indexed.
@@ -125,6 +126,7 @@ type mp4Track struct {
 	fragTime  uint64 // next decode time when a traf has no tfdt
 	skip      bool   // unsupported track that the caller will not see
 	empty     emptyStats
+	subs      subsByOffset // subsamples of an stpp track, nil when it has none
 }
 
 // emptyStats counts a track's samples of size 0 as they are validated.
@@ -227,6 +229,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 			return nil, err
 		}
 		if err := resolveParameterSets(ctx, t.Track, p.log); err != nil {
+			return nil, err
+		}
+		if err := resolveStppProfile(t.Track, func(msg string, args ...any) { p.log.Warn(msg, append([]any{"source", p.name}, args...)...) }); err != nil {
 			return nil, err
 		}
 		src.Tracks = append(src.Tracks, t.Track)

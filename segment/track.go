@@ -219,6 +219,10 @@ type Track struct {
 	// into init segments. It is owned by the track; writers clone it.
 	SampleEntry mp4.Box
 
+	// Subsamples, when not nil, gives the subsample structure of samples
+	// (the images of IMSC1 image subtitles in stpp); writers carry it.
+	Subsamples SubsampleIndex
+
 	// Index is the sample index in decode order. Sources made by Open read it
 	// from the input's sample tables on demand, so it costs almost no memory.
 	Index Index

@@ -494,6 +494,18 @@ func (sw *SegmentWriter) buildFragment(seq, first int, ss []Sample) (*mp4.Fragme
 			syncAt = int64(dataSize)
 		}
 	}
+	if t.Subsamples != nil {
+		if subs := subsBox(t.Subsamples, ss); subs != nil {
+			// Before the trun, where writers put it (ISO/IEC 14496-30 images).
+			traf := frag.Moof.Traf
+			for i, c := range traf.Children {
+				if c == traf.Trun {
+					traf.Children = append(traf.Children[:i], append([]mp4.Box{subs}, traf.Children[i:]...)...)
+					break
+				}
+			}
+		}
+	}
 	if t.Kind != KindVideo {
 		// Audio and text: every sample is sync and composition offsets are zero;
 		// move the flags to tfhd defaults to keep trun small.
