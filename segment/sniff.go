@@ -105,7 +105,7 @@ func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint s
 	case isWebVTT(head):
 		return "a WebVTT document", "open it with OpenWebVTT"
 	case head[0] == 0x47 && (len(head) < 189 || head[188] == 0x47):
-		return "MPEG-TS", "open it with segment/ts"
+		return "MPEG-TS", "MPEG-TS is read by segment/ts (ts.Open), not by Open"
 	}
 	if id3 := id3Size(head); id3 > 0 {
 		// An ID3v2 tag heads raw MP3 and AAC files (and HLS packed audio).
