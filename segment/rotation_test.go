@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -104,7 +105,7 @@ func TestRotationCarried(t *testing.T) {
 
 			ffprobe, err := exec.LookPath("ffprobe")
 			if err != nil {
-				if os.Getenv("CI") == "true" {
+				if testutil.InCI() {
 					t.Fatal("ffprobe is required in CI")
 				}
 				t.Log("ffprobe not installed: output not probed")
