@@ -78,7 +78,7 @@ func describeSampleEntry(t *Track) error {
 			}
 			dcd := e.Esds.DecConfigDescriptor
 			if dcd.ObjectType != 0x40 {
-				return fmt.Errorf("%w: mp4a object type 0x%02x (only AAC is supported)", ErrUnsupportedCodec, dcd.ObjectType)
+				return fmt.Errorf("%w: mp4a object type 0x%02x%s (only MPEG-4 audio, 0x40, is supported)", ErrUnsupportedCodec, dcd.ObjectType, objectTypeName(dcd.ObjectType))
 			}
 			if dcd.DecSpecificInfo == nil || len(dcd.DecSpecificInfo.DecConfig) < 2 {
 				return fmt.Errorf("%w: AAC without AudioSpecificConfig", ErrMalformed)
@@ -206,6 +206,30 @@ func schemeName(s string) string {
 		return "Common Encryption, AES-CBC"
 	case "piff":
 		return "PIFF, PlayReady Smooth Streaming"
+	}
+	return ""
+}
+
+// objectTypeName names an MP4 objectTypeIndication of audio (MP4
+// registration authority), as " (name)", or returns "".
+func objectTypeName(oti byte) string {
+	switch oti {
+	case 0x66, 0x67, 0x68:
+		return " (MPEG-2 AAC)"
+	case 0x69:
+		return " (MPEG-2 audio: MP3)"
+	case 0x6b:
+		return " (MPEG-1 audio: MP3 or MP2)"
+	case 0xa5:
+		return " (AC-3)"
+	case 0xa6:
+		return " (E-AC-3)"
+	case 0xa9, 0xaa, 0xab, 0xac:
+		return " (DTS)"
+	case 0xad:
+		return " (Opus)"
+	case 0xdd:
+		return " (Vorbis)"
 	}
 	return ""
 }

@@ -372,7 +372,11 @@ func (p *mp4Parser) finishTrack(t *mp4Track) error {
 		}
 	}
 	if t.SampleCount() == 0 {
-		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
+		detail := "track has no samples"
+		if p.fragmentedMoov && p.moofs == 0 {
+			detail += ": the input is an init segment without media segments; join them first (cat init.mp4 segment.m4s > input.mp4)"
+		}
+		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: detail}
 	}
 	if err := p.checkEmpty(t); err != nil {
 		return err

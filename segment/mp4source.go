@@ -115,6 +115,7 @@ type mp4Parser struct {
 	moofs          int
 	samples        int64 // samples indexed so far, over all tracks
 	subsBudget     int   // subsample entries that may still be kept (see maxSubsamples)
+	fragmentedMoov bool  // the moov has an mvex: samples are to come in fragments
 }
 
 // mp4Track is a track while it is being indexed.
@@ -268,6 +269,7 @@ func (p *mp4Parser) parseMoov(moov *rawBox) error {
 	}
 	trexByID := map[uint32]trexDefaults{}
 	if mvex := findBox(kids, "mvex"); mvex != nil {
+		p.fragmentedMoov = true
 		for _, b := range mvex.kids {
 			if b.typ != "trex" {
 				continue

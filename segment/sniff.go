@@ -116,8 +116,11 @@ func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint s
 		if n, err := r.ReadAt(audio, id3); n < len(audio) && err != io.EOF {
 			return "an ID3 tag followed by unreadable data", ""
 		}
-		if what, hint := elementaryStream(audio, name); what != "" {
-			return what + " with an ID3 tag", hint
+		// Some writers pad between the tag and the first frame.
+		for _, b := range [][]byte{audio, bytes.TrimLeft(audio, "\x00")} {
+			if what, hint := elementaryStream(b, name); what != "" {
+				return what + " with an ID3 tag", hint
+			}
 		}
 		return "an ID3 tag followed by unknown data", ""
 	}

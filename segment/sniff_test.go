@@ -44,6 +44,7 @@ func TestSniffOtherFormats(t *testing.T) {
 		{"ADTS one frame", adtsFrame(300), []string{"raw ADTS AAC"}},
 		{"ID3 and ADTS", cat(id3, adtsFrame(200), adtsFrame(200)), []string{"raw ADTS AAC", "with an ID3 tag"}},
 		{"MP3", cat(id3, mp3Frame(), mp3Frame()), []string{"MP3", "with an ID3 tag"}},
+		{"MP3 after padding", cat(id3, make([]byte, 20), mp3Frame(), mp3Frame()), []string{"MP3", "with an ID3 tag"}},
 		{"AC-3", cat([]byte{0x0b, 0x77, 0x12, 0x34, 0x14, 0x40}, make([]byte, 100)), []string{"raw AC-3"}},
 		{"Annex B H.264", cat([]byte{0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x67, 0x64, 0, 0x1f, 0xac}, make([]byte, 64)), []string{"Annex B H.264", "-framerate"}},
 		{"Annex B H.264 3-byte start code", cat([]byte{0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xd9}, make([]byte, 64)), []string{"Annex B H.264"}},
@@ -105,6 +106,27 @@ func TestSegmentWithoutInit(t *testing.T) {
 	seg := b[bytes.Index(b, []byte("moof"))-4:]
 	err := open(seg)
 	if !errors.Is(err, segment.ErrMalformed) || !strings.Contains(err.Error(), "without its init segment") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestInitWithoutSegments: an init segment alone is described as such.
+func TestInitWithoutSegments(t *testing.T) {
+	err := open(buildFMP4(t, 48000, "audio", aacTrack(t), nil))
+	if !errors.Is(err, segment.ErrMalformed) || !strings.Contains(err.Error(), "init segment without media segments") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestAudioObjectTypeIndication: mp4a entries of other audio formats name them.
+func TestAudioObjectTypeIndication(t *testing.T) {
+	b := buildFMP4(t, 48000, "audio", func(_ *mp4.InitSegment, trak *mp4.TrakBox) {
+		esds := mp4.CreateEsdsBox([]byte{0x12, 0x10})
+		esds.DecConfigDescriptor.ObjectType = 0x6b
+		trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", 2, 16, 48000, esds))
+	}, []fixtureSample{{data: []byte{1, 2, 3}, dur: 1152, sync: true}})
+	err := open(b)
+	if !errors.Is(err, segment.ErrUnsupportedCodec) || !strings.Contains(err.Error(), "0x6b (MPEG-1 audio: MP3 or MP2)") {
 		t.Fatalf("got %v", err)
 	}
 }
