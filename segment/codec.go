@@ -16,6 +16,9 @@ import (
 // of t from t.SampleEntry. It returns ErrUnsupportedCodec for codecs this
 // package cannot package.
 func describeSampleEntry(t *Track) error {
+	if err := encrypted(t.SampleEntry); err != nil {
+		return err
+	}
 	switch e := t.SampleEntry.(type) {
 	case *mp4.VisualSampleEntryBox:
 		if t.Kind != KindVideo {
@@ -75,10 +78,20 @@ func describeSampleEntry(t *Track) error {
 			}
 			dcd := e.Esds.DecConfigDescriptor
 			if dcd.ObjectType != 0x40 {
-				return fmt.Errorf("%w: mp4a object type 0x%02x (only AAC is supported)", ErrUnsupportedCodec, dcd.ObjectType)
+				return fmt.Errorf("%w: mp4a object type 0x%02x%s (only MPEG-4 audio, 0x40, is supported)", ErrUnsupportedCodec, dcd.ObjectType, objectTypeName(dcd.ObjectType))
 			}
 			if dcd.DecSpecificInfo == nil || len(dcd.DecSpecificInfo.DecConfig) < 2 {
 				return fmt.Errorf("%w: AAC without AudioSpecificConfig", ErrMalformed)
+			}
+			// The header names the object type, extended ones (xHE-AAC,
+			// ALS, ...) behind the escape value 31 included.
+			if h, err := aac.DecodeAudioSpecificConfigHeader(bytes.NewReader(dcd.DecSpecificInfo.DecConfig)); err == nil {
+				switch h.ObjectType {
+				case aac.AAClc, aac.HEAACv1, aac.HEAACv2:
+				default:
+					return fmt.Errorf("%w: mp4a.40.%d, MPEG-4 audio object type %d (%s); only AAC-LC, HE-AAC and HE-AACv2 are supported",
+						ErrUnsupportedCodec, h.ObjectType, h.ObjectType, audioObjectTypeName(h.ObjectType))
+				}
 			}
 			asc, err := aac.DecodeAudioSpecificConfig(bytes.NewReader(dcd.DecSpecificInfo.DecConfig))
 			if err != nil {
@@ -128,7 +141,14 @@ func describeSampleEntry(t *Track) error {
 		case "wvtt":
 			t.Codec = "wvtt"
 		case "stpp":
-			t.Codec = "stpp.ttml.im1t"
+			// The profile, when the entry does not name it, is read from
+			// the documents once the samples are indexed (see stpp.go).
+			t.Codec = "stpp"
+			if e, ok := t.SampleEntry.(*mp4.StppBox); ok {
+				if c := stppCodecFromEntry(e); c != "" {
+					t.Codec = c
+				}
+			}
 		default:
 			return fmt.Errorf("%w: sample entry %q", ErrUnsupportedCodec, typ)
 		}
@@ -137,6 +157,100 @@ func describeSampleEntry(t *Track) error {
 		}
 	}
 	return nil
+}
+
+// encrypted returns an error wrapping ErrEncrypted when the sample entry
+// is a protected one (ISO/IEC 14496-12 8.12, ISO/IEC 23001-7), naming the
+// protection scheme and the original format when its sinf box gives them.
+func encrypted(entry mp4.Box) error {
+	var sinf *mp4.SinfBox
+	switch e := entry.(type) {
+	case *mp4.VisualSampleEntryBox:
+		sinf = e.Sinf
+	case *mp4.AudioSampleEntryBox:
+		sinf = e.Sinf
+	}
+	typ := entry.Type()
+	switch typ {
+	case "encv", "enca", "enct", "encs", "encm", "encf", "encu":
+	case "drms", "drmi":
+		return fmt.Errorf("%w: sample entry %q (Apple FairPlay DRM): it cannot be packaged", ErrEncrypted, typ)
+	default:
+		return nil
+	}
+	desc := fmt.Sprintf("sample entry %q", typ)
+	if sinf != nil {
+		if sinf.Schm != nil {
+			desc += fmt.Sprintf(", scheme %q", sinf.Schm.SchemeType)
+			if name := schemeName(sinf.Schm.SchemeType); name != "" {
+				desc += " (" + name + ")"
+			}
+		}
+		if sinf.Frma != nil {
+			desc += fmt.Sprintf(", original format %q", sinf.Frma.DataFormat)
+		}
+	}
+	return fmt.Errorf("%w (%s): decrypt it first, e.g. with mp4decrypt --key KID:KEY, and package the clear file (cmafkit can encrypt its output: --encryption)", ErrEncrypted, desc)
+}
+
+// schemeName describes a protection scheme type (ISO/IEC 23001-7 4.2, PIFF).
+func schemeName(s string) string {
+	switch s {
+	case "cenc":
+		return "Common Encryption, AES-CTR"
+	case "cbcs":
+		return "Common Encryption, AES-CBC with pattern"
+	case "cens":
+		return "Common Encryption, AES-CTR with pattern"
+	case "cbc1":
+		return "Common Encryption, AES-CBC"
+	case "piff":
+		return "PIFF, PlayReady Smooth Streaming"
+	}
+	return ""
+}
+
+// objectTypeName names an MP4 objectTypeIndication of audio (MP4
+// registration authority), as " (name)", or returns "".
+func objectTypeName(oti byte) string {
+	switch oti {
+	case 0x66, 0x67, 0x68:
+		return " (MPEG-2 AAC)"
+	case 0x69:
+		return " (MPEG-2 audio: MP3)"
+	case 0x6b:
+		return " (MPEG-1 audio: MP3 or MP2)"
+	case 0xa5:
+		return " (AC-3)"
+	case 0xa6:
+		return " (E-AC-3)"
+	case 0xa9, 0xaa, 0xab, 0xac:
+		return " (DTS)"
+	case 0xad:
+		return " (Opus)"
+	case 0xdd:
+		return " (Vorbis)"
+	}
+	return ""
+}
+
+// audioObjectTypeName names an MPEG-4 audio object type (ISO/IEC 14496-3 1.5.1.1).
+func audioObjectTypeName(aot byte) string {
+	names := map[byte]string{
+		1: "AAC Main", 2: "AAC-LC", 3: "AAC SSR", 4: "AAC LTP", 5: "SBR: HE-AAC", 6: "AAC Scalable",
+		7: "TwinVQ", 8: "CELP", 9: "HVXC", 12: "TTSI", 13: "Main synthetic", 14: "Wavetable synthesis",
+		15: "General MIDI", 16: "Algorithmic synthesis", 17: "ER AAC-LC", 19: "ER AAC LTP",
+		20: "ER AAC Scalable", 21: "ER TwinVQ", 22: "ER BSAC", 23: "ER AAC-LD", 24: "ER CELP",
+		25: "ER HVXC", 26: "ER HILN", 27: "ER Parametric", 28: "SSC", 29: "PS: HE-AACv2",
+		30: "MPEG Surround", 32: "MPEG-1/2 Layer-1", 33: "MPEG-1/2 Layer-2", 34: "MPEG-1/2 Layer-3: MP3",
+		35: "DST", 36: "ALS: lossless", 37: "SLS", 38: "SLS non-core", 39: "ER AAC-ELD",
+		40: "SMR Simple", 41: "SMR Main", 42: "USAC: xHE-AAC", 43: "SAOC", 44: "LD MPEG Surround",
+		45: "SAOC-DE", 46: "Audio Sync",
+	}
+	if n, ok := names[aot]; ok {
+		return n
+	}
+	return "reserved"
 }
 
 // hevcCodecString builds hvc1/hev1 codec strings (ISO/IEC 14496-15 Annex E)

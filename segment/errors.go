@@ -20,6 +20,17 @@ var (
 	ErrUnaligned = errors.New("renditions not aligned")
 	// ErrNoTracks means a source holds no track that can be packaged.
 	ErrNoTracks = errors.New("no usable tracks")
+	// ErrUnsupportedFormat means the input is not MP4 but another format
+	// (an elementary stream such as raw ADTS AAC or Annex B H.264,
+	// Matroska/WebM, ...); the FormatError's Detail names it and how to
+	// convert it.
+	ErrUnsupportedFormat = errors.New("unsupported input format")
+	// ErrEncrypted means a track is encrypted (an encv, enca or other
+	// protected sample entry): it has to be decrypted before packaging.
+	ErrEncrypted = errors.New("encrypted track")
+	// ErrEmptySamples means a track's samples carry no data (size zero):
+	// all of them, most of them, or one a decoder must start from (see Open).
+	ErrEmptySamples = errors.New("samples without data")
 )
 
 // FormatError locates a problem in an input: which source, which box or track,

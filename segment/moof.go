@@ -96,12 +96,31 @@ func (p *mp4Parser) indexTraf(traf *rawBox, moofOff, implicitBase int64) (dataEn
 	}
 	ref := fragRef{traf: traf.offset, size: traf.size, moof: moofOff, base: implicitBase, first: t.frags.count}
 	n := 0
+	before := t.frags.count // samples before this traf: those of the moov's tables, then of earlier trafs
+	if t.Index != nil {
+		before += t.Index.Len()
+	}
+	var subs []subsEntry
+	nextSubs := 0
+	if b := findBox(kids, "subs"); b != nil && carriesSubs(t.Track) {
+		if subs, err = parseSubs(b.payload, &p.subsBudget); err != nil {
+			return 0, &FormatError{Source: p.name, Box: "moof/traf/subs", Track: id, Offset: b.offset, Err: ErrMalformed, Detail: err.Error()}
+		}
+	}
+	var subsErr error
 	_, dataEnd, dts, err := tr.read(kids, traf, moofOff, implicitBase, t.fragTime, func(s *Sample) {
 		if n == 0 {
 			ref.dts = s.DecodeTime
 		}
 		n++
+		t.empty.add(s, before+n)
+		if subs != nil && subsErr == nil {
+			subsErr = p.addSubs(t, subs, &nextSubs, n, s)
+		}
 	})
+	if err == nil {
+		err = subsErr
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -311,6 +330,29 @@ func (x *moofIndex) AppendSamples(dst []Sample, from, to int) ([]Sample, error) 
 	return dst, nil
 }
 
+// checkEmpty applies the rule on samples of size 0 (see Open) to t, whose
+// samples have all been counted.
+func (p *mp4Parser) checkEmpty(t *mp4Track) error {
+	e, n := &t.empty, t.SampleCount()
+	if e.n == 0 {
+		return nil
+	}
+	fe := func(sample int, format string, args ...any) error {
+		return &FormatError{Source: p.name, Track: t.ID, Sample: sample, Offset: -1, Err: ErrEmptySamples, Detail: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case e.n >= n:
+		return fe(0, "all %d samples of the %s track have size 0: there is no media to package", n, t.Kind)
+	case t.Kind == KindText:
+	case t.Kind == KindVideo && e.sync > 0:
+		return fe(e.firstSync, "sync sample of size 0 (%d of the track's sync samples are empty): decoding cannot start there", e.sync)
+	case 2*e.n > n:
+		return fe(e.first, "%d of the %d samples of the %s track have size 0 (the first is sample %d): a mostly empty track is not media", e.n, n, t.Kind, e.first)
+	}
+	p.log.Warn("track has samples of size 0; they are packaged as they are", "source", p.name, "track", t.ID, "empty", e.n, "samples", n, "first", e.first)
+	return nil
+}
+
 // finishTrack validates a completed index and fills derived properties.
 func (p *mp4Parser) finishTrack(t *mp4Track) error {
 	if t.frags.count > 0 {
@@ -330,7 +372,14 @@ func (p *mp4Parser) finishTrack(t *mp4Track) error {
 		}
 	}
 	if t.SampleCount() == 0 {
-		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: "track has no samples"}
+		detail := "track has no samples"
+		if p.fragmentedMoov && p.moofs == 0 {
+			detail += ": the input is an init segment without media segments; join them first (cat init.mp4 segment.m4s > input.mp4)"
+		}
+		return &FormatError{Source: p.name, Track: t.ID, Offset: -1, Err: ErrMalformed, Detail: detail}
+	}
+	if err := p.checkEmpty(t); err != nil {
+		return err
 	}
 	if t.Kind == KindVideo {
 		first := -1

@@ -88,8 +88,17 @@ func OpenFileWith(ctx context.Context, path string, open func(ctx context.Contex
 // Open indexes an MP4 input (progressive with moov at the front or the end,
 // or fragmented MP4/CMAF) read through r, which must stay open while the
 // Source is used. Only the moov and moof boxes are read into memory.
+//
+// An input that is not MP4 at all is refused with ErrUnsupportedFormat
+// naming what it looks like, an encrypted track with ErrEncrypted. Samples
+// of size 0 carry nothing a decoder can use: a video or audio track is
+// refused with ErrEmptySamples when all its samples are empty, when more
+// than half of them are (a placeholder or stripped file, not media), or
+// when a video sync sample is (decoding starts there); fewer empty samples
+// are kept, with a warning. A text track whose samples are all empty is
+// skipped with a warning.
 func Open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *OpenOptions) (*Source, error) {
-	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}}
+	p := &mp4Parser{r: r, size: size, name: name, log: opts.logger(), br: boxReader{src: name}, subsBudget: maxSubsamples}
 	return p.parse(ctx)
 }
 
@@ -104,6 +113,8 @@ type mp4Parser struct {
 	tracks         []*mp4Track
 	moofs          int
 	samples        int64 // samples indexed so far, over all tracks
+	subsBudget     int   // subsample entries that may still be kept (see maxSubsamples)
+	fragmentedMoov bool  // the moov has an mvex: samples are to come in fragments
 }
 
 // mp4Track is a track while it is being indexed.
@@ -114,6 +125,30 @@ type mp4Track struct {
 	trex      trexDefaults
 	fragTime  uint64 // next decode time when a traf has no tfdt
 	skip      bool   // unsupported track that the caller will not see
+	empty     emptyStats
+	subs      subsByOffset // subsamples of an stpp track, nil when it has none
+}
+
+// emptyStats counts a track's samples of size 0 as they are validated.
+type emptyStats struct {
+	n, sync          int // empty samples, empty sync samples
+	first, firstSync int // 1-based number of the first of each, 0 if none
+}
+
+func (e *emptyStats) add(s *Sample, number int) {
+	if s.Size != 0 {
+		return
+	}
+	e.n++
+	if e.first == 0 {
+		e.first = number
+	}
+	if s.Sync {
+		e.sync++
+		if e.firstSync == 0 {
+			e.firstSync = number
+		}
+	}
 }
 
 type trexDefaults struct {
@@ -128,6 +163,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 	var moov *rawBox
 	src := &Source{Name: p.name, Size: p.size}
 	var pendingMoofs []int64
+	if err := p.sniff(); err != nil {
+		return nil, err
+	}
 	for off := int64(0); off < p.size; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -174,6 +212,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 		off += boxSize
 	}
 	if moov == nil {
+		if src.Fragmented {
+			return nil, p.errAt(ErrMalformed, -1, "no moov box: the input holds movie fragments only, a media segment without its init segment; join them first (cat init.mp4 segment.m4s > input.mp4)")
+		}
 		return nil, p.errAt(ErrMalformed, -1, "no moov box")
 	}
 	for _, t := range p.tracks {
@@ -181,9 +222,16 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 			continue
 		}
 		if err := p.finishTrack(t); err != nil {
+			if t.Kind == KindText && errors.Is(err, ErrEmptySamples) {
+				p.log.Warn("skipping text track whose samples are all empty", "source", p.name, "track", t.ID, "error", err)
+				continue
+			}
 			return nil, err
 		}
 		if err := resolveParameterSets(ctx, t.Track, p.log); err != nil {
+			return nil, err
+		}
+		if err := resolveStppProfile(t.Track, func(msg string, args ...any) { p.log.Warn(msg, append([]any{"source", p.name}, args...)...) }); err != nil {
 			return nil, err
 		}
 		src.Tracks = append(src.Tracks, t.Track)
@@ -220,6 +268,7 @@ func (p *mp4Parser) parseMoov(moov *rawBox) error {
 	}
 	trexByID := map[uint32]trexDefaults{}
 	if mvex := findBox(kids, "mvex"); mvex != nil {
+		p.fragmentedMoov = true
 		for _, b := range mvex.kids {
 			if b.typ != "trex" {
 				continue
@@ -267,6 +316,19 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		t.ID = c.u32()
 		if c.err {
 			return nil, p.errAt(ErrTruncated, tkhd.offset, "moov/trak/tkhd")
+		}
+		// reserved, duration, reserved[2], layer, alternate_group, volume, reserved
+		if v == 1 {
+			c.skip(4 + 8 + 16)
+		} else {
+			c.skip(4 + 4 + 16)
+		}
+		var m [9]int32
+		for i := range m {
+			m[i] = int32(c.u32())
+		}
+		if !c.err && m != identityMatrix {
+			t.Matrix = m
 		}
 	}
 	fe := func(sentinel error, box string, off int64, format string, args ...any) error {
@@ -316,6 +378,10 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 	switch handler {
 	case "vide":
 		t.Kind = KindVideo
+		if t.Matrix != ([9]int32{}) {
+			p.log.Warn("video track has a display matrix: it is kept in the CMAF init segment, where MP4 players apply it, but HLS and DASH manifests cannot signal it (their width and height are the size before it)",
+				"source", p.name, "track", t.ID, "transform", t.transformString())
+		}
 	case "soun":
 		t.Kind = KindAudio
 	case "text", "subt", "sbtl":
@@ -343,7 +409,7 @@ func (p *mp4Parser) parseTrak(trak *rawBox) (*mp4Track, error) {
 		return nil, fe(ErrMalformed, "moov/trak/mdia/minf/stbl", stbl.offset, "no stsd")
 	}
 	if err := p.parseStsd(t, stsd); err != nil {
-		if t.Kind == KindText && errors.Is(err, ErrUnsupportedCodec) {
+		if t.Kind == KindText && (errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrEncrypted)) {
 			// Text in a format we cannot package (tx3g, c608, ...) must not
 			// cost the file its audio and video.
 			p.log.Warn("skipping text track with unsupported codec", "source", p.name, "track", t.ID, "error", err)

@@ -173,6 +173,14 @@ func (p *mp4Parser) indexStbl(t *mp4Track, boxes []rawBox) error {
 		return err
 	}
 
+	var subs []subsEntry
+	nextSubs := 0
+	if b := findBox(boxes, "subs"); b != nil && carriesSubs(t.Track) {
+		if subs, err = p.readSubs(t, b); err != nil {
+			return err
+		}
+	}
+
 	// The validating pass: produce every sample once, saving marks.
 	it.st = stblState{stsc: -1, nextFirst: first}
 	x.marks = make([]stblState, 0, x.count/markEvery+1)
@@ -180,8 +188,15 @@ func (p *mp4Parser) indexStbl(t *mp4Track, boxes []rawBox) error {
 		if k%markEvery == 0 {
 			x.marks = append(x.marks, it.st)
 		}
-		if _, err := it.next(); err != nil {
+		s, err := it.next()
+		if err != nil {
 			return err
+		}
+		t.empty.add(&s, k+1)
+		if subs != nil {
+			if err := p.addSubs(t, subs, &nextSubs, k+1, &s); err != nil {
+				return err
+			}
 		}
 	}
 	st := &it.st

@@ -9,6 +9,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 )
@@ -197,6 +198,13 @@ type Track struct {
 	// Color is the colour description of the source (colr box or SPS VUI);
 	// nil when it gives none.
 	Color *Color
+	// Matrix is the transformation of the source's track header (tkhd,
+	// ISO/IEC 14496-12 8.3.2) that players apply when they display the
+	// video: {a, b, u, c, d, v, x, y, w}, 16.16 fixed point but u, v and w
+	// in 2.30. A phone's portrait video, stored landscape, is rotated by
+	// it. The zero value stands for the identity. BuildInit writes it into
+	// the init segment's track header.
+	Matrix [9]int32
 
 	// Audio properties.
 	SampleRate int
@@ -211,11 +219,61 @@ type Track struct {
 	// into init segments. It is owned by the track; writers clone it.
 	SampleEntry mp4.Box
 
+	// Subsamples, when not nil, gives the subsample structure of samples
+	// (the images of IMSC1 image subtitles in stpp); writers carry it.
+	Subsamples SubsampleIndex
+
 	// Index is the sample index in decode order. Sources made by Open read it
 	// from the input's sample tables on demand, so it costs almost no memory.
 	Index Index
 	// Data reads sample payloads.
 	Data SampleReader
+}
+
+// identityMatrix is the tkhd matrix that leaves the video as it is.
+var identityMatrix = [9]int32{0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000}
+
+// Rotation returns the clockwise rotation, in whole degrees from 0 to 359,
+// by which Matrix turns the video when it is displayed, and whether the
+// matrix mirrors it too (then the rotation follows a horizontal flip). A
+// zero Matrix is no rotation.
+func (t *Track) Rotation() (degrees int, mirrored bool) {
+	if t.Matrix == ([9]int32{}) {
+		return 0, false
+	}
+	a, b, c, d := float64(t.Matrix[0]), float64(t.Matrix[1]), float64(t.Matrix[3]), float64(t.Matrix[4])
+	// A point (p, q) goes to (a*p + c*q + x, b*p + d*q + y) with q downwards,
+	// so the direction (1, 0) turns clockwise by atan2(b, a).
+	// A mirroring matrix is read as a horizontal flip (p to -p) first.
+	mirrored = a*d-b*c < 0
+	if mirrored {
+		a, b = -a, -b
+	}
+	deg := int(math.Round(math.Atan2(b, a) * 180 / math.Pi))
+	return (deg%360 + 360) % 360, mirrored
+}
+
+// transformString describes Matrix for messages: "rotated 90° clockwise",
+// "mirrored", ...
+func (t *Track) transformString() string {
+	deg, mirrored := t.Rotation()
+	var s string
+	switch deg {
+	case 0:
+		s = "not rotated"
+	case 90:
+		s = "rotated 90° clockwise"
+	case 180:
+		s = "rotated 180°"
+	case 270:
+		s = "rotated 90° counterclockwise"
+	default:
+		s = fmt.Sprintf("rotated %d° clockwise", deg)
+	}
+	if mirrored {
+		s += ", mirrored"
+	}
+	return s
 }
 
 // SampleCount returns the number of samples in the track's index.

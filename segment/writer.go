@@ -55,8 +55,9 @@ func trackTiming(t *Track) timing {
 // samples) of t to w. The sample entry is copied from the source with its
 // codec configuration boxes (avcC/hvcC/av1C/esds/dac3/dec3/dOps, colr, pasp,
 // btrt) as it is: Open already turned avc3/hev1 entries whose parameter
-// sets do not change into avc1/hvc1 (see resolveParameterSets). A
-// protector, when given, turns the entry into encv/enca.
+// sets do not change into avc1/hvc1 (see resolveParameterSets). A video
+// track's display matrix (Track.Matrix: a rotation, say) goes into the
+// track header. A protector, when given, turns the entry into encv/enca.
 func WriteInit(w io.Writer, t *Track, protector FragmentProtector) error {
 	init, err := BuildInit(t)
 	if err != nil {
@@ -104,6 +105,11 @@ func BuildInit(t *Track) (*mp4.InitSegment, error) {
 	if _, ok := entry.(*mp4.VisualSampleEntryBox); ok {
 		trak.Tkhd.Width = mp4.Fixed32(uint32(t.displayWidth()) << 16)
 		trak.Tkhd.Height = mp4.Fixed32(uint32(t.Height) << 16)
+		if t.Matrix != ([9]int32{}) {
+			// The display transform (a rotation, say) as the source has it:
+			// MP4 players apply it; tkhd width and height stay the size before it.
+			trak.Tkhd.Matrix = t.Matrix
+		}
 	}
 	trak.Mdia.Minf.Stbl.Stsd.AddChild(entry)
 	tm := trackTiming(t)
@@ -486,6 +492,18 @@ func (sw *SegmentWriter) buildFragment(seq, first int, ss []Sample) (*mp4.Fragme
 		dataSize += uint64(s.Size)
 		if syncAt < 0 && s.Sync {
 			syncAt = int64(dataSize)
+		}
+	}
+	if t.Subsamples != nil {
+		if subs := subsBox(t.Subsamples, ss); subs != nil {
+			// Before the trun, where writers put it (ISO/IEC 14496-30 images).
+			traf := frag.Moof.Traf
+			for i, c := range traf.Children {
+				if c == traf.Trun {
+					traf.Children = append(traf.Children[:i], append([]mp4.Box{subs}, traf.Children[i:]...)...)
+					break
+				}
+			}
 		}
 	}
 	if t.Kind != KindVideo {

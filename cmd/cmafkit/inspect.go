@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,20 +16,28 @@ import (
 
 // trackReport is what "cmafkit inspect" says about one track.
 type trackReport struct {
-	ID         uint32  `json:"id"`
-	Kind       string  `json:"kind"`
-	Codec      string  `json:"codec"`
-	Language   string  `json:"language"`
-	Timescale  uint32  `json:"timescale"`
-	Duration   float64 `json:"duration_seconds"`
-	Samples    int     `json:"samples"`
-	Bitrate    int64   `json:"bitrate_bps"`
-	PeakRate   int64   `json:"peak_bitrate_1s_bps,omitempty"`
-	Width      int     `json:"width,omitempty"`
-	Height     int     `json:"height,omitempty"`
-	FrameRate  string  `json:"frame_rate,omitempty"`
-	PixelAsp   string  `json:"pixel_aspect,omitempty"`
-	VideoRange string  `json:"video_range,omitempty"`
+	ID        uint32  `json:"id"`
+	Kind      string  `json:"kind"`
+	Codec     string  `json:"codec"`
+	Language  string  `json:"language"`
+	Timescale uint32  `json:"timescale"`
+	Duration  float64 `json:"duration_seconds"`
+	Samples   int     `json:"samples"`
+	Bitrate   int64   `json:"bitrate_bps"`
+	// PeakRate is the highest bit rate over any 1 s of decode time that
+	// starts at a sample (over the whole track when it is shorter), and
+	// never below Bitrate.
+	PeakRate   int64  `json:"peak_bitrate_1s_bps,omitempty"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	FrameRate  string `json:"frame_rate,omitempty"`
+	PixelAsp   string `json:"pixel_aspect,omitempty"`
+	VideoRange string `json:"video_range,omitempty"`
+	// Rotation is the clockwise rotation of the video's display matrix
+	// (tkhd), which is kept in the output's init segment; Mirrored tells
+	// that the matrix also mirrors it.
+	Rotation   int     `json:"rotation_degrees_clockwise,omitempty"`
+	Mirrored   bool    `json:"mirrored,omitempty"`
 	SampleRate int     `json:"sample_rate,omitempty"`
 	Channels   int     `json:"channels,omitempty"`
 	Keyframes  int     `json:"keyframes,omitempty"`
@@ -97,6 +106,8 @@ func inspectFile(ctx context.Context, path string, segDur time.Duration) (fileRe
 	}
 	rep := fileReport{File: path, Size: fi.Size(), Fragmented: src.Fragmented, Packageable: true, Format: "progressive MP4"}
 	switch {
+	case packager.IsWebVTT(f, fi.Size()):
+		rep.Format = "WebVTT"
 	case packager.IsTS(f, fi.Size()):
 		rep.Format = "MPEG-TS"
 	case src.Fragmented:
@@ -126,9 +137,6 @@ func describeTrack(t *segment.Track) (trackReport, error) {
 	tr.Duration = float64(t.Duration) / ts
 	tr.StartOffset = float64(t.PresentationOffset) / ts
 	var bytes int64
-	// Peak over 1 s windows of decode time.
-	var winStart uint64
-	var winBytes int64
 	var keys []uint64 // decode times of sync samples
 	sc := t.Scan(0, t.SampleCount())
 	for sc.Next() {
@@ -137,21 +145,20 @@ func describeTrack(t *segment.Track) (trackReport, error) {
 			keys = append(keys, s.DecodeTime)
 		}
 		bytes += int64(s.Size)
-		for s.DecodeTime >= winStart+uint64(t.Timescale) {
-			tr.PeakRate = max(tr.PeakRate, winBytes*8)
-			winStart += uint64(t.Timescale)
-			winBytes = 0
-		}
-		winBytes += int64(s.Size)
 	}
 	if err := sc.Err(); err != nil {
 		return tr, err
 	}
-	tr.PeakRate = max(tr.PeakRate, winBytes*8)
 	if tr.Duration > 0 {
 		tr.Bitrate = int64(float64(bytes*8) / tr.Duration)
 	}
+	peak, err := peakRate(t)
+	if err != nil {
+		return tr, err
+	}
+	tr.PeakRate = max(peak, tr.Bitrate)
 	if t.Kind == segment.KindVideo {
+		tr.Rotation, tr.Mirrored = t.Rotation()
 		tr.FrameRate = t.FrameRate.String()
 		tr.PixelAsp = t.PixelAspect.String()
 		tr.Keyframes = len(keys)
@@ -171,6 +178,34 @@ func describeTrack(t *segment.Track) (trackReport, error) {
 	return tr, nil
 }
 
+// peakRate returns the highest bit rate of t over a window of one second
+// of decode time (the track's duration when shorter) that starts at a
+// sample: the bytes of the samples that start in the window, over its
+// length. Two scanners walk the index, the trailing one a window behind,
+// so memory does not grow with the track.
+func peakRate(t *segment.Track) (int64, error) {
+	win := min(uint64(t.Timescale), t.Duration)
+	if win == 0 {
+		return 0, nil
+	}
+	lead, trail := t.Scan(0, t.SampleCount()), t.Scan(0, t.SampleCount())
+	var inWin, best int64 // bytes of the samples in [trail's time, trail's time + win)
+	more := lead.Next()
+	for trail.Next() {
+		start := trail.Sample().DecodeTime
+		for more && lead.Sample().DecodeTime < start+win {
+			inWin += int64(lead.Sample().Size)
+			more = lead.Next()
+		}
+		best = max(best, inWin)
+		inWin -= int64(trail.Sample().Size)
+	}
+	if err := errors.Join(lead.Err(), trail.Err()); err != nil {
+		return 0, err
+	}
+	return int64(float64(best*8) * float64(t.Timescale) / float64(win)), nil
+}
+
 func printReport(w io.Writer, r fileReport) {
 	fmt.Fprintf(w, "%s: %s, %d bytes\n", r.File, r.Format, r.Size)
 	for _, t := range r.Tracks {
@@ -178,6 +213,9 @@ func printReport(w io.Writer, r fileReport) {
 		switch t.Kind {
 		case "video":
 			fmt.Fprintf(w, "    %dx%d sar %s %s fps %s, %d keyframes, GOP %.3f–%.3f s\n", t.Width, t.Height, t.PixelAsp, t.FrameRate, t.VideoRange, t.Keyframes, t.GOPMin, t.GOPMax)
+			if t.Rotation != 0 || t.Mirrored {
+				fmt.Fprintf(w, "    display matrix: rotated %d° clockwise%s (kept in the output's init segment; manifests cannot signal it)\n", t.Rotation, map[bool]string{true: ", mirrored"}[t.Mirrored])
+			}
 		case "audio":
 			fmt.Fprintf(w, "    %d Hz, %d channels\n", t.SampleRate, t.Channels)
 		}
