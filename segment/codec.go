@@ -12,6 +12,19 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
+// DescribeSampleEntry fills the codec string (Codec) and the properties
+// that follow from the codec configuration (Width, Height, PixelAspect,
+// Color and VideoRange of video; SampleRate and Channels of audio) from
+// t.SampleEntry, with t.Kind set. Sources call it when they open; live
+// ingests, which build sample entries themselves, leave it to the packager.
+// The error wraps ErrUnsupportedCodec or ErrMalformed.
+func (t *Track) DescribeSampleEntry() error {
+	if t.SampleEntry == nil {
+		return fmt.Errorf("%w: no sample entry", ErrMalformed)
+	}
+	return describeSampleEntry(t)
+}
+
 // describeSampleEntry fills the codec string and the codec-derived properties
 // of t from t.SampleEntry. It returns ErrUnsupportedCodec for codecs this
 // package cannot package.

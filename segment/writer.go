@@ -200,6 +200,9 @@ type SegmentWriter struct {
 	cuts  []int
 	opts  SegmentOptions
 	tm    timing
+	// first is the number of segment 0 minus one: 0 for a plan's
+	// writers, the segment number before cuts[0] for NewSegmentWriterAt.
+	first int
 	// buf holds one segment's payload when it has to pass through memory.
 	buf []byte
 	// samples holds the index entries of the segment being written, which
@@ -223,11 +226,30 @@ func NewSegmentWriter(t *Track, p *Plan, opts SegmentOptions) (*SegmentWriter, e
 	return &SegmentWriter{track: t, cuts: cuts, opts: opts, tm: trackTiming(t)}, nil
 }
 
+// NewSegmentWriterAt prepares writing the segments of t delimited by cuts:
+// segment i (0-based) holds samples [cuts[i], cuts[i+1]) of t's index and is
+// numbered firstNumber+i (1-based, as in SegmentInfo.Number and the mfhd
+// sequence). It is for writers that cut as samples arrive (live
+// packaging): t's index may hold only recent samples under their absolute
+// numbers, so that sample positions, which cenc IVs derive from, continue
+// from segment to segment. cuts must increase and stay within the index.
+func NewSegmentWriterAt(t *Track, cuts []int, firstNumber int, opts SegmentOptions) (*SegmentWriter, error) {
+	if len(cuts) < 2 || firstNumber < 1 {
+		return nil, fmt.Errorf("%s: %d cuts from segment %d: need two or more from segment 1", t, len(cuts), firstNumber)
+	}
+	for i := 1; i < len(cuts); i++ {
+		if cuts[i] <= cuts[i-1] || cuts[i-1] < 0 || cuts[i] > t.SampleCount() {
+			return nil, fmt.Errorf("%s: cuts %v do not increase within the %d samples of the index", t, cuts, t.SampleCount())
+		}
+	}
+	return &SegmentWriter{track: t, cuts: cuts, opts: opts, tm: trackTiming(t), first: firstNumber - 1}, nil
+}
+
 // Clone returns a writer of the same segments with buffers of its own, so
 // that two goroutines can write segments of one track at once without
 // planning the track's cuts again.
 func (sw *SegmentWriter) Clone() *SegmentWriter {
-	return &SegmentWriter{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm, minKernelRun: sw.minKernelRun}
+	return &SegmentWriter{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm, first: sw.first, minKernelRun: sw.minKernelRun}
 }
 
 // Len returns the number of media segments of the track.
@@ -258,7 +280,7 @@ func (sw *SegmentWriter) info(i int) (SegmentInfo, []Sample, error) {
 	sw.infoOf = 0
 	t := sw.track
 	first, end := sw.cuts[i], sw.cuts[i+1]
-	info := SegmentInfo{Number: i + 1, FirstSample: first, EndSample: end}
+	info := SegmentInfo{Number: sw.first + i + 1, FirstSample: first, EndSample: end}
 	ss, err := t.AppendSamples(sw.samples[:0], first, end)
 	if err != nil {
 		return info, nil, err
@@ -391,8 +413,8 @@ func (sw *SegmentWriter) Prepare(ctx context.Context, i int, buf []byte) (*Prepa
 		frag.Mdat.SetLazyDataSize(0)
 		off = end
 		if sw.opts.Protector != nil {
-			if err := sw.opts.Protector.ProtectFragment(ctx, frag, i, ch[0]); err != nil {
-				return nil, fmt.Errorf("%s: protect segment %d: %w", t, i+1, err)
+			if err := sw.opts.Protector.ProtectFragment(ctx, frag, info.Number-1, ch[0]); err != nil {
+				return nil, fmt.Errorf("%s: protect segment %d: %w", t, info.Number, err)
 			}
 		}
 		p.frags = append(p.frags, preparedFragment{frag, dataSize, syncAt})
