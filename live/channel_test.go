@@ -270,7 +270,7 @@ func checkSegment(t *testing.T, st *memStorage, r *manifest.Representation, s ma
 // refusal is logged, not failed.
 func closeChannel(t *testing.T, ch *Channel) {
 	t.Helper()
-	if err := ch.Close(context.Background()); errors.Is(err, manifest.ErrUnsupported) {
+	if err := ch.Close(context.Background()); errors.Is(err, manifest.ErrUnsupported) || errors.Is(err, manifest.ErrDuplicateID) {
 		t.Log(err)
 	} else if err != nil {
 		t.Fatal(err)
@@ -290,3 +290,276 @@ func ptrackOf(ch *Channel, rep string) *ptrack {
 }
 
 var _ = fmt.Sprint
+
+func TestWindowSlidesAndDeletes(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	st := newMem()
+	ch, _ := newTestChannel(clk, st)
+	ch.Window = 6 * time.Second
+	ch.Grace = 3 * time.Second
+	tracks := openTracks(t, "ladder_720p.mp4")
+	// Memory: after every segment, each track holds at most about two
+	// segments of samples.
+	var maxHeld, maxSeg int
+	ch.OnEvent = func(e Event) {
+		if e.Kind != SegmentWritten {
+			return
+		}
+		maxSeg = max(maxSeg, int(e.Segment.Size))
+		ch.mu.Lock()
+		if ch.period != nil {
+			for _, pt := range ch.period.tracks {
+				if pt != nil {
+					maxHeld = max(maxHeld, pt.r.heldBytes()+len(pt.st.buf))
+				}
+			}
+		}
+		ch.mu.Unlock()
+	}
+	replayLoops(t, ch, clk, tracks, 6)
+	p := ch.Presentation()
+	closeChannel(t, ch)
+	if p == nil || len(p.Periods) != 1 {
+		t.Fatalf("want one period, got %+v", p)
+	}
+	for _, set := range p.Periods[0].Sets {
+		for _, r := range set.Representations {
+			if r.Span() > ch.Window+3*time.Second || r.Span() < ch.Window-3*time.Second {
+				t.Errorf("%s: window holds %v, want about %v", r.ID, r.Span(), ch.Window)
+			}
+			if r.Segments[0].Number < 10 {
+				t.Errorf("%s: window starts at segment %d", r.ID, r.Segments[0].Number)
+			}
+			stored := st.names(r.ID + "/seg-")
+			// What left the window is deleted once the grace period is
+			// over; what stays is stored.
+			if len(stored) > len(r.Segments)+3 {
+				t.Errorf("%s: %d segments stored, %d in the window", r.ID, len(stored), len(r.Segments))
+			}
+			for _, s := range r.Segments {
+				if st.get(s.URI) == nil {
+					t.Errorf("%s in the window but not stored", s.URI)
+				}
+			}
+		}
+	}
+	if p.TimeShiftBufferDepth != ch.Window || p.DiscontinuitySequence != 0 {
+		t.Errorf("time shift buffer %v, discontinuity sequence %d", p.TimeShiftBufferDepth, p.DiscontinuitySequence)
+	}
+	if s := ch.Stats(); s.Deleted == 0 {
+		t.Errorf("nothing deleted: %+v", s)
+	}
+	if maxHeld == 0 || maxHeld > 3*maxSeg {
+		t.Errorf("a track held %d bytes; the largest segment is %d", maxHeld, maxSeg)
+	}
+}
+
+func TestDiscontinuityOnTimestampReset(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	st := newMem()
+	ch, evs := newTestChannel(clk, st)
+	tracks := openTracks(t, "ladder_720p.mp4")
+	ctx := context.Background()
+	pub, err := ch.Publish(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := &pacedPub{Publisher: pub, clk: clk, base: clk.Now()}
+	if err := Replay(ctx, tracks, pp, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The encoder restarts its clock at zero on the same session (the
+	// tracks declared again with the same configuration).
+	end := clk.Now()
+	pp2 := &pacedPub{Publisher: &redeclared{Publisher: pub}, clk: clk, base: end}
+	if err := Replay(ctx, tracks, pp2, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := ch.Presentation()
+	pub.Close(nil)
+	if p == nil || len(p.Periods) != 2 {
+		t.Fatalf("want two periods, got %+v", p)
+	}
+	first, second := p.Periods[0].Sets[0].Representations[0], p.Periods[1].Sets[0].Representations[0]
+	if first.ID != second.ID {
+		t.Errorf("representation %s became %s", first.ID, second.ID)
+	}
+	last := first.Segments[len(first.Segments)-1]
+	if second.Segments[0].Number != last.Number+1 {
+		t.Errorf("numbers: %d then %d", last.Number, second.Segments[0].Number)
+	}
+	firstEnd := manifest.TicksToDuration(last.Start+last.Duration, first.Timescale)
+	if p.Periods[1].Start < firstEnd || manifest.TicksToDuration(second.Segments[0].Start+1, second.Timescale) < p.Periods[1].Start {
+		t.Errorf("period 2 starts at %v (segment at %v), period 1 ends at %v", p.Periods[1].Start,
+			manifest.TicksToDuration(second.Segments[0].Start, second.Timescale), firstEnd)
+	}
+	if second.Init.URI == first.Init.URI || st.get(second.Init.URI) == nil {
+		t.Errorf("init segments %s and %s", first.Init.URI, second.Init.URI)
+	}
+	var disc int
+	for _, e := range *evs {
+		if e.Kind == Discontinuity {
+			disc++
+		}
+	}
+	if disc != 1 || ch.Stats().Discontinuities != 1 {
+		t.Errorf("%d discontinuity events, stats %+v", disc, ch.Stats())
+	}
+	validateLive(t, p)
+}
+
+// validateLive validates p. Live periods repeat their representation IDs
+// (an HLS media playlist runs across them); until manifest.Validate
+// allows that, a duplicate ID across periods is not counted.
+func validateLive(t *testing.T, p *manifest.Presentation) {
+	t.Helper()
+	err := p.Validate()
+	if err == nil {
+		return
+	}
+	for _, pd := range p.Periods {
+		seen := map[string]bool{}
+		for _, set := range pd.Sets {
+			for _, r := range set.Representations {
+				if seen[r.ID] {
+					t.Errorf("period %s: representation %s twice", pd.ID, r.ID)
+				}
+				seen[r.ID] = true
+			}
+		}
+	}
+	var ve *manifest.ValidationError
+	for _, e := range unwrapAll(err) {
+		if errors.As(e, &ve) && errors.Is(e, manifest.ErrDuplicateID) && len(p.Periods) > 1 {
+			continue
+		}
+		t.Error(e)
+	}
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unwrapAll(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// redeclared answers AddTrack with the numbers the session already has, as
+// an encoder that goes on with the same tracks.
+type redeclared struct {
+	Publisher
+	n int
+}
+
+func (r *redeclared) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
+	r.n++
+	return r.n - 1, nil
+}
+
+func TestSecondPublisherRefusedAndReconnect(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	st := newMem()
+	ch, _ := newTestChannel(clk, st)
+	ctx := context.Background()
+	tracks := openTracks(t, "ladder_720p.mp4")
+	pub, err := ch.Publish(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Publish(ctx, "a"); !errors.Is(err, ErrKeyInUse) {
+		t.Fatalf("second publisher: %v, want ErrKeyInUse", err)
+	}
+	pp := &pacedPub{Publisher: pub, clk: clk, base: clk.Now()}
+	if err := Replay(ctx, tracks, pp, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub.Close(errBoom)
+	if err := pub.WriteSample(ctx, 0, segment.Sample{Size: 1}, []byte{0}); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after close: %v", err)
+	}
+	// Back 5 s later on the wall clock.
+	clk.Set(clk.Now().Add(5 * time.Second))
+	gap := clk.Now().Sub(epoch)
+	pub, err = ch.Publish(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp = &pacedPub{Publisher: pub, clk: clk, base: clk.Now()}
+	if err := Replay(ctx, tracks, pp, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub.Close(nil)
+	closeChannel(t, ch)
+	p := ch.Presentation()
+	if len(p.Periods) != 2 || p.Periods[1].Start != gap {
+		t.Fatalf("periods %d, second starts at %v, want %v (the wall clock)", len(p.Periods), p.Periods[1].Start, gap)
+	}
+	seg := p.Periods[1].Sets[0].Representations[0].Segments[0]
+	if !seg.ProgramDateTime.Equal(epoch.Add(gap)) {
+		t.Errorf("program date time after the gap %v, want %v", seg.ProgramDateTime, epoch.Add(gap))
+	}
+	if s := ch.Stats(); s.Publishers != 2 || s.Refused != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	if _, err := ch.Publish(ctx, "a"); !errors.Is(err, ErrClosed) {
+		t.Errorf("publish after Close: %v", err)
+	}
+}
+
+// garbagePub corrupts every 50th sample's size or payload.
+type garbagePub struct {
+	Publisher
+	n, refused int
+}
+
+func (g *garbagePub) WriteSample(ctx context.Context, track int, s segment.Sample, payload []byte) error {
+	g.n++
+	switch g.n % 100 {
+	case 50:
+		s.Size++ // size and payload disagree
+	case 0:
+		if track == 0 { // video: lengths that do not add up
+			payload = append([]byte{0xff, 0xff, 0xff, 0xff}, payload[4:]...)
+		} else {
+			g.n--
+		}
+	}
+	err := g.Publisher.WriteSample(ctx, track, s, payload)
+	if errors.Is(err, ErrBadSample) {
+		var se *SampleError
+		if !errors.As(err, &se) || se.Key != "k" || se.Track != track {
+			return fmt.Errorf("error %v does not name the session and track", err)
+		}
+		g.refused++
+		return nil
+	}
+	return err
+}
+
+func TestGarbageRefusedChannelGoesOn(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	ch, _ := newTestChannel(clk, newMem())
+	ctx := context.Background()
+	tracks := openTracks(t, "ladder_720p.mp4")
+	pub, err := ch.Publish(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &garbagePub{Publisher: &pacedPub{Publisher: pub, clk: clk, base: clk.Now()}}
+	if err := Replay(ctx, tracks, g, ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub.Close(nil)
+	s := ch.Stats()
+	if g.refused < 5 || s.Rejected != int64(g.refused) || s.Segments < 6 {
+		t.Errorf("%d refused; stats %+v", g.refused, s)
+	}
+	if _, err := pub.AddTrack(ctx, &segment.Track{Kind: segment.KindText}); !errors.Is(err, ErrBadTrack) {
+		t.Errorf("text track: %v", err)
+	}
+}
+var errBoom = errors.New("boom")
