@@ -562,4 +562,5 @@ func TestGarbageRefusedChannelGoesOn(t *testing.T) {
 		t.Errorf("text track: %v", err)
 	}
 }
+
 var errBoom = errors.New("boom")
