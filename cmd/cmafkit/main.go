@@ -5,6 +5,7 @@
 //	cmafkit package [flags] [INPUT...]   package (the embedded sample without INPUT)
 //	cmafkit inspect [--json] FILE...     describe tracks and packageability
 //	cmafkit serve [--addr A] DIR         serve DIR with a preview player
+//	cmafkit live -o DIR [flags] INPUT... package a live stream and serve it
 //	cmafkit ladder [flags]               plan an ABR ladder
 package main
 
@@ -26,6 +27,7 @@ Usage:
                                        INPUT, the small sample ladder built into cmafkit
   cmafkit inspect [--json] FILE...     show tracks, codecs, GOPs, bitrates; can it be packaged?
   cmafkit serve [--addr ADDR] DIR      serve a packaged directory with a preview player
+  cmafkit live -o DIR [flags] INPUT... package a live stream (files replayed in real time) and serve it
   cmafkit ladder [flags]               plan an ABR ladder for a source; "ladder simulate" scores one
 
 Run "cmafkit COMMAND --help" for the flags of a command.
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runInspect(ctx, rest, stdout, stderr)
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)
+	case "live":
+		return runLive(ctx, rest, stdout, stderr)
 	case "ladder":
 		return runLadder(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -28,7 +28,7 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string
 		http.Error(w, "assets missing", http.StatusInternalServerError)
 		return
 	}
-	serveFile(w, r, sub, name)
+	serveFile(w, r, sub, name, nil)
 }
 
 // Manifest is one playable manifest found in the served tree.

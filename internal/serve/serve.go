@@ -45,6 +45,12 @@ type Config struct {
 	// serving a huge tree stays cheap. Zero means 200 and 20000.
 	MaxManifests int
 	MaxWalk      int
+
+	// CacheControl returns the Cache-Control header of a served file
+	// (name is its slash-separated path in the root). Nil, or an empty
+	// result, means "no-cache": a tree being re-packaged is revalidated.
+	// A live origin gives manifests a short max-age and segments a long one.
+	CacheControl func(name string) string
 }
 
 // Handler returns a handler serving root with the zero Config.
@@ -137,7 +143,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range h.mounts {
 		if strings.HasPrefix(p, m.prefix) {
-			serveFile(w, r, m.fsys, strings.TrimPrefix(p, m.prefix))
+			serveFile(w, r, m.fsys, strings.TrimPrefix(p, m.prefix), nil)
 			return
 		}
 	}
@@ -149,7 +155,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		name = "index.html"
 	}
-	serveFile(w, r, h.root, name)
+	serveFile(w, r, h.root, name, h.cfg.CacheControl)
 }
 
 // containsDotDot reports whether any element of the slash-separated path is
@@ -169,7 +175,7 @@ func containsDotDot(p string) bool {
 
 // serveFile serves name from fsys with Range support and an explicit media
 // type. It never lists directories.
-func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string) {
+func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, cacheControl func(string) string) {
 	if name == "" || !fs.ValidPath(name) || strings.Contains(name, "\\") {
 		http.NotFound(w, r)
 		return
@@ -197,7 +203,13 @@ func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string) 
 	w.Header().Set("Content-Type", ContentType(name))
 	// Output trees change under a running preview while re-packaging; make the
 	// browser revalidate rather than play a stale manifest.
-	w.Header().Set("Cache-Control", "no-cache")
+	cc := "no-cache"
+	if cacheControl != nil {
+		if v := cacheControl(name); v != "" {
+			cc = v
+		}
+	}
+	w.Header().Set("Cache-Control", cc)
 	http.ServeContent(w, r, name, fi.ModTime(), rs)
 }
 

@@ -358,3 +358,20 @@ func TestContentTypeUnknown(t *testing.T) {
 		t.Errorf("no extension: %q", got)
 	}
 }
+
+func TestCacheControl(t *testing.T) {
+	root := fstest.MapFS{"a.m3u8": {Data: []byte("#EXTM3U\n")}, "v/seg-1.m4s": {Data: []byte("x")}}
+	h := NewHandler(root, Config{CacheControl: func(name string) string {
+		if strings.HasSuffix(name, ".m4s") {
+			return "max-age=86400"
+		}
+		return ""
+	}})
+	for name, want := range map[string]string{"/a.m3u8": "no-cache", "/v/seg-1.m4s": "max-age=86400"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", name, nil))
+		if got := rec.Header().Get("Cache-Control"); rec.Code != 200 || got != want {
+			t.Errorf("%s: %d, Cache-Control %q, want %q", name, rec.Code, got, want)
+		}
+	}
+}
