@@ -1,6 +1,6 @@
 // Package packager runs packaging jobs: it opens the inputs, plans aligned
 // segments, writes CMAF init and media segments (optionally encrypted) to a
-// Storage, and renders HLS and DASH manifests from one presentation model.
+// storage.Storage, and renders HLS and DASH manifests from one presentation model.
 // Manifests are written last, so a failed or cancelled job never leaves a
 // manifest that points at missing segments.
 package packager
@@ -22,6 +22,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // Format selects manifest formats. The zero value means HLS and DASH.
@@ -130,7 +131,7 @@ type Job struct {
 	Formats Format
 	Naming  Naming
 	// Storage receives every object.
-	Storage Storage
+	Storage storage.Storage
 	// Protect, when set, encrypts the tracks: it is called once per track
 	// with the track and its clear init segment and returns the protector
 	// for it (nil to leave the track clear) and the signalling for the
