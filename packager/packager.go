@@ -1,8 +1,9 @@
 // Package packager runs packaging jobs: it opens the inputs, plans aligned
 // segments, writes CMAF init and media segments (optionally encrypted) to a
 // storage.Storage, and renders HLS and DASH manifests from one presentation model.
-// Manifests are written last, so a failed or cancelled job never leaves a
-// manifest that points at missing segments.
+// Manifests are written last, and an earlier output's manifests are
+// deleted before the first segment, so a failed or cancelled job never
+// leaves a manifest that points at missing segments or at a mix of two runs.
 package packager
 
 import (
@@ -206,6 +207,15 @@ type Result struct {
 var ErrNoInputs = errors.New("packager: no inputs")
 
 // Run executes the job. It stops promptly when ctx is cancelled.
+//
+// The storage may hold an earlier output. Once the inputs are open and the
+// segments planned, and before it writes anything, Run removes the
+// temporary files of killed runs (see storage.Sweeper) and deletes the
+// manifests this job writes, HLS and DASH whatever job.Formats says; it
+// writes its own manifests after every segment is committed. A run that
+// stops early therefore leaves no manifest or only complete new ones, never
+// one pointing at a mix of old and new segments. Objects of the earlier
+// output that this run does not write stay as they were.
 func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")
@@ -238,6 +248,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	r.plan = plan
+	if err := r.replaceOutput(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.writeTracks(ctx); err != nil {
 		return nil, err
 	}
