@@ -210,12 +210,13 @@ var ErrNoInputs = errors.New("packager: no inputs")
 //
 // The storage may hold an earlier output. Once the inputs are open and the
 // segments planned, and before it writes anything, Run removes the
-// temporary files of killed runs (see storage.Sweeper) and deletes the
-// manifests this job writes, HLS and DASH whatever job.Formats says; it
-// writes its own manifests after every segment is committed. A run that
-// stops early therefore leaves no manifest or only complete new ones, never
-// one pointing at a mix of old and new segments. Objects of the earlier
-// output that this run does not write stay as they were.
+// temporary files of killed runs from the directories it writes into (see
+// storage.Sweeper) and deletes the manifests this job writes, HLS and DASH
+// whatever job.Formats says; it writes its own manifests after every
+// segment is committed. A run that stops early therefore leaves no manifest
+// or only complete new ones, never one pointing at a mix of old and new
+// segments. Objects of the earlier output that this run does not write stay
+// as they were.
 func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
@@ -13,8 +14,8 @@ import (
 
 // replaceOutput readies the storage for a run over an earlier output, before
 // the first object is written: it sweeps the temporary files of killed runs
-// (storage.Sweeper) and deletes every manifest this job writes, in either
-// format. The new segments replace old ones of the same names, so an old
+// from the directories this job writes into (storage.Sweeper) and deletes
+// every manifest this job writes, in either format. The new segments replace old ones of the same names, so an old
 // manifest left in place would point at a mix of the two runs if this run
 // stopped early, and, for a format this run does not write, for good. With
 // the manifests gone first and written last (after every segment is
@@ -23,7 +24,7 @@ import (
 // buckets included, where a directory cannot be switched atomically.
 func (r *runner) replaceOutput(ctx context.Context) error {
 	if s, ok := r.job.Storage.(storage.Sweeper); ok {
-		if err := s.Sweep(ctx); err != nil {
+		if err := s.Sweep(ctx, r.outputDirs()...); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -52,4 +53,30 @@ func (r *runner) manifestNames() []string {
 		}
 	}
 	return names
+}
+
+// outputDirs lists the directories this job writes objects into: the
+// directory of every manifest and of each representation's init, media (as
+// named for the first segment), single-file and WebVTT objects.
+func (r *runner) outputDirs() []string {
+	seen := map[string]bool{}
+	var dirs []string
+	add := func(name string, err error) {
+		if d := path.Dir(name); err == nil && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	for _, name := range r.manifestNames() {
+		add(name, nil)
+	}
+	for _, rep := range r.reps {
+		for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile} {
+			add(manifest.ExpandTemplate(t, rep.id, 0, 1, 0))
+		}
+		if rep.track.Codec == "wvtt" {
+			add(manifest.ExpandTemplate(r.naming.WebVTT, webvttID(rep), 0, 1, 0))
+		}
+	}
+	return dirs
 }

@@ -356,7 +356,8 @@ func TestInterruptedRerunBucket(t *testing.T) {
 }
 
 // TestRerunSweepsTempFiles: a run into a directory removes the temporary
-// files a killed run left there, and nothing else.
+// files a killed run left in the directories it writes into, and nothing
+// else.
 func TestRerunSweepsTempFiles(t *testing.T) {
 	prev, _ := rerunOutputs(t)
 	dir := t.TempDir()
@@ -364,10 +365,11 @@ func TestRerunSweepsTempFiles(t *testing.T) {
 	stale := []string{
 		filepath.Join(dir, storage.TempPrefix+"master.m3u8.1234"),
 		filepath.Join(dir, "video_720p_avc", storage.TempPrefix+"seg-3.m4s.99"),
-		filepath.Join(dir, "gone", "deeper", storage.TempPrefix+"x.mp4.1"),
+		filepath.Join(dir, "audio_und_aac_2ch", storage.TempPrefix+"init.mp4.7"),
 	}
+	elsewhere := filepath.Join(dir, "other", storage.TempPrefix+"x.mp4.1")
 	mtime := time.Now().Add(-time.Hour)
-	for _, p := range stale {
+	for _, p := range append(stale, elsewhere) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -390,7 +392,9 @@ func TestRerunSweepsTempFiles(t *testing.T) {
 			t.Errorf("stale temporary file %s still there", p)
 		}
 	}
-	if _, err := os.Stat(mine); err != nil {
-		t.Errorf("the run removed a file of the user's: %v", err)
+	for _, p := range []string{mine, elsewhere} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the run removed %s, not in a directory it writes: %v", p, err)
+		}
 	}
 }

@@ -97,49 +97,53 @@ func (d Dir) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Sweep implements Sweeper: it removes the temporary files (TempPrefix)
-// under the directory that no writer holds, as a killed process leaves
-// them: unlocked files older than a few seconds, and where files cannot be
-// locked, files older than an hour. A missing directory is nothing to sweep.
-// Sweep walks the whole tree and stops when ctx is done.
-func (d Dir) Sweep(ctx context.Context) error {
+// Sweep implements Sweeper: it removes the temporary files (TempPrefix) in
+// dirs that no writer holds, as a killed process leaves them: unlocked
+// files older than a few seconds, and where files cannot be locked, files
+// older than an hour. Missing directories are nothing to sweep.
+func (d Dir) Sweep(ctx context.Context, dirs ...string) error {
 	now := time.Now()
 	var errs []error
-	err := filepath.WalkDir(string(d), func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
+	for _, dir := range dirs {
+		if dir != "." {
+			if err := CheckName(dir); err != nil {
+				return err
 			}
-			errs = append(errs, err)
-			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if e.IsDir() || !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), TempPrefix) {
-			return nil
-		}
-		fi, err := e.Info()
+		full := filepath.Join(string(d), filepath.FromSlash(dir))
+		entries, err := os.ReadDir(full)
 		if err != nil {
-			return nil // gone meanwhile
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
 		}
-		age := now.Sub(fi.ModTime())
-		if age < tempGrace {
-			return nil
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), TempPrefix) {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // gone meanwhile
+			}
+			age := now.Sub(fi.ModTime())
+			if age < tempGrace {
+				continue
+			}
+			p := filepath.Join(full, e.Name())
+			switch held, err := fileLocked(p); {
+			case err == nil && held:
+				continue
+			case err != nil && age < tempMaxAge:
+				continue
+			}
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
-		switch held, err := fileLocked(p); {
-		case err == nil && held:
-			return nil
-		case err != nil && age < tempMaxAge:
-			return nil
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("storage: sweep %s: %w", string(d), errors.Join(errs...))

@@ -348,8 +348,9 @@ func TestDirTempFiles(t *testing.T) {
 }
 
 // TestDirSweep: Sweep removes the temporary files of dead writers (old and
-// unlocked, as a killed process leaves them) anywhere in the tree, and keeps
-// those of live writers, files just created and everything else.
+// unlocked, as a killed process leaves them) in the directories it is given,
+// and keeps those of live writers, files just created, files in other
+// directories and everything else.
 func TestDirSweep(t *testing.T) {
 	dir := t.TempDir()
 	s := storage.Dir(dir)
@@ -380,6 +381,8 @@ func TestDirSweep(t *testing.T) {
 		write("video/seg-1.m4s", old),
 		write("video/.hidden", old),
 		write("notes"+storage.TempPrefix, old),
+		write("other/"+storage.TempPrefix+"seg-1.m4s.1", old), // not a directory swept
+		write("video/deeper/"+storage.TempPrefix+"seg-1.m4s.1", old),
 	}
 	// A live writer's temporary file, however old.
 	live, err := s.Create(ctx, "video/seg-2.m4s")
@@ -394,7 +397,7 @@ func TestDirSweep(t *testing.T) {
 	if err := os.Chtimes(entries[0], old, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Sweep(ctx); err != nil {
+	if err := s.Sweep(ctx, ".", "video", "a/b/c", "missing"); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range stale {
@@ -418,7 +421,10 @@ func TestDirSweep(t *testing.T) {
 			t.Errorf("committed object holds %q", got)
 		}
 	}
-	if err := storage.Dir(filepath.Join(dir, "missing")).Sweep(ctx); err != nil {
+	if err := storage.Dir(filepath.Join(dir, "missing")).Sweep(ctx, "."); err != nil {
 		t.Errorf("Sweep of a missing directory: %v", err)
+	}
+	if err := s.Sweep(ctx, "../x"); !errors.Is(err, storage.ErrBadName) {
+		t.Errorf("Sweep(../x) = %v, want ErrBadName", err)
 	}
 }

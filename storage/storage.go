@@ -55,10 +55,11 @@ type Object interface {
 
 // Sweeper is implemented by storages whose writers leave temporary objects
 // behind when their process is killed (Dir's temporary files). Sweep removes
-// those that no live writer is using; packager.Run calls it before it
-// writes anything.
+// those in the named directories (slash-separated, "." for the root; not
+// their subdirectories) that no live writer is using. packager.Run sweeps
+// the directories it writes into before it writes anything.
 type Sweeper interface {
-	Sweep(ctx context.Context) error
+	Sweep(ctx context.Context, dirs ...string) error
 }
 
 // ErrBadName is returned for object names that are absolute, empty or
