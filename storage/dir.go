@@ -26,7 +26,8 @@ import (
 //
 // A writer holds a lock on its temporary file (flock, where the system has
 // it) until it commits or aborts. The temporary files of a killed writer
-// stay behind until Sweep removes them; packager.Run sweeps before each run.
+// stay behind until Sweep removes them; packager.Run sweeps the directories
+// it writes into before it writes.
 type Dir string
 
 // TempPrefix starts the names of Dir's temporary files. Names whose last
@@ -89,7 +90,7 @@ func (d Dir) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("storage: delete %s: %w", name, err)
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("storage: delete %s: is a directory", name)
+		return fmt.Errorf("storage: delete %s: a directory: %w", name, fs.ErrInvalid)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("storage: delete %s: %w", name, err)

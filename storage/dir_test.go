@@ -308,8 +308,8 @@ func TestDirDelete(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "a/seg-1.m4s") {
 		t.Errorf("deleting a missing object: %v, want fs.ErrNotExist naming it", err)
 	}
-	if err := s.Delete(ctx, "a"); err == nil || errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("deleting a directory: %v, want an error", err)
+	if err := s.Delete(ctx, "a"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("deleting a directory: %v, want fs.ErrInvalid", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a")); err != nil {
 		t.Errorf("Delete of a directory removed it: %v", err)
