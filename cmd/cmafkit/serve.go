@@ -38,8 +38,9 @@ manifests in DIR and plays them with Shaka Player (built into cmafkit; no intern
 access needed). Stop with Ctrl-C.
 
 Only manifests, media segments and subtitles are served (.m3u8 .mpd .mp4 .m4s
-.m4v .m4a .cmfv .cmfa .cmft .ts .aac .ac3 .ec3 .mp3 .vtt .ttml .dfxp); dot-files,
-other files and symbolic links out of DIR are not. Requests must name the server
+.m4v .m4a .cmfv .cmfa .cmft .ts .aac .ac3 .ec3 .mp3 .vtt .ttml .dfxp), and HLS
+key files (.key) to the preview page only; dot-files, other files and symbolic
+links out of DIR are not. Requests must name the server
 by the address it listens on (localhost too for a loopback address), so that web
 pages on other names cannot read DIR; --allow-host adds names, for example the
 machine's host name when listening on 0.0.0.0.

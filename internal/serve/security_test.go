@@ -112,8 +112,8 @@ func serveExposed(t *testing.T, cfg Config) (addr string) {
 	return srv.Listener.Addr().String()
 }
 
-// TestServeOnlyMedia: the directory serves manifests and media only; dot
-// files and directories, other file types, HLS key files and a directory's
+// TestServeOnlyMedia: the directory serves manifests, media and HLS key
+// files only; dot files and directories, other file types and a directory's
 // own index.html are not found, and "/" is always the built-in preview.
 func TestServeOnlyMedia(t *testing.T) {
 	addr := serveExposed(t, Config{})
@@ -135,7 +135,7 @@ func TestServeOnlyMedia(t *testing.T) {
 		"/config.json":                  404,
 		"/page.html":                    404,
 		"/tool.sh":                      404,
-		"/keys/video.key":               404,
+		"/keys/video.key":               200, // same-origin only: see TestServeHeaders
 		"/_cmafkit/../.env":             400,
 		"/_cmafkit/.hidden":             404,
 		"/_cmafkit/shaka-player.ui.js":  200,
@@ -242,7 +242,8 @@ func TestServeHostCheck(t *testing.T) {
 }
 
 // TestServeHeaders: CORS headers go with media and manifests only (and
-// their preflight); every response says nosniff.
+// their preflight), not with key files, which only the server's own pages
+// may read; every response says nosniff.
 func TestServeHeaders(t *testing.T) {
 	addr := serveExposed(t, Config{})
 	origin := map[string]string{"Origin": "http://player.example"}
@@ -259,6 +260,8 @@ func TestServeHeaders(t *testing.T) {
 		{"GET", "/?play=master.m3u8", addr, false},
 		{"OPTIONS", "/", addr, false},
 		{"GET", "/_cmafkit/preview.js", addr, false},
+		{"GET", "/keys/video.key", addr, false},
+		{"OPTIONS", "/keys/video.key", addr, false},
 		{"GET", "/notes.txt", addr, false},
 		{"GET", "/.env", addr, false},
 		{"OPTIONS", "/.env", addr, false},

@@ -1,20 +1,21 @@
 // Package serve is the HTTP side of `cmafkit serve`: it serves a packaged
 // output tree to browser players on the local machine.
 //
-// The handler serves manifests and media only (chosen by file extension:
-// see IsMedia), sets the media types players expect, answers Range
-// requests (single-file outputs are addressed by byte range), and shows a
-// preview page at "/" that lists the manifests it finds and plays the chosen
-// one with Shaka Player, which is embedded in the binary so that no network
-// access is needed.
+// The handler serves manifests, media and HLS key files only (chosen by
+// file extension: see IsMedia), sets the media types players expect,
+// answers Range requests (single-file outputs are addressed by byte range),
+// and shows a preview page at "/" that lists the manifests it finds and
+// plays the chosen one with Shaka Player, which is embedded in the binary
+// so that no network access is needed.
 //
 // Any web page the user visits can send requests to a local server, so the
 // handler exposes no more than a player needs: media and manifest
 // responses carry permissive CORS headers (the page playing the stream may
 // come from another origin, such as a hosted player demo) and nothing else
-// does; dot-files and dot-directories (.git, .env, temporary files of a
-// running job) and every other file type are not found; requests must name
-// the server by an allowed host (Config.AllowedHosts), which defeats DNS
+// does, key files included, which only this server's pages may read;
+// dot-files and dot-directories (.git, .env, temporary files of a running
+// job) and every other file type are not found; requests must name the
+// server by an allowed host (Config.AllowedHosts), which defeats DNS
 // rebinding; paths with "..", NUL or other control characters are refused,
 // and so are symbolic links out of the served directory. Every response
 // says X-Content-Type-Options: nosniff.
@@ -255,6 +256,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		fsys, name = h.root, strings.TrimPrefix(p, "/")
 		media = IsMedia(name)
+		key := isKeyFile(name)
 		mounted := false
 		for _, m := range h.mounts {
 			if strings.HasPrefix(p, m.prefix) {
@@ -262,7 +264,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		if !mounted && !media {
+		if !mounted && !media && !key {
 			http.NotFound(w, r)
 			return
 		}
@@ -447,9 +449,7 @@ var contentTypes = map[string]string{
 }
 
 // mediaExts are the lower-case extensions of the files served from the
-// directory: manifests, media segments and subtitles. HLS key files (.key)
-// are left out on purpose: served with CORS to any page, they would hand
-// out the content keys.
+// directory with CORS headers: manifests, media segments and subtitles.
 var mediaExts = map[string]bool{
 	".m3u8": true, ".mpd": true,
 	".mp4": true, ".m4s": true, ".m4v": true, ".m4a": true, ".cmfv": true, ".cmfa": true, ".cmft": true,
@@ -458,9 +458,18 @@ var mediaExts = map[string]bool{
 }
 
 // IsMedia reports whether name is a manifest, media segment or subtitle
-// file by its extension: the only files served from the directory.
+// file by its extension. The directory serves these, to any origin, and HLS
+// key files, to this server's own pages only.
 func IsMedia(name string) bool {
 	return mediaExts[strings.ToLower(path.Ext(name))]
+}
+
+// isKeyFile reports whether name is an HLS key file (an EXT-X-KEY URI such
+// as "key.key"). Key files are served without CORS headers, so that the
+// preview can play streams encrypted with them but pages of other origins
+// cannot read the keys.
+func isKeyFile(name string) bool {
+	return strings.EqualFold(path.Ext(name), ".key")
 }
 
 // ContentType returns the media type served for a file name, chosen by its
