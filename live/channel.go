@@ -11,6 +11,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // Defaults of a Channel's zero fields.
@@ -43,7 +44,7 @@ const maxSampleSize = 32 << 20
 // 2 s segments and a 60 s window.
 type Channel struct {
 	// Storage receives segments and manifests. Required.
-	Storage Storage
+	Storage storage.Storage
 	// SegmentDuration is the target segment duration; zero means 2 s.
 	// Segments close on the first video keyframe at or after each multiple
 	// of it, so they are longer when keyframes are further apart.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/manifest"
-	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // memStorage is a Storage in memory.
@@ -41,8 +41,8 @@ func (o *memObj) Commit() error {
 }
 func (o *memObj) Abort() error { return nil }
 
-func (m *memStorage) Create(ctx context.Context, name string) (packager.Object, error) {
-	if err := packager.CheckName(name); err != nil {
+func (m *memStorage) Create(ctx context.Context, name string) (storage.Object, error) {
+	if err := storage.CheckName(name); err != nil {
 		return nil, err
 	}
 	return &memObj{m: m, name: name}, nil
@@ -138,7 +138,7 @@ func fileDuration(tracks []*segment.Track) time.Duration {
 	return d
 }
 
-func newTestChannel(clk *fakeClock, st Storage) (*Channel, *[]Event) {
+func newTestChannel(clk *fakeClock, st storage.Storage) (*Channel, *[]Event) {
 	var evs []Event
 	var mu sync.Mutex
 	ch := &Channel{Storage: st, Clock: clk.Now, OnEvent: func(e Event) { mu.Lock(); evs = append(evs, e); mu.Unlock() }}

@@ -13,6 +13,7 @@ import (
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestReplayDecodes replays testdata/ladder_720p.mp4 at four times real
@@ -28,7 +29,7 @@ func TestReplayDecodes(t *testing.T) {
 	}
 	defer src.Close()
 	dir := t.TempDir()
-	ch := &live.Channel{Storage: live.Dir(dir), Window: -1}
+	ch := &live.Channel{Storage: storage.Dir(dir), Window: -1}
 	pub, err := ch.Publish(ctx, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // A Channel packages what a publisher pushes. Here a file stands in for an
@@ -23,7 +24,7 @@ func ExampleChannel() {
 
 	segments := 0
 	ch := &live.Channel{
-		Storage:         live.Dir(dir),
+		Storage:         storage.Dir(dir),
 		SegmentDuration: 2 * time.Second,
 		Window:          30 * time.Second,
 		OnEvent: func(e live.Event) {

@@ -15,6 +15,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestAVStart checks, in every player, where the browser put the first and
@@ -32,7 +33,7 @@ func TestAVStart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	res, err := packager.Run(context.Background(), packager.Job{
-		Inputs: ladderInputs()[:1], SegmentDuration: 2 * time.Second, Storage: packager.Dir(dir),
+		Inputs: ladderInputs()[:1], SegmentDuration: 2 * time.Second, Storage: storage.Dir(dir),
 	})
 	if err != nil {
 		t.Fatal(err)

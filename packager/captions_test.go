@@ -20,6 +20,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // captionedFile writes the video of a test-data file with caption data in
@@ -177,7 +178,7 @@ func TestCaptionsLadder(t *testing.T) {
 			{Path: captionedFile(t, "ladder_360p.mp4", captionScript(false, false))},
 		},
 		SegmentDuration: 2 * time.Second,
-		Storage:         packager.Dir(dir),
+		Storage:         storage.Dir(dir),
 		Logger:          slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -215,7 +216,7 @@ func TestCaptionsOptions(t *testing.T) {
 	for _, bad := range []map[string]string{{"CC5": "eng"}, {"T1": "eng"}, {"CC1": "en;g"}, {"SERVICE2": ""}, {"cc1": "eng", "CC1": "spa"}} {
 		out := t.TempDir()
 		_, err := packager.Run(context.Background(), packager.Job{
-			Inputs: []packager.Input{{Path: in}}, Storage: packager.Dir(out),
+			Inputs: []packager.Input{{Path: in}}, Storage: storage.Dir(out),
 			Captions: packager.CaptionOptions{Languages: bad},
 		})
 		if !errors.Is(err, manifest.ErrCaptions) {

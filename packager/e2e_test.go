@@ -15,6 +15,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 func ladderInputs() []packager.Input {
@@ -24,7 +25,7 @@ func ladderInputs() []packager.Input {
 func runJob(t *testing.T, job packager.Job) string {
 	t.Helper()
 	dir := t.TempDir()
-	job.Storage = packager.Dir(dir)
+	job.Storage = storage.Dir(dir)
 	if job.SegmentDuration == 0 {
 		job.SegmentDuration = 2 * time.Second
 	}

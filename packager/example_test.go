@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // Package a two-rung ladder to HLS and DASH in a local directory.
@@ -21,7 +22,7 @@ func ExampleRun() {
 	res, err := packager.Run(context.Background(), packager.Job{
 		Inputs:          []packager.Input{{Path: "../testdata/ladder_720p.mp4"}, {Path: "../testdata/ladder_360p.mp4"}},
 		SegmentDuration: 4 * time.Second,
-		Storage:         packager.Dir(dir),
+		Storage:         storage.Dir(dir),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -52,7 +53,7 @@ func ExampleRun_singleFile() {
 		Inputs:     []packager.Input{{Path: "../testdata/ladder_360p.mp4", Language: "en"}},
 		SingleFile: true,
 		Formats:    packager.DASH,
-		Storage:    packager.Dir(dir),
+		Storage:    storage.Dir(dir),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/testutil"
 
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestLadderManifestsGolden keeps the manifests of the packaged test-data
@@ -22,7 +23,7 @@ func TestLadderManifestsGolden(t *testing.T) {
 			Inputs:          ladderInputs(),
 			SegmentDuration: 2 * time.Second,
 			SingleFile:      single,
-			Storage:         packager.Dir(dir),
+			Storage:         storage.Dir(dir),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestNonRegularInput: a FIFO (which nobody writes to) and a directory as
@@ -43,7 +44,7 @@ func TestNonRegularInput(t *testing.T) {
 		go func() {
 			_, err := packager.Run(context.Background(), packager.Job{
 				Inputs:  []packager.Input{{Path: c.path}},
-				Storage: packager.Dir(t.TempDir()),
+				Storage: storage.Dir(t.TempDir()),
 			})
 			done <- err
 		}()

@@ -1,8 +1,9 @@
 // Package packager runs packaging jobs: it opens the inputs, plans aligned
 // segments, writes CMAF init and media segments (optionally encrypted) to a
-// Storage, and renders HLS and DASH manifests from one presentation model.
-// Manifests are written last, so a failed or cancelled job never leaves a
-// manifest that points at missing segments.
+// storage.Storage, and renders HLS and DASH manifests from one presentation model.
+// Manifests are written last, and an earlier output's manifests are
+// deleted before the first segment, so a failed or cancelled job never
+// leaves a manifest that points at missing segments or at a mix of two runs.
 package packager
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // Format selects manifest formats. The zero value means HLS and DASH.
@@ -130,7 +132,7 @@ type Job struct {
 	Formats Format
 	Naming  Naming
 	// Storage receives every object.
-	Storage Storage
+	Storage storage.Storage
 	// Protect, when set, encrypts the tracks: it is called once per track
 	// with the track and its clear init segment and returns the protector
 	// for it (nil to leave the track clear) and the signalling for the
@@ -205,6 +207,16 @@ type Result struct {
 var ErrNoInputs = errors.New("packager: no inputs")
 
 // Run executes the job. It stops promptly when ctx is cancelled.
+//
+// The storage may hold an earlier output. Once the inputs are open and the
+// segments planned, and before it writes anything, Run removes the
+// temporary files of killed runs from the directories it writes into (see
+// storage.Sweeper) and deletes the manifests this job writes, HLS and DASH
+// whatever job.Formats says; it writes its own manifests after every
+// segment is committed. A run that stops early therefore leaves no manifest
+// or only complete new ones, never one pointing at a mix of old and new
+// segments. Objects of the earlier output that this run does not write stay
+// as they were.
 func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")
@@ -237,6 +249,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	r.plan = plan
+	if err := r.replaceOutput(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.writeTracks(ctx); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestProtectWithRotation packages the ladder with a new key every segment
@@ -43,7 +44,7 @@ func TestProtectWithRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := packager.Job{Inputs: ladderInputs(), Protect: protect, Storage: packager.Dir(t.TempDir()), SegmentDuration: 2 * time.Second}
+	job := packager.Job{Inputs: ladderInputs(), Protect: protect, Storage: storage.Dir(t.TempDir()), SegmentDuration: 2 * time.Second}
 	if _, err := packager.Run(t.Context(), job); !errors.Is(err, drm.ErrNoKey) {
 		t.Fatalf("Run with keys for 2 of 4 periods: %v, want drm.ErrNoKey", err)
 	}
@@ -279,7 +280,7 @@ func TestRunRefusesSharedCENCIV(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	_, err = packager.Run(t.Context(), packager.Job{Inputs: ladderInputs(), Protect: protect, Storage: packager.Dir(dir), SegmentDuration: 2 * time.Second})
+	_, err = packager.Run(t.Context(), packager.Job{Inputs: ladderInputs(), Protect: protect, Storage: storage.Dir(dir), SegmentDuration: 2 * time.Second})
 	if !errors.Is(err, packager.ErrIVReuse) {
 		t.Fatalf("Run = %v, want packager.ErrIVReuse", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // storageFiles returns every regular file under dir, keyed by slash path.
@@ -45,87 +47,6 @@ func storageFiles(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func TestDirCommit(t *testing.T) {
-	dir := t.TempDir()
-	obj, err := packager.Dir(dir).Create(context.Background(), "video_360p_avc/seg-1.m4s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Small writes are buffered, large ones pass straight through; the file
-	// must hold them all, in order.
-	var want bytes.Buffer
-	for i, n := range []int{8, 100, 200 << 10, 16, 40 << 10, 3} {
-		p := bytes.Repeat([]byte{byte('a' + i)}, n)
-		want.Write(p)
-		if _, err := obj.Write(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	final := filepath.Join(dir, "video_360p_avc", "seg-1.m4s")
-	if _, err := os.Stat(final); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("object visible before Commit (stat: %v)", err)
-	}
-	if err := obj.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	got := storageFiles(t, dir)
-	if len(got) != 1 || !bytes.Equal(got["video_360p_avc/seg-1.m4s"], want.Bytes()) {
-		names := make([]string, 0, len(got))
-		for k := range got {
-			names = append(names, k)
-		}
-		t.Fatalf("after Commit the dir holds %q; want only the segment with its %d bytes", names, want.Len())
-	}
-	if err := obj.Abort(); err != nil {
-		t.Errorf("Abort after Commit: %v", err)
-	}
-	if _, err := os.Stat(final); err != nil {
-		t.Errorf("Abort after Commit removed the object: %v", err)
-	}
-	if err := obj.Commit(); err == nil {
-		t.Error("second Commit succeeded")
-	}
-}
-
-func TestDirAbort(t *testing.T) {
-	dir := t.TempDir()
-	for _, size := range []int{0, 10, 1 << 20} {
-		obj, err := packager.Dir(dir).Create(context.Background(), "a/manifest.mpd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := obj.Write(make([]byte, size)); err != nil {
-			t.Fatal(err)
-		}
-		if err := obj.Abort(); err != nil {
-			t.Fatal(err)
-		}
-		if left := storageFiles(t, dir); len(left) != 0 {
-			t.Fatalf("size %d: aborted object left %d files (temp files included)", size, len(left))
-		}
-	}
-}
-
-func TestCheckName(t *testing.T) {
-	for _, name := range []string{"../x", "/abs", "a//b", "", "a/../../b", "./a", `a\b`, "a/"} {
-		if err := packager.CheckName(name); !errors.Is(err, packager.ErrBadName) {
-			t.Errorf("CheckName(%q) = %v, want ErrBadName", name, err)
-		}
-		dir := t.TempDir()
-		if _, err := packager.Dir(filepath.Join(dir, "out")).Create(context.Background(), name); !errors.Is(err, packager.ErrBadName) {
-			t.Errorf("Dir.Create(%q) = %v, want ErrBadName", name, err)
-		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Errorf("Dir.Create(%q) created something", name)
-		}
-	}
-	for _, name := range []string{"master.m3u8", "video_720p_avc/seg-00001.m4s", "a..b/c.mp4"} {
-		if err := packager.CheckName(name); err != nil {
-			t.Errorf("CheckName(%q) = %v", name, err)
-		}
-	}
-}
-
 func storageLadder() []packager.Input {
 	return []packager.Input{{Path: "../testdata/ladder_720p.mp4"}, {Path: "../testdata/ladder_360p.mp4"}}
 }
@@ -146,7 +67,7 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 		_, err := packager.Run(ctx, packager.Job{
 			Inputs:          storageLadder(),
 			SegmentDuration: 2 * time.Second,
-			Storage:         packager.Dir(dir),
+			Storage:         storage.Dir(dir),
 			Parallelism:     par,
 			Protect:         c.protect,
 			Progress: func(p packager.Progress) {
@@ -169,7 +90,7 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 			switch {
 			case strings.HasSuffix(name, ".m3u8"), strings.HasSuffix(name, ".mpd"):
 				t.Errorf("parallelism %d: manifest %s written by a cancelled job", par, name)
-			case strings.HasSuffix(name, ".tmp"):
+			case strings.HasPrefix(path.Base(name), storage.TempPrefix):
 				t.Errorf("parallelism %d: temporary file %s left behind", par, name)
 			case strings.HasSuffix(name, ".m4s"):
 				segs++
@@ -268,7 +189,7 @@ func checkDeterministic(t *testing.T, protect packager.ProtectFunc) {
 		if _, err := packager.Run(context.Background(), packager.Job{
 			Inputs:          storageLadder(),
 			SegmentDuration: 2 * time.Second,
-			Storage:         packager.Dir(dir),
+			Storage:         storage.Dir(dir),
 			Parallelism:     par,
 			Protect:         protect,
 		}); err != nil {
@@ -296,77 +217,18 @@ func checkDeterministic(t *testing.T, protect packager.ProtectFunc) {
 	}
 }
 
-// TestDirReadFrom checks the object's ReadFrom, which segment writers use for
-// clear sample runs: a section of a file (copied in the kernel), a section
-// already partly read, and an ordinary reader, mixed with buffered writes.
-func TestDirReadFrom(t *testing.T) {
-	dir := t.TempDir()
-	data := make([]byte, 1<<20)
-	for i := range data {
-		data[i] = byte(i * 31)
-	}
-	srcPath := filepath.Join(dir, "src.bin")
-	if err := os.WriteFile(srcPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(srcPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	obj, err := packager.Dir(filepath.Join(dir, "out")).Create(context.Background(), "a/b.m4s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rf, ok := obj.(io.ReaderFrom)
-	if !ok {
-		t.Fatal("Dir objects do not implement io.ReaderFrom")
-	}
-	var want []byte
-	write := func(p string) {
-		obj.Write([]byte(p))
-		want = append(want, p...)
-	}
-	write("moof")
-	if n, err := rf.ReadFrom(io.NewSectionReader(src, 100, 5000)); err != nil || n != 5000 {
-		t.Fatalf("section: %d, %v", n, err)
-	}
-	want = append(want, data[100:5100]...)
-	write("mdat")
-	sr := io.NewSectionReader(src, 1000, 3000)
-	sr.Read(make([]byte, 10)) // partly read: ReadFrom must start at offset 1010
-	if n, err := rf.ReadFrom(sr); err != nil || n != 2990 {
-		t.Fatalf("partly read section: %d, %v", n, err)
-	}
-	want = append(want, data[1010:4000]...)
-	if n, err := rf.ReadFrom(bytes.NewReader(data[:777])); err != nil || n != 777 {
-		t.Fatalf("plain reader: %d, %v", n, err)
-	}
-	want = append(want, data[:777]...)
-	if err := obj.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "out", "a", "b.m4s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("object holds %d bytes, want %d (or content differs)", len(got), len(want))
-	}
-}
-
 // readFromStorage is a Dir whose objects record how sample data reached them.
 type readFromStorage struct {
-	packager.Dir
+	storage.Dir
 	sections atomic.Int64
 }
 
 type readFromObject struct {
-	packager.Object
+	storage.Object
 	s *readFromStorage
 }
 
-func (s *readFromStorage) Create(ctx context.Context, name string) (packager.Object, error) {
+func (s *readFromStorage) Create(ctx context.Context, name string) (storage.Object, error) {
 	o, err := s.Dir.Create(ctx, name)
 	if err != nil {
 		return nil, err
@@ -393,7 +255,7 @@ func TestClearRunsUseReadFrom(t *testing.T) {
 	// track, over 100 KiB of video each.
 	single := t.TempDir()
 	if _, err := packager.Run(ctx, packager.Job{Inputs: []packager.Input{{Path: "../testdata/ladder_720p.mp4"}},
-		Storage: packager.Dir(single), SingleFile: true, Formats: packager.DASH}); err != nil {
+		Storage: storage.Dir(single), SingleFile: true, Formats: packager.DASH}); err != nil {
 		t.Fatal(err)
 	}
 	videos, _ := filepath.Glob(filepath.Join(single, "video*.mp4"))
@@ -417,7 +279,7 @@ func TestClearRunsUseReadFrom(t *testing.T) {
 		{"../testdata/fragmented.mp4", cheap, 4}, // 2 segments × (video + audio)
 		{"../testdata/ladder_360p.mp4", false, 0},
 	} {
-		st := &readFromStorage{Dir: packager.Dir(t.TempDir())}
+		st := &readFromStorage{Dir: storage.Dir(t.TempDir())}
 		_, err := packager.Run(ctx, packager.Job{Inputs: []packager.Input{{Path: tc.path}}, Storage: st, Formats: packager.DASH})
 		if err != nil {
 			t.Fatal(err)
@@ -435,14 +297,14 @@ func TestClearRunsUseReadFrom(t *testing.T) {
 
 // failingStorage fails creating its nth object.
 type failingStorage struct {
-	packager.Dir
+	storage.Dir
 	n     atomic.Int64
 	after int64
 }
 
 var errStorageFull = errors.New("storage full")
 
-func (s *failingStorage) Create(ctx context.Context, name string) (packager.Object, error) {
+func (s *failingStorage) Create(ctx context.Context, name string) (storage.Object, error) {
 	if s.n.Add(1) > s.after {
 		return nil, errStorageFull
 	}
@@ -454,7 +316,7 @@ func (s *failingStorage) Create(ctx context.Context, name string) (packager.Obje
 func TestStorageErrorStopsJob(t *testing.T) {
 	for _, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
 		dir := t.TempDir()
-		st := &failingStorage{Dir: packager.Dir(dir), after: 3}
+		st := &failingStorage{Dir: storage.Dir(dir), after: 3}
 		_, err := packager.Run(context.Background(), packager.Job{Inputs: storageLadder(), SegmentDuration: 2 * time.Second,
 			Storage: st, Parallelism: 1, Protect: protect})
 		if !errors.Is(err, errStorageFull) {

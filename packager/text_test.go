@@ -21,6 +21,7 @@ import (
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/webvtt"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // textInputs: the 360p rung, a wvtt MP4 (English), the stpp track of the
@@ -44,7 +45,7 @@ func TestTextGolden(t *testing.T) {
 	res, err := packager.Run(context.Background(), packager.Job{
 		Inputs:          textInputs(),
 		SegmentDuration: 2 * time.Second,
-		Storage:         packager.Dir(dir),
+		Storage:         storage.Dir(dir),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestTextHLSOnly(t *testing.T) {
 		Inputs:          textInputs()[:2],
 		SegmentDuration: 2 * time.Second,
 		Formats:         packager.HLS,
-		Storage:         packager.Dir(dir),
+		Storage:         storage.Dir(dir),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestTextSkipsTx3g(t *testing.T) {
 	var logs bytes.Buffer
 	res, err := packager.Run(context.Background(), packager.Job{
 		Inputs:  []packager.Input{{Path: "../testdata/tx3g.mp4"}},
-		Storage: packager.Dir(t.TempDir()),
+		Storage: storage.Dir(t.TempDir()),
 		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -366,7 +367,7 @@ func TestTextNaming(t *testing.T) {
 				SingleFile: c.single,
 				Formats:    c.formats,
 				Naming:     packager.Naming{WebVTT: c.webvtt},
-				Storage:    packager.Dir(t.TempDir()),
+				Storage:    storage.Dir(t.TempDir()),
 			})
 			if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), c.webvtt) {
 				t.Errorf("err = %v, want ok=%v", err, c.ok)
@@ -385,7 +386,7 @@ func TestTextSingleFile(t *testing.T) {
 		Inputs:          textInputs()[:2],
 		SegmentDuration: 2 * time.Second,
 		SingleFile:      true,
-		Storage:         packager.Dir(dir),
+		Storage:         storage.Dir(dir),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestTextOnlyInput: text alone has no valid multivariant playlist (no
@@ -22,7 +23,7 @@ func TestTextOnlyInput(t *testing.T) {
 	inputs := []packager.Input{{Path: "../testdata/wvtt.mp4"}, {Path: "../testdata/subtitles_en.vtt", Language: "de"}}
 	for _, f := range []packager.Format{0, packager.HLS, packager.HLS | packager.DASH} {
 		out := t.TempDir()
-		_, err := packager.Run(context.Background(), packager.Job{Inputs: inputs, Formats: f, Storage: packager.Dir(out)})
+		_, err := packager.Run(context.Background(), packager.Job{Inputs: inputs, Formats: f, Storage: storage.Dir(out)})
 		if !errors.Is(err, hls.ErrNoVariant) || !strings.Contains(err.Error(), "wvtt.mp4, ../testdata/subtitles_en.vtt") {
 			t.Errorf("formats %d: %v, want hls.ErrNoVariant naming the inputs", f, err)
 		}

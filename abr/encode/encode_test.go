@@ -16,6 +16,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/abr"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 func needEncoder(t *testing.T, ffmpeg string, enc Encoder) {
@@ -114,7 +115,7 @@ func TestEncodeKeyframesAligned(t *testing.T) {
 			// The encodes package as one aligned ladder at the planned segment
 			// length: every rendition cut at every boundary, nothing refused.
 			pkgDir := t.TempDir()
-			job := packager.Job{SegmentDuration: time.Duration(plan.Segment.Num) * time.Second / time.Duration(plan.Segment.Den), Storage: packager.Dir(pkgDir)}
+			job := packager.Job{SegmentDuration: time.Duration(plan.Segment.Num) * time.Second / time.Duration(plan.Segment.Den), Storage: storage.Dir(pkgDir)}
 			for _, f := range files {
 				job.Inputs = append(job.Inputs, packager.Input{Path: f})
 			}

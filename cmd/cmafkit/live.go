@@ -17,6 +17,7 @@ import (
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // liveCacheControl is the Cache-Control of a live origin: manifests change
@@ -83,7 +84,7 @@ Flags:
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ch := &live.Channel{
-		Storage: live.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+		Storage: storage.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
 	}
 	ch.OnEvent = func(e live.Event) {
 		switch e.Kind {
@@ -120,7 +121,7 @@ Flags:
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			io.WriteString(w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 		})
-		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl}))
+		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)

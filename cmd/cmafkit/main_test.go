@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +221,80 @@ func TestPackageTextOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "manifest.mpd")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestServeCommand runs `cmafkit serve` on a free loopback port: it listens
+// on 127.0.0.1 by default, serves manifests to requests naming it and
+// refuses other Host names unless --allow-host names them.
+func TestServeCommand(t *testing.T) {
+	var help bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, &help, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve --help: %v", err)
+	}
+	if !strings.Contains(help.String(), `(default "127.0.0.1:8080")`) {
+		t.Errorf("serve does not listen on 127.0.0.1 by default:\n%s", help.String())
+	}
+	if err := run(context.Background(), []string{"serve", "--allow-host", "a b", t.TempDir()}, &help, &help); exitCode(err) != 2 {
+		t.Errorf("--allow-host with a space: %v", err)
+	}
+
+	dir := t.TempDir()
+	for name, data := range map[string]string{"master.m3u8": "#EXTM3U\n", ".env": "SECRET=1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--allow-host", "media.test,other.test:1", dir}, pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
+	go io.Copy(io.Discard, br) // the manifest list that follows
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(line, "http://")
+	hostport, _, _ := strings.Cut(rest, "/")
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil || !strings.HasPrefix(hostport, "127.0.0.1:") {
+		t.Fatalf("serve printed %q", line)
+	}
+	for _, c := range []struct {
+		path, host string
+		want       int
+	}{
+		{"/master.m3u8", hostport, 200},
+		{"/master.m3u8", "localhost:" + port, 200},
+		{"/master.m3u8", "media.test:" + port, 200},
+		{"/master.m3u8", "other.test:1", 200},
+		{"/master.m3u8", "other.test:" + port, 403},
+		{"/master.m3u8", "evil.test:" + port, 403},
+		{"/master.m3u8", "[::1]:" + port, 403}, // not where it listens
+		{"/.env", hostport, 404},
+	} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+hostport+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = c.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s with Host %s: status %d, want %d", c.path, c.host, resp.StatusCode, c.want)
+		}
 	}
 }

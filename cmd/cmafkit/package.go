@@ -17,6 +17,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // listFlag collects a repeatable or comma-separated flag.
@@ -88,7 +89,7 @@ Flags:
 		SegmentDuration: *segDur,
 		ChunkDuration:   *chunkDur,
 		SingleFile:      *single,
-		Storage:         packager.Dir(*out),
+		Storage:         storage.Dir(*out),
 		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
 		Captions:        packager.CaptionOptions{Scan: *ccScan},
 	}

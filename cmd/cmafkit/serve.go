@@ -10,27 +10,40 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/serve"
 )
 
-// runServe implements `cmafkit serve [--addr ADDR] [--log] DIR`: it serves DIR
-// over HTTP with the media types, Range and CORS support players need, and a
-// preview page at "/" that plays any manifest in DIR with the embedded Shaka
-// Player. It runs until ctx is cancelled (Ctrl-C), then shuts down gracefully.
+// runServe implements `cmafkit serve [--addr ADDR] [--allow-host HOST] [--log]
+// DIR`: it serves the manifests and media in DIR over HTTP with the media
+// types, Range and CORS support players need, and a preview page at "/" that
+// plays any manifest in DIR with the embedded Shaka Player. It runs until ctx
+// is cancelled (Ctrl-C), then shuts down gracefully.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	var allowHosts hostList
+	fs.Var(&allowHosts, "allow-host", "also accept requests naming this `HOST` (name, name:port, or * for any; repeatable or comma-separated)")
 	logRequests := fs.Bool("log", false, "log every request to stderr")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cmafkit serve [--addr ADDR] [--log] DIR
+		fmt.Fprint(stderr, `Usage: cmafkit serve [--addr ADDR] [--allow-host HOST] [--log] DIR
 
-Serves DIR (e.g. the output of "cmafkit package") over HTTP for players on this
-machine: HLS and DASH media types, byte-range requests, CORS headers, and a
-preview page at / that lists the manifests in DIR and plays them with Shaka
-Player (built into cmafkit; no internet access needed). Stop with Ctrl-C.
+Serves the manifests and media in DIR (e.g. the output of "cmafkit package") over
+HTTP for players on this machine: HLS and DASH media types, byte-range requests,
+CORS headers on media and manifests, and a preview page at / that lists the
+manifests in DIR and plays them with Shaka Player (built into cmafkit; no internet
+access needed). Stop with Ctrl-C.
+
+Only manifests, media segments and subtitles are served (.m3u8 .mpd .mp4 .m4s
+.m4v .m4a .cmfv .cmfa .cmft .ts .aac .ac3 .ec3 .mp3 .vtt .ttml .dfxp), and HLS
+key files (.key) to the preview page only; dot-files, other files and symbolic
+links out of DIR are not. Requests must name the server
+by the address it listens on (localhost too for a loopback address), so that web
+pages on other names cannot read DIR; --allow-host adds names, for example the
+machine's host name when listening on 0.0.0.0.
 
 Flags:
 `)
@@ -65,6 +78,7 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	cfg.AllowedHosts = append(serve.ListenHosts(ln.Addr()), allowHosts...)
 	srv := &http.Server{
 		Handler:           serve.NewHandler(root, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -118,4 +132,23 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// hostList collects --allow-host values.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	for _, host := range strings.Split(v, ",") {
+		host = strings.TrimSpace(host)
+		if host == "" {
+			return errors.New("empty host")
+		}
+		if strings.ContainsAny(host, "/ ") {
+			return fmt.Errorf("%q is not a host (name, name:port or *)", host)
+		}
+		*h = append(*h, host)
+	}
+	return nil
 }

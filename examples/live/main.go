@@ -19,6 +19,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func main() {
 	defer stop()
 
 	ch := &live.Channel{
-		Storage:         live.Dir(*out),
+		Storage:         storage.Dir(*out),
 		SegmentDuration: 2 * time.Second,
 		Window:          30 * time.Second,
 		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),

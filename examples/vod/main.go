@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 func main() {
@@ -23,7 +24,7 @@ func main() {
 		log.Fatal("usage: vod [-o DIR] INPUT.mp4...")
 	}
 	job := packager.Job{
-		Storage:         packager.Dir(*out),
+		Storage:         storage.Dir(*out),
 		SegmentDuration: 4 * time.Second,
 		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}

@@ -157,10 +157,10 @@ func encryptFixtures(dir string) error {
 	// HLS: one EXT-X-KEY per key format. Shaka reads "identity" (the key
 	// itself at URI); hls.js reads org.w3.clearkey (KID in KEYID) and asks
 	// the license server.
-	if err := os.WriteFile(filepath.Join(dir, "hls", "key.bin"), key, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hls", "identity.key"), key, 0o644); err != nil {
 		return err
 	}
-	tags := `#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="key.bin",KEYFORMAT="identity"` + "\n" +
+	tags := `#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="identity.key",KEYFORMAT="identity"` + "\n" +
 		`#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,` + base64.StdEncoding.EncodeToString(kid) +
 		`",KEYID=0x` + strings.ToUpper(testKID) + `,KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"` + "\n"
 	for _, name := range []string{"media_0.m3u8", "media_1.m3u8"} {

@@ -22,15 +22,6 @@ var assets embed.FS
 // ShakaVersion is the version of the embedded Shaka Player build.
 const ShakaVersion = "5.2.12"
 
-func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
-	sub, err := fs.Sub(assets, "assets")
-	if err != nil { // cannot happen: the directory is embedded
-		http.Error(w, "assets missing", http.StatusInternalServerError)
-		return
-	}
-	serveFile(w, r, sub, name, nil)
-}
-
 // Manifest is one playable manifest found in the served tree.
 type Manifest struct {
 	Path string // slash-separated, relative to the served root
@@ -64,6 +55,9 @@ func FindManifests(fsys fs.FS, maxWalk, maxFound int) (found []Manifest, truncat
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || hasControl(p) {
+			return nil // not served
 		}
 		switch strings.ToLower(path.Ext(p)) {
 		case ".mpd":

@@ -1,13 +1,24 @@
 // Package serve is the HTTP side of `cmafkit serve`: it serves a packaged
 // output tree to browser players on the local machine.
 //
-// The handler sets the media types players expect (browsers and MSE players
-// look at them for manifests and subtitles), answers Range requests (single-file
-// outputs are addressed by byte range), sends permissive CORS headers (the page
-// playing the stream may come from another origin, e.g. a hosted player demo),
-// and shows a preview page at "/" that lists the manifests it finds and plays the
-// chosen one with Shaka Player, which is embedded in the binary so that no
-// network access is needed.
+// The handler serves manifests, media and HLS key files only (chosen by
+// file extension: see IsMedia), sets the media types players expect,
+// answers Range requests (single-file outputs are addressed by byte range),
+// and shows a preview page at "/" that lists the manifests it finds and
+// plays the chosen one with Shaka Player, which is embedded in the binary
+// so that no network access is needed.
+//
+// Any web page the user visits can send requests to a local server, so the
+// handler exposes no more than a player needs: media and manifest
+// responses carry permissive CORS headers (the page playing the stream may
+// come from another origin, such as a hosted player demo) and nothing else
+// does, key files included, which only this server's pages may read;
+// dot-files and dot-directories (.git, .env, temporary files of a running
+// job) and every other file type are not found; requests must name the
+// server by an allowed host (Config.AllowedHosts), which defeats DNS
+// rebinding; paths with "..", NUL or other control characters are refused,
+// and so are symbolic links out of the served directory. Every response
+// says X-Content-Type-Options: nosniff.
 package serve
 
 import (
@@ -15,6 +26,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -45,6 +57,16 @@ type Config struct {
 	// serving a huge tree stays cheap. Zero means 200 and 20000.
 	MaxManifests int
 	MaxWalk      int
+
+	// AllowedHosts lists the values of the Host header that requests may
+	// carry: "name" or an IP address for any port, "name:port" or
+	// "[ipv6]:port" for one port, "*" for any host. Names are compared
+	// without case and without a trailing dot. Requests naming another host
+	// are refused (403), so that a page on a name that resolves to this
+	// machine cannot read the directory (DNS rebinding). Empty means
+	// localhost, 127.0.0.1 and ::1 on any port; see ListenHosts for the
+	// hosts of a listener.
+	AllowedHosts []string
 
 	// CacheControl returns the Cache-Control header of a served file
 	// (name is its slash-separated path in the root). Nil, or an empty
@@ -80,7 +102,95 @@ func NewHandler(root fs.FS, cfg Config) http.Handler {
 	}
 	// Longest prefix first so that nested mounts resolve to the innermost one.
 	sort.Slice(h.mounts, func(i, j int) bool { return len(h.mounts[i].prefix) > len(h.mounts[j].prefix) })
+	hosts := cfg.AllowedHosts
+	if len(hosts) == 0 {
+		hosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	for _, a := range hosts {
+		if a == "*" {
+			h.anyHost = true
+			continue
+		}
+		name, port := splitHost(a)
+		h.hosts = append(h.hosts, hostPort{name, port})
+	}
 	return h
+}
+
+// hostPort is an allowed host; an empty port allows any.
+type hostPort struct{ name, port string }
+
+// splitHost splits a Host header value (or an AllowedHosts entry) into a
+// normalised name (lower case, no trailing dot, no IPv6 brackets) and a
+// port, empty when there is none.
+func splitHost(hostport string) (name, port string) {
+	name = hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		name, port = h, p
+	} else {
+		name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	}
+	return strings.TrimSuffix(strings.ToLower(name), "."), port
+}
+
+// hostAllowed reports whether the request's Host header names this server.
+func (h *handler) hostAllowed(host string) bool {
+	if h.anyHost {
+		return true
+	}
+	if host == "" {
+		return false
+	}
+	name, port := splitHost(host)
+	for _, a := range h.hosts {
+		if a.name == name && (a.port == "" || a.port == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListenHosts returns the Host values ("host:port") by which a browser on
+// this machine reaches a server listening on addr: for a loopback address
+// localhost and that address; for an unspecified one (0.0.0.0, ::)
+// localhost, 127.0.0.1, ::1 and every address of the machine's interfaces;
+// otherwise the address itself. Use it for Config.AllowedHosts.
+func ListenHosts(addr net.Addr) []string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	var out []string
+	add := func(h string) {
+		hp := net.JoinHostPort(h, port)
+		for _, o := range out {
+			if o == hp {
+				return
+			}
+		}
+		out = append(out, hp)
+	}
+	switch {
+	case ip == nil:
+		add(host)
+	case ip.IsLoopback():
+		add("localhost")
+		add(ip.String())
+	case ip.IsUnspecified():
+		add("localhost")
+		add("127.0.0.1")
+		add("::1")
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To16() != nil && !n.IP.IsLinkLocalUnicast() {
+				add(n.IP.String())
+			}
+		}
+	default:
+		add(ip.String())
+	}
+	return out
 }
 
 // Dir opens dir for serving. Unlike os.DirFS, the returned file system refuses
@@ -100,9 +210,11 @@ type mount struct {
 }
 
 type handler struct {
-	root   fs.FS
-	cfg    Config
-	mounts []mount
+	root    fs.FS
+	cfg     Config
+	mounts  []mount
+	hosts   []hostPort
+	anyHost bool
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -116,14 +228,68 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
-	setCORS(w.Header())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !h.hostAllowed(r.Host) {
+		http.Error(w, "host not allowed (see cmafkit serve --allow-host)", http.StatusForbidden)
+		return
+	}
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/") || hasControl(p) || containsDotDot(p) {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	if hasDotElement(p) {
+		http.NotFound(w, r)
+		return
+	}
+
+	// What the path names: an asset, a mounted file, the preview page or a
+	// file of the served directory, which must be a manifest or media.
+	var fsys fs.FS
+	var name string
+	var cacheControl func(string) string // the configured one, for files of the root only
+	media := false
+	switch {
+	case strings.HasPrefix(p, AssetPrefix):
+		sub, err := fs.Sub(assets, "assets")
+		if err != nil { // cannot happen: the directory is embedded
+			http.Error(w, "assets missing", http.StatusInternalServerError)
+			return
+		}
+		fsys, name = sub, strings.TrimPrefix(p, AssetPrefix)
+	case p == "/" || p == "/index.html":
+		// The preview page, whatever the directory holds: an HTML file of
+		// its own would run with this server's origin.
+	default:
+		fsys, name = h.root, strings.TrimPrefix(p, "/")
+		cacheControl = h.cfg.CacheControl
+		media = IsMedia(name)
+		key := isKeyFile(name)
+		mounted := false
+		for _, m := range h.mounts {
+			if strings.HasPrefix(p, m.prefix) {
+				fsys, name, media, mounted = m.fsys, strings.TrimPrefix(p, m.prefix), false, true
+				cacheControl = nil
+				break
+			}
+		}
+		if !mounted && !media && !key {
+			http.NotFound(w, r)
+			return
+		}
+	}
+
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
 		// CORS preflight: players send Range, which is not a simple header.
-		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Range, Content-Type, Accept, Origin, If-Modified-Since, If-None-Match, If-Range")
-		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		if media {
+			setCORS(w.Header())
+			w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Range, Content-Type, Accept, Origin, If-Modified-Since, If-None-Match, If-Range")
+			w.Header().Set("Access-Control-Max-Age", "86400")
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	default:
@@ -131,31 +297,29 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if fsys == nil {
+		h.servePreview(w, r)
+		return
+	}
+	serveFile(w, r, fsys, name, media, cacheControl)
+}
 
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") || containsDotDot(p) {
-		http.Error(w, "bad path", http.StatusBadRequest)
-		return
-	}
-	if strings.HasPrefix(p, AssetPrefix) {
-		h.serveAsset(w, r, strings.TrimPrefix(p, AssetPrefix))
-		return
-	}
-	for _, m := range h.mounts {
-		if strings.HasPrefix(p, m.prefix) {
-			serveFile(w, r, m.fsys, strings.TrimPrefix(p, m.prefix), nil)
-			return
+// hasControl reports whether p holds a NUL or another control character,
+// which no file name of an output has and which file systems refuse.
+func hasControl(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return true
 		}
 	}
-	name := strings.TrimPrefix(p, "/")
-	if name == "" || name == "index.html" {
-		if _, err := fs.Stat(h.root, "index.html"); err != nil {
-			h.servePreview(w, r)
-			return
-		}
-		name = "index.html"
-	}
-	serveFile(w, r, h.root, name, h.cfg.CacheControl)
+	return false
+}
+
+// hasDotElement reports whether an element of the slash-separated path
+// starts with a dot: dot-files and dot-directories (.git, .env, a running
+// job's temporary files) are never served.
+func hasDotElement(p string) bool {
+	return strings.HasPrefix(p, ".") || strings.Contains(p, "/.")
 }
 
 // containsDotDot reports whether any element of the slash-separated path is
@@ -174,21 +338,25 @@ func containsDotDot(p string) bool {
 }
 
 // serveFile serves name from fsys with Range support and an explicit media
-// type. It never lists directories.
-func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, cacheControl func(string) string) {
+// type. It never lists directories. With cors, the file and its absence
+// (404) are readable from other origins; refusals are not.
+func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, cors bool, cacheControl func(string) string) {
+	if cors {
+		setCORS(w.Header())
+	}
 	if name == "" || !fs.ValidPath(name) || strings.Contains(name, "\\") {
 		http.NotFound(w, r)
 		return
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
-		writeFSError(w, r, err)
+		writeFSError(w, r, fsys, name, err)
 		return
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		writeFSError(w, r, err)
+		writeFSError(w, r, fsys, name, err)
 		return
 	}
 	if fi.IsDir() {
@@ -213,21 +381,45 @@ func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, 
 	http.ServeContent(w, r, name, fi.ModTime(), rs)
 }
 
-func writeFSError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+func writeFSError(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
 		http.NotFound(w, r)
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrInvalid):
-		// os.Root reports escaping symlinks as invalid or permission errors.
+		return
+	}
+	unsetCORS(w.Header())
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrInvalid), throughSymlink(fsys, name):
+		// os.Root refuses symbolic links out of the directory with an
+		// error of its own ("path escapes from parent").
 		http.Error(w, "forbidden", http.StatusForbidden)
 	default:
 		http.Error(w, "cannot read file", http.StatusInternalServerError)
 	}
 }
 
+// throughSymlink reports whether name, or a directory on its way, is a
+// symbolic link in fsys.
+func throughSymlink(fsys fs.FS, name string) bool {
+	rl, ok := fsys.(fs.ReadLinkFS)
+	if !ok {
+		return false
+	}
+	for p := name; p != "." && p != ""; p = path.Dir(p) {
+		if fi, err := rl.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type")
+}
+
+func unsetCORS(h http.Header) {
+	h.Del("Access-Control-Allow-Origin")
+	h.Del("Access-Control-Expose-Headers")
 }
 
 // contentTypes maps lower-case file extensions to media types. The table is
@@ -269,6 +461,30 @@ var contentTypes = map[string]string{
 	".jpeg": "image/jpeg",
 	".wasm": "application/wasm",
 	".key":  "application/octet-stream",
+}
+
+// mediaExts are the lower-case extensions of the files served from the
+// directory with CORS headers: manifests, media segments and subtitles.
+var mediaExts = map[string]bool{
+	".m3u8": true, ".mpd": true,
+	".mp4": true, ".m4s": true, ".m4v": true, ".m4a": true, ".cmfv": true, ".cmfa": true, ".cmft": true,
+	".ts": true, ".aac": true, ".ac3": true, ".ec3": true, ".mp3": true,
+	".vtt": true, ".ttml": true, ".dfxp": true,
+}
+
+// IsMedia reports whether name is a manifest, media segment or subtitle
+// file by its extension. The directory serves these, to any origin, and HLS
+// key files, to this server's own pages only.
+func IsMedia(name string) bool {
+	return mediaExts[strings.ToLower(path.Ext(name))]
+}
+
+// isKeyFile reports whether name is an HLS key file (an EXT-X-KEY URI such
+// as "key.key"). Key files are served without CORS headers, so that the
+// preview can play streams encrypted with them but pages of other origins
+// cannot read the keys.
+func isKeyFile(name string) bool {
+	return strings.EqualFold(path.Ext(name), ".key")
 }
 
 // ContentType returns the media type served for a file name, chosen by its

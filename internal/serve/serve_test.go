@@ -37,6 +37,7 @@ func testFS() fstest.MapFS {
 		"other/page.html":      {Data: []byte("<p>hi</p>")},
 		"other/blob.bin":       {Data: []byte{1, 2, 3}},
 		".hidden/secret.mpd":   {Data: []byte("<MPD/>")},
+		"video/.hidden.mpd":    {Data: []byte("<MPD/>")},
 		"nested/a/b/other.mpd": {Data: []byte("<MPD/>")},
 	}
 }
@@ -44,6 +45,7 @@ func testFS() fstest.MapFS {
 func do(t *testing.T, h http.Handler, method, target string, hdr map[string]string) *http.Response {
 	t.Helper()
 	req := httptest.NewRequest(method, target, nil)
+	req.Host = "localhost:8080"
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -71,9 +73,6 @@ func TestContentTypes(t *testing.T) {
 		"/audio/en.m4a":    "audio/mp4",
 		"/subs/en.vtt":     "text/vtt; charset=utf-8",
 		"/ts/seg.ts":       "video/mp2t",
-		"/other/player.js": "text/javascript; charset=utf-8",
-		"/other/page.html": "text/html; charset=utf-8",
-		"/other/blob.bin":  "application/octet-stream",
 	}
 	for target, want := range cases {
 		resp := do(t, h, http.MethodGet, target, nil)
@@ -87,6 +86,22 @@ func TestContentTypes(t *testing.T) {
 	}
 	if got := body(t, do(t, h, http.MethodGet, "/master.m3u8", nil)); got != multivariant {
 		t.Errorf("body of master.m3u8 = %q", got)
+	}
+	// Other files of the directory are not served (see TestServeOnlyMedia);
+	// the table still types the preview's and mounted trees' files.
+	for target := range map[string]bool{"/other/player.js": true, "/other/page.html": true, "/other/blob.bin": true} {
+		if resp := do(t, h, http.MethodGet, target, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, resp.StatusCode)
+		}
+	}
+	for name, want := range map[string]string{
+		"player.js": "text/javascript; charset=utf-8",
+		"page.html": "text/html; charset=utf-8",
+		"blob.bin":  "application/octet-stream",
+	} {
+		if got := ContentType(name); got != want {
+			t.Errorf("ContentType(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
 
@@ -261,7 +276,7 @@ func TestPreviewPage(t *testing.T) {
 	}
 	// Media playlists are hidden when a multivariant playlist exists; hidden
 	// directories are not walked.
-	for _, unwanted := range []string{"video/360p.m3u8", "secret.mpd"} {
+	for _, unwanted := range []string{"video/360p.m3u8", "secret.mpd", "hidden.mpd"} {
 		if strings.Contains(page, unwanted) {
 			t.Errorf("preview page lists %s", unwanted)
 		}
@@ -289,10 +304,14 @@ func TestPreviewMediaPlaylistFallback(t *testing.T) {
 	}
 }
 
-func TestRootIndexWins(t *testing.T) {
+// TestRootIndexIgnored: a directory's own index.html is not served (it
+// would run with the server's origin); "/" is the preview.
+func TestRootIndexIgnored(t *testing.T) {
 	fsys := fstest.MapFS{"index.html": {Data: []byte("mine")}}
-	if got := body(t, do(t, Handler(fsys), http.MethodGet, "/", nil)); got != "mine" {
-		t.Errorf("GET / = %q, want the directory's own index.html", got)
+	for _, target := range []string{"/", "/index.html"} {
+		if got := body(t, do(t, Handler(fsys), http.MethodGet, target, nil)); got == "mine" || !strings.Contains(got, "cmafkit preview") {
+			t.Errorf("GET %s = %q, want the preview page", target, got)
+		}
 	}
 }
 
@@ -369,7 +388,9 @@ func TestCacheControl(t *testing.T) {
 	}})
 	for name, want := range map[string]string{"/a.m3u8": "no-cache", "/v/seg-1.m4s": "max-age=86400"} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", name, nil))
+		req := httptest.NewRequest("GET", name, nil)
+		req.Host = "127.0.0.1:8080"
+		h.ServeHTTP(rec, req)
 		if got := rec.Header().Get("Cache-Control"); rec.Code != 200 || got != want {
 			t.Errorf("%s: %d, Cache-Control %q, want %q", name, rec.Code, got, want)
 		}

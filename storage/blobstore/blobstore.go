@@ -1,6 +1,6 @@
-// Package blobstore adapts a gocloud.dev/blob bucket to packager.Storage, so a
-// job can write straight to S3, Google Cloud Storage, Azure Blob Storage, a
-// local directory or memory.
+// Package blobstore adapts a gocloud.dev/blob bucket to storage.Storage, so a
+// packaging job can write straight to S3, Google Cloud Storage, Azure Blob
+// Storage, a local directory or memory.
 //
 // The mem:// and file:// drivers are linked in by this package. To keep the
 // dependency graph small, cloud drivers are not: import the one you need for
@@ -11,25 +11,30 @@
 //	import _ "gocloud.dev/blob/azureblob" // azblob://
 //
 // Every object is streamed through a blob.Writer and becomes visible only
-// when the packager commits it; an aborted object is discarded by cancelling
-// the writer's context, so a failed or cancelled job never publishes a
-// partial segment or manifest.
+// when it is committed; an aborted object is discarded by cancelling the
+// writer's context, so a failed or cancelled job never publishes a partial
+// segment or manifest. Committing over an existing key replaces the object
+// atomically, as blob stores do (an upload is published whole when it
+// completes; fileblob renames a finished temporary file over the key, though
+// it rewrites its metadata sidecar in place: see Open).
 package blobstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// URLs
 	_ "gocloud.dev/blob/memblob"  // mem:// URLs
+	"gocloud.dev/gcerrors"
 
-	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
-// Storage is a packager.Storage writing objects into a blob bucket. It is
+// Storage is a storage.Storage writing objects into a blob bucket. It is
 // safe for concurrent use.
 type Storage struct {
 	bucket *blob.Bucket
@@ -37,7 +42,7 @@ type Storage struct {
 	owned  bool // opened by Open, so closed by Close
 }
 
-var _ packager.Storage = (*Storage)(nil)
+var _ storage.Storage = (*Storage)(nil)
 
 // New returns a Storage writing into bucket, with prefix prepended verbatim
 // to every object name (use a trailing slash, such as "vod/title/", to write
@@ -53,7 +58,11 @@ func New(bucket *blob.Bucket, prefix string) *Storage {
 // of gocloud.dev URLs selects a key prefix. Close the Storage when done.
 //
 // With file:// URLs, fileblob writes a ".attrs" sidecar file next to every
-// object unless the URL has "metadata=skip".
+// object unless the URL has "metadata=skip". It rewrites a sidecar in place
+// when it overwrites an object, so a read through a bucket that overlaps
+// the overwrite can fail (the object's own file is replaced atomically): for
+// output that is rewritten while it is read, such as live playlists, use
+// "metadata=skip" or storage.Dir.
 func Open(ctx context.Context, urlstr string) (*Storage, error) {
 	b, err := blob.OpenBucket(ctx, urlstr)
 	if err != nil {
@@ -75,10 +84,10 @@ func (s *Storage) Close() error {
 	return s.bucket.Close()
 }
 
-// Create implements packager.Storage. The object is stored under the key
+// Create implements storage.Storage. The object is stored under the key
 // prefix+name with a Content-Type chosen from the name's extension.
-func (s *Storage) Create(ctx context.Context, name string) (packager.Object, error) {
-	if err := packager.CheckName(name); err != nil {
+func (s *Storage) Create(ctx context.Context, name string) (storage.Object, error) {
+	if err := storage.CheckName(name); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -94,6 +103,26 @@ func (s *Storage) Create(ctx context.Context, name string) (packager.Object, err
 		return nil, fmt.Errorf("blobstore: create %s: %w", key, err)
 	}
 	return &object{w: w, cancel: cancel, key: key}, nil
+}
+
+// Delete implements storage.Storage: it deletes the key prefix+name. For a
+// key that does not exist the error wraps fs.ErrNotExist as well as the
+// bucket's error (gcerrors.NotFound).
+func (s *Storage) Delete(ctx context.Context, name string) error {
+	if err := storage.CheckName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := s.prefix + name
+	if err := s.bucket.Delete(ctx, key); err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return fmt.Errorf("blobstore: delete %s: %w (%w)", key, fs.ErrNotExist, err)
+		}
+		return fmt.Errorf("blobstore: delete %s: %w", key, err)
+	}
+	return nil
 }
 
 // ContentType returns the MIME type used for an object name: the streaming
