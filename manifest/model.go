@@ -16,8 +16,10 @@ const (
 	// EXT-X-PLAYLIST-TYPE:VOD with EXT-X-ENDLIST.
 	VOD PresentationType = iota
 	// Live is a presentation that grows while it is published (DASH
-	// type="dynamic"). The renderers do not write live manifests yet; the
-	// fields exist so that the model need not change when they do.
+	// type="dynamic", HLS media playlists without EXT-X-PLAYLIST-TYPE:VOD
+	// and, until Ended, without EXT-X-ENDLIST). Its Periods hold the
+	// segments of the window, a period per discontinuity-free span; a
+	// representation keeps its ID from period to period.
 	Live
 )
 
@@ -84,9 +86,13 @@ type Presentation struct {
 // is a discontinuity-free span, and HLS writes EXT-X-DISCONTINUITY between
 // periods.
 type Period struct {
-	// ID is DASH Period@id; empty uses the period's index.
+	// ID is DASH Period@id; empty uses the period's index. A live period
+	// needs an ID that stays the same while it is in the window (the index
+	// changes as periods leave it).
 	ID string
-	// Start is the period start relative to the presentation start.
+	// Start is the period start relative to the presentation start; in a
+	// live presentation, relative to AvailabilityStartTime. The media time
+	// at Start is each representation's PresentationTimeOffset.
 	Start time.Duration
 	// Duration of the period; zero means "until the next period or the end
 	// of the presentation".
@@ -366,7 +372,10 @@ type Representation struct {
 	Timescale uint32
 	// PresentationTimeOffset in ticks: the media time that corresponds to
 	// the period start (DASH @presentationTimeOffset), for audio priming or
-	// edit lists.
+	// edit lists. In a live presentation whose media times count from
+	// AvailabilityStartTime it is the period's Start in ticks, so that
+	// Period.Start + (Segment.Start - PresentationTimeOffset)/Timescale is
+	// the segment's time since AvailabilityStartTime.
 	PresentationTimeOffset uint64
 
 	// Init is the initialization segment; a zero URI means none (plain

@@ -53,6 +53,10 @@ var (
 	ErrProtection = errors.New("bad protection information")
 	// ErrCaptions means a closed-caption service that cannot be signalled.
 	ErrCaptions = errors.New("bad closed-caption service")
+	// ErrLive means a live presentation that cannot be signalled: periods
+	// out of order, without a stable ID or an availability start time, or
+	// (for HLS) renditions that do not continue from period to period.
+	ErrLive = errors.New("bad live presentation")
 )
 
 // maxReported bounds the errors Validate collects, so a model with a bad
@@ -135,6 +139,15 @@ func (p *Presentation) Validate() error {
 	for pi := range p.Periods {
 		pd := &p.Periods[pi]
 		pid := PeriodID(pd, pi)
+		if p.Type == Live {
+			// A representation continues from period to period under its
+			// ID (DASH wants IDs unique within a period only).
+			clear(ids)
+			if pi > 0 && pd.Start <= p.Periods[pi-1].Start {
+				v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrLive,
+					Detail: fmt.Sprintf("starts at %s, not after the previous period (%s)", pd.Start, p.Periods[pi-1].Start)})
+			}
+		}
 		if len(pd.Sets) == 0 {
 			v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrEmpty, Detail: "no switching sets"})
 		}
@@ -155,12 +168,15 @@ func (p *Presentation) Validate() error {
 }
 
 // ValidateRepresentation checks one representation and the set holding it,
-// for renderers that write a single media playlist. It returns an error
-// wrapping ErrEmpty if no representation has that ID.
+// for renderers that write a single media playlist; in a live presentation
+// it checks the representation in every period that has it. It returns an
+// error wrapping ErrEmpty if no representation has that ID.
 func (p *Presentation) ValidateRepresentation(id string) error {
 	v := &validator{p: p}
+	found := false
 	for pi := range p.Periods {
 		pd := &p.Periods[pi]
+	sets:
 		for si := range pd.Sets {
 			set := &pd.Sets[si]
 			for ri := range set.Representations {
@@ -168,15 +184,24 @@ func (p *Presentation) ValidateRepresentation(id string) error {
 					pid := PeriodID(pd, pi)
 					v.set(pid, set)
 					v.rep(pid, set, r)
-					return v.result()
+					found = true
+					break sets
 				}
 			}
 		}
+		if found && p.Type != Live {
+			break
+		}
 	}
-	return &ValidationError{Representation: id, Segment: -1, Err: ErrEmpty, Detail: "no such representation"}
+	if !found {
+		return &ValidationError{Representation: id, Segment: -1, Err: ErrEmpty, Detail: "no such representation"}
+	}
+	return v.result()
 }
 
 // Find returns the representation with the given ID and its set, or nils.
+// In a live presentation, where a representation continues from period to
+// period under one ID, it returns the first period's.
 func (p *Presentation) Find(id string) (*SwitchingSet, *Representation) {
 	for pi := range p.Periods {
 		for si := range p.Periods[pi].Sets {

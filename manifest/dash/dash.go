@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -18,9 +19,18 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
-// Render validates p and writes its MPD to w.
+// Render validates p and writes its MPD to w: a static MPD for VOD, a
+// dynamic one for Live (see [manifest.Live]). A live presentation that has
+// Ended stays dynamic, with a mediaPresentationDuration and no
+// minimumUpdatePeriod; render it as VOD to make it static.
 func Render(w io.Writer, p *manifest.Presentation) error {
-	if p.Type != manifest.VOD {
+	switch p.Type {
+	case manifest.VOD:
+	case manifest.Live:
+		if err := validateLive(p); err != nil {
+			return fmt.Errorf("dash: refusing to render: %w", err)
+		}
+	default:
 		return fmt.Errorf("dash: %s presentation: %w", p.Type, manifest.ErrUnsupported)
 	}
 	if err := p.Validate(); err != nil {
@@ -48,10 +58,91 @@ type builder struct {
 	ns       struct{ cenc, mspr, dashif, clearkey, scte214 bool }
 }
 
+// validateLive checks what a dynamic MPD needs beyond the model's rules:
+// an availabilityStartTime and publishTime (ISO/IEC 23009-1 5.3.1.2 makes
+// both mandatory for type="dynamic"), and periods with IDs of their own,
+// since an index changes as periods leave the window and players match
+// periods across MPD updates by @id.
+func validateLive(p *manifest.Presentation) error {
+	var errs []error
+	fail := func(pid, detail string) {
+		errs = append(errs, &manifest.ValidationError{Period: pid, Segment: -1, Err: manifest.ErrLive, Detail: detail})
+	}
+	if p.AvailabilityStartTime.IsZero() {
+		fail("", "no availability start time")
+	}
+	if p.PublishTime.IsZero() {
+		fail("", "no publish time")
+	}
+	ids := map[string]bool{}
+	for pi := range p.Periods {
+		pd := &p.Periods[pi]
+		switch {
+		case pd.ID == "":
+			fail(manifest.PeriodID(pd, pi), "period without ID (a live period needs a stable one)")
+		case ids[pd.ID]:
+			fail(pd.ID, "duplicate period ID")
+		}
+		ids[pd.ID] = true
+		if len(errs) >= 16 {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dateTime formats t as an xs:dateTime in UTC, with the fraction digits
+// needed down to the millisecond.
+func dateTime(t time.Time) string {
+	return t.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.999Z07:00")
+}
+
+// liveEnd returns the end of the last period's media relative to the
+// availability start time: the last period's Start plus the longest time
+// its representations' segments run past their presentation time offset.
+func liveEnd(p *manifest.Presentation) time.Duration {
+	pd := &p.Periods[len(p.Periods)-1]
+	var d time.Duration
+	for si := range pd.Sets {
+		for ri := range pd.Sets[si].Representations {
+			r := &pd.Sets[si].Representations[ri]
+			if end := r.End(); end > r.PresentationTimeOffset {
+				d = max(d, manifest.TicksToDuration(end-r.PresentationTimeOffset, r.Timescale))
+			}
+		}
+	}
+	return pd.Start + d
+}
+
 func build(p *manifest.Presentation) (*mpdXML, error) {
 	b := &builder{p: p}
 	m := &mpdXML{Xmlns: nsMPD, Type: "static"}
-	m.MediaPresentationDuration = Duration(p.MediaDuration())
+	live := p.Type == manifest.Live
+	if live {
+		m.Type = "dynamic"
+		m.AvailabilityStartTime = dateTime(p.AvailabilityStartTime)
+		m.PublishTime = dateTime(p.PublishTime)
+		if p.Ended {
+			// The presentation ends here and the MPD no longer changes
+			// (ISO/IEC 23009-1 5.4: without minimumUpdatePeriod it does not).
+			m.MediaPresentationDuration = Duration(liveEnd(p))
+		} else if p.MinimumUpdatePeriod > 0 {
+			m.MinimumUpdatePeriod = Duration(p.MinimumUpdatePeriod)
+		}
+		// Zero means an unlimited window: no attribute (ISO/IEC 23009-1
+		// 5.3.1.2: absent means infinite).
+		if p.TimeShiftBufferDepth > 0 {
+			m.TimeShiftBufferDepth = Duration(p.TimeShiftBufferDepth)
+		}
+		if p.SuggestedPresentationDelay > 0 {
+			m.SuggestedPresentationDelay = Duration(p.SuggestedPresentationDelay)
+		}
+		for _, d := range p.UTCTiming {
+			m.UTCTiming = append(m.UTCTiming, descriptor(d.SchemeIDURI, d.Value))
+		}
+	} else {
+		m.MediaPresentationDuration = Duration(p.MediaDuration())
+	}
 	if d := p.MaxSegmentDuration(); d > 0 {
 		m.MaxSegmentDuration = Duration(d)
 	}
@@ -63,7 +154,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	for pi := range p.Periods {
 		pd := &p.Periods[pi]
 		px := periodXML{ID: manifest.PeriodID(pd, pi), Start: Duration(pd.Start)}
-		if len(p.Periods) > 1 || pd.Duration > 0 {
+		// A live period runs to the next one's start, the last one to the
+		// live edge (or the mediaPresentationDuration once ended).
+		if !live && (len(p.Periods) > 1 || pd.Duration > 0) {
 			px.Duration = Duration(pd.MediaDuration())
 		}
 		var tricks []adaptationSetXML

@@ -484,9 +484,9 @@ func TestRefusesInvalidModel(t *testing.T) {
 		t.Errorf("refused render wrote %d bytes", b.Len())
 	}
 	p = manifesttest.Ladder(8 * time.Second)
-	p.Type = manifest.Live
+	p.Type = 7
 	if err := dash.Render(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
-		t.Errorf("live: %v, want ErrUnsupported", err)
+		t.Errorf("unknown type: %v, want ErrUnsupported", err)
 	}
 }
 

@@ -45,19 +45,26 @@ const (
 )
 
 type mpdXML struct {
-	XMLName                   xml.Name    `xml:"MPD"`
-	Xmlns                     string      `xml:"xmlns,attr"`
-	XmlnsCENC                 string      `xml:"xmlns:cenc,attr,omitempty"`
-	XmlnsMSPR                 string      `xml:"xmlns:mspr,attr,omitempty"`
-	XmlnsDASHIF               string      `xml:"xmlns:dashif,attr,omitempty"`
-	XmlnsClearKey             string      `xml:"xmlns:clearkey,attr,omitempty"`
-	XmlnsSCTE214              string      `xml:"xmlns:scte214,attr,omitempty"`
-	Profiles                  string      `xml:"profiles,attr"`
-	Type                      string      `xml:"type,attr"`
-	MediaPresentationDuration string      `xml:"mediaPresentationDuration,attr,omitempty"`
-	MaxSegmentDuration        string      `xml:"maxSegmentDuration,attr,omitempty"`
-	MinBufferTime             string      `xml:"minBufferTime,attr"`
-	Periods                   []periodXML `xml:"Period"`
+	XMLName                    xml.Name    `xml:"MPD"`
+	Xmlns                      string      `xml:"xmlns,attr"`
+	XmlnsCENC                  string      `xml:"xmlns:cenc,attr,omitempty"`
+	XmlnsMSPR                  string      `xml:"xmlns:mspr,attr,omitempty"`
+	XmlnsDASHIF                string      `xml:"xmlns:dashif,attr,omitempty"`
+	XmlnsClearKey              string      `xml:"xmlns:clearkey,attr,omitempty"`
+	XmlnsSCTE214               string      `xml:"xmlns:scte214,attr,omitempty"`
+	Profiles                   string      `xml:"profiles,attr"`
+	Type                       string      `xml:"type,attr"`
+	AvailabilityStartTime      string      `xml:"availabilityStartTime,attr,omitempty"`
+	PublishTime                string      `xml:"publishTime,attr,omitempty"`
+	MediaPresentationDuration  string      `xml:"mediaPresentationDuration,attr,omitempty"`
+	MinimumUpdatePeriod        string      `xml:"minimumUpdatePeriod,attr,omitempty"`
+	TimeShiftBufferDepth       string      `xml:"timeShiftBufferDepth,attr,omitempty"`
+	SuggestedPresentationDelay string      `xml:"suggestedPresentationDelay,attr,omitempty"`
+	MaxSegmentDuration         string      `xml:"maxSegmentDuration,attr,omitempty"`
+	MinBufferTime              string      `xml:"minBufferTime,attr"`
+	Periods                    []periodXML `xml:"Period"`
+	// After Period, Metrics, EssentialProperty and SupplementalProperty.
+	UTCTiming []mpd.DescriptorType `xml:"UTCTiming"`
 }
 
 type periodXML struct {

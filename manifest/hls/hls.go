@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -38,15 +39,22 @@ type Playlist struct {
 
 // Playlists lists the media playlists of p in the order the multivariant
 // playlist refers to them, so a caller can create one object per entry.
+//
+// In a live presentation a representation continues from period to period
+// under its ID and has one media playlist: only the first period's
+// representations are listed.
 func Playlists(p *manifest.Presentation) []Playlist {
 	var out []Playlist
 	for pi := range p.Periods {
+		if pi > 0 && p.Type == manifest.Live {
+			break
+		}
 		for si := range p.Periods[pi].Sets {
 			set := &p.Periods[pi].Sets[si]
 			for ri := range set.Representations {
 				r := &set.Representations[ri]
 				out = append(out, Playlist{URI: PlaylistURI(r), RepresentationID: r.ID})
-				if set.ContentType == manifest.Video && len(r.IFrames) > 0 {
+				if set.ContentType == manifest.Video && hasIFrames(spansOf(p, r.ID)) {
 					out = append(out, Playlist{URI: IFramePlaylistURI(r), RepresentationID: r.ID, IFrames: true})
 				}
 			}
@@ -55,13 +63,117 @@ func Playlists(p *manifest.Presentation) []Playlist {
 	return out
 }
 
-// supported refuses what this renderer does not write yet.
+// span is one period's part of a media playlist: the representation with
+// the playlist's ID in that period, and its set.
+type span struct {
+	set *manifest.SwitchingSet
+	r   *manifest.Representation
+}
+
+// spansOf returns the representation with ID id in each period that has it:
+// one span for VOD (the first match), one per period for live.
+func spansOf(p *manifest.Presentation, id string) []span {
+	var out []span
+	for pi := range p.Periods {
+		pd := &p.Periods[pi]
+	sets:
+		for si := range pd.Sets {
+			set := &pd.Sets[si]
+			for ri := range set.Representations {
+				if set.Representations[ri].ID == id {
+					out = append(out, span{set, &set.Representations[ri]})
+					break sets
+				}
+			}
+		}
+		if len(out) > 0 && p.Type != manifest.Live {
+			break
+		}
+	}
+	return out
+}
+
+func hasIFrames(spans []span) bool {
+	for _, sp := range spans {
+		if len(sp.r.IFrames) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// supported refuses what this renderer does not write: a VOD presentation
+// of several periods, and a live presentation whose periods do not continue
+// one another (see continues).
 func supported(p *manifest.Presentation) error {
-	if p.Type != manifest.VOD {
+	switch p.Type {
+	case manifest.VOD:
+		if len(p.Periods) != 1 {
+			return fmt.Errorf("hls: %d periods (HLS renders exactly one for VOD): %w", len(p.Periods), manifest.ErrUnsupported)
+		}
+	case manifest.Live:
+		if len(p.Periods) == 0 {
+			return fmt.Errorf("hls: live presentation without periods: %w", manifest.ErrEmpty)
+		}
+		return continues(p)
+	default:
 		return fmt.Errorf("hls: %s presentation: %w", p.Type, manifest.ErrUnsupported)
 	}
-	if len(p.Periods) != 1 {
-		return fmt.Errorf("hls: %d periods (HLS renders exactly one): %w", len(p.Periods), manifest.ErrUnsupported)
+	return nil
+}
+
+// continues checks that every period of a live presentation has the same
+// representations (by ID, in sets of the same content type) as the first,
+// since a rendition is one media playlist across periods, and that segment
+// numbers go on from one period to the next: a media playlist numbers its
+// segments from EXT-X-MEDIA-SEQUENCE on, across discontinuities.
+func continues(p *manifest.Presentation) error {
+	type entry struct {
+		ct   manifest.ContentType
+		last uint64 // the number of the representation's last segment
+		has  bool   // last is set
+	}
+	first := map[string]*entry{}
+	var errs []error
+	fail := func(pid, rid, detail string) {
+		if len(errs) < 16 {
+			errs = append(errs, &manifest.ValidationError{Period: pid, Representation: rid, Segment: -1, Err: manifest.ErrLive, Detail: detail})
+		}
+	}
+	for pi := range p.Periods {
+		pd := &p.Periods[pi]
+		pid := manifest.PeriodID(pd, pi)
+		seen := 0
+		for si := range pd.Sets {
+			set := &pd.Sets[si]
+			for ri := range set.Representations {
+				r := &set.Representations[ri]
+				e := first[r.ID]
+				switch {
+				case pi == 0:
+					e = &entry{ct: set.ContentType}
+					first[r.ID] = e
+				case e == nil:
+					fail(pid, r.ID, "not in the first period (HLS renders a rendition across periods as one media playlist)")
+					continue
+				case e.ct != set.ContentType:
+					fail(pid, r.ID, fmt.Sprintf("%s here, %s in the first period", set.ContentType, e.ct))
+				}
+				seen++
+				if n := len(r.Segments); n > 0 {
+					if e.has && r.Segments[0].Number != e.last+1 {
+						fail(pid, r.ID, fmt.Sprintf("first segment number %d does not follow %d of the previous period", r.Segments[0].Number, e.last))
+					}
+					e.last, e.has = r.Segments[n-1].Number, true
+				}
+			}
+		}
+		if seen != len(first) {
+			fail(pid, "", fmt.Sprintf("%d of the first period's %d representations (HLS renders a rendition across periods as one media playlist)", seen, len(first)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("hls: refusing to render: %w", errors.Join(errs...))
 	}
 	return nil
 }
@@ -114,24 +226,24 @@ func RenderMultivariant(w io.Writer, p *manifest.Presentation) error {
 // RenderMedia validates the representation repID and writes its media
 // playlist (a WebVTT subtitle playlist for a text/vtt set).
 func RenderMedia(w io.Writer, p *manifest.Presentation, repID string) error {
-	set, r, err := prepare(p, repID)
+	spans, err := prepare(p, repID)
 	if err != nil {
 		return err
 	}
-	return flush(w, media(p, set, r, targetFor(p, set, r)))
+	return flush(w, media(p, spans, targetFor(p, spans)))
 }
 
 // RenderIFrames validates the representation repID and writes its I-frame
 // playlist (EXT-X-I-FRAMES-ONLY).
 func RenderIFrames(w io.Writer, p *manifest.Presentation, repID string) error {
-	set, r, err := prepare(p, repID)
+	spans, err := prepare(p, repID)
 	if err != nil {
 		return err
 	}
-	if len(r.IFrames) == 0 {
+	if !hasIFrames(spans) {
 		return fmt.Errorf("hls: representation %q has no I-frames: %w", repID, manifest.ErrEmpty)
 	}
-	return flush(w, iframes(p, set, r))
+	return flush(w, iframes(p, spans))
 }
 
 // RenderAll validates p once, then writes the multivariant playlist to
@@ -155,17 +267,16 @@ func RenderAll(p *manifest.Presentation, multivariantURI string, create func(uri
 	}
 	target := avTarget(p)
 	for _, pl := range Playlists(p) {
-		set, r := p.Find(pl.RepresentationID)
-		r = sideLoaded(p, r)
+		spans := sideLoadedSpans(p, spansOf(p, pl.RepresentationID))
 		var out *writer
 		if pl.IFrames {
-			out = iframes(p, set, r)
+			out = iframes(p, spans)
 		} else {
 			t := target
-			if set.ContentType == manifest.Text {
-				t = textTarget(p, r)
+			if spans[0].set.ContentType == manifest.Text {
+				t = textTarget(p, spans)
 			}
-			out = media(p, set, r, t)
+			out = media(p, spans, t)
 		}
 		if err := writeTo(create, pl.URI, out); err != nil {
 			return err
@@ -189,15 +300,22 @@ func writeTo(create func(string) (io.WriteCloser, error), uri string, out *write
 	return nil
 }
 
-func prepare(p *manifest.Presentation, repID string) (*manifest.SwitchingSet, *manifest.Representation, error) {
+func prepare(p *manifest.Presentation, repID string) ([]span, error) {
 	if err := supported(p); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := p.ValidateRepresentation(repID); err != nil {
-		return nil, nil, fmt.Errorf("hls: refusing to render: %w", err)
+		return nil, fmt.Errorf("hls: refusing to render: %w", err)
 	}
-	set, r := p.Find(repID)
-	return set, sideLoaded(p, r), nil
+	return sideLoadedSpans(p, spansOf(p, repID)), nil
+}
+
+// sideLoadedSpans applies sideLoaded to each span.
+func sideLoadedSpans(p *manifest.Presentation, spans []span) []span {
+	for i := range spans {
+		spans[i].r = sideLoaded(p, spans[i].r)
+	}
+	return spans
 }
 
 // sideLoaded returns r, or for a side-loaded file without segments (a whole
@@ -221,10 +339,11 @@ func flush(w io.Writer, out *writer) error {
 	return err
 }
 
-// targetFor returns the EXT-X-TARGETDURATION of r's media playlist.
-func targetFor(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.Representation) uint64 {
-	if set.ContentType == manifest.Text {
-		return textTarget(p, r)
+// targetFor returns the EXT-X-TARGETDURATION of the media playlist of
+// spans.
+func targetFor(p *manifest.Presentation, spans []span) uint64 {
+	if spans[0].set.ContentType == manifest.Text {
+		return textTarget(p, spans)
 	}
 	return avTarget(p)
 }
@@ -240,13 +359,15 @@ func avTarget(p *manifest.Presentation) uint64 {
 	if p.TargetDuration > 0 {
 		t = uint64((p.TargetDuration + time.Second - 1) / time.Second)
 	}
-	for si := range p.Periods[0].Sets {
-		set := &p.Periods[0].Sets[si]
-		if set.ContentType == manifest.Text {
-			continue
-		}
-		for ri := range set.Representations {
-			t = max(t, maxRounded(&set.Representations[ri]))
+	for pi := range p.Periods {
+		for si := range p.Periods[pi].Sets {
+			set := &p.Periods[pi].Sets[si]
+			if set.ContentType == manifest.Text {
+				continue
+			}
+			for ri := range set.Representations {
+				t = max(t, maxRounded(&set.Representations[ri]))
+			}
 		}
 	}
 	return max(t, 1)
@@ -254,12 +375,15 @@ func avTarget(p *manifest.Presentation) uint64 {
 
 // textTarget: subtitle playlists may have their own target duration (RFC
 // 8216 6.2.4 exempts SUBTITLES renditions in VOD).
-func textTarget(p *manifest.Presentation, r *manifest.Representation) uint64 {
+func textTarget(p *manifest.Presentation, spans []span) uint64 {
 	var t uint64
 	if p.TargetDuration > 0 {
 		t = uint64((p.TargetDuration + time.Second - 1) / time.Second)
 	}
-	return max(t, maxRounded(r), 1)
+	for _, sp := range spans {
+		t = max(t, maxRounded(sp.r))
+	}
+	return max(t, 1)
 }
 
 func maxRounded(r *manifest.Representation) uint64 {
@@ -296,80 +420,186 @@ func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe
 	return v
 }
 
-// media writes a media playlist.
-func media(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.Representation, target uint64) *writer {
-	w := &writer{b: make([]byte, 0, 128+len(r.Segments)*(40+len(r.Segments[0].URI)))}
-	header(w, set, r, target, r.Segments[0].Number, false)
-	pi := protectionOf(set, r)
-	next := 0 // the next key period to start
-	for i := range r.Segments {
-		s := &r.Segments[i]
-		if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
-			w.keys(pi.Scheme, pi.KeyPeriods[next].Systems)
-			next++
-		}
-		w.str("#EXTINF:")
-		w.b = appendSeconds(w.b, s.Duration, r.Timescale)
-		w.str(",\n")
-		if !s.Range.IsZero() {
-			// RFC 8216 4.3.2.2; the offset is always given, so every
-			// segment stands alone.
-			w.str("#EXT-X-BYTERANGE:")
-			w.uint(s.Range.Length)
-			w.b = append(w.b, '@')
-			w.uint(s.Range.Offset)
-			w.b = append(w.b, '\n')
-		}
-		w.uriLine(s.URI)
+// media writes a media playlist: the segments of each span (period) in
+// order, with EXT-X-DISCONTINUITY between spans.
+func media(p *manifest.Presentation, spans []span, target uint64) *writer {
+	first := spans[0]
+	n := 0
+	for _, sp := range spans {
+		n += len(sp.r.Segments)
 	}
-	w.line("#EXT-X-ENDLIST")
+	w := &writer{b: make([]byte, 0, 128+n*(40+len(first.r.Segments[0].URI)))}
+	k := header(w, p, spans, target, first.r.Segments[0].Number, false)
+	for si, sp := range spans {
+		set, r := sp.set, sp.r
+		if si > 0 {
+			k.next(w, sp)
+		}
+		pi := protectionOf(set, r)
+		next := 0 // the next key period to start
+		for i := range r.Segments {
+			s := &r.Segments[i]
+			if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
+				k.keys(w, pi.Scheme, pi.KeyPeriods[next].Systems)
+				next++
+			}
+			w.programDateTime(s.ProgramDateTime)
+			w.str("#EXTINF:")
+			w.b = appendSeconds(w.b, s.Duration, r.Timescale)
+			w.str(",\n")
+			if !s.Range.IsZero() {
+				// RFC 8216 4.3.2.2; the offset is always given, so every
+				// segment stands alone.
+				w.str("#EXT-X-BYTERANGE:")
+				w.uint(s.Range.Length)
+				w.b = append(w.b, '@')
+				w.uint(s.Range.Offset)
+				w.b = append(w.b, '\n')
+			}
+			w.uriLine(s.URI)
+		}
+	}
+	endList(w, p)
 	return w
+}
+
+// endList writes EXT-X-ENDLIST when no segment will be added: always for
+// VOD, once the stream has ended for live.
+func endList(w *writer, p *manifest.Presentation) {
+	if p.Type != manifest.Live || p.Ended {
+		w.line("#EXT-X-ENDLIST")
+	}
 }
 
 // iframes writes an I-frame playlist: each entry is the byte range holding
 // the moof and the sync sample, its EXTINF the time to the next I-frame.
-func iframes(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.Representation) *writer {
-	w := &writer{b: make([]byte, 0, 128+len(r.IFrames)*(70+len(r.IFrames[0].URI)))}
+func iframes(p *manifest.Presentation, spans []span) *writer {
+	first := spans[0]
 	var m uint64
-	for i := range r.IFrames {
-		m = max(m, r.IFrames[i].Duration)
-	}
-	target := max(avTarget(p), roundSeconds(m, r.Timescale))
-	header(w, set, r, target, r.Segments[0].Number, true)
-	pi := protectionOf(set, r)
-	next := 0
-	for i := range r.IFrames {
-		f := &r.IFrames[i]
-		// An I-frame belongs to the key period of the segment it lies in.
-		for pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment < len(r.Segments) &&
-			f.Start >= r.Segments[pi.KeyPeriods[next].FirstSegment].Start {
-			w.keys(pi.Scheme, pi.KeyPeriods[next].Systems)
-			next++
+	n, uriLen := 0, 0
+	for _, sp := range spans {
+		for i := range sp.r.IFrames {
+			m = max(m, roundSeconds(sp.r.IFrames[i].Duration, sp.r.Timescale))
+			uriLen = len(sp.r.IFrames[i].URI)
 		}
-		w.str("#EXTINF:")
-		w.b = appendSeconds(w.b, f.Duration, r.Timescale)
-		w.str(",\n#EXT-X-BYTERANGE:")
-		w.uint(f.Range.Length)
-		w.b = append(w.b, '@')
-		w.uint(f.Range.Offset)
-		w.b = append(w.b, '\n')
-		w.uriLine(f.URI)
+		n += len(sp.r.IFrames)
 	}
-	w.line("#EXT-X-ENDLIST")
+	w := &writer{b: make([]byte, 0, 128+n*(70+uriLen))}
+	target := max(avTarget(p), m)
+	k := header(w, p, spans, target, first.r.Segments[0].Number, true)
+	written := false
+	for _, sp := range spans {
+		set, r := sp.set, sp.r
+		if len(r.IFrames) == 0 {
+			continue
+		}
+		if written {
+			k.next(w, sp)
+		}
+		written = true
+		pi := protectionOf(set, r)
+		next := 0
+		seg := 0 // the segment holding the I-frame, for its program date-time
+		for i := range r.IFrames {
+			f := &r.IFrames[i]
+			// An I-frame belongs to the key period of the segment it lies in.
+			for pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment < len(r.Segments) &&
+				f.Start >= r.Segments[pi.KeyPeriods[next].FirstSegment].Start {
+				k.keys(w, pi.Scheme, pi.KeyPeriods[next].Systems)
+				next++
+			}
+			for seg+1 < len(r.Segments) && r.Segments[seg+1].Start <= f.Start {
+				seg++
+			}
+			if s := &r.Segments[seg]; !s.ProgramDateTime.IsZero() && f.Start >= s.Start {
+				w.programDateTime(s.ProgramDateTime.Add(manifest.TicksToDuration(f.Start-s.Start, r.Timescale)))
+			}
+			w.str("#EXTINF:")
+			w.b = appendSeconds(w.b, f.Duration, r.Timescale)
+			w.str(",\n#EXT-X-BYTERANGE:")
+			w.uint(f.Range.Length)
+			w.b = append(w.b, '@')
+			w.uint(f.Range.Offset)
+			w.b = append(w.b, '\n')
+			w.uriLine(f.URI)
+		}
+	}
+	endList(w, p)
 	return w
 }
 
-// header writes the tags before the first segment.
-func header(w *writer, set *manifest.SwitchingSet, r *manifest.Representation, target, seq uint64, iframe bool) {
+// keyState remembers the EXT-X-KEY and EXT-X-MAP in force, so that a new
+// period repeats them only when they change.
+type keyState struct {
+	inForce string // the EXT-X-KEY lines in force
+	init    manifest.Resource
+}
+
+// keys writes the EXT-X-KEY lines of systems and remembers them.
+func (k *keyState) keys(w *writer, scheme manifest.Scheme, systems []manifest.DRMSystem) {
+	at := len(w.b)
+	w.keys(scheme, systems)
+	k.inForce = string(w.b[at:])
+}
+
+// next starts the span of a new period: EXT-X-DISCONTINUITY, then its keys
+// when they differ from those in force (EXT-X-KEY:METHOD=NONE when it is
+// clear after encrypted media), then its EXT-X-MAP when the initialization
+// segment differs.
+func (k *keyState) next(w *writer, sp span) {
+	w.line("#EXT-X-DISCONTINUITY")
+	var lines []byte
+	if pi := protectionOf(sp.set, sp.r); pi != nil {
+		tmp := &writer{}
+		tmp.keys(pi.Scheme, pi.Systems)
+		if tmp.err != nil {
+			w.fail("%w", tmp.err)
+		}
+		lines = tmp.b
+	}
+	if string(lines) != k.inForce {
+		if len(lines) == 0 {
+			w.line("#EXT-X-KEY:METHOD=NONE")
+		}
+		w.b = append(w.b, lines...)
+		k.inForce = string(lines)
+	}
+	if sp.r.Init != k.init && sp.r.Init.URI != "" {
+		w.mapTag(sp.r.Init)
+		k.init = sp.r.Init
+	}
+}
+
+// header writes the tags before the first segment and returns the keys
+// and map it wrote.
+func header(w *writer, p *manifest.Presentation, spans []span, target, seq uint64, iframe bool) *keyState {
+	set, r := spans[0].set, spans[0].r
+	version := 0
+	for _, sp := range spans {
+		version = max(version, mediaVersion(sp.set, sp.r, iframe))
+	}
 	w.str("#EXTM3U\n#EXT-X-VERSION:")
-	w.uint(uint64(mediaVersion(set, r, iframe)))
+	w.uint(uint64(version))
 	w.str("\n#EXT-X-TARGETDURATION:")
 	w.uint(target)
 	w.str("\n#EXT-X-MEDIA-SEQUENCE:")
 	w.uint(seq)
-	// Apple HLS Authoring Spec 8.6: VOD playlists carry
-	// EXT-X-PLAYLIST-TYPE:VOD.
-	w.str("\n#EXT-X-PLAYLIST-TYPE:VOD\n")
+	w.b = append(w.b, '\n')
+	switch {
+	case p.Type != manifest.Live:
+		// Apple HLS Authoring Spec 8.6: VOD playlists carry
+		// EXT-X-PLAYLIST-TYPE:VOD.
+		w.line("#EXT-X-PLAYLIST-TYPE:VOD")
+	case p.TimeShiftBufferDepth == 0:
+		// An unlimited window: segments are only ever appended (RFC 8216
+		// 4.3.3.5).
+		w.line("#EXT-X-PLAYLIST-TYPE:EVENT")
+	}
+	if p.Type == manifest.Live && p.DiscontinuitySequence > 0 {
+		w.str("#EXT-X-DISCONTINUITY-SEQUENCE:")
+		w.uint(p.DiscontinuitySequence)
+		w.b = append(w.b, '\n')
+	}
 	if iframe {
 		w.line("#EXT-X-I-FRAMES-ONLY")
 	} else {
@@ -377,22 +607,41 @@ func header(w *writer, set *manifest.SwitchingSet, r *manifest.Representation, t
 		// cues are independent). Apple HLS Authoring Spec 9.12.
 		w.line("#EXT-X-INDEPENDENT-SEGMENTS")
 	}
+	k := &keyState{}
 	// One EXT-X-KEY per DRM system, before the EXT-X-MAP and every segment
 	// (grafov/m3u8 v0.12.1 repeats it per segment, see the tests). The key
 	// applies to all segments that follow, up to a key period's new tags.
 	if pi := protectionOf(set, r); pi != nil {
-		w.keys(pi.Scheme, pi.Systems)
+		k.keys(w, pi.Scheme, pi.Systems)
 	}
 	if r.Init.URI != "" {
-		w.str("#EXT-X-MAP:")
-		w.quoted(true, "URI", r.Init.URI)
-		if !r.Init.Range.IsZero() {
-			// BYTERANGE of EXT-X-MAP is a quoted-string (RFC 8216
-			// 4.3.2.5); grafov/m3u8 v0.12.1 writes it unquoted.
-			w.quoted(false, "BYTERANGE", strconv.FormatUint(r.Init.Range.Length, 10)+"@"+strconv.FormatUint(r.Init.Range.Offset, 10))
-		}
-		w.b = append(w.b, '\n')
+		w.mapTag(r.Init)
+		k.init = r.Init
 	}
+	return k
+}
+
+// mapTag writes EXT-X-MAP for an initialization segment.
+func (w *writer) mapTag(init manifest.Resource) {
+	w.str("#EXT-X-MAP:")
+	w.quoted(true, "URI", init.URI)
+	if !init.Range.IsZero() {
+		// BYTERANGE of EXT-X-MAP is a quoted-string (RFC 8216
+		// 4.3.2.5); grafov/m3u8 v0.12.1 writes it unquoted.
+		w.quoted(false, "BYTERANGE", strconv.FormatUint(init.Range.Length, 10)+"@"+strconv.FormatUint(init.Range.Offset, 10))
+	}
+	w.b = append(w.b, '\n')
+}
+
+// programDateTime writes EXT-X-PROGRAM-DATE-TIME for the next segment when
+// t is set: RFC 3339 in UTC with milliseconds (RFC 8216 4.3.2.6).
+func (w *writer) programDateTime(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	w.str("#EXT-X-PROGRAM-DATE-TIME:")
+	w.b = t.UTC().AppendFormat(w.b, "2006-01-02T15:04:05.000Z07:00")
+	w.b = append(w.b, '\n')
 }
 
 // TimestampMap returns the X-TIMESTAMP-MAP header line a WebVTT segment

@@ -257,9 +257,9 @@ func TestRefusesInvalidModel(t *testing.T) {
 	}
 
 	p = manifesttest.Ladder(8 * time.Second)
-	p.Type = manifest.Live
+	p.Type = 7
 	if err := hls.RenderMultivariant(&b, p); !errors.Is(err, manifest.ErrUnsupported) {
-		t.Errorf("live: %v, want ErrUnsupported", err)
+		t.Errorf("unknown type: %v, want ErrUnsupported", err)
 	}
 	p = manifesttest.Ladder(8 * time.Second)
 	p.Periods = append(p.Periods, p.Periods[0])
