@@ -16,6 +16,18 @@
 // mspr:pro, dashif:Laurl, clearkey:Laurl). Durations are exact to the
 // nanosecond.
 //
+// A live presentation (manifest.Live) becomes a dynamic MPD with
+// availabilityStartTime, publishTime, minimumUpdatePeriod,
+// timeShiftBufferDepth (absent for an unlimited window),
+// suggestedPresentationDelay and UTCTiming elements, and one Period per
+// model period with its own @id and @start (relative to the availability
+// start time) and no @duration. The timelines hold the window's segments
+// at their media times (S@t) from startNumber = the first segment's
+// Number; a representation's PresentationTimeOffset is the media time at
+// its period's start. Once Ended the MPD stays dynamic, with a
+// mediaPresentationDuration and without minimumUpdatePeriod; render the
+// presentation as VOD to make it static.
+//
 // The MPD is written with this package's own element types, in the
 // schema's element order, because github.com/zencoder/go-dash/v3 v3.0.3
 // writes sub-second durations as invalid text, Label as an attribute,

@@ -10,6 +10,21 @@
 // presentation without audio or video has no valid multivariant playlist
 // and is refused with ErrNoVariant.
 //
+// A live presentation (manifest.Live) gets media playlists of the window:
+// EXT-X-MEDIA-SEQUENCE is the first segment's Number,
+// EXT-X-DISCONTINUITY-SEQUENCE the presentation's DiscontinuitySequence,
+// EXT-X-PLAYLIST-TYPE:EVENT when the window is unlimited (none otherwise),
+// EXT-X-PROGRAM-DATE-TIME on every segment with a ProgramDateTime, and
+// EXT-X-ENDLIST only once Ended. Its periods are discontinuity-free spans:
+// a rendition is one media playlist holding the segments of every period
+// in order, with EXT-X-DISCONTINUITY before each new period's first
+// segment and EXT-X-MAP (and EXT-X-KEY) again when they change. Every
+// period must therefore hold the first period's representations, segment
+// numbers must go on across periods, and TargetDuration must be set
+// (EXT-X-TARGETDURATION must not change while the playlist lives);
+// otherwise rendering is refused with manifest.ErrLive. The multivariant
+// playlist is as for VOD, from the first period.
+//
 // Output is deterministic and follows RFC 8216 and the parts of Apple's HLS
 // Authoring Specification that it makes mandatory; comments next to the
 // code cite the rule numbers. Every render validates the model first and

@@ -115,6 +115,12 @@ func supported(p *manifest.Presentation) error {
 		if len(p.Periods) == 0 {
 			return fmt.Errorf("hls: live presentation without periods: %w", manifest.ErrEmpty)
 		}
+		if p.TargetDuration <= 0 {
+			// RFC 8216 6.2.1: EXT-X-TARGETDURATION must not change, which
+			// a target derived from the segments in the window would.
+			return fmt.Errorf("hls: refusing to render: %w", &manifest.ValidationError{Segment: -1, Err: manifest.ErrLive,
+				Detail: "no target duration (a live playlist's EXT-X-TARGETDURATION must not change)"})
+		}
 		return continues(p)
 	default:
 		return fmt.Errorf("hls: %s presentation: %w", p.Type, manifest.ErrUnsupported)

@@ -233,6 +233,12 @@ func TestLiveRefusals(t *testing.T) {
 		t.Errorf("periods out of order: %v, want ErrLive", err)
 	}
 
+	p = models()
+	p.TargetDuration = 0
+	if err := hls.RenderMedia(io.Discard, p, "audio"); !errors.Is(err, manifest.ErrLive) || !strings.Contains(err.Error(), "target duration") {
+		t.Errorf("no target duration: %v, want ErrLive", err)
+	}
+
 	// A VOD presentation still renders exactly one period.
 	p = models()
 	p.Type = manifest.VOD
