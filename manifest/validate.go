@@ -139,10 +139,10 @@ func (p *Presentation) Validate() error {
 	for pi := range p.Periods {
 		pd := &p.Periods[pi]
 		pid := PeriodID(pd, pi)
+		// IDs are unique within a period (DASH Representation@id); a live
+		// representation continues from period to period under its ID.
+		clear(ids)
 		if p.Type == Live {
-			// A representation continues from period to period under its
-			// ID (DASH wants IDs unique within a period only).
-			clear(ids)
 			if pi > 0 && pd.Start <= p.Periods[pi-1].Start {
 				v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrLive,
 					Detail: fmt.Sprintf("starts at %s, not after the previous period (%s)", pd.Start, p.Periods[pi-1].Start)})

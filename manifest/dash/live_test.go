@@ -191,15 +191,35 @@ func TestLiveRefusals(t *testing.T) {
 			t.Errorf("%s: refused render wrote %d bytes", tc.name, b.Len())
 		}
 	}
-	// The same representation IDs in every period are fine for live and
-	// still refused for VOD.
-	p := live()
-	if err := dash.Render(io.Discard, p); err != nil {
-		t.Errorf("live: %v", err)
-	}
+}
+
+// TestLiveToStatic renders an ended live presentation of two periods as
+// VOD, as a channel does to make its MPD static: the representation IDs
+// that repeat from period to period are fine (unique within a period, as
+// DASH wants), and the MPD validates.
+func TestLiveToStatic(t *testing.T) {
+	p := manifesttest.LiveModels()["live-discontinuity"]
+	p.Ended = true
 	p.Type = manifest.VOD
+	got := render(t, p)
+	testutil.ValidateMPDBytes(t, "static.mpd", got)
+	e := parse(t, got)
+	if typ := e.attr("type"); typ != "static" {
+		t.Errorf("type %q, want static", typ)
+	}
+	periods := 0
+	for _, c := range e.Children {
+		if c.XMLName.Local == "Period" {
+			periods++
+		}
+	}
+	if periods != 2 {
+		t.Errorf("%d periods, want 2", periods)
+	}
+	// Twice in one period is still refused.
+	p.Periods[1].Sets[1].Representations[0].ID = "video"
 	if err := dash.Render(io.Discard, p); !errors.Is(err, manifest.ErrDuplicateID) {
-		t.Errorf("VOD with an ID in two periods: %v, want ErrDuplicateID", err)
+		t.Errorf("an ID twice in one period: %v, want ErrDuplicateID", err)
 	}
 }
 
