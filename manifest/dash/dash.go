@@ -45,7 +45,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 type builder struct {
 	p        *manifest.Presentation
 	profiles [4]bool // live, on-demand, full, used in that order
-	ns       struct{ cenc, mspr, dashif, clearkey, scte214 bool }
+	ns       struct{ cenc, mspr, dashif, clearkey, scte214, scte35 bool }
 }
 
 func build(p *manifest.Presentation) (*mpdXML, error) {
@@ -65,6 +65,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 		px := periodXML{ID: manifest.PeriodID(pd, pi), Start: Duration(pd.Start)}
 		if len(p.Periods) > 1 || pd.Duration > 0 {
 			px.Duration = Duration(pd.MediaDuration())
+		}
+		if es := b.eventStream(pd.Cues); es != nil {
+			px.EventStreams = append(px.EventStreams, *es)
 		}
 		var tricks []adaptationSetXML
 		for si := range pd.Sets {
@@ -112,6 +115,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	}
 	if b.ns.scte214 {
 		m.XmlnsSCTE214 = nsSCTE214
+	}
+	if b.ns.scte35 {
+		m.XmlnsSCTE35 = nsSCTE35
 	}
 	return m, nil
 }

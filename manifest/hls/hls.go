@@ -302,8 +302,12 @@ func media(p *manifest.Presentation, set *manifest.SwitchingSet, r *manifest.Rep
 	header(w, set, r, target, r.Segments[0].Number, false)
 	pi := protectionOf(set, r)
 	next := 0 // the next key period to start
+	marks := cueMarks(p, r)
 	for i := range r.Segments {
 		s := &r.Segments[i]
+		if marks != nil {
+			w.str(marks[i])
+		}
 		if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
 			w.keys(pi.Scheme, pi.KeyPeriods[next].Systems)
 			next++
