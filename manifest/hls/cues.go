@@ -10,8 +10,10 @@ import (
 
 // cueTolerance is how far before a segment's start a cue may be and still
 // be written before that segment rather than the one before: segments of
-// audio renditions start up to half an audio frame off the video cut.
-const cueTolerance = 25 * time.Millisecond
+// audio renditions start up to half an audio frame off the video cut, plus
+// the encoder delay their edit list removes (which the segment times in
+// the model may include): 2112 samples at 48 kHz are 44 ms.
+const cueTolerance = 100 * time.Millisecond
 
 // cueMarks returns the text to write before each segment of r for the cues
 // of its period (EXT-X-PROGRAM-DATE-TIME, EXT-X-DATERANGE and, with
