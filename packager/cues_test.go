@@ -2,14 +2,17 @@ package packager_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
+	"github.com/cmafkit/cmafkit/internal/tscue"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/scte35"
@@ -57,7 +60,7 @@ func TestCueList(t *testing.T) {
 		for _, r := range set.Representations {
 			for _, c := range cues {
 				if !startsAt(r, c.Start, 35*time.Millisecond) {
-					t.Errorf("%s: no segment starts at %v", r.ID, c.Start)
+					t.Errorf("%s: no segment starts at %v: %+v", r.ID, c.Start, r.Segments)
 				}
 			}
 		}
@@ -127,4 +130,87 @@ func startsAt(r manifest.Representation, at, tol time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// TestTSCues packages an MPEG-TS whose SCTE-35 PID carries a break from
+// 2 s to 4 s (keyframes every second, target 3 s): segments start at both
+// splice points and the input's sections reach HLS and DASH unchanged.
+func TestTSCues(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.ts")
+	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30",
+		"-sc_threshold", "0", "-c:a", "aac", "-f", "mpegts", src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	clean, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Splice on the video's keyframes 2 s and 4 s after its first frame;
+	// the output's zero is the earliest sample (the audio's, here).
+	p0, _ := tscue.MinPTS(clean, -1)
+	v0, _ := tscue.MinPTS(clean, 0x100)
+	lead := time.Duration(v0-p0) * time.Second / scte35.Ticks
+	section := func(out bool, at time.Duration) []byte {
+		pts := uint64(v0) + uint64(at/time.Millisecond)*90
+		si := &scte35.SpliceInsert{EventID: 9, OutOfNetwork: out, ProgramSplice: true, SpliceTime: &pts}
+		if out {
+			si.BreakDuration = &scte35.BreakDuration{AutoReturn: true, Duration: 2 * scte35.Ticks}
+		}
+		b, err := (&scte35.Section{SAPType: 3, Tier: 0xFFF, Command: si}).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	out, in := section(true, 2*time.Second), section(false, 4*time.Second)
+	b, err := tscue.AddSCTE35(clean, 0x1F0, []tscue.Insert{{After: 20, Section: out}, {After: 30, Section: out}, {After: 100, Section: in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out")
+	res, err := packager.Run(context.Background(), packager.Job{
+		Inputs: []packager.Input{{Path: src}}, SegmentDuration: 3 * time.Second, Storage: packager.Dir(outDir),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cues := res.Presentation.Periods[0].Cues
+	if len(cues) != 2 || cues[0].ID != "splice-9" || cues[1].ID != "splice-9" || cues[0].Start != lead+2*time.Second || cues[1].Start != lead+4*time.Second ||
+		cues[0].Duration != 2*time.Second || !cues[0].Planned {
+		t.Fatalf("cues %+v", cues)
+	}
+	// Video segments start at the cues to the frame; audio ones within
+	// half a frame plus the start delay that the model's segment times
+	// include (the edit list removes it; 45 ms here).
+	for _, set := range res.Presentation.Periods[0].Sets {
+		tol := time.Millisecond
+		if set.ContentType == manifest.Audio {
+			tol = 60 * time.Millisecond
+		}
+		for _, r := range set.Representations {
+			for _, c := range cues {
+				if !startsAt(r, c.Start, tol) {
+					t.Errorf("%s: no segment starts at %v: %+v", r.ID, c.Start, r.Segments)
+				}
+			}
+		}
+	}
+	testutil.ValidateMPD(t, filepath.Join(outDir, "manifest.mpd"))
+	for _, o := range res.Objects {
+		if !strings.HasSuffix(o.Name, ".m3u8") || o.Name == "master.m3u8" || strings.HasSuffix(o.Name, "_iframes.m3u8") {
+			continue
+		}
+		pl, _ := os.ReadFile(filepath.Join(outDir, o.Name))
+		if !strings.Contains(string(pl), `SCTE35-OUT=0x`+strings.ToUpper(hex.EncodeToString(out))) ||
+			!strings.Contains(string(pl), `SCTE35-IN=0x`+strings.ToUpper(hex.EncodeToString(in))) {
+			t.Errorf("%s without the input's sections:\n%s", o.Name, pl)
+		}
+	}
 }

@@ -109,13 +109,14 @@ func sectionPackets(pid uint16, sec []byte, cc *byte) []byte {
 	return out
 }
 
-// MinPTS returns the smallest PTS of any PES header in ts (no wrap
-// handling): the presentation zero ts.Open puts at time 0.
-func MinPTS(ts []byte) (int64, bool) {
+// MinPTS returns the smallest PTS of the PES headers of pid in ts, or of
+// any PID when pid is negative (no wrap handling). Over all PIDs it is the
+// presentation zero ts.Open puts at time 0.
+func MinPTS(ts []byte, pid int) (int64, bool) {
 	best, ok := int64(0), false
 	for i := 0; i+pktLen <= len(ts); i += pktLen {
 		p := ts[i : i+pktLen]
-		if p[1]&0x40 == 0 || p[3]&0x10 == 0 {
+		if p[1]&0x40 == 0 || p[3]&0x10 == 0 || pid >= 0 && int(p[1]&0x1f)<<8|int(p[2]) != pid {
 			continue
 		}
 		off := 4

@@ -16,12 +16,12 @@ func cueTS(t *testing.T) ([]byte, int64) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cue.ts")
 	ffmpeg(t, "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", "6", "-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-c:a", "aac", "-f", "mpegts", p)
+		"-t", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-c:a", "aac", "-f", "mpegts", p)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p0, ok := tscue.MinPTS(b)
+	p0, ok := tscue.MinPTS(b, -1)
 	if !ok {
 		t.Fatal("no PTS")
 	}
