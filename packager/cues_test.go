@@ -17,6 +17,7 @@ import (
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/scte35"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // TestCueList packages the test ladder (keyframes every 2.002 s) with a
@@ -29,7 +30,7 @@ func TestCueList(t *testing.T) {
 	}
 	dir := t.TempDir()
 	res, err := packager.Run(context.Background(), packager.Job{
-		Inputs: ladderInputs(), SegmentDuration: 4 * time.Second, Storage: packager.Dir(dir),
+		Inputs: ladderInputs(), SegmentDuration: 4 * time.Second, Storage: storage.Dir(dir),
 		Cues: list, CueOptions: packager.CueOptions{HLSCueTags: true},
 	})
 	if err != nil {
@@ -88,7 +89,7 @@ func TestCueList(t *testing.T) {
 // job naming the cue and the nearest keyframe, unless NearestKeyframe.
 func TestCueWithoutKeyframe(t *testing.T) {
 	job := packager.Job{
-		Inputs: ladderInputs(), SegmentDuration: 4 * time.Second, Storage: packager.Dir(t.TempDir()),
+		Inputs: ladderInputs(), SegmentDuration: 4 * time.Second, Storage: storage.Dir(t.TempDir()),
 		Cues: []packager.Cue{{Time: 3 * time.Second, Kind: manifest.CueSignal}},
 	}
 	_, err := packager.Run(context.Background(), job)
@@ -176,7 +177,7 @@ func TestTSCues(t *testing.T) {
 	}
 	outDir := filepath.Join(dir, "out")
 	res, err := packager.Run(context.Background(), packager.Job{
-		Inputs: []packager.Input{{Path: src}}, SegmentDuration: 3 * time.Second, Storage: packager.Dir(outDir),
+		Inputs: []packager.Input{{Path: src}}, SegmentDuration: 3 * time.Second, Storage: storage.Dir(outDir),
 	})
 	if err != nil {
 		t.Fatal(err)
