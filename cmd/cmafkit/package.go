@@ -214,6 +214,9 @@ Flags:
 		if errors.Is(err, hls.ErrNoVariant) {
 			return fmt.Errorf("%w (--dash)", err)
 		}
+		if errors.Is(err, segment.ErrCueNotOnSyncSample) {
+			return fmt.Errorf("%w (--cue-nearest-keyframe cuts there instead)", err)
+		}
 		return err
 	}
 	if !*quiet {
