@@ -78,6 +78,17 @@ type Presentation struct {
 	// EXT-X-DISCONTINUITY-SEQUENCE.
 	DiscontinuitySequence uint64
 
+	// ProgramDateTime is the wall-clock time of presentation time zero of
+	// a VOD presentation with cues: HLS writes it as the
+	// EXT-X-PROGRAM-DATE-TIME of the first segment and dates the cues'
+	// EXT-X-DATERANGE tags from it. Zero means CueEpoch. (Live segments
+	// carry their own SegmentRef.ProgramDateTime, which takes precedence.)
+	ProgramDateTime time.Time
+	// HLSCueTags makes HLS also write the non-standard but widely read
+	// EXT-X-CUE-OUT:<seconds>, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN tags for
+	// breaks (cues of kind CueOut with a Duration and their CueIn).
+	HLSCueTags bool
+
 	Periods []Period
 }
 
@@ -99,6 +110,10 @@ type Period struct {
 	Duration time.Duration
 
 	Sets []SwitchingSet
+
+	// Cues are the period's timed markers (SCTE-35 splice points), in
+	// start order; see Cue.
+	Cues []Cue
 }
 
 // ContentType is the kind of media a switching set carries.

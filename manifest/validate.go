@@ -151,6 +151,9 @@ func (p *Presentation) Validate() error {
 		if len(pd.Sets) == 0 {
 			v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrEmpty, Detail: "no switching sets"})
 		}
+		if err := validateCues(pd); err != nil {
+			v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrCue, Detail: err.Error()})
+		}
 		for si := range pd.Sets {
 			set := &pd.Sets[si]
 			v.set(pid, set)

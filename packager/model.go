@@ -159,7 +159,8 @@ func (r *runner) presentation() *manifest.Presentation {
 	}
 	// The first audio set is the default one.
 	defaultAudio := false
-	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: true, Periods: []manifest.Period{{ID: "0"}}}
+	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: true, Periods: []manifest.Period{{ID: "0", Cues: r.cueList}},
+		HLSCueTags: r.job.CueOptions.HLSCueTags, ProgramDateTime: r.job.CueOptions.ProgramDateTime}
 	for _, k := range order {
 		set := sets[k]
 		if set.ContentType == manifest.Audio && !defaultAudio {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -158,6 +159,12 @@ type Job struct {
 	// Captions configures the signalling of closed captions carried in the
 	// video; the zero value detects them.
 	Captions CaptionOptions
+	// Cues lists splice points to cut segments at and signal (HLS
+	// EXT-X-DATERANGE, DASH EventStream), in addition to the SCTE-35 cues
+	// of MPEG-TS inputs; see Cue and ReadCueList.
+	Cues []Cue
+	// CueOptions configures how cues are applied.
+	CueOptions CueOptions
 }
 
 // CaptionOptions configures the closed captions that video tracks carry in
@@ -244,11 +251,21 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.checkHLSVariants(); err != nil {
 		return nil, err
 	}
-	plan, err := segment.PlanSegments(r.allTracks(), job.SegmentDuration)
+	cues, err := r.cues(math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	cuts := make([]time.Duration, len(cues))
+	for i, c := range cues {
+		cuts[i] = c.Start
+	}
+	plan, err := segment.PlanSegmentsWith(r.allTracks(), job.SegmentDuration,
+		segment.PlanOptions{Cuts: cuts, Nearest: job.CueOptions.NearestKeyframe})
 	if err != nil {
 		return nil, err
 	}
 	r.plan = plan
+	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
 	if err := r.replaceOutput(ctx); err != nil {
 		return nil, err
 	}
@@ -270,6 +287,7 @@ type runner struct {
 	sources []*segment.Source
 	reps    []*repJob
 	plan    *segment.Plan
+	cueList []manifest.Cue
 	// ccLangs is Job.Captions.Languages checked and keyed by service.
 	ccLangs map[ccService]string
 

@@ -41,6 +41,9 @@ type Source struct {
 	Fragmented bool
 	// Tracks are the usable tracks in input order.
 	Tracks []*Track
+	// Cues are the SCTE-35 cues found in the input, in time order (see
+	// Cue); nil when the demuxer reads none.
+	Cues []Cue
 
 	closer io.Closer
 }

@@ -55,6 +55,11 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dashName := fs.String("dash-name", "manifest.mpd", "MPD name")
 	quiet := fs.Bool("q", false, "quiet: no progress output")
 	verbose := fs.Bool("v", false, "verbose: log decisions and warnings")
+	cuesFile := fs.String("cues", "", "JSON cue list `file`: [{\"time\": 30, \"duration\": 15, \"kind\": \"out\"}, ...] (times in seconds; kind out, in or signal; optional base64 \"scte35\")")
+	cueNearest := fs.Bool("cue-nearest-keyframe", false, "cut at the nearest keyframe when a cue has none at its time (default: refuse, naming both times)")
+	cueTags := fs.Bool("hls-cue-tags", false, "also write EXT-X-CUE-OUT/-CONT/-IN in HLS media playlists")
+	noInputCues := fs.Bool("no-input-cues", false, "ignore the SCTE-35 cues of the inputs")
+	pdt := fs.String("program-date-time", "", "wall-clock `time` (RFC 3339) of the output start for HLS EXT-X-PROGRAM-DATE-TIME with cues (default 1970-01-01T00:00:00Z)")
 	var prot protectionFlags
 	prot.register(fs)
 	fs.Usage = func() {
@@ -70,6 +75,11 @@ Examples:
   cmafkit package -o out 1080p.mp4 720p.mp4    # a ladder, HLS + DASH
   cmafkit package --single-file --dash in.mp4
   cmafkit package --cc-lang CC1=eng,CC3=spa broadcast.ts   # name the caption languages
+  cmafkit package --cues breaks.json movie.mp4             # mark ad breaks
+
+SCTE-35 cues (stream type 0x86 in MPEG-TS inputs, or --cues) start segments at their
+splice points and become HLS EXT-X-DATERANGE tags and a DASH EventStream
+(urn:scte:scte35:2014:xml+bin). A cue needs a keyframe at its time.
 
 Closed captions carried in H.264/HEVC video (CEA-608 CC1-CC4, CEA-708 SERVICE1-63, in
 SEI) stay in the video; the services found in its first 30 s (--cc-scan) are signalled
@@ -95,6 +105,25 @@ Flags:
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off
+	}
+	job.CueOptions = packager.CueOptions{NearestKeyframe: *cueNearest, HLSCueTags: *cueTags, IgnoreInput: *noInputCues}
+	if *pdt != "" {
+		t, err := time.Parse(time.RFC3339Nano, *pdt)
+		if err != nil {
+			return usageError{fmt.Sprintf("--program-date-time: %v", err)}
+		}
+		job.CueOptions.ProgramDateTime = t
+	}
+	if *cuesFile != "" {
+		f, err := os.Open(*cuesFile)
+		if err != nil {
+			return err
+		}
+		job.Cues, err = packager.ReadCueList(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--cues %s: %w", *cuesFile, err)
+		}
 	}
 	for _, pair := range ccLangs {
 		id, lang, ok := strings.Cut(pair, "=")
@@ -184,6 +213,9 @@ Flags:
 	if err != nil {
 		if errors.Is(err, hls.ErrNoVariant) {
 			return fmt.Errorf("%w (--dash)", err)
+		}
+		if errors.Is(err, segment.ErrCueNotOnSyncSample) {
+			return fmt.Errorf("%w (--cue-nearest-keyframe cuts there instead)", err)
 		}
 		return err
 	}

@@ -55,7 +55,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 type builder struct {
 	p        *manifest.Presentation
 	profiles [4]bool // live, on-demand, full, used in that order
-	ns       struct{ cenc, mspr, dashif, clearkey, scte214 bool }
+	ns       struct{ cenc, mspr, dashif, clearkey, scte214, scte35 bool }
 }
 
 // validateLive checks what a dynamic MPD needs beyond the model's rules:
@@ -159,6 +159,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 		if !live && (len(p.Periods) > 1 || pd.Duration > 0) {
 			px.Duration = Duration(pd.MediaDuration())
 		}
+		if es := b.eventStream(pd.Cues); es != nil {
+			px.EventStreams = append(px.EventStreams, *es)
+		}
 		var tricks []adaptationSetXML
 		for si := range pd.Sets {
 			set := &pd.Sets[si]
@@ -205,6 +208,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	}
 	if b.ns.scte214 {
 		m.XmlnsSCTE214 = nsSCTE214
+	}
+	if b.ns.scte35 {
+		m.XmlnsSCTE35 = nsSCTE35
 	}
 	return m, nil
 }

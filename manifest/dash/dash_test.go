@@ -32,6 +32,7 @@ func models() map[string]*manifest.Presentation {
 		"subsecond":  manifesttest.SubSecond(),
 		"hdr":        hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9}),
 		"captions":   manifesttest.Captioned(8 * time.Second),
+		"cues":       manifesttest.Cued(),
 		"textonly":   manifesttest.TextOnly(8 * time.Second),
 	}
 }

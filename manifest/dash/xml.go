@@ -23,6 +23,7 @@ const (
 	nsDASHIF   = "https://dashif.org/CPS"
 	nsClearKey = "http://dashif.org/guidelines/clearKey"
 	nsSCTE214  = "urn:scte:dash:scte214-extensions"
+	nsSCTE35   = "http://www.scte.org/schemas/35/2016"
 )
 
 // Profiles.
@@ -52,6 +53,7 @@ type mpdXML struct {
 	XmlnsDASHIF                string      `xml:"xmlns:dashif,attr,omitempty"`
 	XmlnsClearKey              string      `xml:"xmlns:clearkey,attr,omitempty"`
 	XmlnsSCTE214               string      `xml:"xmlns:scte214,attr,omitempty"`
+	XmlnsSCTE35                string      `xml:"xmlns:scte35,attr,omitempty"`
 	Profiles                   string      `xml:"profiles,attr"`
 	Type                       string      `xml:"type,attr"`
 	AvailabilityStartTime      string      `xml:"availabilityStartTime,attr,omitempty"`
@@ -71,7 +73,28 @@ type periodXML struct {
 	ID             string             `xml:"id,attr,omitempty"`
 	Start          string             `xml:"start,attr"`
 	Duration       string             `xml:"duration,attr,omitempty"`
+	EventStreams   []eventStreamXML   `xml:"EventStream"`
 	AdaptationSets []adaptationSetXML `xml:"AdaptationSet"`
+}
+
+// eventStreamXML is a Period's EventStream; the SCTE 214-1 scheme
+// urn:scte:scte35:2014:xml+bin carries each splice_info_section base64 in
+// an scte35:Signal/scte35:Binary element (SCTE 35 2016 XML schema).
+type eventStreamXML struct {
+	SchemeIDURI string     `xml:"schemeIdUri,attr"`
+	Timescale   uint32     `xml:"timescale,attr"`
+	Events      []eventXML `xml:"Event"`
+}
+
+type eventXML struct {
+	PresentationTime uint64     `xml:"presentationTime,attr"`
+	Duration         uint64     `xml:"duration,attr,omitempty"`
+	ID               uint32     `xml:"id,attr"`
+	Signal           *signalXML `xml:"scte35:Signal"`
+}
+
+type signalXML struct {
+	Binary string `xml:"scte35:Binary"`
 }
 
 type adaptationSetXML struct {

@@ -443,8 +443,12 @@ func media(p *manifest.Presentation, spans []span, target uint64) *writer {
 		}
 		pi := protectionOf(set, r)
 		next := 0 // the next key period to start
+		marks := cueMarks(p, r)
 		for i := range r.Segments {
 			s := &r.Segments[i]
+			if marks != nil {
+				w.str(marks[i])
+			}
 			if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
 				k.keys(w, pi.Scheme, pi.KeyPeriods[next].Systems)
 				next++

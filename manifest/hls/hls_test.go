@@ -39,6 +39,7 @@ func models() map[string]*manifest.Presentation {
 		"subsecond":  manifesttest.SubSecond(),
 		"audioonly":  audioOnly(),
 		"captions":   manifesttest.Captioned(8 * time.Second),
+		"cues":       manifesttest.Cued(),
 	}
 }
 

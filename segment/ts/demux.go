@@ -49,6 +49,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 		psi:     map[uint16]*section{},
 		ignored: map[uint16]bool{},
 		logged:  map[uint16]bool{},
+		cuePIDs: map[uint16]bool{},
 		pmtPID:  -1,
 		maxHeld: maxHeldPackets,
 		maxAU:   opts.MaxSampleSize,
@@ -71,7 +72,7 @@ func open(ctx context.Context, r io.ReaderAt, size int64, name string, opts *Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Source{Source: segment.Source{Name: name, Size: size, Tracks: tracks}, Stats: d.stats}, d, nil
+	return &Source{Source: segment.Source{Name: name, Size: size, Tracks: tracks, Cues: d.sourceCues()}, Stats: d.stats}, d, nil
 }
 
 type demuxer struct {
@@ -95,6 +96,9 @@ type demuxer struct {
 	streams map[uint16]*stream
 	ignored map[uint16]bool // elementary streams of the PMT that are not read
 	logged  map[uint16]bool // PIDs outside the PMT, logged once
+	cuePIDs map[uint16]bool // SCTE-35 PIDs (stream type 0x86)
+	cues    []rawCue
+	p0      int64 // the common presentation zero, set by buildTracks
 
 	// Packets of unknown PIDs before the first PMT of the program, held
 	// back (as file offsets) to be read once the PMT says what they are.
@@ -430,7 +434,7 @@ func (d *demuxer) packet(off int64, p []byte) error {
 	if s := d.streams[h.pid]; s != nil {
 		return s.packet(off, b, h)
 	}
-	if h.pid == 0 || int(h.pid) == d.pmtPID {
+	if h.pid == 0 || int(h.pid) == d.pmtPID || d.cuePIDs[h.pid] {
 		return d.psiPacket(off, b, h)
 	}
 	if !d.pmtSeen {
@@ -514,6 +518,11 @@ func (d *demuxer) sections(pid uint16, sec *section, off int64) {
 			return
 		}
 		s := sec.buf[:n]
+		if d.cuePIDs[pid] {
+			d.cueSection(s, off)
+			sec.buf = sec.buf[n:]
+			continue
+		}
 		if n < 12 || crc32MPEG(s) != 0 {
 			d.log.Warn("dropped PSI section with bad length or CRC", "pid", pid, "offset", off)
 		} else if s[5]&1 == 1 { // current_next_indicator
@@ -587,7 +596,12 @@ func (d *demuxer) pmt(s []byte, off int64) {
 		}
 		desc := body[5 : 5+il]
 		body = body[5+il:]
-		if d.streams[pid] != nil || d.ignored[pid] {
+		if d.streams[pid] != nil || d.ignored[pid] || d.cuePIDs[pid] {
+			continue
+		}
+		if st == stSCTE35 {
+			d.cuePIDs[pid] = true
+			d.log.Debug("SCTE-35 stream", "pid", pid)
 			continue
 		}
 		es := classify(st, desc)

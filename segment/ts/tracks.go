@@ -30,6 +30,7 @@ func (d *demuxer) buildTracks() ([]*segment.Track, error) {
 	for _, s := range ss[1:] {
 		t0, p0 = min(t0, s.first90), min(p0, s.minPTS)
 	}
+	d.p0 = p0
 	tracks := make([]*segment.Track, 0, len(ss))
 	for _, s := range ss {
 		t, err := s.track(t0, p0)

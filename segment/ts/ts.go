@@ -184,6 +184,7 @@ type Stats struct {
 	TruncatedPackets int   // a partial packet at the end of the input
 	HeldPackets      int   // packets of the program's streams before its first PMT, held back and read once it came
 	UnheldPackets    int   // packets before the first PMT beyond the hold-back bound, dropped
+	BadCues          int   // SCTE-35 sections skipped: bad CRC or syntax, no timestamp yet, or beyond the bound
 }
 
 // Source is an indexed transport stream. It embeds the segment.Source the
