@@ -114,15 +114,14 @@ func forOBUs(b []byte, fn func(typ byte, obu, payload []byte) error) error {
 // av1Sample appends to dst the OBUs of an AV1 temporal unit as an av01
 // sample carries them (AV1-ISOBMFF 2.4: without temporal delimiters and
 // padding, every OBU with a size field), and reports whether it is a sync
-// sample: it carries a sequence header and a key frame shown at once.
+// sample: its frame is a key frame shown at once (the sequence header is
+// in the av1C, so the sample need not repeat it).
 func av1Sample(dst, tu []byte) ([]byte, bool, error) {
-	seq, key := false, false
+	key := false
 	err := forOBUs(tu, func(typ byte, obu, payload []byte) error {
 		switch typ {
 		case obuTemporalDelimiter, obuPadding:
 			return nil
-		case obuSequenceHeader:
-			seq = true
 		case obuFrameHeader, obuFrame:
 			// uncompressed_header: show_existing_frame(1) frame_type(2)
 			// show_frame(1), unless the sequence header reduces it
@@ -152,5 +151,5 @@ func av1Sample(dst, tu []byte) ([]byte, bool, error) {
 	if err != nil {
 		return dst, false, err
 	}
-	return dst, seq && key, nil
+	return dst, key, nil
 }

@@ -1,7 +1,16 @@
 package rtmp
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +21,10 @@ import (
 
 	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
+	gomp4 "github.com/abema/go-mp4"
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
@@ -164,4 +175,120 @@ func TestEnhancedHEVCOpus(t *testing.T) {
 	if out, err := exec.Command(ffmpeg, "-v", "error", "-i", f, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("decoding the recorded samples: %v\n%s", err, out)
 	}
+}
+
+// TestEnhancedAV1 publishes AV1 (libsvtav1, key frame every 25) as
+// Enhanced RTMP sequence start and FramesX messages, each temporal unit
+// led by a temporal delimiter as encoders send it, and checks an av01
+// track whose samples (without delimiters) ffmpeg decodes.
+func TestEnhancedAV1(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	vpath := filepath.Join(t.TempDir(), "v.mp4")
+	out, err := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
+		"-c:v", "libsvtav1", "-preset", "12", "-g", "25", "-svtav1-params", "scd=0",
+		"-movflags", "frag_keyframe+empty_moov+default_base_moof", vpath).CombinedOutput()
+	if err != nil {
+		t.Skipf("ffmpeg cannot make AV1 here: %v\n%s", err, out)
+	}
+	vtrak, vs := fragSamples(t, vpath)
+	if len(vs) != 50 {
+		t.Fatalf("ffmpeg made %d AV1 samples, want 50", len(vs))
+	}
+	var buf bytes.Buffer
+	if err := vtrak.Mdia.Minf.Stbl.Stsd.Av01.Av1C.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var av1C gomp4.Av1C
+	if _, err := gomp4.Unmarshal(bytes.NewReader(buf.Bytes()[8:]), uint64(buf.Len()-8), &av1C, gomp4.Context{}); err != nil {
+		t.Fatal(err)
+	}
+
+	k := newKeys("key")
+	addr, _ := serve(t, &Server{Publishers: k.open})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, _ := url.Parse("rtmp://" + addr + "/live/key")
+	c := &gortmplib.Client{URL: u, Publish: true}
+	if err := c.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(&message.VideoExSequenceStart{ChunkStreamID: message.VideoChunkStreamID, MessageStreamID: 0x1000000,
+		FourCC: message.FourCCAV1, AV1Config: &av1C}); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Duration(vtrak.Mdia.Mdhd.Timescale)
+	for _, s := range vs {
+		if err := c.Write(&message.VideoExFramesX{ChunkStreamID: message.VideoChunkStreamID, MessageStreamID: 0x1000000,
+			FourCC: message.FourCCAV1, DTS: time.Duration(s.DecodeTime) * time.Second / ts,
+			Payload: append([]byte{0x12, 0x00}, s.Data...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	r := <-k.opens
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not closed")
+	}
+	video, vtr := r.byKind(segment.KindVideo)
+	if len(vtr) != 1 || vtr[0].SampleEntry.Type() != "av01" || !strings.HasPrefix(vtr[0].Codec, "av01.") || vtr[0].Width != 320 {
+		t.Fatalf("tracks %v", vtr)
+	}
+	if len(video) != 50 {
+		t.Errorf("%d samples, want 50", len(video))
+	}
+	for i, s := range video {
+		if want := i%25 == 0; s.s.Sync != want {
+			t.Errorf("sample %d: sync %v, want %v", i, s.s.Sync, want)
+		}
+		if !bytes.Equal(s.payload, vs[i].Data) {
+			t.Errorf("sample %d: payload differs from the MP4's (temporal delimiter not removed?)", i)
+		}
+	}
+	f := writeMP4(t, r)
+	if out, err := exec.Command(ffmpeg, "-v", "error", "-i", f, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("decoding the recorded samples: %v\n%s", err, out)
+	}
+}
+
+// TestRTMPS publishes over TLS with a self-signed certificate.
+func TestRTMPS(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	cert := selfSigned(t)
+	k := newKeys("key")
+	addr, _ := serve(t, &Server{Publishers: k.open, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	// ffmpeg does not verify RTMPS certificates by default.
+	err, stderr := publish(t, ffmpeg, ffmpegArgs("rtmps://"+addr+"/live/key", false, 2), 60*time.Second)
+	if err != nil {
+		t.Fatalf("ffmpeg over RTMPS: %v\n%s", err, stderr)
+	}
+	r := <-k.opens
+	<-r.done
+	checkH264AAC(t, ffmpeg, r, 2)
+
+	// Plain RTMP to the TLS port fails without disturbing the server.
+	err, _ = publish(t, ffmpeg, append([]string{"-rw_timeout", "3000000"}, ffmpegArgs("rtmp://"+addr+"/live/key", false, 1)...), 30*time.Second)
+	if err == nil {
+		t.Error("plain RTMP accepted on the RTMPS port")
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
