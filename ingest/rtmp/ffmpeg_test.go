@@ -3,16 +3,20 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/live"
+	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // checkH264AAC checks what ffmpeg published for seconds s: an avc1 and an
@@ -28,8 +32,8 @@ func checkH264AAC(t *testing.T, ffmpeg string, r *recorder, seconds int) {
 	if c := vt[0].Codec; !strings.HasPrefix(c, "avc1.") || vt[0].SampleEntry.Type() != "avc1" {
 		t.Errorf("video codec %q, entry %s", c, vt[0].SampleEntry.Type())
 	}
-	if vt[0].Width != 320 || vt[0].Height != 240 || vt[0].Timescale != 90000 {
-		t.Errorf("video %dx%d timescale %d", vt[0].Width, vt[0].Height, vt[0].Timescale)
+	if vt[0].Width != 320 || vt[0].Height != 240 || vt[0].Timescale != 90000 || vt[0].FrameRate != (segment.Rational{Num: 25, Den: 1}) {
+		t.Errorf("video %dx%d timescale %d frame rate %v", vt[0].Width, vt[0].Height, vt[0].Timescale, vt[0].FrameRate)
 	}
 	if c := at[0].Codec; c != "mp4a.40.2" || at[0].SampleEntry.Type() != "mp4a" {
 		t.Errorf("audio codec %q, entry %s", c, at[0].SampleEntry.Type())
@@ -240,6 +244,40 @@ func TestBadClients(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("stalled client not dropped")
 	}
+}
+
+// TestIntoChannel publishes with ffmpeg into a live.Channel: segments
+// and valid manifests come out.
+func TestIntoChannel(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	dir := t.TempDir()
+	segments := 0
+	var mu sync.Mutex
+	ch := &live.Channel{Storage: storage.Dir(dir), Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), OnEvent: func(e live.Event) {
+		if e.Kind == live.SegmentWritten {
+			mu.Lock()
+			segments++
+			mu.Unlock()
+		}
+	}}
+	addr, stop := serve(t, &Server{Publishers: ch.Publish})
+	err, stderr := publish(t, ffmpeg, ffmpegArgs("rtmp://"+addr+"/live/chan", false, 8), 60*time.Second)
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr)
+	}
+	stop()
+	if err := ch.Close(context.Background()); errors.Is(err, manifest.ErrUnsupported) {
+		// Live manifest rendering is being built beside this package.
+		t.Logf("manifests not written: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if segments < 6 { // 8 s in 2 s segments, both tracks
+		t.Errorf("%d segments written", segments)
+	}
+	testutil.ValidateMPDs(t, dir)
 }
 
 // TestStopEndsSessions: cancelling Serve's context ends a running publish

@@ -242,7 +242,7 @@ func videoTrackFor(fourCC message.FourCC, avcC *gomp4.AVCDecoderConfiguration, h
 		if len(sps) == 0 || len(pps) == 0 {
 			return nil, 0, errors.New("H.264 configuration without SPS or PPS")
 		}
-		p, err := avc.ParseSPSNALUnit(sps[0], false)
+		p, err := avc.ParseSPSNALUnit(sps[0], true)
 		if err != nil {
 			return nil, 0, fmt.Errorf("H.264 SPS: %w", err)
 		}
@@ -252,6 +252,10 @@ func videoTrackFor(fourCC message.FourCC, avcC *gomp4.AVCDecoderConfiguration, h
 		}
 		cfg, w, h = c, uint32(p.Width), uint32(p.Height)
 		t.Codec = avc.CodecString("avc1", p)
+		if v := p.VUI; v != nil && v.TimingInfoPresentFlag && v.NumUnitsInTick > 0 && v.TimeScale > 0 {
+			// Two ticks a frame (H.264 E.2.1, frame-coded streams).
+			t.FrameRate = reduceRational(int64(v.TimeScale), 2*int64(v.NumUnitsInTick))
+		}
 		lengthSize = int(avcC.LengthSizeMinusOne) + 1
 		t.SampleEntry = mp4.CreateVisualSampleEntryBox("avc1", 0, 0, nil)
 	case fourCC == message.FourCCHEVC && hvcC != nil:
@@ -578,6 +582,14 @@ func (s *session) audioFrame(fourCC message.FourCC, ts uint32, frame []byte) err
 		return fmt.Errorf("rtmp: %s: writing audio: %w", s.source, err)
 	}
 	return nil
+}
+
+func reduceRational(n, d int64) segment.Rational {
+	a, b := n, d
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return segment.Rational{Num: n / a, Den: d / a}
 }
 
 func abs(x int64) int64 {
