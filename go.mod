@@ -4,6 +4,9 @@ go 1.26.8
 
 require (
 	github.com/Eyevinn/mp4ff v0.56.0
+	github.com/abema/go-mp4 v1.7.1
+	github.com/bluenviron/gortmplib v1.0.1
+	github.com/bluenviron/mediacommon/v2 v2.9.3
 	github.com/grafov/m3u8 v0.12.1
 	github.com/zencoder/go-dash/v3 v3.0.3
 	gocloud.dev v0.47.0
