@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/ingest/rtmp"
 	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
@@ -47,16 +48,20 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	loop := fs.Bool("loop", false, "replay the inputs over and over until Ctrl-C")
 	static := fs.Bool("static-mpd", false, "at the end, rewrite the MPD as static (a VOD of the window)")
 	verbose := fs.Bool("v", false, "log each segment")
+	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
+	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--window 60s] [--segment-duration 2s] [INPUT...]
+		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
 
 Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
-For now the stream comes from files: each INPUT (MP4 or MPEG-TS) is replayed
-in real time as a stand-in publisher, one after the other, each as a new
-publisher (a discontinuity). Ctrl-C ends the stream cleanly (HLS EXT-X-ENDLIST).
+The stream comes from RTMP publishers (--rtmp; one at a time: a second
+publisher on the channel is refused) or from files: each INPUT (MP4 or
+MPEG-TS) is replayed in real time as a stand-in publisher, one after the
+other, each as a new publisher (a discontinuity). Ctrl-C ends the stream
+cleanly (HLS EXT-X-ENDLIST).
 
 Flags:
 `)
@@ -72,9 +77,20 @@ Flags:
 		fs.Usage()
 		return usageError{"live needs -o DIR"}
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && *rtmpAddr == "" {
 		fs.Usage()
-		return usageError{"live needs an INPUT to replay (RTMP ingest is not wired in yet)"}
+		return usageError{"live needs --rtmp ADDR or an INPUT to replay"}
+	}
+	allowed := map[string]bool{}
+	for _, k := range strings.Split(*streamKeys, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			allowed[k] = true
+		}
+	}
+	if *rtmpAddr != "" && len(allowed) == 0 {
+		if host, _, err := net.SplitHostPort(*rtmpAddr); err != nil || !isLoopback(host) {
+			return usageError{"--rtmp on a non-loopback address needs --stream-keys: without them anyone who reaches the port could publish"}
+		}
 	}
 	if *window == 0 {
 		*window = -1 // unlimited
@@ -130,7 +146,33 @@ Flags:
 		}
 	}
 
+	if *rtmpAddr != "" {
+		ln, err := net.Listen("tcp", *rtmpAddr)
+		if err != nil {
+			return fmt.Errorf("live: %w", err)
+		}
+		rs := &rtmp.Server{Logger: logger, Publishers: func(ctx context.Context, key string) (live.Publisher, error) {
+			if len(allowed) > 0 && !allowed[key] {
+				return nil, live.ErrUnknownKey
+			}
+			return ch.Publish(ctx, key)
+		}}
+		go func() {
+			if err := rs.Serve(ctx, ln); err != nil {
+				errc <- err
+			}
+		}()
+		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
+	}
+
 	runErr := replayInputs(ctx, ch, fs.Args(), *loop)
+	if *rtmpAddr != "" && runErr == nil {
+		// RTMP publishers come and go until Ctrl-C.
+		select {
+		case <-ctx.Done():
+		case runErr = <-errc:
+		}
+	}
 	// Ctrl-C (ctx done) is the normal end: close with a fresh context.
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
