@@ -11,13 +11,14 @@
 // reset or jump becomes a Publisher.Discontinuity.
 //
 // Tracks are declared together: samples are held back until every
-// elementary stream of the PMT has declared its track (video waits for its
-// first keyframe), or for at most MaxStartDelay of stream time or
+// elementary stream of the PMT has a sample (video waits for its first
+// keyframe and its decode time), or for at most MaxStartDelay of stream time or
 // MaxStartBytes, so that a channel does not start a new period for a track
 // that comes a moment after the others.
 package tsin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,12 +174,7 @@ func (h *handler) Track(t *segment.Track) error {
 	if s.starting {
 		s.pending = append(s.pending, event{t: t, pid: t.ID})
 		s.scale[t.ID] = t.Timescale
-		for _, pid := range s.m.Streams() {
-			if !s.declared(pid) {
-				return nil
-			}
-		}
-		return s.flush()
+		return nil
 	}
 	return s.addTrack(t)
 }
@@ -193,11 +189,14 @@ func (h *handler) Sample(pid uint32, smp segment.Sample, payload []byte) error {
 	f, ok := s.first[pid]
 	if !ok {
 		s.first[pid], f = smp.DecodeTime, smp.DecodeTime
+		if len(s.first) >= len(s.m.Streams()) {
+			return s.flush() // a sample of every stream
+		}
 	}
 	if s.held > s.opts.MaxStartBytes || smp.DecodeTime-f > uint64(s.opts.MaxStartDelay)*uint64(s.scale[pid]) {
 		var missing []uint32
 		for _, p := range s.m.Streams() {
-			if !s.declared(p) {
+			if _, ok := s.first[p]; !ok {
 				missing = append(missing, p)
 			}
 		}
@@ -217,38 +216,42 @@ func (h *handler) Discontinuity() error {
 	return nil
 }
 
-// declared reports whether a held-back Track event names pid.
-func (s *Session) declared(pid uint32) bool {
-	for _, e := range s.pending {
-		if e.t != nil && e.pid == pid {
-			return true
-		}
-	}
-	return false
-}
-
 // flush ends the start: every track declared while holding back is added
 // first, then the held-back samples are published in order.
 func (s *Session) flush() error {
 	s.starting = false
 	pending := s.pending
 	s.pending, s.held, s.first = nil, 0, nil
-	done := make([]bool, len(pending))
-	for i, e := range pending {
+	// Every track first.
+	rest := pending[:0]
+	for _, e := range pending {
 		if e.t != nil {
-			if _, ok := s.track[e.pid]; ok {
-				continue // a second declaration: in its place below
+			if _, ok := s.track[e.pid]; !ok {
+				if err := s.addTrack(e.t); err != nil {
+					return err
+				}
+				continue
 			}
-			if err := s.addTrack(e.t); err != nil {
-				return err
-			}
-			done[i] = true
 		}
+		rest = append(rest, e)
 	}
-	for i, e := range pending {
+	// The demuxer hands audio over sooner than video (video waits for its
+	// decode times): publish what was held back in time order across the
+	// tracks (each track's order kept), so that the first sample the
+	// publisher gets is the earliest one.
+	for a := 0; a < len(rest); {
+		b := a
+		for b < len(rest) && !rest[b].disc && rest[b].t == nil {
+			b++
+		}
+		slices.SortStableFunc(rest[a:b], func(x, y event) int {
+			return cmpTime(x, y, s.scale)
+		})
+		a = b + 1
+	}
+	for _, e := range rest {
 		var err error
 		switch {
-		case done[i]:
 		case e.t != nil:
 			err = s.addTrack(e.t)
 		case e.disc:
@@ -287,4 +290,16 @@ func (s *Session) write(pid uint32, smp segment.Sample, payload []byte) error {
 		return nil // the publisher logged and counted it; the stream goes on
 	}
 	return err
+}
+
+// cmpTime orders held-back samples by decode time in seconds.
+func cmpTime(x, y event, scale map[uint32]uint32) int {
+	// Compare x.s.DecodeTime/sx with y.s.DecodeTime/sy exactly.
+	sx, sy := uint64(max(scale[x.pid], 1)), uint64(max(scale[y.pid], 1))
+	xs, xr := x.s.DecodeTime/sx, x.s.DecodeTime%sx
+	ys, yr := y.s.DecodeTime/sy, y.s.DecodeTime%sy
+	if xs != ys {
+		return cmp.Compare(xs, ys)
+	}
+	return cmp.Compare(xr*sy, yr*sx)
 }

@@ -191,7 +191,19 @@ func (m *Demuxer) process(final bool) error {
 		if len(r) < tsLen || !final && len(r) < tsLen+1 {
 			break
 		}
-		if r[0] != 0x47 || len(r) > tsLen && r[tsLen] != 0x47 {
+		if m.lost {
+			// Out of sync: a packet starts only where three sync bytes
+			// follow each other on the packet grid.
+			q, more := findSync(r, 0, final)
+			if q > 0 || more {
+				d.stats.SkippedBytes += int64(q)
+				i += q
+				if more {
+					break
+				}
+				continue
+			}
+		} else if r[0] != 0x47 || len(r) > tsLen && r[tsLen] != 0x47 {
 			// Where does the next packet start? Inside this one (then
 			// this one is garbage that happens to start with 0x47), or
 			// after it (then the damage follows it).
