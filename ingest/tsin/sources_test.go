@@ -378,4 +378,3 @@ func countFrames(t *testing.T, ffprobe, name string) int {
 	}
 	return n
 }
-
