@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/ingest/tsin"
 	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
@@ -54,9 +55,15 @@ Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
-For now the stream comes from files: each INPUT (MP4 or MPEG-TS) is replayed
-in real time as a stand-in publisher, one after the other, each as a new
-publisher (a discontinuity). Ctrl-C ends the stream cleanly (HLS EXT-X-ENDLIST).
+Inputs, read one after the other, each a new publisher (a discontinuity):
+  -                    an MPEG-TS on stdin (ffmpeg ... -f mpegts - | cmafkit live -o DIR -)
+  udp://HOST:PORT      an MPEG-TS over UDP (unicast; udp://@239.0.0.1:5000 joins
+                       a multicast group), until Ctrl-C
+  FILE                 an MP4 or MPEG-TS file replayed in real time (--loop: again and again)
+With --http, MPEG-TS can also be pushed by HTTP PUT or POST (chunked) to
+http://ADDR/ingest/ts/KEY (ffmpeg ... -f mpegts -method PUT URL); without
+an INPUT, cmafkit live waits for such a push. One publisher at a time.
+Ctrl-C ends the stream cleanly (HLS EXT-X-ENDLIST).
 
 Flags:
 `)
@@ -72,9 +79,9 @@ Flags:
 		fs.Usage()
 		return usageError{"live needs -o DIR"}
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && *httpAddr == "" {
 		fs.Usage()
-		return usageError{"live needs an INPUT to replay (RTMP ingest is not wired in yet)"}
+		return usageError{"live needs an INPUT, or --http to receive an MPEG-TS push"}
 	}
 	if *window == 0 {
 		*window = -1 // unlimited
@@ -121,16 +128,24 @@ Flags:
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			io.WriteString(w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 		})
+		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
+			&tsin.Handler{Publish: ch.Publish, Options: &tsin.Options{Logger: logger}}))
 		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
+		fmt.Fprintf(stdout, "  MPEG-TS push: PUT or POST %s%sKEY\n", base, tsIngestPath)
 		if host, _, err := net.SplitHostPort(*httpAddr); err == nil && !isLoopback(host) {
 			fmt.Fprintf(stderr, "cmafkit: note: listening on %s, reachable from other machines\n", *httpAddr)
 		}
 	}
 
-	runErr := replayInputs(ctx, ch, fs.Args(), *loop)
+	var runErr error
+	if fs.NArg() == 0 {
+		<-ctx.Done() // HTTP pushes only, until Ctrl-C
+	} else {
+		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
+	}
 	// Ctrl-C (ctx done) is the normal end: close with a fresh context.
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -157,10 +172,19 @@ Flags:
 }
 
 // replayInputs publishes each input in real time, one after the other.
-func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool) error {
+func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, logger *slog.Logger) error {
 	for {
 		for _, in := range inputs {
-			if err := replayFile(ctx, ch, in); err != nil {
+			var err error
+			switch {
+			case in == "-":
+				err = readStdin(ctx, ch, logger)
+			case strings.HasPrefix(in, "udp://"):
+				err = readUDP(ctx, ch, in, logger)
+			default:
+				err = replayFile(ctx, ch, in)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -194,4 +218,40 @@ func replayFile(ctx context.Context, ch *live.Channel, path string) error {
 	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1})
 	pub.Close(err)
 	return err
+}
+
+// tsIngestPath is where the HTTP server takes MPEG-TS pushes: PUT/POST
+// tsIngestPath+KEY.
+const tsIngestPath = "/ingest/ts/"
+
+// readStdin publishes the MPEG-TS on stdin until it ends.
+func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error {
+	pub, err := ch.Publish(ctx, "stdin")
+	if err != nil {
+		return err
+	}
+	// A read from stdin cannot be interrupted: at Ctrl-C the channel is
+	// closed without waiting for it (the session's later calls fail).
+	done := make(chan error, 1)
+	go func() { done <- tsin.Read(ctx, os.Stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// readUDP publishes the MPEG-TS arriving at a udp:// address until Ctrl-C.
+func readUDP(ctx context.Context, ch *live.Channel, addr string, logger *slog.Logger) error {
+	conn, err := tsin.ListenUDP(addr)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	pub, err := ch.Publish(ctx, addr)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	return tsin.ReadUDP(ctx, conn, pub, &tsin.Options{Name: addr, Logger: logger})
 }
