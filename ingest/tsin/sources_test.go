@@ -22,6 +22,7 @@ import (
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
 )
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test.
@@ -310,7 +311,7 @@ func TestChannelDecodes(t *testing.T) {
 	defer f.Close()
 	ctx := context.Background()
 	dir := t.TempDir()
-	ch := &live.Channel{Storage: live.Dir(dir), Window: -1, SegmentDuration: time.Second}
+	ch := &live.Channel{Storage: storage.Dir(dir), Window: -1, SegmentDuration: time.Second}
 	pub, err := ch.Publish(ctx, "ts")
 	if err != nil {
 		t.Fatal(err)
