@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/ingest/rtmp"
+	"github.com/cmafkit/cmafkit/ingest/tsin"
 	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
@@ -57,11 +58,17 @@ Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
-The stream comes from RTMP publishers (--rtmp; one at a time: a second
-publisher on the channel is refused) or from files: each INPUT (MP4 or
-MPEG-TS) is replayed in real time as a stand-in publisher, one after the
-other, each as a new publisher (a discontinuity). Ctrl-C ends the stream
-cleanly (HLS EXT-X-ENDLIST).
+The stream comes from RTMP publishers (--rtmp), from MPEG-TS pushed by HTTP
+PUT or POST (chunked) to http://ADDR/ingest/ts/KEY on the --http server
+(ffmpeg ... -f mpegts -method PUT URL), or from INPUTs, read one after the
+other, each a new publisher (a discontinuity):
+  -                    an MPEG-TS on stdin (ffmpeg ... -f mpegts - | cmafkit live -o DIR -)
+  udp://HOST:PORT      an MPEG-TS over UDP (unicast; udp://@239.0.0.1:5000 joins
+                       a multicast group), until Ctrl-C
+  FILE                 an MP4 or MPEG-TS file replayed in real time (--loop: again and again)
+One publisher at a time: a second one is refused while one publishes.
+--stream-keys limits the keys RTMP and HTTP publishers may use. Ctrl-C ends
+the stream cleanly (HLS EXT-X-ENDLIST).
 
 Flags:
 `)
@@ -77,9 +84,9 @@ Flags:
 		fs.Usage()
 		return usageError{"live needs -o DIR"}
 	}
-	if fs.NArg() == 0 && *rtmpAddr == "" {
+	if fs.NArg() == 0 && *rtmpAddr == "" && *httpAddr == "" {
 		fs.Usage()
-		return usageError{"live needs --rtmp ADDR or an INPUT to replay"}
+		return usageError{"live needs an INPUT, --rtmp ADDR, or --http to receive an MPEG-TS push"}
 	}
 	allowed := map[string]bool{}
 	for _, k := range strings.Split(*streamKeys, ",") {
@@ -101,6 +108,13 @@ Flags:
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ch := &live.Channel{
 		Storage: storage.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+	}
+	// publish admits RTMP and HTTP publishers: any key without --stream-keys.
+	publish := func(ctx context.Context, key string) (live.Publisher, error) {
+		if len(allowed) > 0 && !allowed[key] {
+			return nil, live.ErrUnknownKey
+		}
+		return ch.Publish(ctx, key)
 	}
 	ch.OnEvent = func(e live.Event) {
 		switch e.Kind {
@@ -137,10 +151,13 @@ Flags:
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			io.WriteString(w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 		})
+		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
+			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
 		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
+		fmt.Fprintf(stdout, "  MPEG-TS push: PUT or POST %s%sKEY\n", base, tsIngestPath)
 		if host, _, err := net.SplitHostPort(*httpAddr); err == nil && !isLoopback(host) {
 			fmt.Fprintf(stderr, "cmafkit: note: listening on %s, reachable from other machines\n", *httpAddr)
 		}
@@ -151,12 +168,7 @@ Flags:
 		if err != nil {
 			return fmt.Errorf("live: %w", err)
 		}
-		rs := &rtmp.Server{Logger: logger, Publishers: func(ctx context.Context, key string) (live.Publisher, error) {
-			if len(allowed) > 0 && !allowed[key] {
-				return nil, live.ErrUnknownKey
-			}
-			return ch.Publish(ctx, key)
-		}}
+		rs := &rtmp.Server{Logger: logger, Publishers: publish}
 		go func() {
 			if err := rs.Serve(ctx, ln); err != nil {
 				errc <- err
@@ -165,9 +177,12 @@ Flags:
 		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
 	}
 
-	runErr := replayInputs(ctx, ch, fs.Args(), *loop)
-	if *rtmpAddr != "" && runErr == nil {
-		// RTMP publishers come and go until Ctrl-C.
+	var runErr error
+	if fs.NArg() > 0 {
+		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
+	}
+	if (fs.NArg() == 0 || *rtmpAddr != "") && runErr == nil {
+		// RTMP publishers and HTTP pushes come and go until Ctrl-C.
 		select {
 		case <-ctx.Done():
 		case runErr = <-errc:
@@ -199,10 +214,19 @@ Flags:
 }
 
 // replayInputs publishes each input in real time, one after the other.
-func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool) error {
+func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, logger *slog.Logger) error {
 	for {
 		for _, in := range inputs {
-			if err := replayFile(ctx, ch, in); err != nil {
+			var err error
+			switch {
+			case in == "-":
+				err = readStdin(ctx, ch, logger)
+			case strings.HasPrefix(in, "udp://"):
+				err = readUDP(ctx, ch, in, logger)
+			default:
+				err = replayFile(ctx, ch, in)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -236,4 +260,40 @@ func replayFile(ctx context.Context, ch *live.Channel, path string) error {
 	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1})
 	pub.Close(err)
 	return err
+}
+
+// tsIngestPath is where the HTTP server takes MPEG-TS pushes: PUT/POST
+// tsIngestPath+KEY.
+const tsIngestPath = "/ingest/ts/"
+
+// readStdin publishes the MPEG-TS on stdin until it ends.
+func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error {
+	pub, err := ch.Publish(ctx, "stdin")
+	if err != nil {
+		return err
+	}
+	// A read from stdin cannot be interrupted: at Ctrl-C the channel is
+	// closed without waiting for it (the session's later calls fail).
+	done := make(chan error, 1)
+	go func() { done <- tsin.Read(ctx, os.Stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// readUDP publishes the MPEG-TS arriving at a udp:// address until Ctrl-C.
+func readUDP(ctx context.Context, ch *live.Channel, addr string, logger *slog.Logger) error {
+	conn, err := tsin.ListenUDP(addr)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	pub, err := ch.Publish(ctx, addr)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	return tsin.ReadUDP(ctx, conn, pub, &tsin.Options{Name: addr, Logger: logger})
 }

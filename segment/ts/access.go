@@ -37,6 +37,7 @@ type pendingAU struct {
 	size  uint32
 	sync  bool
 	l     loc
+	raw   []byte // live: the Annex B access unit
 }
 
 // nalInfo classifies a NAL unit from its first bytes (header and the first
@@ -179,6 +180,9 @@ func (s *stream) endAU(end int64) error {
 			map[bool]string{true: "avc1", false: "hvc1"}[s.vcfg.codec == codecH264],
 			"change", s.vcfg.why, "time", fmt.Sprintf("%.3fs", sec), "offset", l.pkt)
 	}
+	if s.d.live != nil {
+		raw = s.d.live.keep(raw) // consume overwrites it
+	}
 	s.consume(end)
 	switch {
 	case size == 0 || (s.needSync && !sync) || !s.vcfg.ready():
@@ -189,7 +193,13 @@ func (s *stream) endAU(end int64) error {
 		return nil
 	}
 	s.needSync = false
-	s.vq = append(s.vq, pendingAU{t: s.auTime, timed: s.auTimed, size: uint32(size), sync: sync, l: l})
+	au := pendingAU{t: s.auTime, timed: s.auTimed, size: uint32(size), sync: sync, l: l}
+	if s.d.live != nil {
+		if err := s.d.live.newAU(s, &au, raw); err != nil {
+			return err
+		}
+	}
+	s.vq = append(s.vq, au)
 	if s.auTimed {
 		i, _ := slices.BinarySearch(s.vpts, s.auTime.pts)
 		s.vpts = slices.Insert(s.vpts, i, s.auTime.pts)
@@ -233,7 +243,8 @@ func (s *stream) endVideo() error {
 func (s *stream) timeAU() error {
 	a := s.vq[0]
 	s.vq = s.vq[:copy(s.vq, s.vq[1:])]
-	havePrev := s.idx.len() > 0
+	havePrev := s.idx.len() > 0 && !s.fresh
+	s.fresh = false
 	prev := s.idx.lastDT
 	var pts, dts int64
 	derived := false
@@ -283,6 +294,6 @@ func (s *stream) timeAU() error {
 	}
 	s.lastCTO = cto
 	s.minPTS = min(s.minPTS, pts)
-	s.addSample(dts, int32(cto), a.size, a.sync, a.l)
+	s.addSample(dts, int32(cto), a.size, a.sync, a.l, a.t.epoch, a.raw)
 	return nil
 }

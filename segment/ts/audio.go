@@ -545,7 +545,11 @@ func (s *stream) emitGroup(end int64) {
 }
 
 func (s *stream) emitAudio(a, b int64, tick int64) {
-	s.addSample(tick, 0, uint32(b-a), true, s.locate(a, b))
+	var payload []byte
+	if s.d.live != nil {
+		payload = s.buf[a-s.bufBase : b-s.bufBase]
+	}
+	s.addSample(tick, 0, uint32(b-a), true, s.locate(a, b), s.tickEpoch, payload)
 }
 
 // tickAt returns the decode time in samples of the frame starting at ES
@@ -554,9 +558,14 @@ func (s *stream) emitAudio(a, b int64, tick int64) {
 func (s *stream) tickAt(f int64) (int64, bool) {
 	var pts int64
 	have := false
+	epoch := s.tickEpoch
 	for len(s.ptsq) > 0 && s.ptsq[0].es <= f {
-		pts, have = s.ptsq[0].pts, true
+		pts, have, epoch = s.ptsq[0].pts, true, s.ptsq[0].epoch
 		s.ptsq = s.ptsq[1:]
+	}
+	if epoch != s.tickEpoch {
+		// Live: a new time base; the sample count starts again from it.
+		s.haveTick, s.tickEpoch = false, epoch
 	}
 	dur := s.acfg.frameDur
 	var tick int64

@@ -116,6 +116,8 @@ type demuxer struct {
 	stats Stats
 
 	keepRef bool // streams keep a plain copy of their index (tests only)
+
+	live *liveState // set when fed incrementally by a Demuxer (live.go)
 }
 
 // read returns n bytes at off from the sequential window (fewer at EOF).
@@ -305,6 +307,10 @@ const maxHeldPackets = 1 << 15
 
 // hold remembers the packet at off until the PMT arrives.
 func (d *demuxer) hold(off int64) {
+	if d.live != nil {
+		d.live.hold(d, off)
+		return
+	}
 	e := off << 1
 	if d.heldBreak {
 		e |= 1
@@ -327,6 +333,9 @@ func (d *demuxer) hold(off int64) {
 // replayHeld reads the held-back packets again now that the PMT is known,
 // in their order and before any packet after the PMT.
 func (d *demuxer) replayHeld() error {
+	if d.live != nil {
+		return d.live.replayHeld(d)
+	}
 	held, start := d.held, d.heldStart
 	d.held, d.heldStart = nil, 0
 	brk := d.heldBreak
@@ -577,6 +586,9 @@ const (
 
 func (d *demuxer) pmt(s []byte, off int64) {
 	if int(s[3])<<8|int(s[4]) != d.program {
+		return
+	}
+	if d.live != nil && !d.live.pmtVersion(d, s) {
 		return
 	}
 	d.pmtSeen = true

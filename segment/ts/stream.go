@@ -64,6 +64,7 @@ type pendingPTS struct {
 	pts    int64 // unwrapped, 90 kHz
 	dts    int64 // video only: unwrapped, 90 kHz; the PTS when the PES has no DTS
 	hasDTS bool  // the PES has a DTS
+	epoch  int   // live: the time base (see liveState.epoch) pts and dts are on
 }
 
 // stream is the indexing state of one elementary stream (one PID).
@@ -131,6 +132,15 @@ type stream struct {
 	grp90    int64
 	junkWarn bool
 	psWarned bool
+
+	// Live (fed by a Demuxer): the time base of the last timestamp read,
+	// of the last audio tick, and whether the next video access unit
+	// starts a new time base (no previous decode time to follow).
+	epoch     int
+	tickEpoch int
+	fresh     bool
+	bumpAt    int64 // the unwrapped time when another stream's jump began a time base
+	declared  int   // sample entries declared: 0, 1, or 2 once the parameter sets changed
 }
 
 func newStream(d *demuxer, pid uint16, es esInfo) *stream {
@@ -281,6 +291,7 @@ func (s *stream) startPES(off int64) error {
 	if len(s.ptsq) >= 64 {
 		s.ptsq = s.ptsq[1:]
 	}
+	e.epoch = s.epoch
 	s.ptsq = append(s.ptsq, e)
 	return nil
 }
@@ -353,10 +364,12 @@ func (s *stream) reset() {
 
 // data appends ES bytes carried by the packet at off, starting pos bytes into it.
 func (s *stream) data(off int64, pos int, b []byte) error {
-	s.chunks = append(s.chunks, chunk{
-		es: s.bufBase + int64(len(s.buf)), pkt: off, skip: uint16(pos + s.d.hdr), n: uint16(len(b)),
-		reg: !s.broken,
-	})
+	if s.d.live == nil { // a live stream keeps payloads, not locators
+		s.chunks = append(s.chunks, chunk{
+			es: s.bufBase + int64(len(s.buf)), pkt: off, skip: uint16(pos + s.d.hdr), n: uint16(len(b)),
+			reg: !s.broken,
+		})
+	}
 	s.broken = false
 	s.buf = append(s.buf, b...)
 	if len(s.buf) > s.d.maxAU {
@@ -370,6 +383,9 @@ func (s *stream) data(off int64, pos int, b []byte) error {
 
 // locate builds the locator of ES bytes [a, b).
 func (s *stream) locate(a, b int64) loc {
+	if s.d.live != nil || len(s.chunks) == 0 {
+		return loc{runs: -1, raw: uint32(b - a)}
+	}
 	i := 0
 	for i < len(s.chunks) && s.chunks[i].es+int64(s.chunks[i].n) <= a {
 		i++
@@ -416,6 +432,9 @@ func (s *stream) consume(es int64) {
 // unwrap turns a 33-bit timestamp into a continuous 90 kHz time, stitching
 // time-base discontinuities.
 func (s *stream) unwrap(raw int64) int64 {
+	if s.d.live != nil {
+		return s.d.live.unwrap(s, raw)
+	}
 	if !s.tsInit {
 		s.tsInit, s.lastRaw, s.last = true, raw, raw
 		s.discPending = false
@@ -482,7 +501,15 @@ func rescale(t int64, ts int64) int64 {
 func (l *loc) start() int64 { return l.pkt + int64(l.skip) }
 
 // addSample appends a sample (absolute decode time) to the index.
-func (s *stream) addSample(dt int64, cto int32, size uint32, sync bool, l loc) {
+// A live stream hands the sample (payload: its elementary-stream bytes, an
+// Annex B access unit for video) to the Demuxer's Handler instead.
+func (s *stream) addSample(dt int64, cto int32, size uint32, sync bool, l loc, epoch int, payload []byte) {
+	if s.d.live != nil {
+		s.d.live.sample(s, dt, cto, sync, epoch, payload)
+		s.idx.lastDT = dt
+		s.idx.x.n++
+		return
+	}
 	s.idx.add(dt, cto, size, sync, l)
 	if s.ref != nil {
 		s.ref.add(dt, cto, size, sync, l)
