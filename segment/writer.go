@@ -268,6 +268,16 @@ func (sw *SegmentWriter) Info(i int) (SegmentInfo, error) {
 	return info, err
 }
 
+// Samples describes segment i (0-based) as Info does and returns the index
+// entries of its samples, for writers of other segment formats (MPEG-TS).
+// The slice is valid until the next call on sw.
+func (sw *SegmentWriter) Samples(i int) (SegmentInfo, []Sample, error) {
+	if i < 0 || i >= sw.Len() {
+		return SegmentInfo{}, nil, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
+	}
+	return sw.info(i)
+}
+
 // info describes segment i and returns its samples, read from the index
 // into sw.samples.
 func (sw *SegmentWriter) info(i int) (SegmentInfo, []Sample, error) {
