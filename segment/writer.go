@@ -190,6 +190,11 @@ type SegmentOptions struct {
 	// complete moof/mdat holding just that frame: trick play (HLS I-frame
 	// playlists, DASH trick-mode adaptation sets) addresses it directly.
 	IsolateSyncSample bool
+	// WebVTTMPEGTS is the 90 kHz timestamp that the X-TIMESTAMP-MAP of
+	// WebVTT segments maps the start of the timeline to: zero for fMP4
+	// media, the muxer's offset (tsmux.TimestampOffset) when the media of
+	// the presentation are MPEG-TS segments.
+	WebVTTMPEGTS uint64
 }
 
 // SegmentWriter writes the media segments of one track according to a plan.

@@ -41,6 +41,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	chunkDur := fs.Duration("chunk-duration", 0, "split segments into CMAF chunks of this `duration` (low latency)")
 	hlsOnly := fs.Bool("hls", false, "write HLS only")
 	dashOnly := fs.Bool("dash", false, "write DASH only")
+	hlsSegType := fs.String("hls-segment-type", "fmp4", "container of HLS audio and video segments: fmp4 (CMAF) or ts (MPEG-TS; DASH stays CMAF)")
 	single := fs.Bool("single-file", false, "one file per representation with a sidx (HLS byte ranges, DASH on-demand)")
 	var tracks, langs, labels listFlag
 	fs.Var(&tracks, "tracks", "select tracks: video, audio, text or track IDs, comma-separated (default all)")
@@ -102,6 +103,7 @@ Flags:
 		Storage:         storage.Dir(*out),
 		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
 		Captions:        packager.CaptionOptions{Scan: *ccScan},
+		HLSSegmentType:  packager.HLSSegmentType(*hlsSegType),
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off
