@@ -284,6 +284,9 @@ func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 				}
 				rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
 				rr.Template = &manifest.Template{Media: r.naming.TS}
+				if r.job.HLSAES128 != nil {
+					rr.Protection = &manifest.ProtectionInfo{Scheme: manifest.AES128, Systems: []manifest.DRMSystem{{HLS: &manifest.HLSKey{URI: r.aes128URI()}}}}
+				}
 			}
 		}
 	}

@@ -8,7 +8,11 @@ package packager
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
@@ -178,7 +183,27 @@ type Job struct {
 	// always gets CMAF; with both formats, the TS segments are written
 	// besides the CMAF ones (Naming.TS).
 	HLSSegmentType HLSSegmentType
+	// HLSAES128, with MPEG-TS segments (HLSSegmentTS), encrypts each whole
+	// TS segment with AES-128-CBC (RFC 8216 4.3.2.4 METHOD=AES-128, PKCS7
+	// padding, the IV the segment's media sequence number). DASH, if also
+	// written, stays clear.
+	HLSAES128 *AES128Key
 }
+
+// AES128Key is the key of HLS AES-128 segment encryption.
+type AES128Key struct {
+	// Key is the content key.
+	Key drm.Key
+	// URI is the EXT-X-KEY URI the players fetch the key from, resolved
+	// against the media playlists. Empty means "aes-128.key", an object
+	// the packager writes with the 16 key bytes; with a URI of their own
+	// the key is not written (a key server delivers it).
+	URI string
+}
+
+// DefaultAES128KeyName is the object holding the AES-128 key when
+// AES128Key.URI is empty.
+const DefaultAES128KeyName = "aes-128.key"
 
 // HLSSegmentType names the container of HLS media segments.
 type HLSSegmentType string
@@ -203,8 +228,14 @@ func (r *runner) hlsTS() bool {
 func (r *runner) checkSegmentType() error {
 	switch r.job.HLSSegmentType {
 	case "", HLSSegmentFMP4:
+		if r.job.HLSAES128 != nil {
+			return fmt.Errorf("%w: HLS AES-128 with fMP4 segments (it encrypts MPEG-TS segments)", ErrCombination)
+		}
 		return nil
 	case HLSSegmentTS:
+		if k := r.job.HLSAES128; k != nil && k.Key.IsZero() {
+			return fmt.Errorf("packager: HLS AES-128 without a key")
+		}
 	default:
 		return fmt.Errorf("packager: HLS segment type %q: want %q or %q", r.job.HLSSegmentType, HLSSegmentFMP4, HLSSegmentTS)
 	}
@@ -212,7 +243,7 @@ func (r *runner) checkSegmentType() error {
 		return nil
 	}
 	if r.job.Protect != nil {
-		return fmt.Errorf("%w: HLS with MPEG-TS segments and encryption (AES-128 and SAMPLE-AES are not implemented)", ErrCombination)
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
 	}
 	if r.job.SingleFile {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and single-file output", ErrCombination)
@@ -329,6 +360,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeAES128Key(ctx); err != nil {
 		return nil, err
 	}
 	pres := r.presentation()
@@ -1008,6 +1042,13 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
+	var block cipher.Block
+	var buf bytes.Buffer
+	if k := r.job.HLSAES128; k != nil {
+		if block, err = aes.NewCipher(k.Key.Secret()); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < sw.Len(); i++ {
 		info, ss, err := sw.Samples(i)
 		if err != nil {
@@ -1018,6 +1059,14 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 			return err
 		}
 		n, err := r.put(ctx, name, func(w io.Writer) error {
+			if block != nil {
+				buf.Reset()
+				if err := m.WriteSegment(ctx, &buf, ss); err != nil {
+					return err
+				}
+				_, err := w.Write(encryptAES128(block, buf.Bytes(), uint64(info.Number)))
+				return err
+			}
 			bw := bufio.NewWriterSize(w, 64<<10)
 			if err := m.WriteSegment(ctx, bw, ss); err != nil {
 				return err
@@ -1033,4 +1082,41 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 		}
 	}
 	return nil
+}
+
+// encryptAES128 encrypts a whole segment as HLS METHOD=AES-128 does
+// (RFC 8216 4.3.2.4, 5.2): AES-128-CBC with PKCS7 padding, the IV the
+// media sequence number seq as a 128-bit big-endian integer.
+func encryptAES128(block cipher.Block, b []byte, seq uint64) []byte {
+	pad := aes.BlockSize - len(b)%aes.BlockSize
+	out := make([]byte, len(b)+pad)
+	copy(out, b)
+	for i := len(b); i < len(out); i++ {
+		out[i] = byte(pad)
+	}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[8:], seq)
+	cipher.NewCBCEncrypter(block, iv[:]).CryptBlocks(out, out)
+	return out
+}
+
+// aes128URI returns the EXT-X-KEY URI of the job's AES-128 key.
+func (r *runner) aes128URI() string {
+	if u := r.job.HLSAES128.URI; u != "" {
+		return u
+	}
+	return DefaultAES128KeyName
+}
+
+// writeAES128Key writes the key object of AES-128 encryption unless the
+// job names a URI of its own.
+func (r *runner) writeAES128Key(ctx context.Context) error {
+	if !r.hlsTS() || r.job.HLSAES128 == nil || r.job.HLSAES128.URI != "" {
+		return nil
+	}
+	_, err := r.put(ctx, DefaultAES128KeyName, func(w io.Writer) error {
+		_, err := w.Write(r.job.HLSAES128.Key.Secret())
+		return err
+	})
+	return err
 }

@@ -1,7 +1,11 @@
 package packager_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
@@ -98,6 +103,10 @@ func TestHLSSegmentTSOnly(t *testing.T) {
 // support yet, and unknown segment types, are refused by name before
 // anything is written.
 func TestHLSSegmentTSRefused(t *testing.T) {
+	aesKey, err := drm.ParseKey("00112233445566778899aabbccddeeff")
+	if err != nil {
+		t.Fatal(err)
+	}
 	protect := func(context.Context, *segment.Track, *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error) {
 		return nil, nil, nil
 	}
@@ -109,6 +118,7 @@ func TestHLSSegmentTSRefused(t *testing.T) {
 		{"encrypted", packager.Job{HLSSegmentType: packager.HLSSegmentTS, Protect: protect}, "encryption"},
 		{"single-file", packager.Job{HLSSegmentType: packager.HLSSegmentTS, SingleFile: true}, "single-file"},
 		{"unknown", packager.Job{HLSSegmentType: "mkv"}, "mkv"},
+		{"aes-128-fmp4", packager.Job{HLSAES128: &packager.AES128Key{Key: aesKey}}, "AES-128 with fMP4"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -149,4 +159,72 @@ func checkTSContinuity(t *testing.T, name string, ts []byte) {
 		}
 		last[pid] = cc
 	}
+}
+
+// TestHLSAES128 encrypts the TS segments with AES-128: the playlists name
+// the key, each segment decrypts (CBC, IV the media sequence number, PKCS7)
+// to the segment of a clear run, ffmpeg decodes the output without error,
+// and without -short hls.js plays it with the key the packager wrote.
+func TestHLSAES128(t *testing.T) {
+	key, err := drm.ParseKey("00112233445566778899aabbccddeeff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := ladderInputs()[:1]
+	clear := runJob(t, packager.Job{Inputs: in, Formats: packager.HLS, HLSSegmentType: packager.HLSSegmentTS})
+	dir := runJob(t, packager.Job{Inputs: in, Formats: packager.HLS, HLSSegmentType: packager.HLSSegmentTS, HLSAES128: &packager.AES128Key{Key: key}})
+	if b, err := os.ReadFile(filepath.Join(dir, packager.DefaultAES128KeyName)); err != nil || !bytes.Equal(b, key.Secret()) {
+		t.Fatalf("key object %x (%v), want the key", b, err)
+	}
+	block, err := aes.NewCipher(key.Secret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	playlists, _ := filepath.Glob(filepath.Join(dir, "*_*.m3u8"))
+	if len(playlists) != 2 {
+		t.Fatalf("media playlists %v, want 2", playlists)
+	}
+	for _, pl := range playlists {
+		b, err := os.ReadFile(pl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if !strings.Contains(text, "#EXT-X-KEY:METHOD=AES-128,URI=\"aes-128.key\"\n") || !strings.Contains(text, "#EXT-X-MEDIA-SEQUENCE:1\n") {
+			t.Fatalf("%s: no AES-128 key or sequence 1:\n%s", pl, text)
+		}
+		seq := uint64(1)
+		for _, line := range strings.Split(text, "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			enc, err := os.ReadFile(filepath.Join(dir, line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(clear, line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(enc)%16 != 0 || len(enc) <= len(want) {
+				t.Fatalf("%s: %d bytes encrypted from %d", line, len(enc), len(want))
+			}
+			var iv [16]byte
+			binary.BigEndian.PutUint64(iv[8:], seq)
+			dec := make([]byte, len(enc))
+			cipher.NewCBCDecrypter(block, iv[:]).CryptBlocks(dec, enc)
+			pad := int(dec[len(dec)-1])
+			if pad < 1 || pad > 16 || !bytes.Equal(dec[:len(dec)-pad], want) {
+				t.Errorf("%s (sequence %d) does not decrypt to the clear segment", line, seq)
+			}
+			seq++
+		}
+	}
+	if msg, err := exec.Command("ffmpeg", "-v", "error", "-allowed_extensions", "ALL", "-i", filepath.Join(dir, "master.m3u8"), "-map", "0", "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
+		t.Errorf("ffmpeg decoding master.m3u8: %v: %s", err, msg)
+	}
+	if testing.Short() {
+		return
+	}
+	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: "master.m3u8", Player: playertest.HLSJS, Log: t.Logf})
 }
