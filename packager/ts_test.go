@@ -7,6 +7,7 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/tsmux"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -227,4 +229,26 @@ func TestHLSAES128(t *testing.T) {
 		return
 	}
 	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: "master.m3u8", Player: playertest.HLSJS, Log: t.Logf})
+}
+
+// TestHLSSegmentTSWebVTT checks that with TS segments the WebVTT segments
+// map cue time zero to the muxer's timestamp offset, the PTS of the first
+// frame, rather than to PTS 0 (which would show every cue 1.4 s early).
+func TestHLSSegmentTSWebVTT(t *testing.T) {
+	dir := runJob(t, packager.Job{Inputs: []packager.Input{{Path: "../testdata/ladder_360p.mp4"}, {Path: "../testdata/wvtt.mp4"}},
+		Formats: packager.HLS, HLSSegmentType: packager.HLSSegmentTS})
+	vtts, _ := filepath.Glob(filepath.Join(dir, "*", "*.vtt"))
+	if len(vtts) == 0 {
+		t.Fatal("no WebVTT segments")
+	}
+	want := fmt.Sprintf("X-TIMESTAMP-MAP=MPEGTS:%d,LOCAL:00:00:00.000\n", tsmux.TimestampOffset)
+	for _, v := range vtts {
+		b, err := os.ReadFile(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s has no %q:\n%.200s", v, want, b)
+		}
+	}
 }
