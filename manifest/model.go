@@ -442,6 +442,11 @@ type Scheme string
 const (
 	CENC Scheme = "cenc" // AES-CTR, full-sample or subsample
 	CBCS Scheme = "cbcs" // AES-CBC with pattern, as FairPlay requires
+	// AES128 is HLS whole-segment encryption (RFC 8216 5.2, METHOD=AES-128:
+	// AES-128-CBC with PKCS7 padding, the IV the media sequence number) of
+	// MPEG-TS segments. It has no KID and no DRM system: the one HLSKey of
+	// Systems gives the key URI. HLS only.
+	AES128 Scheme = "aes-128"
 )
 
 // UUID is a 16-byte identifier: a DRM system ID or a key ID.

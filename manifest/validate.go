@@ -257,6 +257,12 @@ func (v *validator) protection(pid, setID, repID string, pi *ProtectionInfo) {
 	}
 	switch pi.Scheme {
 	case CENC, CBCS:
+	case AES128:
+		// A key URI, no KID and no system.
+		if len(pi.Systems) != 1 || pi.Systems[0].HLS == nil || pi.Systems[0].HLS.URI == "" || len(pi.KeyPeriods) > 0 {
+			errAt("AES-128 needs one HLS key URI and no key periods")
+		}
+		return
 	default:
 		errAt(fmt.Sprintf("scheme %q", pi.Scheme))
 	}

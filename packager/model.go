@@ -106,7 +106,7 @@ func (r *runner) presentation() *manifest.Presentation {
 				Template: &manifest.Template{Media: r.naming.WebVTT},
 			})
 		}
-		if len(rep.segments) == 0 && rep.single == nil {
+		if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) == 0 {
 			continue // a wvtt track written for HLS only
 		}
 		fam := codecFamily(t.Codec)
@@ -159,7 +159,7 @@ func (r *runner) presentation() *manifest.Presentation {
 	}
 	// The first audio set is the default one.
 	defaultAudio := false
-	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: true, Periods: []manifest.Period{{ID: "0", Cues: r.cueList}},
+	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: !(r.hlsTS() && r.job.Formats&DASH == 0), Periods: []manifest.Period{{ID: "0", Cues: r.cueList}},
 		HLSCueTags: r.job.CueOptions.HLSCueTags, ProgramDateTime: r.job.CueOptions.ProgramDateTime}
 	for _, k := range order {
 		set := sets[k]
@@ -249,7 +249,49 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 	if rep.single == nil {
 		m.Template = &manifest.Template{Init: r.naming.Init, Media: r.naming.Media}
 	}
+	if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) > 0 {
+		// HLS alone, with MPEG-TS segments: no CMAF was written.
+		m.Segments, m.Init, m.IFrames = rep.ts, manifest.Resource{}, nil
+		m.Template = &manifest.Template{Media: r.naming.TS}
+	}
 	return m
+}
+
+// withTS returns a copy of p whose audio and video representations list
+// their MPEG-TS segments instead of CMAF ones, for HLS: no init segment,
+// no I-frame playlists (their byte ranges address CMAF fragments), and
+// bandwidths measured on the TS segments. p must not be changed.
+func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
+	ts := map[string][]manifest.SegmentRef{}
+	for _, rep := range r.reps {
+		if len(rep.ts) > 0 {
+			ts[rep.id] = rep.ts
+		}
+	}
+	c := *p
+	c.CMAF = false
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		c.Periods[pi].Sets = append([]manifest.SwitchingSet(nil), c.Periods[pi].Sets...)
+		for si := range c.Periods[pi].Sets {
+			set := &c.Periods[pi].Sets[si]
+			set.Representations = append([]manifest.Representation(nil), set.Representations...)
+			for ri := range set.Representations {
+				rr := &set.Representations[ri]
+				segs, ok := ts[rr.ID]
+				if !ok {
+					continue
+				}
+				rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
+				rr.Template = &manifest.Template{Media: r.naming.TS}
+				if r.job.HLSAES128 != nil {
+					rr.Protection = &manifest.ProtectionInfo{Scheme: manifest.AES128, Systems: []manifest.DRMSystem{{HLS: &manifest.HLSKey{URI: r.aes128URI()}}}}
+				}
+			}
+		}
+	}
+	c.FillBandwidth()
+	return &c
 }
 
 // writeManifests renders the requested formats into storage, after every
@@ -275,7 +317,11 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 			buf strings.Builder
 		}
 		var out []*staged
-		err := hls.RenderAll(forFormat(p, HLS), r.naming.HLS, func(uri string) (io.WriteCloser, error) {
+		hp := forFormat(p, HLS)
+		if r.hlsTS() {
+			hp = r.withTS(hp)
+		}
+		err := hls.RenderAll(hp, r.naming.HLS, func(uri string) (io.WriteCloser, error) {
 			s := &staged{uri: uri}
 			out = append(out, s)
 			return nopCloser{&s.buf}, nil

@@ -7,7 +7,12 @@
 package packager
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,9 +26,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/tsmux"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -78,6 +85,10 @@ type Naming struct {
 	HLS        string // "master.m3u8"
 	DASH       string // "manifest.mpd"
 
+	// TS names the MPEG-TS segments of HLS when Job.HLSSegmentType is
+	// HLSSegmentTS.
+	TS string // "$RepresentationID$/seg-$Number$.ts"
+
 	// WebVTT names the WebVTT segments written for HLS from wvtt text
 	// tracks (HLS carries WebVTT as text, not in fMP4). They are separate
 	// files in single-file mode too (see Job.SingleFile), so the template
@@ -95,6 +106,7 @@ func (n Naming) withDefaults() Naming {
 	def(&n.Media, "$RepresentationID$/seg-$Number$.m4s")
 	def(&n.SingleFile, "$RepresentationID$.mp4")
 	def(&n.WebVTT, "$RepresentationID$/seg-$Number$.vtt")
+	def(&n.TS, "$RepresentationID$/seg-$Number$.ts")
 	def(&n.HLS, "master.m3u8")
 	def(&n.DASH, "manifest.mpd")
 	return n
@@ -165,6 +177,81 @@ type Job struct {
 	Cues []Cue
 	// CueOptions configures how cues are applied.
 	CueOptions CueOptions
+	// HLSSegmentType is the container of the audio and video segments
+	// that HLS media playlists list: CMAF (the zero value, HLSSegmentFMP4)
+	// or MPEG-TS (HLSSegmentTS, for clients that play no fMP4). DASH
+	// always gets CMAF; with both formats, the TS segments are written
+	// besides the CMAF ones (Naming.TS).
+	HLSSegmentType HLSSegmentType
+	// HLSAES128, with MPEG-TS segments (HLSSegmentTS), encrypts each whole
+	// TS segment with AES-128-CBC (RFC 8216 4.3.2.4 METHOD=AES-128, PKCS7
+	// padding, the IV the segment's media sequence number). DASH, if also
+	// written, stays clear.
+	HLSAES128 *AES128Key
+}
+
+// AES128Key is the key of HLS AES-128 segment encryption.
+type AES128Key struct {
+	// Key is the content key.
+	Key drm.Key
+	// URI is the EXT-X-KEY URI the players fetch the key from, resolved
+	// against the media playlists. Empty means "aes-128.key", an object
+	// the packager writes with the 16 key bytes; with a URI of their own
+	// the key is not written (a key server delivers it).
+	URI string
+}
+
+// DefaultAES128KeyName is the object holding the AES-128 key when
+// AES128Key.URI is empty.
+const DefaultAES128KeyName = "aes-128.key"
+
+// HLSSegmentType names the container of HLS media segments.
+type HLSSegmentType string
+
+// The HLS segment types.
+const (
+	HLSSegmentFMP4 HLSSegmentType = "fmp4"
+	HLSSegmentTS   HLSSegmentType = "ts"
+)
+
+// ErrCombination is wrapped by errors for job options that cannot be used
+// together (MPEG-TS segments with encryption or single-file output, ...).
+var ErrCombination = errors.New("packager: unsupported combination of options")
+
+// hlsTS reports whether the job writes MPEG-TS segments for HLS.
+func (r *runner) hlsTS() bool {
+	return r.job.HLSSegmentType == HLSSegmentTS && r.job.Formats&HLS != 0
+}
+
+// checkSegmentType refuses unknown HLS segment types and the options that
+// MPEG-TS segments do not support yet.
+func (r *runner) checkSegmentType() error {
+	switch r.job.HLSSegmentType {
+	case "", HLSSegmentFMP4:
+		if r.job.HLSAES128 != nil {
+			return fmt.Errorf("%w: HLS AES-128 with fMP4 segments (it encrypts MPEG-TS segments)", ErrCombination)
+		}
+		return nil
+	case HLSSegmentTS:
+		if k := r.job.HLSAES128; k != nil && k.Key.IsZero() {
+			return fmt.Errorf("packager: HLS AES-128 without a key")
+		}
+	default:
+		return fmt.Errorf("packager: HLS segment type %q: want %q or %q", r.job.HLSSegmentType, HLSSegmentFMP4, HLSSegmentTS)
+	}
+	if r.job.Formats&HLS == 0 {
+		return nil
+	}
+	if r.job.Protect != nil {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
+	}
+	if r.job.SingleFile {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and single-file output", ErrCombination)
+	}
+	if r.job.ChunkDuration > 0 {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF chunks", ErrCombination)
+	}
+	return nil
 }
 
 // CaptionOptions configures the closed captions that video tracks carry in
@@ -241,6 +328,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.checkNaming(); err != nil {
 		return nil, err
 	}
+	if err := r.checkSegmentType(); err != nil {
+		return nil, err
+	}
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
 	}
@@ -270,6 +360,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeAES128Key(ctx); err != nil {
 		return nil, err
 	}
 	pres := r.presentation()
@@ -312,12 +405,14 @@ type repJob struct {
 	protection *manifest.ProtectionInfo
 	// webvtt holds the WebVTT segments written for HLS from a wvtt track.
 	webvtt []manifest.SegmentRef
+	// ts holds the MPEG-TS segments written for HLS (Job.HLSSegmentType).
+	ts []manifest.SegmentRef
 	// captions found in a video track (see CaptionOptions).
 	captions segment.Captions
 }
 
 func (r *runner) checkNaming() error {
-	for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile, r.naming.WebVTT} {
+	for _, t := range []string{r.naming.Init, r.naming.Media, r.naming.SingleFile, r.naming.WebVTT, r.naming.TS} {
 		if manifest.TemplateUses(t, "Bandwidth") {
 			return fmt.Errorf("packager: naming template %q: $Bandwidth$ is not supported in object names", t)
 		}
@@ -329,6 +424,9 @@ func (r *runner) checkNaming() error {
 	// WebVTT segments are one file each, in single-file mode too.
 	if r.job.Formats&HLS != 0 && !perSegment(r.naming.WebVTT) {
 		return fmt.Errorf("packager: WebVTT naming template %q needs $Number$ or $Time$", r.naming.WebVTT)
+	}
+	if r.hlsTS() && !perSegment(r.naming.TS) {
+		return fmt.Errorf("packager: MPEG-TS naming template %q needs $Number$ or $Time$", r.naming.TS)
 	}
 	return nil
 }
@@ -666,6 +764,14 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return nil // wvtt in CMAF is for DASH only
 		}
 	}
+	if r.hlsTS() && (t.Kind == segment.KindVideo || t.Kind == segment.KindAudio) {
+		if err := r.writeTS(ctx, rep); err != nil {
+			return err
+		}
+		if r.job.Formats&DASH == 0 {
+			return nil // the CMAF segments are for DASH only
+		}
+	}
 	opts := segment.SegmentOptions{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
 	if r.job.Protect != nil {
 		clear, err := segment.BuildInit(t)
@@ -893,7 +999,11 @@ func webvttID(rep *repJob) string {
 // writeWebVTT writes the segments of a wvtt track as WebVTT documents for
 // HLS (RFC 8216 3.5), at the same boundaries as its CMAF segments.
 func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
-	sw, err := segment.NewSegmentWriter(rep.track, r.plan, segment.SegmentOptions{})
+	opts := segment.SegmentOptions{}
+	if r.hlsTS() {
+		opts.WebVTTMPEGTS = tsmux.TimestampOffset
+	}
+	sw, err := segment.NewSegmentWriter(rep.track, r.plan, opts)
 	if err != nil {
 		return err
 	}
@@ -918,4 +1028,95 @@ func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
 		rep.webvtt = append(rep.webvtt, manifest.SegmentRef{URI: name, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(info.Size)})
 	}
 	return nil
+}
+
+// writeTS writes the segments of an audio or video track as MPEG-TS for
+// HLS, at the same boundaries as its CMAF segments. They are written in
+// order: the continuity counters run on from segment to segment.
+func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
+	m, err := tsmux.New(rep.track)
+	if err != nil {
+		return err
+	}
+	sw, err := segment.NewSegmentWriter(rep.track, r.plan, segment.SegmentOptions{})
+	if err != nil {
+		return err
+	}
+	var block cipher.Block
+	var buf bytes.Buffer
+	if k := r.job.HLSAES128; k != nil {
+		if block, err = aes.NewCipher(k.Key.Secret()); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < sw.Len(); i++ {
+		info, ss, err := sw.Samples(i)
+		if err != nil {
+			return err
+		}
+		name, err := manifest.ExpandTemplate(r.naming.TS, rep.id, 0, uint64(info.Number), info.MediaTime)
+		if err != nil {
+			return err
+		}
+		n, err := r.put(ctx, name, func(w io.Writer) error {
+			if block != nil {
+				buf.Reset()
+				if err := m.WriteSegment(ctx, &buf, ss); err != nil {
+					return err
+				}
+				_, err := w.Write(encryptAES128(block, buf.Bytes(), uint64(info.Number)))
+				return err
+			}
+			bw := bufio.NewWriterSize(w, 64<<10)
+			if err := m.WriteSegment(ctx, bw, ss); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			return err
+		}
+		rep.ts = append(rep.ts, manifest.SegmentRef{URI: name, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(n)})
+		if r.job.Formats&DASH == 0 {
+			r.progress(rep, i+1, sw.Len()) // else the CMAF segments count
+		}
+	}
+	return nil
+}
+
+// encryptAES128 encrypts a whole segment as HLS METHOD=AES-128 does
+// (RFC 8216 4.3.2.4, 5.2): AES-128-CBC with PKCS7 padding, the IV the
+// media sequence number seq as a 128-bit big-endian integer.
+func encryptAES128(block cipher.Block, b []byte, seq uint64) []byte {
+	pad := aes.BlockSize - len(b)%aes.BlockSize
+	out := make([]byte, len(b)+pad)
+	copy(out, b)
+	for i := len(b); i < len(out); i++ {
+		out[i] = byte(pad)
+	}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[8:], seq)
+	cipher.NewCBCEncrypter(block, iv[:]).CryptBlocks(out, out)
+	return out
+}
+
+// aes128URI returns the EXT-X-KEY URI of the job's AES-128 key.
+func (r *runner) aes128URI() string {
+	if u := r.job.HLSAES128.URI; u != "" {
+		return u
+	}
+	return DefaultAES128KeyName
+}
+
+// writeAES128Key writes the key object of AES-128 encryption unless the
+// job names a URI of its own.
+func (r *runner) writeAES128Key(ctx context.Context) error {
+	if !r.hlsTS() || r.job.HLSAES128 == nil || r.job.HLSAES128.URI != "" {
+		return nil
+	}
+	_, err := r.put(ctx, DefaultAES128KeyName, func(w io.Writer) error {
+		_, err := w.Write(r.job.HLSAES128.Key.Secret())
+		return err
+	})
+	return err
 }

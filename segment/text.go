@@ -415,6 +415,9 @@ func (sw *SegmentWriter) WriteWebVTT(ctx context.Context, w io.Writer, i int) (S
 	// blocks) is not repeated: FFmpeg 5.1 reads no cue at all from a
 	// document with a STYLE block, and HLS players ignore the styles.
 	header := []string{WebVTTTimestampMap}
+	if sw.opts.WebVTTMPEGTS != 0 {
+		header[0] = fmt.Sprintf("X-TIMESTAMP-MAP=MPEGTS:%d,LOCAL:00:00:00.000", sw.opts.WebVTTMPEGTS)
+	}
 	if err := webvtt.Write(cw, header, cues); err != nil {
 		return info, err
 	}

@@ -190,6 +190,11 @@ type SegmentOptions struct {
 	// complete moof/mdat holding just that frame: trick play (HLS I-frame
 	// playlists, DASH trick-mode adaptation sets) addresses it directly.
 	IsolateSyncSample bool
+	// WebVTTMPEGTS is the 90 kHz timestamp that the X-TIMESTAMP-MAP of
+	// WebVTT segments maps the start of the timeline to: zero for fMP4
+	// media, the muxer's offset (tsmux.TimestampOffset) when the media of
+	// the presentation are MPEG-TS segments.
+	WebVTTMPEGTS uint64
 }
 
 // SegmentWriter writes the media segments of one track according to a plan.
@@ -266,6 +271,16 @@ func (sw *SegmentWriter) Info(i int) (SegmentInfo, error) {
 	}
 	info, _, err := sw.info(i)
 	return info, err
+}
+
+// Samples describes segment i (0-based) as Info does and returns the index
+// entries of its samples, for writers of other segment formats (MPEG-TS).
+// The slice is valid until the next call on sw.
+func (sw *SegmentWriter) Samples(i int) (SegmentInfo, []Sample, error) {
+	if i < 0 || i >= sw.Len() {
+		return SegmentInfo{}, nil, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
+	}
+	return sw.info(i)
 }
 
 // info describes segment i and returns its samples, read from the index

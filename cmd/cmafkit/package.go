@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/sample"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
@@ -41,6 +42,9 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	chunkDur := fs.Duration("chunk-duration", 0, "split segments into CMAF chunks of this `duration` (low latency)")
 	hlsOnly := fs.Bool("hls", false, "write HLS only")
 	dashOnly := fs.Bool("dash", false, "write DASH only")
+	hlsSegType := fs.String("hls-segment-type", "fmp4", "container of HLS audio and video segments: fmp4 (CMAF) or ts (MPEG-TS; DASH stays CMAF)")
+	aesKey := fs.String("hls-aes128-key", "", "with --hls-segment-type ts: encrypt each TS segment with this AES-128 `key` (32 hex digits or base64; METHOD=AES-128)")
+	aesURI := fs.String("hls-aes128-key-uri", "", "EXT-X-KEY `URI` of the AES-128 key (default: write the key as aes-128.key next to the playlists)")
 	single := fs.Bool("single-file", false, "one file per representation with a sidx (HLS byte ranges, DASH on-demand)")
 	var tracks, langs, labels listFlag
 	fs.Var(&tracks, "tracks", "select tracks: video, audio, text or track IDs, comma-separated (default all)")
@@ -102,6 +106,7 @@ Flags:
 		Storage:         storage.Dir(*out),
 		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
 		Captions:        packager.CaptionOptions{Scan: *ccScan},
+		HLSSegmentType:  packager.HLSSegmentType(*hlsSegType),
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off
@@ -124,6 +129,15 @@ Flags:
 		if err != nil {
 			return fmt.Errorf("--cues %s: %w", *cuesFile, err)
 		}
+	}
+	if *aesKey != "" {
+		k, err := drm.ParseKey(*aesKey)
+		if err != nil {
+			return usageError{fmt.Sprintf("--hls-aes128-key: %v", err)}
+		}
+		job.HLSAES128 = &packager.AES128Key{Key: k, URI: *aesURI}
+	} else if *aesURI != "" {
+		return usageError{"--hls-aes128-key-uri without --hls-aes128-key"}
 	}
 	for _, pair := range ccLangs {
 		id, lang, ok := strings.Cut(pair, "=")

@@ -413,8 +413,8 @@ func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe
 	if iframe || !r.Init.Range.IsZero() || (len(r.Segments) > 0 && !r.Segments[0].Range.IsZero()) {
 		v = 4
 	}
-	if len(hlsKeys(protectionOf(set, r))) > 0 {
-		v = 5
+	if pi := protectionOf(set, r); len(hlsKeys(pi)) > 0 && pi.Scheme != manifest.AES128 {
+		v = 5 // KEYFORMAT, SAMPLE-AES; AES-128 without IV attribute needs 1
 	}
 	if r.Init.URI != "" {
 		if iframe {

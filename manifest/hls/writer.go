@@ -122,8 +122,11 @@ func roundSeconds(ticks uint64, timescale uint32) uint64 {
 // method maps a protection scheme to the EXT-X-KEY METHOD for fMP4
 // segments (RFC 8216bis 4.4.4.4): cbcs is SAMPLE-AES, cenc SAMPLE-AES-CTR.
 func method(s manifest.Scheme) string {
-	if s == manifest.CENC {
+	switch s {
+	case manifest.CENC:
 		return "SAMPLE-AES-CTR"
+	case manifest.AES128:
+		return "AES-128" // whole MPEG-TS segments, IV from the media sequence number
 	}
 	return "SAMPLE-AES"
 }
