@@ -156,11 +156,19 @@ Flags:
 	return runErr
 }
 
-// replayInputs publishes each input in real time, one after the other.
+// replayInputs publishes each input in real time, one after the other. One
+// input looped is one publisher on a continuous clock (as an encoder
+// looping a file), not a discontinuity per loop.
 func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool) error {
+	if loop && len(inputs) == 1 {
+		if err := replayFile(ctx, ch, inputs[0], -1); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
 	for {
 		for _, in := range inputs {
-			if err := replayFile(ctx, ch, in); err != nil {
+			if err := replayFile(ctx, ch, in, 1); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -173,7 +181,7 @@ func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop b
 	}
 }
 
-func replayFile(ctx context.Context, ch *live.Channel, path string) error {
+func replayFile(ctx context.Context, ch *live.Channel, path string, loops int) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
@@ -191,7 +199,7 @@ func replayFile(ctx context.Context, ch *live.Channel, path string) error {
 	if err != nil {
 		return err
 	}
-	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1})
+	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1, Loops: loops})
 	pub.Close(err)
 	return err
 }
