@@ -49,6 +49,15 @@ type Channel struct {
 	// Segments close on the first video keyframe at or after each multiple
 	// of it, so they are longer when keyframes are further apart.
 	SegmentDuration time.Duration
+	// MaxSegmentDuration is the longest a segment should last, rounded up
+	// to whole seconds; it is the HLS EXT-X-TARGETDURATION, fixed for the
+	// channel's life (RFC 8216 section 6.2.1 forbids changing it). Zero
+	// means 1.5 × SegmentDuration; it is at least SegmentDuration. A
+	// segment that would pass it by the next keyframe (predicted from the
+	// last keyframe interval) is cut early, at the present keyframe; one
+	// that passes it anyway (no keyframe in time) is written, with a
+	// Warning, and the target stays as it is.
+	MaxSegmentDuration time.Duration
 	// Window is how much of the stream the manifests keep (DASH
 	// timeShiftBufferDepth); zero means 60 s. A negative Window keeps
 	// everything: an HLS EVENT playlist, nothing deleted.
@@ -90,7 +99,6 @@ type Channel struct {
 	nperiod int       // periods started
 	next    int       // next segment number
 	discSeq uint64
-	target  time.Duration // the longest segment so far, at least SegmentDuration
 	trash   []trashed
 	stats   Stats
 	pending []Event
@@ -164,6 +172,10 @@ func (c *Channel) setup() {
 	if c.SegmentDuration <= 0 {
 		c.SegmentDuration = DefaultSegmentDuration
 	}
+	if c.MaxSegmentDuration <= 0 {
+		c.MaxSegmentDuration = c.SegmentDuration * 3 / 2
+	}
+	c.MaxSegmentDuration = roundUpSecond(max(c.MaxSegmentDuration, c.SegmentDuration))
 	if c.Window == 0 {
 		c.Window = DefaultWindow
 	}
@@ -183,7 +195,6 @@ func (c *Channel) setup() {
 		c.Clock = time.Now
 	}
 	c.next = 1
-	c.target = c.SegmentDuration
 	c.warned = map[string]bool{}
 }
 
@@ -537,6 +548,11 @@ func (c *Channel) newPeriod(s *session) *period {
 	c.period = p
 	c.periods = append(c.periods, p)
 	return p
+}
+
+// roundUpSecond rounds d up to whole seconds, as HLS target durations are.
+func roundUpSecond(d time.Duration) time.Duration {
+	return (d + time.Second - 1) / time.Second * time.Second
 }
 
 func ticksToDur(t int64, ts uint32) time.Duration {

@@ -116,7 +116,7 @@ func (c *Channel) presentation() *manifest.Presentation {
 	pres := &manifest.Presentation{
 		Type:                       manifest.Live,
 		CMAF:                       true,
-		TargetDuration:             c.target,
+		TargetDuration:             c.MaxSegmentDuration,
 		AvailabilityStartTime:      c.ast,
 		PublishTime:                now,
 		MinimumUpdatePeriod:        c.SegmentDuration,
@@ -172,7 +172,7 @@ func (c *Channel) presentation() *manifest.Presentation {
 						Default: true, Autoselect: true, Label: t.Language}
 				}
 			}
-			r.FillBandwidth(c.target)
+			r.FillBandwidth(c.MaxSegmentDuration)
 			(*set).Representations = append((*set).Representations, r)
 		}
 		for _, s := range []*manifest.SwitchingSet{video, audio} {

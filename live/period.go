@@ -25,6 +25,9 @@ type period struct {
 	haveFirst bool
 	firstCut  time.Duration // start of the first segment
 	boundary  time.Duration // the next segment closes at a keyframe at or after this
+	segStart  time.Duration // start of the reference's open segment
+	lastKey   time.Duration // the reference's last keyframe (video)
+	longWarn  bool          // the open segment's overrun was reported
 	first     int           // number of the period's first segment
 	nextWrite int           // next segment number to write
 }
@@ -118,10 +121,11 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 		switch {
 		case !p.haveFirst:
 			p.haveFirst = true
-			p.firstCut = t
+			p.firstCut, p.segStart, p.lastKey = t, t, t
 			p.boundary = t + c.SegmentDuration
-		case (s.Sync || !video) && t >= p.boundary:
+		case (s.Sync || !video) && (t >= p.boundary || video && p.overrunsAtNextKey(t)):
 			pt.close(pt.r.Len())
+			p.segStart, p.longWarn = t, false
 			for _, o := range p.tracks {
 				if o != nil && o != pt {
 					o.cuts = append(o.cuts, t)
@@ -131,12 +135,28 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 			step := c.SegmentDuration
 			p.boundary = p.firstCut + ((t-p.firstCut)/step+1)*step
 		}
+		if video && s.Sync {
+			p.lastKey = t
+		}
+		if end := t + ticksToDur(int64(s.Duration), pt.out.Timescale); end-p.segStart > c.MaxSegmentDuration && !p.longWarn {
+			p.longWarn = true
+			c.warn("live: no keyframe in time, segment longer than the maximum (target duration kept)",
+				"rep", pt.st.rep, "start", p.segStart, "max", c.MaxSegmentDuration)
+		}
 	}
 	pt.r.add(s, payload)
 	if pt != p.ref {
 		pt.applyCuts()
 	}
 	p.writeReady(ctx)
+}
+
+// overrunsAtNextKey reports whether the reference's open segment, if not
+// cut at the keyframe at t, would pass MaxSegmentDuration by the next
+// keyframe, expected one keyframe interval (the last) later.
+func (p *period) overrunsAtNextKey(t time.Duration) bool {
+	gop := t - p.lastKey
+	return t > p.segStart && gop > 0 && t+gop-p.segStart > p.c.MaxSegmentDuration
 }
 
 // applyCuts closes the open segment of a track other than the reference at
@@ -291,9 +311,6 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	c.stats.Segments++
 	end := ticksToDur(int64(info.MediaTime+info.Duration), ts)
 	c.end = max(c.end, end)
-	if d := ticksToDur(int64(info.Duration), ts); d > c.target && pt.out.Kind == segment.KindVideo {
-		c.target = d
-	}
 	c.emit(Event{Kind: SegmentWritten, Key: pt.p.c.sessKey(), Representation: pt.st.rep, Segment: ref})
 	return nil
 }

@@ -48,7 +48,10 @@ type Presentation struct {
 	// non-zero it is the HLS EXT-X-TARGETDURATION (rounded up to whole
 	// seconds) of every audio and video media playlist, and Validate refuses
 	// a segment whose duration, rounded to the nearest second, exceeds it
-	// (RFC 8216 section 4.3.3.1). It is also the window length of the peak
+	// (RFC 8216 section 4.3.3.1) — except in a Live presentation, whose
+	// target must never change (RFC 8216 section 6.2.1): there a longer
+	// segment is rendered as it is under the same target, and the packager
+	// reports it. It is also the window length of the peak
 	// bit rate computation (see [PeakBandwidth]). Zero derives both from the
 	// longest segment.
 	TargetDuration time.Duration

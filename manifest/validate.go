@@ -349,7 +349,11 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 	}
 
 	var target, targetTicks uint64 // whole seconds, and the same in ticks
-	if v.p.TargetDuration > 0 && set.ContentType != Text {
+	// A live presentation's target is set before its segments exist and
+	// must not change (RFC 8216 section 6.2.1): a segment that outgrows it
+	// (no keyframe in time) is the packager's to report, not a reason to
+	// stop updating the manifests.
+	if v.p.TargetDuration > 0 && set.ContentType != Text && v.p.Type != Live {
 		// EXT-X-TARGETDURATION is the target rounded up to whole seconds.
 		target = uint64((v.p.TargetDuration + time.Second - 1) / time.Second)
 		targetTicks = target * uint64(r.Timescale)

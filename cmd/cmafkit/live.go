@@ -213,8 +213,17 @@ Flags:
 	return runErr
 }
 
-// replayInputs publishes each input in real time, one after the other.
+// replayInputs publishes each input, one after the other: stdin and UDP as
+// they arrive, files in real time. One file looped is one publisher on a
+// continuous clock (as an encoder looping a file), not a discontinuity per
+// loop.
 func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, logger *slog.Logger) error {
+	if loop && len(inputs) == 1 && inputs[0] != "-" && !strings.HasPrefix(inputs[0], "udp://") {
+		if err := replayFile(ctx, ch, inputs[0], -1); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
 	for {
 		for _, in := range inputs {
 			var err error
@@ -224,7 +233,7 @@ func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop b
 			case strings.HasPrefix(in, "udp://"):
 				err = readUDP(ctx, ch, in, logger)
 			default:
-				err = replayFile(ctx, ch, in)
+				err = replayFile(ctx, ch, in, 1)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -239,7 +248,7 @@ func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop b
 	}
 }
 
-func replayFile(ctx context.Context, ch *live.Channel, path string) error {
+func replayFile(ctx context.Context, ch *live.Channel, path string, loops int) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
@@ -257,7 +266,7 @@ func replayFile(ctx context.Context, ch *live.Channel, path string) error {
 	if err != nil {
 		return err
 	}
-	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1})
+	err = live.Replay(ctx, src.Tracks, pub, live.ReplayOptions{Speed: 1, Loops: loops})
 	pub.Close(err)
 	return err
 }

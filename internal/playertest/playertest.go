@@ -12,6 +12,10 @@
 // player error, at least one video frame was decoded, and after a seek to the
 // middle of the presentation the clock advances again.
 //
+// With Options.Live a run plays a live stream instead: it passes when the
+// player reports a live stream and playback advances at real-time speed with
+// no stall for MinPlay of wall clock, and reports the live latency.
+//
 // With Options.TextLanguage a run also selects a text track and makes it
 // visible through each player's own API (Shaka 5 selectTextTrack, which
 // also makes text visible; hls.js setSubtitleOption and subtitleDisplay;
@@ -91,6 +95,14 @@ type Options struct {
 	MinPlay time.Duration
 	// NoSeek skips the seek to the middle.
 	NoSeek bool
+	// Live plays a live stream: the run passes when the player reports a
+	// live stream (video.duration is Infinity or the player says so), and
+	// after start-up playback advances at real-time speed (media time
+	// against wall clock, within 20%) for MinPlay of wall clock with no
+	// stall (no 'waiting' event). Result.Latency reports how far the
+	// playhead is behind the wall clock where the player exposes it. Live
+	// runs never seek.
+	Live bool
 	// AudioOnly accepts zero decoded video frames.
 	AudioOnly bool
 	// PlaybackRate sets video.playbackRate; zero means 1.
@@ -187,6 +199,17 @@ type Result struct {
 	Requests      []string       // paths (inside Dir, no leading slash) the page fetched from the test server, in order
 	SourceBuffers []SourceBuffer // the MSE SourceBuffers the player created, in creation order
 	Elapsed       time.Duration  // wall time of the browser run
+
+	// Live runs (Options.Live).
+	IsLive      bool    // the player reported a live stream
+	WallPlayed  float64 // wall-clock seconds of measured live playback
+	MediaPlayed float64 // media seconds the playhead advanced meanwhile
+	Stalls      int     // 'waiting' events after start-up
+	// Latency is the mean over the run of wall clock minus the program
+	// date time of the playhead (hls.js playingDate, Shaka
+	// getPlayheadTimeAsDate) or dash.js getCurrentLiveLatency, in
+	// seconds; -1 when the player exposed none.
+	Latency float64
 }
 
 // SourceBuffer is what a run saw of one MSE SourceBuffer: where the player's
@@ -312,6 +335,11 @@ func Play(t testing.TB, ctx context.Context, opts Options) *Result {
 		}
 		t.Fatal(b.String())
 	}
+	if opts.Live {
+		t.Logf("%s %s: live, %.2fs of media in %.2fs, %d stalls, latency %.2fs, %d frames (%d dropped), %s",
+			res.Player, res.PlayerVersion, res.MediaPlayed, res.WallPlayed, res.Stalls, res.Latency, res.Frames, res.DroppedFrames, res.Elapsed.Round(time.Millisecond))
+		return res
+	}
 	t.Logf("%s %s: reached %.2fs, %d frames (%d dropped), seek %.2f→%.2f, %s",
 		res.Player, res.PlayerVersion, res.Reached, res.Frames, res.DroppedFrames, res.SeekTarget, res.ResumedAt, res.Elapsed.Round(time.Millisecond))
 	if opts.TextLanguage != "" {
@@ -358,6 +386,7 @@ type pageConfig struct {
 	Manifest       string      `json:"manifest"`
 	MinPlaySeconds float64     `json:"minPlaySeconds"`
 	Seek           bool        `json:"seek"`
+	Live           bool        `json:"live,omitempty"`
 	PlaybackRate   float64     `json:"playbackRate,omitempty"`
 	StepTimeoutMs  int64       `json:"stepTimeoutMs"`
 	Debug          bool        `json:"debug"`
@@ -399,6 +428,11 @@ type pageResult struct {
 	Shown         []string       `json:"shown"`
 	Requests      []string       `json:"requests"`
 	SourceBuffers []SourceBuffer `json:"sourceBuffers"`
+	Live          bool           `json:"live"`
+	WallPlayed    float64        `json:"wallPlayed"`
+	MediaPlayed   float64        `json:"mediaPlayed"`
+	Stalls        int            `json:"stalls"`
+	Latency       float64        `json:"latency"`
 }
 
 type driverOutput struct {
@@ -480,7 +514,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Player:         opts.Player,
 		Manifest:       opts.Manifest,
 		MinPlaySeconds: opts.MinPlay.Seconds(),
-		Seek:           !opts.NoSeek,
+		Seek:           !opts.NoSeek && !opts.Live,
+		Live:           opts.Live,
 		PlaybackRate:   opts.PlaybackRate,
 		StepTimeoutMs:  opts.StepTimeout.Milliseconds(),
 		Debug:          opts.Debug,
@@ -591,6 +626,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Errors, res.Warnings, res.Events = p.Errors, p.Warnings, p.Events
 		res.TextTrack, res.TextTracks, res.Cues, res.ShownTexts = p.TextTrack, p.TextTracks, p.Cues, p.Shown
 		res.Requests, res.SourceBuffers = p.Requests, p.SourceBuffers
+		res.IsLive, res.WallPlayed, res.MediaPlayed, res.Stalls, res.Latency = p.Live, p.WallPlayed, p.MediaPlayed, p.Stalls, p.Latency
 	}
 	if out.HarnessError != "" {
 		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)
@@ -613,6 +649,9 @@ func (r *Result) check(opts Options) error {
 	if !r.OK || r.Phase != "done" {
 		return fmt.Errorf("page did not complete (phase %q)", r.Phase)
 	}
+	if opts.Live {
+		return r.checkLive(opts)
+	}
 	goal := opts.MinPlay.Seconds()
 	if r.Duration > 0 && r.Duration-0.25 < goal {
 		goal = r.Duration - 0.25
@@ -633,6 +672,26 @@ func (r *Result) check(opts Options) error {
 	// the license server, so a run without a license call did not decrypt.
 	if (opts.LicenseOnly || opts.Player == HLSJS) && opts.LicenseURL == "" && len(opts.ClearKeys) > 0 && r.LicenseCalls == 0 {
 		return errors.New("license-only run made no license request")
+	}
+	return nil
+}
+
+// checkLive is check for Options.Live.
+func (r *Result) checkLive(opts Options) error {
+	if !r.IsLive {
+		return errors.New("the player did not report a live stream")
+	}
+	if want := 0.9 * opts.MinPlay.Seconds(); r.WallPlayed < want {
+		return fmt.Errorf("live playback measured over %.3fs, want ≥ %.3fs", r.WallPlayed, want)
+	}
+	if rate := r.MediaPlayed / r.WallPlayed; rate < 0.8 || rate > 1.2 {
+		return fmt.Errorf("live playback advanced %.3fs in %.3fs (%.2f× real time)", r.MediaPlayed, r.WallPlayed, rate)
+	}
+	if r.Stalls > 0 {
+		return fmt.Errorf("%d stalls after start-up", r.Stalls)
+	}
+	if !opts.AudioOnly && r.Frames <= 0 {
+		return errors.New("no video frame decoded")
 	}
 	return nil
 }

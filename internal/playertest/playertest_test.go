@@ -565,3 +565,29 @@ func TestClearKeyLicenseHandler(t *testing.T) {
 		t.Errorf("short key accepted")
 	}
 }
+
+// TestCheckLive checks the Go-side verdict of a live run, which a page bug
+// reporting ok without evidence must not pass.
+func TestCheckLive(t *testing.T) {
+	opts := Options{Live: true, MinPlay: 10 * time.Second}
+	good := Result{OK: true, Phase: "done", IsLive: true, WallPlayed: 10, MediaPlayed: 9.5, Frames: 280, Latency: 8}
+	if err := good.check(opts); err != nil {
+		t.Fatalf("good run refused: %v", err)
+	}
+	for name, mod := range map[string]func(r *Result){
+		"not live":     func(r *Result) { r.IsLive = false },
+		"too slow":     func(r *Result) { r.MediaPlayed = 7.5 },
+		"too fast":     func(r *Result) { r.MediaPlayed = 12.5 },
+		"stall":        func(r *Result) { r.Stalls = 1 },
+		"short":        func(r *Result) { r.WallPlayed, r.MediaPlayed = 5, 5 },
+		"no frames":    func(r *Result) { r.Frames = 0 },
+		"page error":   func(r *Result) { r.Errors = []string{"x"} },
+		"not complete": func(r *Result) { r.Phase = "playing live" },
+	} {
+		r := good
+		mod(&r)
+		if err := r.check(opts); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

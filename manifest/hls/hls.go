@@ -357,13 +357,19 @@ func targetFor(p *manifest.Presentation, spans []span) uint64 {
 // avTarget is the target duration shared by every audio and video media
 // playlist: RFC 8216 6.2.4 wants one target duration across the Media
 // Playlists of a presentation (Apple HLS Authoring Spec 8.2 likewise).
-// With an explicit TargetDuration it is that rounded up to whole seconds;
-// otherwise the longest segment rounded to the nearest second (RFC 8216
+// With an explicit TargetDuration it is that rounded up to whole seconds,
+// raised to the longest segment for VOD only (a live target never
+// changes); otherwise the longest segment rounded to the nearest second (RFC 8216
 // 4.3.3.1 compares rounded EXTINF values), and at least 1.
 func avTarget(p *manifest.Presentation) uint64 {
 	var t uint64
 	if p.TargetDuration > 0 {
 		t = uint64((p.TargetDuration + time.Second - 1) / time.Second)
+		if p.Type == manifest.Live {
+			// Fixed for the playlist's life (RFC 8216 6.2.1), whatever
+			// the segments in the window.
+			return max(t, 1)
+		}
 	}
 	for pi := range p.Periods {
 		for si := range p.Periods[pi].Sets {

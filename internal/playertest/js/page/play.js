@@ -42,6 +42,12 @@
     shown: [],
     requests: [],
     sourceBuffers: [],
+    live: false,
+    wallPlayed: 0,
+    mediaPlayed: 0,
+    stalls: 0,
+    latency: -1,
+    latencies: [],
   };
   window.__ptState = state;
 
@@ -398,6 +404,82 @@
     player.attachSource(cfg.manifest);
   }
 
+  // isLive asks the player itself, besides video.duration === Infinity.
+  function isLive(name) {
+    const p = window.__ptPlayer;
+    try {
+      if (name === 'shaka') { return p.isLive(); }
+      if (name === 'dashjs') { return p.isDynamic(); }
+      if (name === 'hlsjs') {
+        const d = p.latestLevelDetails || (p.levels[p.currentLevel] || {}).details;
+        return !!(d && d.live);
+      }
+    } catch (e) { /* not ready */ }
+    return false;
+  }
+
+  // liveLatency is how far (s) the playhead is behind the wall clock, from
+  // the program date time the player maps it to; -1 when the player does
+  // not say.
+  function liveLatency(name) {
+    const p = window.__ptPlayer;
+    try {
+      if (name === 'hlsjs' && p.playingDate) { return (Date.now() - p.playingDate.getTime()) / 1000; }
+      if (name === 'shaka') {
+        const d = p.getPlayheadTimeAsDate();
+        if (d) { return (Date.now() - d.getTime()) / 1000; }
+      }
+      if (name === 'dashjs') {
+        const l = p.getCurrentLiveLatency();
+        if (Number.isFinite(l) && l > 0) { return l; }
+      }
+    } catch (e) { /* not ready */ }
+    return -1;
+  }
+
+  // playLive: the player must report a live stream; once playback has
+  // started (currentTime moved), it must advance at real-time speed (media
+  // time against wall clock, within 20%) for minPlaySeconds of wall clock
+  // with no 'waiting' event; the latency is sampled every second. No seek.
+  async function playLive(cfg) {
+    state.phase = 'starting live playback';
+    const t0 = video.currentTime;
+    if (!await waitFor('live playback to start', () => video.currentTime > t0 + 0.1, cfg.stepTimeoutMs)) { return; }
+    state.live = video.duration === Infinity || isLive(cfg.player);
+    note(state.events, 'live start: duration=' + video.duration + ' isLive=' + isLive(cfg.player) + ' at ' + video.currentTime.toFixed(3));
+    if (!state.live) { fail('the player does not report a live stream (duration ' + video.duration + ')'); return; }
+    state.phase = 'playing live';
+    let stalls = 0;
+    const onWaiting = () => { stalls++; note(state.events, 'stall at ' + video.currentTime.toFixed(3)); };
+    video.addEventListener('waiting', onWaiting);
+    const wall0 = performance.now();
+    const media0 = video.currentTime;
+    const lat = [];
+    while (performance.now() - wall0 < cfg.minPlaySeconds * 1000) {
+      if (state.errors.length) { video.removeEventListener('waiting', onWaiting); return; }
+      await sleep(1000);
+      const l = liveLatency(cfg.player);
+      if (l >= 0) { lat.push(l); }
+      state.reached = Math.max(state.reached, video.currentTime);
+    }
+    video.removeEventListener('waiting', onWaiting);
+    const wall = (performance.now() - wall0) / 1000;
+    state.wallPlayed = wall;
+    state.mediaPlayed = video.currentTime - media0;
+    state.stalls = stalls;
+    state.latencies = lat;
+    state.latency = lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : -1;
+    const q = video.getVideoPlaybackQuality();
+    state.frames = q.totalVideoFrames;
+    state.droppedFrames = q.droppedVideoFrames;
+    const rate = state.mediaPlayed / wall;
+    note(state.events, 'live: ' + state.mediaPlayed.toFixed(3) + 's of media in ' + wall.toFixed(3) + 's, ' + stalls + ' stalls, latency ' + state.latency.toFixed(3) + 's');
+    if (Math.abs(rate - 1) > 0.2) { fail('live playback advanced at ' + rate.toFixed(3) + '× real time'); return; }
+    if (stalls > 0) { fail(stalls + ' stalls after start-up'); return; }
+    state.phase = 'done';
+    state.ok = state.errors.length === 0;
+  }
+
   async function run() {
     const cfg = await (await fetch('/_playertest/config.json')).json();
     state.player = cfg.player;
@@ -422,6 +504,8 @@
     if (!await waitFor('metadata', () => video.readyState >= 1, cfg.stepTimeoutMs)) { return; }
     state.duration = video.duration;
     video.play().catch((e) => note(state.warnings, 'play(): ' + e));
+
+    if (cfg.live) { await playLive(cfg); return; }
 
     state.phase = 'playing';
     const minPlay = cfg.minPlaySeconds;
