@@ -13,9 +13,8 @@ import (
 	"github.com/cmafkit/cmafkit/segment"
 )
 
-// maxFuzzInput caps what the MP4 fuzz targets try: the seeds are a few KiB,
-// and a larger input only makes each execution, and above all the
-// minimization of every new input (a pass per byte), slower.
+// maxFuzzInput caps the MP4s the fuzz targets try: the seeds are a few
+// KiB, and edits that make one much larger only slow each execution.
 const maxFuzzInput = 16 << 10
 
 // maxFuzzSegments caps the segments written per track by fuzzOpen: a
@@ -140,7 +139,7 @@ func shrinkSample(b []byte, nalLen int, vcl func(hdr []byte) bool) []byte {
 func sampleShape(entry mp4.Box) (int, func([]byte) bool) {
 	if v, ok := entry.(*mp4.VisualSampleEntryBox); ok {
 		switch {
-		case v.AvcC != nil:
+		case v.AvcC != nil: // mp4ff keeps no avcC length size; ffmpeg writes 4
 			return 4, func(h []byte) bool { t := h[0] & 0x1f; return t >= 1 && t <= 5 }
 		case v.HvcC != nil:
 			return int(v.HvcC.LengthSizeMinusOne) + 1, func(h []byte) bool { return (h[0]>>1)&0x3f < 32 }
@@ -149,6 +148,9 @@ func sampleShape(entry mp4.Box) (int, func([]byte) bool) {
 	return 0, nil
 }
 
+// progressiveSeed rewrites the sample tables of f (decoded from raw) for
+// the kept samples, all in one chunk per track, and lays out ftyp, moov
+// and mdat in the order of the original.
 func progressiveSeed(tb testing.TB, name string, f *mp4.File, raw []byte) []byte {
 	tb.Helper()
 	moovFirst := bytes.Index(raw, []byte("moov")) < bytes.Index(raw, []byte("mdat"))
@@ -278,6 +280,8 @@ func progressiveSeed(tb testing.TB, name string, f *mp4.File, raw []byte) []byte
 	return buf.Bytes()
 }
 
+// fragmentedSeed keeps the init segment of f and builds one fragment from
+// the kept samples of its first fragment.
 func fragmentedSeed(tb testing.TB, name string, f *mp4.File) []byte {
 	tb.Helper()
 	frag := f.Segments[0].Fragments[0]
