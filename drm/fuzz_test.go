@@ -3,6 +3,7 @@ package drm
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,21 +14,93 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
+// maxFuzzSample caps the samples FuzzSubsamples tries. The Go fuzzer
+// minimizes every input that finds new coverage by removing each range of
+// its bytes, quadratic in its length: whole video frames (tens of KiB) kept
+// the workers minimizing instead of fuzzing. Slice and frame headers sit
+// in the first bytes of each NAL unit or OBU, which the seeds keep.
+const maxFuzzSample = 1024
+
+// shrinkNALs returns a sample of 4-byte-length NAL units with each unit
+// cut to its first 32 bytes (the header and then some), lengths rewritten.
+func shrinkNALs(b []byte) []byte {
+	var out []byte
+	for len(b) >= 4 {
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-4 {
+			break
+		}
+		nalu := b[4 : 4+n]
+		b = b[4+n:]
+		nalu = nalu[:min(len(nalu), 32)]
+		out = binary.BigEndian.AppendUint32(out, uint32(len(nalu)))
+		out = append(out, nalu...)
+	}
+	return out
+}
+
+// shrinkOBUs returns an AV1 sample with the payload of every frame and
+// tile group OBU cut to its first 64 bytes (the frame header and some tile
+// data), sizes rewritten; nil if an OBU has no size field or runs over.
+func shrinkOBUs(b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		hdr := 1 // obu_header, and obu_extension_header if flagged
+		if b[0]&4 != 0 {
+			hdr = 2
+		}
+		if b[0]&2 == 0 || len(b) < hdr {
+			return nil
+		}
+		size, n := binary.Uvarint(b[hdr:])
+		if n <= 0 || size > uint64(len(b)-hdr-n) {
+			return nil
+		}
+		payload := b[hdr+n : hdr+n+int(size)]
+		if typ := b[0] >> 3 & 0xf; typ == 6 || typ == 4 { // OBU_FRAME, OBU_TILE_GROUP
+			payload = payload[:min(len(payload), 64)]
+		}
+		out = append(out, b[:hdr]...)
+		out = binary.AppendUvarint(out, uint64(len(payload)))
+		out = append(out, payload...)
+		b = b[hdr+n+int(size):]
+	}
+	return out
+}
+
 // FuzzSubsamples feeds arbitrary sample payloads to the subsample
-// computations (which run mp4ff's slice-header and AV1 parsers on untrusted
-// bytes): they must not panic, and on success the subsamples must cover the
-// sample exactly, with cenc protected ranges in whole blocks for NAL video.
+// computations (which run the slice-header sizing and mp4ff's AV1 parsers
+// on untrusted bytes): they must not panic, and on success the subsamples
+// must cover the sample exactly, with cenc protected ranges in whole blocks
+// for NAL video. Seeds are the test media's small samples and its first
+// frames with every NAL unit or frame OBU cut short.
 func FuzzSubsamples(f *testing.F) {
 	type src struct{ file, handler string }
 	var entries []*mp4.VisualSampleEntryBox
 	for _, s := range []src{{"ladder_720p.mp4", "vide"}, {"hevc_ac3.mp4", "vide"}, {"av1.mp4", "vide"}} {
 		ct := loadTrack(f, s.file, s.handler)
-		entries = append(entries, ct.entry.(*mp4.VisualSampleEntryBox))
+		e := ct.entry.(*mp4.VisualSampleEntryBox)
+		entries = append(entries, e)
+		which := uint8(len(entries) - 1)
 		for i := 0; i < 3; i++ {
-			f.Add(uint8(len(entries)-1), ct.samples[i].Data)
+			if e.Type() == "av01" {
+				f.Add(which, shrinkOBUs(ct.samples[i].Data))
+			} else {
+				f.Add(which, shrinkNALs(ct.samples[i].Data))
+			}
+		}
+		small := 0
+		for _, smp := range ct.samples {
+			if len(smp.Data) <= maxFuzzSample/2 && small < 4 {
+				f.Add(which, smp.Data)
+				small++
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, which uint8, sample []byte) {
+		if len(sample) > maxFuzzSample {
+			return
+		}
 		e := entries[int(which)%len(entries)]
 		for _, scheme := range []Scheme{SchemeCENC, SchemeCBCS} {
 			var rf rangeFunc
