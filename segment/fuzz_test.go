@@ -344,6 +344,39 @@ func TestOpenSmallInputAllocatesLittle(t *testing.T) {
 	}
 }
 
+// TestOpenSPSWithHugeHRDCount opens an MP4 whose avcC SPS has a VUI with
+// cpb_cnt_minus1 = 1<<20: mp4ff's SPS parser, which reads the colour
+// description, loops and allocates that many HRD entries (131 MiB here;
+// a 22-byte SPS can ask for 1<<40 and exhaust memory). Open must cost what
+// any small file costs.
+func TestOpenSPSWithHugeHRDCount(t *testing.T) {
+	// Baseline 320x240, VUI with NAL HRD parameters only (see internal/avcsps).
+	hugeHRD := []byte{0x67, 0x42, 0xc0, 0x1e, 0xda, 0x05, 0x07, 0xe8, 0x20, 0x00, 0x01, 0x00, 0x00, 0x10, 0x08}
+	seed := fuzzSeed(t, "ladder_360p.mp4")
+	f, err := mp4.DecodeFile(bytes.NewReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sps []byte
+	for _, trak := range f.Moov.Traks {
+		if v, ok := trak.Mdia.Minf.Stbl.Stsd.Children[0].(*mp4.VisualSampleEntryBox); ok && v.AvcC != nil {
+			sps = v.AvcC.SPSnalus[0]
+		}
+	}
+	if len(sps) < len(hugeHRD) {
+		t.Fatalf("SPS of %d bytes", len(sps))
+	}
+	// Same length, so that nothing else moves; mp4ff ignores the padding.
+	b := bytes.Replace(seed, sps, append(hugeHRD, make([]byte, len(sps)-len(hugeHRD))...), 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = segment.Open(context.Background(), bytes.NewReader(b), int64(len(b)), "hrd.mp4", nil)
+	runtime.ReadMemStats(&after)
+	if a := after.TotalAlloc - before.TotalAlloc; a > 4<<20 {
+		t.Errorf("opening a %d-byte MP4 allocates %d MiB (err %v)", len(b), a>>20, err)
+	}
+}
+
 // maxFuzzEdits caps the edit list of the MP4 fuzz targets. The Go fuzzer
 // minimizes every input that finds new coverage by trying to remove each
 // range of its bytes (quadratic in its length, up to a minute each), so
