@@ -148,7 +148,7 @@ func ParseRational(s string) (Rational, error) {
 		if err1 != nil || err2 != nil {
 			return bad("want num/den")
 		}
-		if n <= 0 || d <= 0 || n > 1e9 || d > 1e9 || n/d > 1e6 {
+		if n <= 0 || d <= 0 || n > 1e9 || d > 1e9 || n > 1e6*d {
 			return bad("out of range")
 		}
 		return R(n, d), nil
@@ -163,7 +163,11 @@ func ParseRational(s string) (Rational, error) {
 			return Rational{ntsc * 1000, 1001}, nil
 		}
 	}
-	return R(int64(math.Round(f*1000)), 1000), nil
+	n := int64(math.Round(f * 1000))
+	if n == 0 {
+		return bad("below 0.0005")
+	}
+	return R(n, 1000), nil
 }
 
 func gcd(a, b int64) int64 {

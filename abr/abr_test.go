@@ -442,7 +442,10 @@ func TestParseRational(t *testing.T) {
 			t.Errorf("ParseRational(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "a/b", "1/0", "NaN", "1e9"} {
+	for _, in := range []string{"", "0", "-1", "a/b", "1/0", "NaN", "1e9",
+		"0.0001",    // positive, but rounds to 0/1000
+		"2000001/2", // 1000000.5: over 1e6, though 2000001/2 == 1000000 in integers
+	} {
 		if _, err := ParseRational(in); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseRational(%q): %v, want ErrMalformed", in, err)
 		}

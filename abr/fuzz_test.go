@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -118,6 +119,62 @@ func FuzzReadLadder(f *testing.F) {
 		}
 		if err := l.Validate(); err != nil {
 			t.Fatalf("accepted ladder fails Validate: %v", err)
+		}
+	})
+}
+
+// FuzzParseCodec checks the --codec parser: an accepted spelling names a
+// known family, and the family's own name parses back to it, also in upper
+// case and padded; a refusal wraps ErrUnsupportedCodec and yields no codec.
+func FuzzParseCodec(f *testing.F) {
+	for _, s := range []string{"h264", "H.265", " avc1 ", "libsvtav1", "vp9", "", "HEVC\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCodec(s)
+		if err != nil {
+			if !errors.Is(err, ErrUnsupportedCodec) || c != "" {
+				t.Fatalf("%q: %q, %v", s, c, err)
+			}
+			return
+		}
+		if !c.known() {
+			t.Fatalf("%q: unknown family %q", s, c)
+		}
+		for _, form := range []string{string(c), strings.ToUpper(string(c)), " " + string(c) + "\n"} {
+			if back, err := ParseCodec(form); err != nil || back != c {
+				t.Fatalf("%q: %q does not parse back from %q: %q, %v", s, c, form, back, err)
+			}
+		}
+	})
+}
+
+// FuzzParseRational checks the --fps and --par parser (and the JSON form
+// of frame rates): an accepted value is positive, reduced, at most 1e6, and
+// parses back from its String form and through UnmarshalText; a refusal
+// wraps ErrMalformed and yields the zero Rational.
+func FuzzParseRational(f *testing.F) {
+	for _, s := range []string{"30000/1001", "4:3", "25", "29.97", "23.976", "0.5", "1e6", "0/1", "1/0", "-3", "NaN", "1000000001/1", "0.0001", "2000001/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRational(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) || r != (Rational{}) {
+				t.Fatalf("%q: %v, %v", s, r, err)
+			}
+			return
+		}
+		if r.IsZero() || r.Float() > 1e6 || gcd(r.Num, r.Den) != 1 {
+			t.Fatalf("%q: %d/%d is not a positive reduced value up to 1e6", s, r.Num, r.Den)
+		}
+		back, err := ParseRational(r.String())
+		if err != nil || back != r {
+			t.Fatalf("%q: %v parses back as %v, %v", s, r, back, err)
+		}
+		var u Rational
+		if err := u.UnmarshalText([]byte(s)); err != nil || u != r {
+			t.Fatalf("%q: UnmarshalText %v, %v", s, u, err)
 		}
 	})
 }

@@ -241,7 +241,7 @@ func parse16(s, what string) ([]byte, error) {
 	t = strings.TrimSuffix(strings.TrimPrefix(t, "{"), "}")
 	switch {
 	case len(t) == 36 && t[8] == '-' && t[13] == '-' && t[18] == '-' && t[23] == '-':
-		t = strings.ReplaceAll(t, "-", "")
+		t = t[:8] + t[9:13] + t[14:18] + t[19:23] + t[24:] // a dash elsewhere fails to decode
 		fallthrough
 	case len(t) == 32:
 		if b, err := hex.DecodeString(t); err == nil {

@@ -27,7 +27,9 @@ func TestParseKIDForms(t *testing.T) {
 			t.Errorf("ParseKID(%q) = %s, %v", s, got, err)
 		}
 	}
-	for _, s := range []string{"", "1020", "10203040-5060-7080-90a0-b0c0d0e0f0zz", "ECAwQFBgcICQoLDA0ODw==", strings.Repeat("a", 33)} {
+	for _, s := range []string{"", "1020", "10203040-5060-7080-90a0-b0c0d0e0f0zz", "ECAwQFBgcICQoLDA0ODw==", strings.Repeat("a", 33),
+		"10203040-5060-7080-90a0-b0c0-d0e0-01", // UUID-shaped with two more dashes: 15 bytes
+	} {
 		_, err := ParseKID(s)
 		var kl *KeyLengthError
 		if !errors.Is(err, ErrKeyLength) || !errors.As(err, &kl) || kl.What != "KID" {

@@ -3,6 +3,7 @@ package drm
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"testing"
 
 	"github.com/Eyevinn/mp4ff/avc"
@@ -109,40 +110,107 @@ func TestSliceHeaderEmulationPrevention(t *testing.T) {
 	}
 }
 
-// longZeroRun reports whether the RBSP of nalu has 24 zero bits in a row:
-// an Exp-Golomb code that long can make mp4ff loop for seconds (the
-// reference, not the code under test).
-func longZeroRun(nalu []byte) bool {
-	zeros := 0
+// mp4ffSafeZeroRun is the longest run of zero bits that mp4ffSliceHeaderSize
+// may meet in a NAL unit's RBSP. An Exp-Golomb code can only be as large
+// as its run of leading zeros allows, and mp4ff loops as many times as some
+// codes say: avc.ParseSliceHeader's pred_weight_table loop runs
+// num_ref_idx_l0_active_minus1+1 times on a uint32 counter, forever when a
+// 32-zero code wraps that value to 0xFFFFFFFF (mp4ffLoopsForever), and over
+// four billion times for a 31-zero code; hevc.ParseSliceHeader allocates
+// num_entry_point_offsets words. Below 16 zero bits every code is under
+// 1<<17, which keeps the reference under a millisecond.
+const mp4ffSafeZeroRun = 15
+
+// mp4ffLoopsForever is an H.264 P slice for ladder_720p.mp4's parameter sets
+// (weighted prediction on) whose num_ref_idx_l0_active_minus1 is a 32-zero
+// Exp-Golomb code: mp4ff v0.56.0 reads it as 0xFFFFFFFF and never leaves its
+// pred_weight_table loop. The emulation prevention bytes (00 00 03) keep
+// every raw run of zero bytes at two, so a guard that counts zero bytes in
+// the raw NAL unit lets it through.
+var mp4ffLoopsForever = []byte{0x41, 0xe0, 0x04, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x03, 0x00, 0x00, 0xff, 0xff, 0xfe}
+
+// rbspZeroRun returns the longest run of zero bits in the RBSP of nalu,
+// with emulation prevention bytes dropped as mp4ff's bits.EBSPReader drops
+// them (a 0x03 after two zero bytes).
+func rbspZeroRun(nalu []byte) int {
+	run, longest, zeros := 0, 0, 0
 	for _, c := range nalu {
-		if c == 0 {
-			if zeros += 8; zeros >= 24 {
-				return true
-			}
+		if zeros == 2 && c == 3 {
+			zeros = 0
 			continue
 		}
-		zeros = 0
+		if c == 0 {
+			zeros++
+			run += 8
+		} else {
+			zeros = 0
+			run += bits.LeadingZeros8(c)
+		}
+		longest = max(longest, run)
+		if c != 0 {
+			run = bits.TrailingZeros8(c)
+		}
 	}
-	return false
+	return longest
+}
+
+// TestRBSPZeroRun checks the guard that keeps the differential fuzz target
+// away from mp4ff's endless loops: zero runs are counted in bits, across
+// byte boundaries and across emulation prevention bytes.
+func TestRBSPZeroRun(t *testing.T) {
+	for _, c := range []struct {
+		nalu []byte
+		want int
+	}{
+		{nil, 0},
+		{[]byte{0xff}, 0},
+		{[]byte{0x80, 0x01}, 14},
+		{[]byte{0x80, 0x00, 0x7f}, 16},
+		{[]byte{0x00, 0x00, 0x03, 0x00}, 24},
+		{[]byte{0x00, 0x00, 0x03, 0x01}, 23},
+		{[]byte{0x00, 0x00, 0x04, 0x00}, 21},
+		{mp4ffLoopsForever, 33},
+	} {
+		if got := rbspZeroRun(c.nalu); got != c.want {
+			t.Errorf("% x: %d zero bits, want %d", c.nalu, got, c.want)
+		}
+	}
 }
 
 // FuzzSliceHeaderSize compares the allocation-free slice-header sizing
 // with mp4ff's parsers on arbitrary NAL units (with the test media's
 // parameter sets): it must never panic, and where mp4ff parses a header
 // the size must be the same, except where mp4ff accepts an Exp-Golomb
-// code over 32 bits, which is refused here.
+// code over 32 bits, which is refused here. NAL units whose codes could
+// send mp4ff into one of its unbounded loops (see mp4ffSafeZeroRun) are
+// only checked for the size bound.
 func FuzzSliceHeaderSize(f *testing.F) {
 	var rs []*nalRanges
 	for _, file := range []string{"ladder_720p.mp4", "hevc_ac3.mp4"} {
 		ct := loadTrack(f, file, "vide")
 		r := rangesFor(f, ct)
-		rs = append(rs, r)
-		for i, nalu := range vclNALUs(f, ct, r.hevc) {
-			if i%7 == 0 {
-				f.Add(uint8(len(rs)-1), append([]byte(nil), nalu[:min(len(nalu), 64)]...))
+		for _, pps := range r.hevcPPS {
+			// With any of these, hevc.ParseSliceHeader loops forever on
+			// num_ref_idx_active_minus1 255, an 8-zero code the guard allows.
+			if pps.ListsModificationPresentFlag || pps.WeightedPredFlag || pps.WeightedBipredFlag {
+				f.Fatalf("%s: the HEVC PPS lets mp4ff loop forever; the fuzz guard does not cover it", file)
 			}
 		}
+		rs = append(rs, r)
+		for i, nalu := range vclNALUs(f, ct, r.hevc) {
+			if i%7 != 0 {
+				continue
+			}
+			// The header and a few bytes of slice data: enough for every
+			// mutation of the header, small enough to mutate quickly.
+			n, err := r.parseSliceHeader(nalu)
+			if err != nil {
+				f.Fatalf("%s slice %d: %v", file, i, err)
+			}
+			f.Add(uint8(len(rs)-1), append([]byte(nil), nalu[:min(len(nalu), n+4)]...))
+		}
 	}
+	f.Add(uint8(0), mp4ffLoopsForever)
 	f.Fuzz(func(t *testing.T, which uint8, nalu []byte) {
 		r := rs[int(which)%len(rs)]
 		var got int
@@ -155,7 +223,7 @@ func FuzzSliceHeaderSize(f *testing.F) {
 		if err == nil && (got < 0 || got > len(nalu)) {
 			t.Fatalf("size %d of %d bytes", got, len(nalu))
 		}
-		if longZeroRun(nalu) {
+		if rbspZeroRun(nalu) > mp4ffSafeZeroRun {
 			return
 		}
 		want, ok := mp4ffSliceHeaderSize(r, nalu)

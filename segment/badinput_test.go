@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -122,26 +121,4 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-}
-
-// FuzzOpen feeds mutated MP4 and fragmented MP4 files through indexing and
-// segment writing: any outcome but a panic, a hang or a huge allocation is fine.
-func FuzzOpen(f *testing.F) {
-	for _, name := range []string{"ladder_360p.mp4", "fragmented.mp4", "opus.mp4", "av1.mp4", "hevc_ac3.mp4", "avc3.mp4", "hev1.mp4", "avc3_change.mp4", "wvtt.mp4", "ladder_360p_text.mp4"} {
-		b := readTestFile(f, name)
-		if len(b) > 64<<10 {
-			// Keep seeds small: the header and the first samples are what matter.
-			if i := bytes.Index(b, []byte("moov")); i >= 4 && i < 64<<10 {
-				f.Add(b[:64<<10])
-				continue
-			}
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		// A hang is a failure too: crash the worker, and the fuzzer keeps the input.
-		wd := time.AfterFunc(5*time.Second, func() { panic("FuzzOpen: one input took over 5 s") })
-		defer wd.Stop()
-		_ = open(b)
-	})
 }

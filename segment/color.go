@@ -1,9 +1,10 @@
 package segment
 
 import (
-	"github.com/Eyevinn/mp4ff/avc"
 	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/cmafkit/cmafkit/internal/avcsps"
 )
 
 // Color describes the colour of a video track with ITU-T H.273 (ISO/IEC
@@ -69,7 +70,7 @@ func spsColor(e *mp4.VisualSampleEntryBox) (c *Color) {
 	}()
 	switch {
 	case e.AvcC != nil && len(e.AvcC.SPSnalus) > 0:
-		sps, err := avc.ParseSPSNALUnit(e.AvcC.SPSnalus[0], true)
+		sps, err := avcsps.Parse(e.AvcC.SPSnalus[0])
 		if err != nil || sps.VUI == nil || !sps.VUI.ColourDescriptionFlag {
 			return nil
 		}

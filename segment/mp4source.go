@@ -188,7 +188,7 @@ func (p *mp4Parser) parse(ctx context.Context) (*Source, error) {
 		}
 		switch typ {
 		case "moov":
-			tr := &treeReader{r: p.r, src: p.name, size: p.size, win: make([]byte, 64<<10)}
+			tr := &treeReader{r: p.r, src: p.name, size: p.size, win: make([]byte, min(64<<10, boxSize))}
 			b, err := tr.readTree(typ, off, boxSize, hdrLen, "moov", 0)
 			if err != nil {
 				return nil, err

@@ -163,15 +163,3 @@ func TestParameterSetsChange(t *testing.T) {
 		t.Errorf("ffprobe decodes %d frames, want %d", frames, tr.SampleCount())
 	}
 }
-
-// FuzzParameterSets feeds mutated avc3/hev1 files through opening (where the
-// in-band parameter sets are scanned) and segment writing (where they are
-// stripped): any outcome but a panic or a hang is fine.
-func FuzzParameterSets(f *testing.F) {
-	for _, name := range []string{"avc3.mp4", "hev1.mp4", "avc3_change.mp4"} {
-		f.Add(readTestFile(f, name))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = open(b) // never a panic or a hang
-	})
-}

@@ -41,6 +41,7 @@ type tableCursor struct {
 
 func (c *tableCursor) reset(r io.ReaderAt, t *fileTable, window int) {
 	c.r, c.t, c.lo, c.hi = r, t, 0, 0
+	window = min(window, t.n*t.esize) // a small table needs no full window
 	if cap(c.buf) < window {
 		c.buf = make([]byte, window)
 	}

@@ -83,7 +83,8 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 	}
 	protect, err := packager.ProtectWith(cfg)
 	if err != nil {
-		return err
+		// The flags disagree (FairPlay with cenc, an 8-byte IV with cbcs).
+		return usageError{err.Error()}
 	}
 	job.Protect = protect
 	return nil

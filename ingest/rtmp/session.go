@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
+	"github.com/cmafkit/cmafkit/internal/avcsps"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/segment"
 )
@@ -242,7 +243,7 @@ func videoTrackFor(fourCC message.FourCC, avcC *gomp4.AVCDecoderConfiguration, h
 		if len(sps) == 0 || len(pps) == 0 {
 			return nil, 0, errors.New("H.264 configuration without SPS or PPS")
 		}
-		p, err := avc.ParseSPSNALUnit(sps[0], true)
+		p, err := avcsps.Parse(sps[0])
 		if err != nil {
 			return nil, 0, fmt.Errorf("H.264 SPS: %w", err)
 		}

@@ -5,9 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/Eyevinn/mp4ff/avc"
 	"github.com/Eyevinn/mp4ff/bits"
 	"github.com/Eyevinn/mp4ff/hevc"
+
+	"github.com/cmafkit/cmafkit/internal/avcsps"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -279,7 +280,7 @@ func (c *videoConfig) parsePS(k int, n []byte) (id uint32, info *spsInfo, err er
 		id := r.ReadExpGolomb()
 		return uint32(id), nil, r.AccError()
 	case c.codec == codecH264:
-		sps, err := avc.ParseSPSNALUnit(n, true)
+		sps, err := avcsps.Parse(n)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path"
 
 	"gocloud.dev/blob"
@@ -52,10 +53,15 @@ func New(bucket *blob.Bucket, prefix string) *Storage {
 	return &Storage{bucket: bucket, prefix: prefix}
 }
 
+// ErrSingleKey is returned by Open for a URL with gocloud.dev's "key"
+// query parameter, which would store every object under that one key.
+var ErrSingleKey = errors.New("blobstore: a single-key bucket (the key parameter) cannot hold an output of several objects")
+
 // Open opens the bucket at urlstr with blob.OpenBucket, for example
 // "mem://", "file:///srv/vod?metadata=skip" or "s3://bucket?region=eu-west-1"
 // (after importing the s3blob driver). The generic "prefix" query parameter
-// of gocloud.dev URLs selects a key prefix. Close the Storage when done.
+// of gocloud.dev URLs selects a key prefix; the "key" parameter is refused
+// with ErrSingleKey. Close the Storage when done.
 //
 // With file:// URLs, fileblob writes a ".attrs" sidecar file next to every
 // object unless the URL has "metadata=skip". It rewrites a sidecar in place
@@ -64,6 +70,9 @@ func New(bucket *blob.Bucket, prefix string) *Storage {
 // output that is rewritten while it is read, such as live playlists, use
 // "metadata=skip" or storage.Dir.
 func Open(ctx context.Context, urlstr string) (*Storage, error) {
+	if u, err := url.Parse(urlstr); err == nil && u.Query().Get("key") != "" {
+		return nil, fmt.Errorf("blobstore: open %s: %w", urlstr, ErrSingleKey)
+	}
 	b, err := blob.OpenBucket(ctx, urlstr)
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: open %s: %w", urlstr, err)
