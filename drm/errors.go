@@ -3,6 +3,7 @@ package drm
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these; use
@@ -103,3 +104,17 @@ func (e *SampleError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *SampleError) Unwrap() error { return e.Err }
+
+// PlaceholderError reports a URI template (see FairPlayURI) with a
+// placeholder this package does not know.
+type PlaceholderError struct {
+	Template    string
+	Placeholder string // e.g. "{kid}"
+}
+
+func (e *PlaceholderError) Error() string {
+	return fmt.Sprintf("drm: URI template %q: unknown placeholder %q (want one of %s)", e.Template, e.Placeholder, strings.Join(FairPlayURIPlaceholders(), ", "))
+}
+
+// Unwrap returns ErrMalformed.
+func (e *PlaceholderError) Unwrap() error { return ErrMalformed }

@@ -53,6 +53,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if _, err := FairPlayURI(c.FairPlayURI, KID{}); err != nil {
+		return err
+	}
 	return nil
 }
 

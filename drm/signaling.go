@@ -178,7 +178,11 @@ func NewSignaling(o SignalingOptions, scheme Scheme, defaultKID KID, key Content
 				Value: "MSPR 2.0", DefaultKID: dk, PSSH: b64(pssh), PRO: b64(pro), LicenseURL: o.PlayReadyLAURL, ExtraXML: sd.ContentProtectionData})
 			hk.KeyFormat, hk.URI = KeyFormatPlayReady, "data:text/plain;charset=UTF-16;base64,"+b64(pro)
 		case FairPlay:
-			hk.KeyFormat, hk.URI = KeyFormatFairPlay, FairPlayURI(o.FairPlayURI, key.KID)
+			uri, err := FairPlayURI(o.FairPlayURI, key.KID)
+			if err != nil {
+				return Signaling{}, err
+			}
+			hk.KeyFormat, hk.URI = KeyFormatFairPlay, uri
 		case ClearKey:
 			// DASH: only the DASH-IF ClearKey element (DASH-IF IOP 4.3
 			// 7.6.2.4), with dashif:laurl and no cenc:pssh; the W3C common

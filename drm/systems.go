@@ -249,15 +249,52 @@ func PlayReadyObject(wrmHeaderXML string) []byte {
 	return b
 }
 
-// FairPlayURI expands an skd:// URI template. Placeholders: {KID} or
-// {KID_HEX} (32 hex digits), {KID_UUID}, {KID_BASE64}. An empty template
-// gives "skd://" followed by the hex KID.
-func FairPlayURI(template string, kid KID) string {
+// FairPlayURI expands the skd:// URI template of FairPlay's EXT-X-KEY for
+// a KID. The placeholders are:
+//
+//	{KID}         the KID as 32 lowercase hex digits
+//	{KID_HEX}     the same
+//	{KID_UUID}    the KID as a UUID (8-4-4-4-12 hex digits)
+//	{KID_BASE64}  standard base64 of the 16 KID bytes
+//
+// They are case-sensitive. Any other {…} (or a '{' without '}') is refused
+// with a *PlaceholderError. An empty template gives "skd://" followed by the
+// hex KID.
+func FairPlayURI(template string, kid KID) (string, error) {
 	if template == "" {
-		return "skd://" + kid.Hex()
+		return "skd://" + kid.Hex(), nil
 	}
-	r := strings.NewReplacer("{KID}", kid.Hex(), "{KID_HEX}", kid.Hex(), "{KID_UUID}", kid.String(), "{KID_BASE64}", kid.Base64())
-	return r.Replace(template)
+	var b strings.Builder
+	rest := template
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		b.WriteString(rest[:i])
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return "", &PlaceholderError{Template: template, Placeholder: rest[i:]}
+		}
+		name := rest[i : i+j+1]
+		switch name {
+		case "{KID}", "{KID_HEX}":
+			b.WriteString(kid.Hex())
+		case "{KID_UUID}":
+			b.WriteString(kid.String())
+		case "{KID_BASE64}":
+			b.WriteString(kid.Base64())
+		default:
+			return "", &PlaceholderError{Template: template, Placeholder: name}
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+// FairPlayURIPlaceholders returns the placeholders FairPlayURI replaces.
+func FairPlayURIPlaceholders() []string {
+	return []string{"{KID}", "{KID_HEX}", "{KID_UUID}", "{KID_BASE64}"}
 }
 
 // ClearKeyPSSH returns the W3C common-format pssh (version 1, system

@@ -276,11 +276,11 @@ func TestClearKeyPSSHAndFairPlay(t *testing.T) {
 	if err != nil || sys != SystemIDCommon || len(kids) != 2 || kids[1] != audioKey.KID || len(data) != 0 || p[8] != 1 {
 		t.Fatalf("clearkey pssh %x: %v", p, err)
 	}
-	if got := FairPlayURI("skd://keys.example/{KID}?u={KID_UUID}", videoKey.KID); got != "skd://keys.example/11111111111111111111111111111111?u=11111111-1111-1111-1111-111111111111" {
-		t.Fatal(got)
+	if got, err := FairPlayURI("skd://keys.example/{KID}?u={KID_UUID}", videoKey.KID); err != nil || got != "skd://keys.example/11111111111111111111111111111111?u=11111111-1111-1111-1111-111111111111" {
+		t.Fatal(got, err)
 	}
-	if got := FairPlayURI("", audioKey.KID); got != "skd://"+audioKey.KID.Hex() {
-		t.Fatal(got)
+	if got, err := FairPlayURI("", audioKey.KID); err != nil || got != "skd://"+audioKey.KID.Hex() {
+		t.Fatal(got, err)
 	}
 	var se *SchemeError
 	if err := CheckSystems(SchemeCENC, []System{Widevine, FairPlay}); !errors.As(err, &se) || se.System != FairPlay || !errors.Is(err, ErrUnsupportedScheme) {
@@ -294,5 +294,46 @@ func TestClearKeyPSSHAndFairPlay(t *testing.T) {
 	}
 	if hex.EncodeToString(SystemIDClearKeyDASHIF[:]) != "e2719d58a985b3c9781ab030af78d30e" {
 		t.Fatal("DASH-IF ClearKey system ID")
+	}
+}
+
+// TestFairPlayURIPlaceholders: every documented placeholder is replaced, and
+// any other {…} is refused with a *PlaceholderError naming it (the CLI
+// once documented {kid}, which was left in the playlist as it was).
+func TestFairPlayURIPlaceholders(t *testing.T) {
+	kid := MustParseKID("00112233-4455-6677-8899-aabbccddeeff")
+	want := map[string]string{
+		"{KID}": kid.Hex(), "{KID_HEX}": kid.Hex(), "{KID_UUID}": kid.String(), "{KID_BASE64}": kid.Base64(),
+	}
+	if len(FairPlayURIPlaceholders()) != len(want) {
+		t.Fatalf("placeholders %v, want %d", FairPlayURIPlaceholders(), len(want))
+	}
+	for _, p := range FairPlayURIPlaceholders() {
+		got, err := FairPlayURI("skd://k.example/"+p+"/x", kid)
+		if err != nil || got != "skd://k.example/"+want[p]+"/x" {
+			t.Errorf("%s: %q, %v; want %q", p, got, err, want[p])
+		}
+	}
+	for tmpl, bad := range map[string]string{
+		"skd://k.example/{kid}":           "{kid}",
+		"skd://{KID}/{ASSET}":             "{ASSET}",
+		"skd://k.example/{KID":            "{KID",
+		"skd://k.example/{}?id={KID_HEX}": "{}",
+	} {
+		got, err := FairPlayURI(tmpl, kid)
+		var pe *PlaceholderError
+		if !errors.As(err, &pe) || pe.Placeholder != bad || pe.Template != tmpl || !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %q, %v; want a *PlaceholderError naming %q", tmpl, got, err, bad)
+			continue
+		}
+		if !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: error %q does not name %q", tmpl, err, bad)
+		}
+		// Refused when the job is configured, before any work.
+		cfg := Config{Scheme: SchemeCBCS, Keys: &StaticKeys{Default: []ContentKey{videoKey}},
+			SignalingOptions: SignalingOptions{Systems: []System{FairPlay}, FairPlayURI: tmpl}}
+		if err := cfg.Validate(); !errors.As(err, &pe) {
+			t.Errorf("Config.Validate with %q: %v, want a *PlaceholderError", tmpl, err)
+		}
 	}
 }

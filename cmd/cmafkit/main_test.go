@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 )
@@ -296,5 +297,38 @@ func TestServeCommand(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("GET %s with Host %s: status %d, want %d", c.path, c.host, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// TestPackageFairPlayURI: the placeholders the help names are those the
+// library replaces, a template with another {…} is refused naming it, and
+// the expanded URI reaches the playlists.
+func TestPackageFairPlayURI(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"package", "--help"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	help := out.String() + errb.String()
+	for _, p := range drm.FairPlayURIPlaceholders() {
+		if !strings.Contains(help, p) {
+			t.Errorf("--help does not name the placeholder %s", p)
+		}
+	}
+	const key = "00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef"
+	base := []string{"package", "-q", "--hls", "--segment-duration", "2s", "--encryption", "cbcs", "--key", key, "--drm", "fairplay"}
+	err := run(context.Background(), append(base, "-o", t.TempDir(), "--fairplay-uri", "skd://fps.example/{kid}", "../../testdata/ladder_360p.mp4"), &out, &errb)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "{kid}") || !strings.Contains(err.Error(), "--fairplay-uri") {
+		t.Errorf("--fairplay-uri with {kid}: %v (exit %d), want a usage error naming {kid}", err, exitCode(err))
+	}
+	dir := t.TempDir()
+	if err := run(context.Background(), append(base, "-o", dir, "--fairplay-uri", "skd://fps.example/{KID_UUID}?h={KID}", "../../testdata/ladder_360p.mp4"), &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := os.ReadFile(filepath.Join(dir, "video_360p_avc.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `URI="skd://fps.example/00112233-4455-6677-8899-aabbccddeeff?h=00112233445566778899aabbccddeeff"`; !strings.Contains(string(pl), want) {
+		t.Errorf("playlist lacks %s:\n%s", want, pl)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/drm/cpix"
@@ -22,7 +23,8 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.keys, "key", "", "content key as `KID:KEY` (hex, UUID or base64), for every track; with --crypto-period, several comma-separated pairs are used in turn")
 	fs.StringVar(&p.iv, "iv", "", "`IV` in hex for every track: 16 bytes (cbcs constant IV) or 8/16 bytes (cenc: the first sample's IV); random per track when omitted. With cenc it is refused when two tracks share a key (with --key all tracks do)")
 	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey (default: those of the CPIX document, else clearkey)")
-	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...); {kid} is replaced by the KID")
+	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...), in which "+strings.Join(drm.FairPlayURIPlaceholders(), ", ")+
+		" are replaced by the KID as hex, hex, UUID and base64; other {...} are refused (default skd://{KID})")
 	fs.StringVar(&p.playreadyLAURL, "playready-la-url", "", "PlayReady license acquisition `URL`")
 	fs.StringVar(&p.clearkeyLAURL, "clearkey-la-url", "", "ClearKey license server `URL` (DASH dashif:laurl)")
 	fs.StringVar(&p.cpixFile, "cpix", "", "read keys (and DRM signalling) from a CPIX `file`")
@@ -45,6 +47,9 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 	scheme, err := drm.ParseScheme(p.scheme)
 	if err != nil {
 		return usageError{fmt.Sprintf("--encryption: %v", err)}
+	}
+	if _, err := drm.FairPlayURI(p.fairplayURI, drm.KID{}); err != nil {
+		return usageError{fmt.Sprintf("--fairplay-uri: %v", err)}
 	}
 	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, CryptoPeriod: p.cryptoPeriod, Logger: job.Logger}
 	cfg.SignalingOptions = drm.SignalingOptions{FairPlayURI: p.fairplayURI, PlayReadyLAURL: p.playreadyLAURL, ClearKeyLAURL: p.clearkeyLAURL}
