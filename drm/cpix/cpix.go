@@ -25,14 +25,6 @@ import (
 	"github.com/cmafkit/cmafkit/drm"
 )
 
-// Limits that bound memory use for untrusted documents.
-const (
-	// MaxDocumentSize is the largest document Read accepts.
-	MaxDocumentSize = 16 << 20
-	// MaxElements bounds the number of keys, DRM system entries, periods and rules each.
-	MaxElements = 100000
-)
-
 // Namespaces.
 const (
 	NamespaceCPIX = "urn:dashif:org:cpix"
@@ -172,15 +164,37 @@ func ReadFile(name string) (*Document, error) {
 }
 
 // Read parses a CPIX document. Every KID that a DRMSystem or usage rule
-// references must have a content key (else a *drm.KIDNotFoundError).
+// references must have a content key (else a *drm.KIDNotFoundError). A
+// document beyond the limits above is refused with a *LimitError.
 func Read(r io.Reader) (*Document, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxDocumentSize {
-		return nil, perr("document", fmt.Errorf("larger than %d bytes: %w", MaxDocumentSize, drm.ErrUnsupported))
+		return nil, perr("document", &LimitError{Limit: "size", Max: MaxDocumentSize, Offset: -1})
 	}
+	if err := checkLimits(data); err != nil {
+		return nil, perr("document", err)
+	}
+	x, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(x.Keys) > MaxElements || len(x.Systems) > MaxElements || len(x.Periods) > MaxElements || len(x.Rules) > MaxElements {
+		return nil, perr("document", &LimitError{Limit: "list", Max: MaxElements, Offset: -1})
+	}
+	d := &Document{ContentID: x.ContentID, Version: x.Version, Schemes: map[drm.KID]drm.Scheme{}, keyIndex: map[drm.KID]int{}}
+	for _, step := range []func(*xCPIX) error{d.readKeys, d.readSystems, d.readPeriods, d.readRules} {
+		if err := step(x); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// decode maps the document onto xCPIX, checking that its root is CPIX.
+func decode(data []byte) (*xCPIX, error) {
 	var x xCPIX
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
@@ -201,65 +215,69 @@ func Read(r io.Reader) (*Document, error) {
 	if err := dec.DecodeElement(&x, &start); err != nil {
 		return nil, perr("document", fmt.Errorf("%v: %w", err, drm.ErrMalformed))
 	}
-	if len(x.Keys) > MaxElements || len(x.Systems) > MaxElements || len(x.Periods) > MaxElements || len(x.Rules) > MaxElements {
-		return nil, perr("document", fmt.Errorf("more than %d elements in a list: %w", MaxElements, drm.ErrUnsupported))
-	}
-	d := &Document{ContentID: x.ContentID, Version: x.Version, Schemes: map[drm.KID]drm.Scheme{}, keyIndex: map[drm.KID]int{}}
+	return &x, nil
+}
+
+func (d *Document) readKeys(x *xCPIX) error {
 	for i, k := range x.Keys {
 		where := fmt.Sprintf("ContentKey %d", i+1)
 		kid, err := drm.ParseKID(k.KID)
 		if err != nil {
-			return nil, perr(where+" kid", err)
+			return perr(where+" kid", err)
 		}
 		if _, dup := d.keyIndex[kid]; dup {
-			return nil, perr(where, fmt.Errorf("duplicate KID %s: %w", kid, drm.ErrMalformed))
+			return perr(where, fmt.Errorf("duplicate KID %s: %w", kid, drm.ErrMalformed))
 		}
 		ck := drm.ContentKey{KID: kid}
 		switch {
 		case k.EncryptedValue != nil:
-			return nil, perr(where, fmt.Errorf("encrypted content keys: %w", drm.ErrUnsupported))
+			return perr(where, fmt.Errorf("encrypted content keys: %w", drm.ErrUnsupported))
 		case strings.TrimSpace(k.PlainValue) != "":
 			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k.PlainValue))
 			if err != nil {
-				return nil, perr(where+" PlainValue", fmt.Errorf("base64: %v: %w", err, drm.ErrMalformed))
+				return perr(where+" PlainValue", fmt.Errorf("base64: %v: %w", err, drm.ErrMalformed))
 			}
 			if ck.Key, err = drm.KeyFromBytes(b); err != nil {
-				return nil, perr(where+" PlainValue", err)
+				return perr(where+" PlainValue", err)
 			}
 		}
 		if k.ExplicitIV != "" {
 			b, err := base64.StdEncoding.DecodeString(k.ExplicitIV)
 			if err != nil || (len(b) != 8 && len(b) != 16) {
-				return nil, perr(where+" explicitIV", &drm.KeyLengthError{What: "IV", Got: len(b), Want: "8 or 16"})
+				return perr(where+" explicitIV", &drm.KeyLengthError{What: "IV", Got: len(b), Want: "8 or 16"})
 			}
 			ck.IV = drm.IV(b)
 		}
 		if k.Scheme != "" {
 			s, err := drm.ParseScheme(k.Scheme)
 			if err != nil {
-				return nil, perr(where+" commonEncryptionScheme", err)
+				return perr(where+" commonEncryptionScheme", err)
 			}
 			d.Schemes[kid] = s
 		}
 		d.keyIndex[kid] = len(d.Keys)
 		d.Keys = append(d.Keys, ck)
 	}
+	return nil
+}
+
+func (d *Document) readSystems(x *xCPIX) error {
 	for i, s := range x.Systems {
 		where := fmt.Sprintf("DRMSystem %d", i+1)
 		kid, err := drm.ParseKID(s.KID)
 		if err != nil {
-			return nil, perr(where+" kid", err)
+			return perr(where+" kid", err)
 		}
 		sys, err := drm.ParseKID(s.SystemID)
 		if err != nil {
-			return nil, perr(where+" systemId", err)
+			return perr(where+" systemId", err)
 		}
 		if _, ok := d.keyIndex[kid]; !ok {
-			return nil, perr(where, &drm.KIDNotFoundError{KID: kid, Where: "DRMSystem"})
+			return perr(where, &drm.KIDNotFoundError{KID: kid, Where: "DRMSystem"})
 		}
 		ds := DRMSystem{KID: kid, SystemID: sys}
 		if ds.PSSH, err = b64field(s.PSSH); err != nil {
-			return nil, perr(where+" PSSH", err)
+			return perr(where+" PSSH", err)
 		}
 		for _, f := range []struct {
 			in  string
@@ -268,14 +286,14 @@ func Read(r io.Reader) (*Document, error) {
 		}{{s.CPD, &ds.ContentProtectionData, "ContentProtectionData"}, {s.URI, &ds.URIExtXKey, "URIExtXKey"}} {
 			b, err := b64field(f.in)
 			if err != nil {
-				return nil, perr(where+" "+f.n, err)
+				return perr(where+" "+f.n, err)
 			}
 			*f.out = string(b)
 		}
 		for _, h := range s.HLS {
 			b, err := b64field(h.Value)
 			if err != nil {
-				return nil, perr(where+" HLSSignalingData", err)
+				return perr(where+" HLSSignalingData", err)
 			}
 			if h.Playlist == "master" {
 				ds.HLSSignalingMaster = string(b)
@@ -285,25 +303,33 @@ func Read(r io.Reader) (*Document, error) {
 		}
 		d.Systems = append(d.Systems, ds)
 	}
+	return nil
+}
+
+func (d *Document) readPeriods(x *xCPIX) error {
 	for i, p := range x.Periods {
 		pp := Period{ID: p.ID, Index: -1}
 		if p.Index != "" {
 			n, err := strconv.Atoi(p.Index)
 			if err != nil || n < 0 {
-				return nil, perr(fmt.Sprintf("ContentKeyPeriod %d index", i+1), fmt.Errorf("%q: %w", p.Index, drm.ErrMalformed))
+				return perr(fmt.Sprintf("ContentKeyPeriod %d index", i+1), fmt.Errorf("%q: %w", p.Index, drm.ErrMalformed))
 			}
 			pp.Index = n
 		}
 		d.Periods = append(d.Periods, pp)
 	}
+	return nil
+}
+
+func (d *Document) readRules(x *xCPIX) error {
 	for i, r := range x.Rules {
 		where := fmt.Sprintf("ContentKeyUsageRule %d", i+1)
 		kid, err := drm.ParseKID(r.KID)
 		if err != nil {
-			return nil, perr(where+" kid", err)
+			return perr(where+" kid", err)
 		}
 		if _, ok := d.keyIndex[kid]; !ok {
-			return nil, perr(where, &drm.KIDNotFoundError{KID: kid, Where: "ContentKeyUsageRule"})
+			return perr(where, &drm.KIDNotFoundError{KID: kid, Where: "ContentKeyUsageRule"})
 		}
 		ur := UsageRule{KID: kid, IntendedTrackType: r.Type}
 		for _, p := range r.Periods {
@@ -312,28 +338,28 @@ func Read(r io.Reader) (*Document, error) {
 		for _, v := range r.Video {
 			rg, err := rangeOf(v.Min, v.Max)
 			if err != nil {
-				return nil, perr(where+" VideoFilter", err)
+				return perr(where+" VideoFilter", err)
 			}
 			vf := VideoFilter{Pixels: rg}
 			if vf.HDR, err = boolAttr(v.HDR); err != nil {
-				return nil, perr(where+" VideoFilter hdr", err)
+				return perr(where+" VideoFilter hdr", err)
 			}
 			if vf.WCG, err = boolAttr(v.WCG); err != nil {
-				return nil, perr(where+" VideoFilter wcg", err)
+				return perr(where+" VideoFilter wcg", err)
 			}
 			ur.Video = append(ur.Video, vf)
 		}
 		for _, a := range r.Audio {
 			rg, err := rangeOf(a.Min, a.Max)
 			if err != nil {
-				return nil, perr(where+" AudioFilter", err)
+				return perr(where+" AudioFilter", err)
 			}
 			ur.Audio = append(ur.Audio, AudioFilter{Channels: rg})
 		}
 		for _, b := range r.Bitrate {
 			rg, err := rangeOf(b.Min, b.Max)
 			if err != nil {
-				return nil, perr(where+" BitrateFilter", err)
+				return perr(where+" BitrateFilter", err)
 			}
 			ur.Bitrate = append(ur.Bitrate, rg)
 		}
@@ -342,7 +368,7 @@ func Read(r io.Reader) (*Document, error) {
 		}
 		d.Rules = append(d.Rules, ur)
 	}
-	return d, nil
+	return nil
 }
 
 func b64field(s string) ([]byte, error) {

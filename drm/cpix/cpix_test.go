@@ -3,10 +3,13 @@ package cpix
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -240,5 +243,114 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("round trip differs\n%s", b.String())
 		}
 		_, _ = d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720})
+	})
+}
+
+// TestReadLimits: documents beyond MaxDocumentSize, MaxDepth,
+// MaxAttributes or MaxElementCount are refused with a *LimitError before
+// they are decoded, so a hostile 16 MiB document costs little memory (it
+// took 400 to 575 MB, and seconds, when only the size was limited).
+func TestReadLimits(t *testing.T) {
+	head := `<CPIX xmlns="urn:dashif:org:cpix"><ContentKeyList>`
+	nest := func(n int) string { return strings.Repeat("<a>", n) + strings.Repeat("</a>", n) }
+	attrs := func(n int) string {
+		var b strings.Builder
+		b.WriteString("<a")
+		for i := range n {
+			fmt.Fprintf(&b, ` x%d="="`, i)
+		}
+		return b.String() + "/>"
+	}
+	for _, c := range []struct {
+		name, doc string
+		limit     string // "" when accepted
+	}{
+		{"depth at the limit", head + nest(MaxDepth-2) + "</ContentKeyList></CPIX>", ""},
+		{"depth beyond", head + nest(MaxDepth-1) + "</ContentKeyList></CPIX>", "depth"},
+		{"attributes at the limit", head + attrs(MaxAttributes) + "</ContentKeyList></CPIX>", ""},
+		{"attributes beyond", head + attrs(MaxAttributes+1) + "</ContentKeyList></CPIX>", "attributes"},
+		{"elements beyond", head + strings.Repeat("<a/>", MaxElementCount-1) + "</ContentKeyList></CPIX>", "elements"},
+		{"markup in comments, CDATA and values is not counted", head + "<!--" + nest(MaxDepth) + "--><![CDATA[" + nest(MaxDepth) + `]]><a b="` + strings.Repeat("=", 2*MaxAttributes) + `"/>` + "</ContentKeyList></CPIX>", ""},
+		{"size beyond", head + strings.Repeat(" ", MaxDocumentSize), "size"},
+		{"16 MiB of nesting", head + strings.Repeat("<a>", (MaxDocumentSize-len(head))/3), "depth"},
+	} {
+		_, err := Read(strings.NewReader(c.doc))
+		var le *LimitError
+		if c.limit == "" {
+			if errors.As(err, &le) {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if !errors.As(err, &le) || le.Limit != c.limit || !errors.Is(err, ErrLimit) || !errors.Is(err, drm.ErrUnsupported) {
+			t.Errorf("%s: %v, want a *LimitError for %s", c.name, err, c.limit)
+		}
+	}
+	// At the element limit the scan passes (decoding that many elements
+	// takes a second or two).
+	if err := checkLimits([]byte(head + strings.Repeat("<a/>", MaxElementCount-2) + "</ContentKeyList></CPIX>")); err != nil {
+		t.Errorf("elements at the limit: %v", err)
+	}
+	if _, err := Read(strings.NewReader(`<!DOCTYPE CPIX [<!ENTITY a "b">]><CPIX/>`)); !errors.Is(err, drm.ErrMalformed) {
+		t.Errorf("document type declaration: %v, want drm.ErrMalformed", err)
+	}
+
+	// Memory: a 16 MiB document of nested elements, and one of elements
+	// with thousands of attributes, each cost a small multiple of their size.
+	for name, doc := range map[string][]byte{
+		"nested":     []byte(head + strings.Repeat("<a>", (MaxDocumentSize-len(head))/3)),
+		"attributes": []byte("<CPIX" + strings.Repeat(` a=""`, (MaxDocumentSize-8)/5) + "/>"),
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if _, err := Read(bytes.NewReader(doc)); !errors.Is(err, ErrLimit) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > 3*MaxDocumentSize {
+			t.Errorf("%s: reading a %d-byte document allocated %d bytes", name, len(doc), got)
+		}
+	}
+}
+
+// FuzzLimits checks that the scan before decoding never counts less than
+// the decoder sees: whatever checkLimits accepts, encoding/xml tokenizes
+// within MaxDepth, MaxAttributes and MaxElementCount.
+func FuzzLimits(f *testing.F) {
+	for _, s := range []string{"<a><b c='1' d=\"2\"/></a>", "<!-- <a><a> --><a/>", "<![CDATA[<a>]]><a b='>'/>", "<?pi <a>?><a/>", "<a\nb\t=\n'x'></a>"} {
+		f.Add([]byte(s))
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.xml"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if checkLimits(data) != nil {
+			return
+		}
+		dec := xml.NewDecoder(bytes.NewReader(data))
+		dec.Strict = true
+		depth, elements := 0, 0
+		for {
+			tok, err := dec.RawToken()
+			if err != nil {
+				return
+			}
+			switch tk := tok.(type) {
+			case xml.StartElement:
+				depth++
+				elements++
+				if depth > MaxDepth || elements > MaxElementCount || len(tk.Attr) > MaxAttributes {
+					t.Fatalf("accepted by checkLimits, but the decoder sees depth %d, %d elements, %d attributes", depth, elements, len(tk.Attr))
+				}
+			case xml.EndElement:
+				depth--
+			}
+		}
 	})
 }
