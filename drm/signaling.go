@@ -66,6 +66,11 @@ type HLSKey struct {
 	KeyFormatVersions string
 	// IV is empty: for fMP4 the IV is carried in tenc/senc.
 	IV string
+	// Media and Multivariant are a key server's own tag lines (CPIX
+	// HLSSignalingData) that replace the EXT-X-KEY of media playlists and
+	// the EXT-X-SESSION-KEY of the multivariant playlist. Media without
+	// Multivariant means no session key for the system.
+	Media, Multivariant string
 }
 
 // SignalingOptions configures per-system signaling; the zero value is valid.
@@ -138,7 +143,16 @@ func SystemPSSH(o SignalingOptions, scheme Scheme, sys System, key ContentKey, p
 	return nil, fmt.Errorf("drm: unknown DRM system %q: %w", string(sys), ErrUnsupported)
 }
 
+// playReadyPRO returns the PlayReady Object of a key: the data of a
+// key-server-supplied PlayReady pssh, or one built from the options.
 func playReadyPRO(o SignalingOptions, scheme Scheme, key ContentKey) ([]byte, error) {
+	if sd, ok := key.Systems[PlayReady]; ok && len(sd.PSSH) > 0 {
+		p, err := ParsePSSH(sd.PSSH)
+		if err != nil {
+			return nil, err
+		}
+		return p.Data, nil
+	}
 	x, err := PlayReadyHeader{Keys: []PlayReadyKey{{KID: key.KID, Key: key.Key}}, Scheme: scheme, LAURL: o.PlayReadyLAURL}.XML()
 	if err != nil {
 		return nil, err
@@ -194,12 +208,13 @@ func NewSignaling(o SignalingOptions, scheme Scheme, defaultKID KID, key Content
 			// generateRequest as "keyids" JSON, which Chromium rejects with
 			// a TypeError ("Error generating key request").
 			sig.DASH = append(sig.DASH, ContentProtection{System: sys, SchemeIDURI: "urn:uuid:" + SystemIDClearKeyDASHIF.String(),
-				Value: "ClearKey1.0", DefaultKID: dk, LicenseURL: o.ClearKeyLAURL})
+				Value: "ClearKey1.0", DefaultKID: dk, LicenseURL: o.ClearKeyLAURL, ExtraXML: sd.ContentProtectionData})
 			hk.KeyFormat, hk.URI = KeyFormatClearKey, ClearKeyHLSURI(key.KID)
 		}
 		if sd.URIExtXKey != "" {
 			hk.URI = sd.URIExtXKey
 		}
+		hk.Media, hk.Multivariant = sd.HLSSignalingMedia, sd.HLSSignalingMaster
 		sig.HLS = append(sig.HLS, hk)
 	}
 	return sig, nil

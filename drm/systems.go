@@ -97,6 +97,53 @@ func PSSHBox(version byte, systemID KID, kids []KID, data []byte) ([]byte, error
 	return b, nil
 }
 
+// PSSH is a parsed pssh box.
+type PSSH struct {
+	Version  byte
+	SystemID KID
+	KIDs     []KID // version 1 only
+	Data     []byte
+}
+
+// ParsePSSH parses a complete pssh box (size, type, full box header and
+// payload), such as a key server supplies. It refuses a box whose size
+// field, KID count or data size does not match len(b) with ErrMalformed.
+func ParsePSSH(b []byte) (PSSH, error) {
+	var p PSSH
+	bad := func(what string) (PSSH, error) {
+		return PSSH{}, fmt.Errorf("drm: pssh box: %s: %w", what, ErrMalformed)
+	}
+	if len(b) < 32 {
+		return bad(fmt.Sprintf("%d bytes", len(b)))
+	}
+	if int64(binary.BigEndian.Uint32(b)) != int64(len(b)) || string(b[4:8]) != "pssh" {
+		return bad(fmt.Sprintf("header %x is not that of a %d-byte pssh box", b[:8], len(b)))
+	}
+	p.Version = b[8]
+	if p.Version > 1 {
+		return bad(fmt.Sprintf("version %d", p.Version))
+	}
+	copy(p.SystemID[:], b[12:28])
+	rest := b[28:]
+	if p.Version == 1 {
+		n := uint64(binary.BigEndian.Uint32(rest))
+		rest = rest[4:]
+		if n*16+4 > uint64(len(rest)) {
+			return bad(fmt.Sprintf("%d KIDs in %d bytes", n, len(rest)))
+		}
+		p.KIDs = make([]KID, n)
+		for i := range p.KIDs {
+			copy(p.KIDs[i][:], rest[16*i:])
+		}
+		rest = rest[16*n:]
+	}
+	if len(rest) < 4 || uint64(binary.BigEndian.Uint32(rest)) != uint64(len(rest)-4) {
+		return bad("data size does not fill the box")
+	}
+	p.Data = rest[4:]
+	return p, nil
+}
+
 // WidevineData holds the WidevinePsshData fields this package writes.
 type WidevineData struct {
 	KeyIDs    []KID  // field 2, repeated bytes

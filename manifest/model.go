@@ -531,6 +531,13 @@ type DRMSystem struct {
 	// LicenseURL is written as dashif:laurl (and clearkey:Laurl for
 	// ClearKey).
 	LicenseURL string
+	// ContentProtectionData is XML a key server supplied for the system's
+	// DASH ContentProtection element (CPIX ContentProtectionData). When
+	// set, it is written verbatim as the element's children instead of
+	// cenc:pssh, mspr:pro and the license URL. Its elements must be in a
+	// namespace other than the MPD's, declared in the XML or by one of the
+	// prefixes cenc, mspr, dashif and clearkey, which the MPD declares.
+	ContentProtectionData string
 	// HLS, when non-nil, makes HLS write an EXT-X-KEY in the media
 	// playlists and an EXT-X-SESSION-KEY in the multivariant playlist.
 	HLS *HLSKey
@@ -546,4 +553,10 @@ type HLSKey struct {
 	// "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".
 	KeyFormat         string
 	KeyFormatVersions string
+	// Media and Multivariant are a key server's own tag lines (CPIX
+	// HLSSignalingData), written verbatim instead of the EXT-X-KEY of the
+	// media playlists and the EXT-X-SESSION-KEY of the multivariant
+	// playlist. Every line must be a tag (start with '#'). Media without
+	// Multivariant means no session key for the system, as CPIX specifies.
+	Media, Multivariant string
 }

@@ -279,7 +279,7 @@ func protectionInfo(sig drm.Signaling) (*manifest.ProtectionInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("packager: system %s: %w", cp.System, err)
 		}
-		sys := manifest.DRMSystem{SystemID: manifest.UUID(id), Name: cp.Value, LicenseURL: cp.LicenseURL}
+		sys := manifest.DRMSystem{SystemID: manifest.UUID(id), Name: cp.Value, LicenseURL: cp.LicenseURL, ContentProtectionData: cp.ExtraXML}
 		if cp.PSSH != "" {
 			if sys.PSSH, err = dec(cp.PSSH); err != nil {
 				return nil, err
@@ -293,7 +293,7 @@ func protectionInfo(sig drm.Signaling) (*manifest.ProtectionInfo, error) {
 		if !hlsDone[cp.System] {
 			for _, k := range sig.HLS {
 				if k.System == cp.System {
-					sys.HLS = &manifest.HLSKey{URI: k.URI, KeyFormat: k.KeyFormat, KeyFormatVersions: k.KeyFormatVersions}
+					sys.HLS = &manifest.HLSKey{URI: k.URI, KeyFormat: k.KeyFormat, KeyFormatVersions: k.KeyFormatVersions, Media: k.Media, Multivariant: k.Multivariant}
 					hlsDone[cp.System] = true
 				}
 			}
@@ -307,7 +307,7 @@ func protectionInfo(sig drm.Signaling) (*manifest.ProtectionInfo, error) {
 		}
 		id := k.System.SystemID()
 		info.Systems = append(info.Systems, manifest.DRMSystem{SystemID: manifest.UUID(id), Name: string(k.System),
-			HLS: &manifest.HLSKey{URI: k.URI, KeyFormat: k.KeyFormat, KeyFormatVersions: k.KeyFormatVersions}})
+			HLS: &manifest.HLSKey{URI: k.URI, KeyFormat: k.KeyFormat, KeyFormatVersions: k.KeyFormatVersions, Media: k.Media, Multivariant: k.Multivariant}})
 	}
 	return info, nil
 }

@@ -279,27 +279,48 @@ func (d *Document) readSystems(x *xCPIX) error {
 		if ds.PSSH, err = b64field(s.PSSH); err != nil {
 			return perr(where+" PSSH", err)
 		}
-		for _, f := range []struct {
-			in  string
-			out *string
-			n   string
-		}{{s.CPD, &ds.ContentProtectionData, "ContentProtectionData"}, {s.URI, &ds.URIExtXKey, "URIExtXKey"}} {
-			b, err := b64field(f.in)
+		if len(ds.PSSH) > 0 {
+			p, err := drm.ParsePSSH(ds.PSSH)
 			if err != nil {
-				return perr(where+" "+f.n, err)
+				return perr(where+" PSSH", err)
 			}
-			*f.out = string(b)
+			if p.SystemID != sys {
+				return perr(where+" PSSH", fmt.Errorf("pssh box of system %s: %w", p.SystemID, drm.ErrMalformed))
+			}
 		}
+		b, err := b64field(s.CPD)
+		if err != nil {
+			return perr(where+" ContentProtectionData", err)
+		}
+		if err := wellFormed(b); err != nil {
+			return perr(where+" ContentProtectionData", err)
+		}
+		ds.ContentProtectionData = string(b)
+		if b, err = b64field(s.URI); err != nil {
+			return perr(where+" URIExtXKey", err)
+		}
+		ds.URIExtXKey = string(b)
+		seen := map[string]bool{}
 		for _, h := range s.HLS {
 			b, err := b64field(h.Value)
 			if err != nil {
 				return perr(where+" HLSSignalingData", err)
 			}
-			if h.Playlist == "master" {
-				ds.HLSSignalingMaster = string(b)
-			} else {
-				ds.HLSSignalingMedia = string(b)
+			// CPIX 2.3 calls the multivariant playlist "master", 2.4
+			// "multiVariant"; without the attribute the data is for the
+			// media playlists.
+			switch h.Playlist {
+			case "", "media":
+				h.Playlist, ds.HLSSignalingMedia = "media", string(b)
+			case "master", "multiVariant":
+				h.Playlist, ds.HLSSignalingMaster = "master", string(b)
+			default:
+				return perr(where+" HLSSignalingData", fmt.Errorf("playlist %q, want media, master or multiVariant: %w", h.Playlist, drm.ErrMalformed))
 			}
+			if seen[h.Playlist] {
+				return perr(where+" HLSSignalingData", fmt.Errorf("two for the %s playlist: %w", h.Playlist, drm.ErrMalformed))
+			}
+			seen[h.Playlist] = true
 		}
 		d.Systems = append(d.Systems, ds)
 	}
@@ -371,6 +392,50 @@ func (d *Document) readRules(x *xCPIX) error {
 	return nil
 }
 
+// wellFormed checks that b is a well-formed XML fragment: elements that
+// close in order, with character data, comments and namespace prefixes
+// that need not be declared in the fragment (key servers write cenc:pssh
+// and mspr:pro for an MPD that declares cenc and mspr).
+func wellFormed(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	dec.Strict = true
+	var open []xml.Name
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("not well-formed XML: %v: %w", err, drm.ErrMalformed)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			open = append(open, t.Name)
+		case xml.EndElement:
+			if len(open) == 0 || open[len(open)-1] != t.Name {
+				return fmt.Errorf("not well-formed XML: unexpected </%s>: %w", qname(t.Name), drm.ErrMalformed)
+			}
+			open = open[:len(open)-1]
+		case xml.ProcInst, xml.Directive:
+			return fmt.Errorf("not well-formed XML: a processing instruction or directive: %w", drm.ErrMalformed)
+		}
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("not well-formed XML: <%s> is not closed: %w", qname(open[len(open)-1]), drm.ErrMalformed)
+	}
+	return nil
+}
+
+func qname(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
+}
+
 func b64field(s string) ([]byte, error) {
 	s = strings.Join(strings.Fields(s), "")
 	if s == "" {
@@ -437,9 +502,25 @@ func (d *Document) Key(kid drm.KID) (drm.ContentKey, error) {
 		if ck.Systems == nil {
 			ck.Systems = map[drm.System]drm.SystemData{}
 		}
-		ck.Systems[sys] = s.SystemData
+		ck.Systems[sys] = merge(ck.Systems[sys], s.SystemData)
 	}
 	return ck, nil
+}
+
+// merge fills the empty fields of a with those of b: ClearKey has two
+// system IDs (the W3C common one of its pssh and DASH-IF's), whose
+// DRMSystem entries complete each other.
+func merge(a, b drm.SystemData) drm.SystemData {
+	if len(a.PSSH) == 0 {
+		a.PSSH = b.PSSH
+	}
+	for _, f := range []struct{ a, b *string }{{&a.ContentProtectionData, &b.ContentProtectionData}, {&a.URIExtXKey, &b.URIExtXKey},
+		{&a.HLSSignalingMedia, &b.HLSSignalingMedia}, {&a.HLSSignalingMaster, &b.HLSSignalingMaster}} {
+		if *f.a == "" {
+			*f.a = *f.b
+		}
+	}
+	return a
 }
 
 // SystemList returns the DRM systems the document's DRMSystemList signals,

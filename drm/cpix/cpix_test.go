@@ -3,6 +3,7 @@ package cpix
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -244,6 +245,117 @@ func FuzzRead(f *testing.F) {
 		}
 		_, _ = d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720})
 	})
+}
+
+// TestReadKeyServerSignalling reads documents in the shapes key servers
+// send (a SPEKE v2 response, CPIX 2.3; Unified Streaming's standalone XML)
+// and checks that every DRMSystem's signalling is kept as sent.
+func TestReadKeyServerSignalling(t *testing.T) {
+	d := mustRead(t, "speke_v2.xml")
+	if len(d.Systems) != 9 {
+		t.Fatalf("%d DRMSystem entries, want 9", len(d.Systems))
+	}
+	for _, s := range d.Systems {
+		k, err := d.Key(s.KID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch s.SystemID {
+		case drm.SystemIDWidevine, drm.SystemIDPlayReady:
+			sys := map[drm.KID]drm.System{drm.SystemIDWidevine: drm.Widevine, drm.SystemIDPlayReady: drm.PlayReady}[s.SystemID]
+			sd := k.Systems[sys]
+			p, err := drm.ParsePSSH(sd.PSSH)
+			if err != nil || p.SystemID != s.SystemID {
+				t.Fatalf("%s %s pssh: %+v %v", s.KID, sys, p, err)
+			}
+			if !strings.HasPrefix(sd.ContentProtectionData, "<cenc:pssh>") || !strings.Contains(sd.ContentProtectionData, base64.StdEncoding.EncodeToString(sd.PSSH)) {
+				t.Errorf("%s %s ContentProtectionData %q", s.KID, sys, sd.ContentProtectionData)
+			}
+			if sys == drm.PlayReady && !strings.Contains(sd.ContentProtectionData, "<mspr:pro>"+base64.StdEncoding.EncodeToString(p.Data)+"</mspr:pro>") {
+				t.Errorf("%s PlayReady ContentProtectionData without the pssh's PRO: %q", s.KID, sd.ContentProtectionData)
+			}
+			if !strings.HasPrefix(sd.HLSSignalingMedia, "#EXT-X-KEY:METHOD=SAMPLE-AES,") || !strings.HasPrefix(sd.HLSSignalingMaster, "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,") {
+				t.Errorf("%s %s HLS signalling %q / %q", s.KID, sys, sd.HLSSignalingMedia, sd.HLSSignalingMaster)
+			}
+		case drm.SystemIDFairPlay:
+			sd := k.Systems[drm.FairPlay]
+			skd := "skd://fps.keyserver.example/v1/" + s.KID.Hex() + "?asset=speke-v2-ladder"
+			// The media playlist data has no @playlist attribute.
+			if sd.URIExtXKey != skd || !strings.Contains(sd.HLSSignalingMedia, `URI="`+skd+`"`) || !strings.HasPrefix(sd.HLSSignalingMaster, "#EXT-X-SESSION-KEY:") {
+				t.Errorf("%s FairPlay %+v", s.KID, sd)
+			}
+		default:
+			t.Errorf("system %s", s.SystemID)
+		}
+	}
+
+	// ClearKey's two system IDs complete each other: the pssh comes from
+	// the W3C common entry, the DASH signalling from the DASH-IF one.
+	d = mustRead(t, "standalone.xml")
+	k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := k.Systems[drm.ClearKey]
+	if p, err := drm.ParsePSSH(ck.PSSH); err != nil || p.SystemID != drm.SystemIDCommon || len(p.KIDs) != 1 || p.KIDs[0] != k.KID {
+		t.Errorf("ClearKey pssh %+v %v", p, err)
+	}
+	if !strings.HasPrefix(ck.ContentProtectionData, `<dashif:Laurl xmlns:dashif="https://dashif.org/CPS">https://clearkey.keyserver.example/`) {
+		t.Errorf("ClearKey ContentProtectionData %q", ck.ContentProtectionData)
+	}
+	wv := k.Systems[drm.Widevine]
+	if !strings.HasPrefix(wv.ContentProtectionData, `<cenc:pssh xmlns:cenc="urn:mpeg:cenc:2013">`) || !strings.HasSuffix(wv.HLSSignalingMedia, "#EXT-X-USP-WIDEVINE:asset=standalone-1\n") || wv.HLSSignalingMaster != "" {
+		t.Errorf("Widevine %+v", wv)
+	}
+	if got := d.SystemList(); !slices.Equal(got, []drm.System{drm.Widevine, drm.ClearKey}) {
+		t.Errorf("SystemList = %v", got)
+	}
+}
+
+// TestReadHLSSignalingPlaylist: CPIX 2.3 names the multivariant playlist
+// "master", 2.4 "multiVariant"; without @playlist the data is for media
+// playlists; anything else, or two for one playlist, is refused.
+func TestReadHLSSignalingPlaylist(t *testing.T) {
+	const kid = "11111111-1111-1111-1111-111111111111"
+	doc := func(hls string) string {
+		return `<CPIX xmlns="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"><ContentKeyList><ContentKey kid="` + kid +
+			`"><Data><pskc:Secret><pskc:PlainValue>ABEiM0RVZneImaq7zN3u/w==</pskc:PlainValue></pskc:Secret></Data></ContentKey></ContentKeyList>` +
+			`<DRMSystemList><DRMSystem kid="` + kid + `" systemId="94ce86fb-07ff-4f43-adb8-93d2fa968ca2">` + hls + `</DRMSystem></DRMSystemList></CPIX>`
+	}
+	media, master := base64.StdEncoding.EncodeToString([]byte("#EXT-X-KEY:A\n")), base64.StdEncoding.EncodeToString([]byte("#EXT-X-SESSION-KEY:B\n"))
+	for _, c := range []struct {
+		hls                 string
+		wantMedia, wantMain string
+	}{
+		{`<HLSSignalingData>` + media + `</HLSSignalingData>`, "#EXT-X-KEY:A\n", ""},
+		{`<HLSSignalingData playlist="media">` + media + `</HLSSignalingData><HLSSignalingData playlist="master">` + master + `</HLSSignalingData>`, "#EXT-X-KEY:A\n", "#EXT-X-SESSION-KEY:B\n"},
+		{`<HLSSignalingData playlist="multiVariant">` + master + `</HLSSignalingData>`, "", "#EXT-X-SESSION-KEY:B\n"},
+	} {
+		d, err := Read(strings.NewReader(doc(c.hls)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.hls, err)
+		}
+		if sd := d.Systems[0].SystemData; sd.HLSSignalingMedia != c.wantMedia || sd.HLSSignalingMaster != c.wantMain {
+			t.Errorf("%s: media %q master %q", c.hls, sd.HLSSignalingMedia, sd.HLSSignalingMaster)
+		}
+	}
+	for _, bad := range []string{
+		`<HLSSignalingData playlist="variant">` + media + `</HLSSignalingData>`,
+		`<HLSSignalingData>` + media + `</HLSSignalingData><HLSSignalingData playlist="media">` + media + `</HLSSignalingData>`,
+		`<HLSSignalingData playlist="master">` + master + `</HLSSignalingData><HLSSignalingData playlist="multiVariant">` + master + `</HLSSignalingData>`,
+		// ContentProtectionData that is not well-formed XML.
+		`<ContentProtectionData>` + base64.StdEncoding.EncodeToString([]byte("<cenc:pssh>AAAA</cenc:psh>")) + `</ContentProtectionData>`,
+		`<ContentProtectionData>` + base64.StdEncoding.EncodeToString([]byte("<a>")) + `</ContentProtectionData>`,
+		// A pssh box that is not one, or of another system.
+		`<PSSH>AAAA</PSSH>`,
+		`<PSSH>` + base64.StdEncoding.EncodeToString(drm.ClearKeyPSSH([]drm.KID{drm.MustParseKID(kid)})) + `</PSSH>`,
+	} {
+		_, err := Read(strings.NewReader(doc(bad)))
+		var pe *ParseError
+		if !errors.Is(err, drm.ErrMalformed) || !errors.As(err, &pe) || !strings.HasPrefix(pe.Where, "DRMSystem 1") {
+			t.Errorf("%s: %v, want a ParseError at DRMSystem 1 wrapping drm.ErrMalformed", bad, err)
+		}
+	}
 }
 
 // TestReadLimits: documents beyond MaxDocumentSize, MaxDepth,

@@ -254,7 +254,11 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	}
 	pi, hoisted := setProtection(set)
 	if pi != nil {
-		as.ContentProtection = b.protection(pi)
+		cp, err := b.protection(pi)
+		if err != nil {
+			return as, fmt.Errorf("%w (set %s)", err, set.ID)
+		}
+		as.ContentProtection = cp
 	}
 	for _, r := range set.Roles {
 		as.Roles = append(as.Roles, descriptor(schemeRole, string(r)))
@@ -474,7 +478,11 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 		}
 	}
 	if r.Protection != nil && !hoisted {
-		rx.ContentProtection = b.protection(r.Protection)
+		cp, err := b.protection(r.Protection)
+		if err != nil {
+			return rx, fmt.Errorf("%w (representation %s)", err, r.ID)
+		}
+		rx.ContentProtection = cp
 	}
 	switch {
 	case sharedTmpl:
@@ -626,7 +634,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // rotation). DASH-IF's guidelines keep default_KID and model rotation as a
 // key hierarchy whose root key it names; keys that rotate without a root
 // key (ClearKey, Widevine crypto periods) need one license per period.
-func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML {
+func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXML, error) {
 	b.ns.cenc = true
 	rotation := len(pi.KeyPeriods) > 0
 	defaultKID := pi.DefaultKID.String()
@@ -648,6 +656,18 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML
 			// descriptor (DASH-IF IOP allows it on every descriptor).
 			DefaultKID: defaultKID,
 		}
+		if s.ContentProtectionData != "" {
+			// A key server's own signalling replaces ours. Under key
+			// rotation it is left out with the rest (CPIX 2.3 clause 8.4
+			// has it ignored for rotating keys without a root key).
+			if !rotation {
+				if err := b.keyServerXML(&cp, s.ContentProtectionData); err != nil {
+					return nil, fmt.Errorf("dash: ContentProtectionData of system %s: %w", s.SystemID, err)
+				}
+			}
+			out = append(out, cp)
+			continue
+		}
 		if len(s.PSSH) > 0 && !rotation {
 			cp.PSSH = base64.StdEncoding.EncodeToString(s.PSSH)
 		}
@@ -665,7 +685,7 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) []contentProtectionXML
 		}
 		out = append(out, cp)
 	}
-	return out
+	return out, nil
 }
 
 // trickSet builds the trick mode AdaptationSet for a video set whose
@@ -725,7 +745,8 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 			rx.MaxPlayoutRate = strconv.FormatFloat(math.Round(speed*1000)/1000, 'f', -1, 64)
 		}
 		if r.Protection != nil && !hoisted {
-			rx.ContentProtection = b.protection(r.Protection)
+			// Errors were reported for the main set.
+			rx.ContentProtection, _ = b.protection(r.Protection)
 		}
 		if len(main.EssentialProperty) == 0 && len(main.SupplementalProperty) == 0 {
 			rx.EssentialProperty, rx.SupplementalProperty = colorProperties(r.Color)

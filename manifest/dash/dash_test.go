@@ -618,3 +618,62 @@ func TestClosedCaptions(t *testing.T) {
 		t.Errorf("captions on an audio set: %v, want ErrCaptions", err)
 	}
 }
+
+// TestKeyServerData: a system's ContentProtectionData (from a CPIX key
+// server) becomes the children of its ContentProtection element verbatim,
+// in place of cenc:pssh, mspr:pro and the license URL; the MPD declares the
+// prefixes it uses and stays valid. XML that would make the MPD malformed or
+// invalid is refused.
+func TestKeyServerData(t *testing.T) {
+	withData := func(data string) *manifest.Presentation {
+		p := manifesttest.Protected(8*time.Second, manifest.CENC)
+		for si := range p.Periods[0].Sets {
+			if pi := p.Periods[0].Sets[si].Protection; pi != nil {
+				pi.Systems[1].ContentProtectionData = data // PlayReady
+			}
+		}
+		return p
+	}
+	for _, data := range []string{
+		`<cenc:pssh>AAAAAHBzc2g=</cenc:pssh><mspr:pro>AAAA</mspr:pro>`,
+		`<mspr:pro xmlns:mspr="urn:microsoft:playready">AAAA</mspr:pro>`,
+		"\n  <x:laurl xmlns:x=\"urn:example:drm\" x:type=\"a\">https://lic.example/?a=1&amp;b=2</x:laurl><!-- note -->\n",
+		`<pssh xmlns="urn:mpeg:cenc:2013">AAAA</pssh>`,
+	} {
+		b := render(t, withData(data))
+		n := strings.Count(string(b), ">"+data+"</ContentProtection>")
+		if n != 4 { // video, two audio sets, trick mode set
+			t.Errorf("%q appears %d times in\n%s", data, n, b)
+		}
+		root := parse(t, b)
+		root.walk(func(e *element) {
+			if e.XMLName.Local == "ContentProtection" && e.attr("value") == "MSPR 2.0" && e.attr("default_KID") == "" {
+				t.Errorf("PlayReady element without cenc:default_KID")
+			}
+		})
+		if strings.Contains(data, "mspr:pro>") && !strings.Contains(string(b), `xmlns:mspr="urn:microsoft:playready"`) {
+			t.Errorf("%q: MPD does not declare mspr", data)
+		}
+		testutil.ValidateMPDBytes(t, "keyserver", b)
+	}
+	for _, bad := range []string{
+		`<foo:bar>1</foo:bar>`,                  // undeclared prefix
+		`<pssh>AAAA</pssh>`,                     // in the MPD's namespace
+		`<cenc:pssh>AAAA</cenc:pssh> and text`,  // text in an element-only descriptor
+		`<cenc:pssh>AAAA</cenc:pssh><mspr:pro>`, // not closed
+		`<cenc:pssh>AAAA</mspr:pro>`,            // closed by another
+		`<?xml version="1.0"?><cenc:pssh/>`,     // a declaration
+		`<x xmlns="urn:mpeg:dash:schema:mpd:2011"/>`,
+	} {
+		var buf bytes.Buffer
+		if err := dash.Render(&buf, withData(bad)); !errors.Is(err, manifest.ErrProtection) {
+			t.Errorf("%q: Render = %v, want manifest.ErrProtection", bad, err)
+		}
+	}
+	// Under key rotation the MPD names no key: the data is left out too.
+	p := manifesttest.Rotated(8*time.Second, manifest.CBCS, 2)
+	p.Periods[0].Sets[0].Protection.Systems[0].ContentProtectionData = `<cenc:pssh>AAAA</cenc:pssh>`
+	if b := render(t, p); strings.Contains(string(b), "cenc:pssh") {
+		t.Errorf("key rotation: key server data written:\n%s", b)
+	}
+}

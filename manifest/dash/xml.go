@@ -157,6 +157,9 @@ type contentProtectionXML struct {
 	// text spells it laurl; players match the capitalised form).
 	Laurl         string         `xml:"dashif:Laurl,omitempty"`
 	ClearKeyLaurl *clearKeyLaurl `xml:"clearkey:Laurl"`
+	// Data is a key server's XML (CPIX ContentProtectionData), written
+	// as it is instead of the children above.
+	Data string `xml:",innerxml"`
 }
 
 type clearKeyLaurl struct {

@@ -468,3 +468,67 @@ func TestTextOnly(t *testing.T) {
 		t.Errorf("RenderMedia of the text: %v\n%s", err, b.String())
 	}
 }
+
+// TestKeyServerTags: a system's own tag lines (CPIX HLSSignalingData) are
+// written verbatim in place of its EXT-X-KEY (media playlists) and
+// EXT-X-SESSION-KEY (multivariant playlist); with media lines only, the
+// multivariant playlist has no session key for the system. Lines that are
+// not tags are refused.
+func TestKeyServerTags(t *testing.T) {
+	const (
+		media  = "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://vendor/abc\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\r\n#EXT-X-VENDOR-HINT:1\r\n"
+		master = "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd://vendor/abc\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\""
+	)
+	lf := strings.ReplaceAll(media, "\r\n", "\n")
+	with := func(m, mv string) *manifest.Presentation {
+		p := manifesttest.Protected(8*time.Second, manifest.CBCS)
+		for si := range p.Periods[0].Sets {
+			if pi := p.Periods[0].Sets[si].Protection; pi != nil {
+				fp := pi.Systems[2].HLS // FairPlay
+				fp.Media, fp.Multivariant = m, mv
+			}
+		}
+		return p
+	}
+	for _, withMaster := range []bool{true, false} {
+		mv := ""
+		if withMaster {
+			mv = master
+		}
+		files := renderAll(t, with(media, mv))
+		for name, b := range files {
+			pl := string(b)
+			switch {
+			case name == "main.m3u8":
+				if got := strings.Count(pl, master+"\n"); withMaster && got != 1 {
+					t.Errorf("multivariant playlist has the key server's session key %d times, want once:\n%s", got, pl)
+				}
+				if strings.Contains(pl, "skd://"+manifesttest.KIDVideo.String()) {
+					t.Errorf("multivariant playlist has the default FairPlay session key:\n%s", pl)
+				}
+				if !withMaster && strings.Contains(pl, "com.apple.streamingkeydelivery") {
+					t.Errorf("media lines only: FairPlay session key written:\n%s", pl)
+				}
+			case strings.HasPrefix(name, "video") || strings.HasPrefix(name, "audio"):
+				if !strings.Contains(pl, "#EXT-X-INDEPENDENT-SEGMENTS\n") {
+					continue
+				}
+				if strings.Count(pl, lf) != 1 || strings.Contains(pl, "\r") || strings.Contains(pl, `URI="skd://`+manifesttest.KIDVideo.String()) {
+					t.Errorf("%s: key server lines not written once, verbatim:\n%s", name, pl)
+				}
+				// The EXT-X-MAP and the segments follow the keys.
+				if i, j := strings.Index(pl, lf), strings.Index(pl, "#EXT-X-MAP:"); i < 0 || j < i {
+					t.Errorf("%s: EXT-X-MAP before the key lines", name)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"#EXT-X-KEY:METHOD=SAMPLE-AES\nsegment.m4s\n", "EXT-X-KEY:METHOD=SAMPLE-AES"} {
+		for _, p := range []*manifest.Presentation{with(bad, ""), with("", bad)} {
+			err := hls.RenderAll(p, "main.m3u8", func(string) (io.WriteCloser, error) { return &closer{files: map[string][]byte{}}, nil })
+			if !errors.Is(err, hls.ErrText) {
+				t.Errorf("%q: RenderAll = %v, want hls.ErrText", bad, err)
+			}
+		}
+	}
+}

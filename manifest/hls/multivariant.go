@@ -273,20 +273,18 @@ func multivariant(p *manifest.Presentation) *writer {
 		for ri := range set.Representations {
 			pi := protectionOf(set, &set.Representations[ri])
 			for _, s := range hlsKeys(pi) {
-				kw := &writer{}
-				kw.keyAttrs(pi.Scheme, s.HLS)
-				if kw.err != nil && w.err == nil {
-					w.err = kw.err
+				lines, err := sessionKey(pi.Scheme, s.HLS)
+				if err != nil && w.err == nil {
+					w.err = err
 				}
-				if line := string(kw.b); !contains(sessionKeys, line) {
-					sessionKeys = append(sessionKeys, line)
+				if lines != "" && !contains(sessionKeys, lines) {
+					sessionKeys = append(sessionKeys, lines)
 				}
 			}
 		}
 	}
 	for _, k := range sessionKeys {
-		w.str("#EXT-X-SESSION-KEY:")
-		w.line(k)
+		w.str(k)
 	}
 
 	for _, g := range audio {

@@ -144,14 +144,53 @@ func (w *writer) keyAttrs(scheme manifest.Scheme, k *manifest.HLSKey) {
 	}
 }
 
-// keys writes one EXT-X-KEY line per system signalled in HLS.
+// keys writes one EXT-X-KEY line per system signalled in HLS, or the
+// system's own media playlist lines (HLSKey.Media).
 func (w *writer) keys(scheme manifest.Scheme, systems []manifest.DRMSystem) {
 	for i := range systems {
-		if k := systems[i].HLS; k != nil {
+		k := systems[i].HLS
+		switch {
+		case k == nil:
+		case k.Media != "":
+			w.tags(k.Media)
+		default:
 			w.str("#EXT-X-KEY:")
 			w.keyAttrs(scheme, k)
 			w.b = append(w.b, '\n')
 		}
+	}
+}
+
+// sessionKey returns the multivariant playlist lines of one system: its
+// EXT-X-SESSION-KEY, or its own lines (HLSKey.Multivariant), or none when
+// it has media playlist lines of its own only.
+func sessionKey(scheme manifest.Scheme, k *manifest.HLSKey) (string, error) {
+	w := &writer{}
+	switch {
+	case k.Multivariant != "":
+		w.tags(k.Multivariant)
+	case k.Media != "":
+	default:
+		w.str("#EXT-X-SESSION-KEY:")
+		w.keyAttrs(scheme, k)
+		w.b = append(w.b, '\n')
+	}
+	return string(w.b), w.err
+}
+
+// tags writes lines given verbatim (a key server's HLSSignalingData), one
+// per line of text, CRLF or LF, blank lines left out. Each must be a tag or
+// comment: a line without '#' would be read as a segment URI.
+func (w *writer) tags(text string) {
+	for line := range strings.Lines(text) {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			continue
+		}
+		if line[0] != '#' || strings.ContainsRune(line, '\r') {
+			w.fail("%w: key tag line %q", ErrText, line)
+		}
+		w.line(line)
 	}
 }
 
