@@ -73,8 +73,8 @@ func applyVerdict(rules []verdictRule, r *result) {
 }
 
 var columns = strings.Fields(`file kind bytes class exit secs rss_kb inspect verdict flags message warnings
-	src_streams src_dur src_frames src_errs hls_streams hls_dur hls_frames hls_errs
-	dash_streams dash_dur dash_frames dash_errs mpd src_err hls_err dash_err comment`)
+	src_streams src_vdur src_adur src_frames src_errs hls_streams hls_vdur hls_adur hls_frames hls_errs
+	dash_streams dash_vdur dash_adur dash_frames dash_errs mpd src_err hls_err dash_err comment`)
 
 func tsvField(s string) string {
 	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
@@ -95,7 +95,7 @@ func writeResults(p string, rs []*result) error {
 			strconv.FormatFloat(r.Secs, 'f', 2, 64), strconv.FormatInt(r.RSSKB, 10), r.Inspect, r.Verdict,
 			strings.Join(r.Flags, ","), r.Message, r.Warnings}
 		for _, pr := range []probe{r.Src, r.HLS, r.DASH} {
-			f = append(f, pr.Streams, fmtDur(pr.Dur), strconv.Itoa(pr.Frames), strconv.Itoa(pr.Errs))
+			f = append(f, pr.Streams, fmtDur(pr.VDur), fmtDur(pr.ADur), strconv.Itoa(pr.Frames), strconv.Itoa(pr.Errs))
 		}
 		f = append(f, r.MPD, r.Src.FirstErr, r.HLS.FirstErr, r.DASH.FirstErr, r.Comment)
 		for i := range f {
@@ -120,7 +120,7 @@ func readResults(p string) ([]*result, error) {
 		if len(f) != len(columns) {
 			return nil, fmt.Errorf("%s:%d: %d fields, want %d", p, i+1, len(f), len(columns))
 		}
-		r := &result{File: f[0], Kind: f[1], Class: f[3], Inspect: f[7], Verdict: f[8], Message: f[10], Warnings: f[11], MPD: f[24], Comment: f[28]}
+		r := &result{File: f[0], Kind: f[1], Class: f[3], Inspect: f[7], Verdict: f[8], Message: f[10], Warnings: f[11], MPD: f[27], Comment: f[31]}
 		r.Bytes, _ = strconv.ParseInt(f[2], 10, 64)
 		r.Exit, _ = strconv.Atoi(f[4])
 		r.Secs, _ = strconv.ParseFloat(f[5], 64)
@@ -130,13 +130,17 @@ func readResults(p string) ([]*result, error) {
 		}
 		for j, pr := range []*probe{&r.Src, &r.HLS, &r.DASH} {
 			*pr = noProbe()
-			pr.Streams = f[12+4*j]
-			if d, err := strconv.ParseFloat(f[13+4*j], 64); err == nil {
-				pr.Dur = d
+			g := f[12+5*j:]
+			pr.Streams = g[0]
+			if d, err := strconv.ParseFloat(g[1], 64); err == nil {
+				pr.VDur = d
 			}
-			pr.Frames, _ = strconv.Atoi(f[14+4*j])
-			pr.Errs, _ = strconv.Atoi(f[15+4*j])
-			pr.FirstErr = f[25+j]
+			if d, err := strconv.ParseFloat(g[2], 64); err == nil {
+				pr.ADur = d
+			}
+			pr.Frames, _ = strconv.Atoi(g[3])
+			pr.Errs, _ = strconv.Atoi(g[4])
+			pr.FirstErr = f[28+j]
 		}
 		rs = append(rs, r)
 	}

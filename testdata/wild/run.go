@@ -42,7 +42,8 @@ type result struct {
 // probe is what ffprobe and an ffmpeg decode say about one file or manifest.
 type probe struct {
 	Streams  string  // e.g. "v:h264 a:aac"
-	Dur      float64 // span of the audio and video packets' presentation times (else the container's duration), NaN when unknown
+	VDur     float64 // time decoded of the video (ffmpeg's out_time), NaN when none
+	ADur     float64 // time decoded of the audio, NaN when none
 	Frames   int     // video frames decoded (first video stream), -1 when not decoded
 	Errs     int     // error lines while decoding
 	FirstErr string
@@ -310,7 +311,7 @@ func runOne(cfg runConfig, i int, e listEntry) *result {
 		name string
 		p    probe
 	}{{"source", r.Src}, {"HLS", r.HLS}, {"DASH", r.DASH}} {
-		fmt.Fprintf(&log, "%-6s open=%v streams=[%s] span=%.3fs video-frames=%d error-lines=%d\n", o.name, o.p.Open, o.p.Streams, o.p.Dur, o.p.Frames, o.p.Errs)
+		fmt.Fprintf(&log, "%-6s open=%v streams=[%s] video=%.3fs audio=%.3fs video-frames=%d error-lines=%d\n", o.name, o.p.Open, o.p.Streams, o.p.VDur, o.p.ADur, o.p.Frames, o.p.Errs)
 		if o.name != "source" {
 			r.Flags = append(r.Flags, compare(o.name, r.Src, o.p)...)
 		}
@@ -328,18 +329,16 @@ func compare(name string, src, out probe) []string {
 	if out.Errs > src.Errs+2 && out.Errs > 2*src.Errs {
 		flags = append(flags, fmt.Sprintf("%s-CORRUPT(%d>%d errors)", name, out.Errs, src.Errs))
 	}
-	decoded := src.Frames >= 0 && out.Frames >= 0 // container durations of text-only files differ by demuxer
-	if decoded && !math.IsNaN(src.Dur) && !math.IsNaN(out.Dur) && math.Abs(src.Dur-out.Dur) > 0.5 {
-		flags = append(flags, fmt.Sprintf("%s-DURATION(%.2f vs %.2f)", name, out.Dur, src.Dur))
+	for _, d := range []struct {
+		kind     string
+		src, out float64
+	}{{"VIDEO", src.VDur, out.VDur}, {"AUDIO", src.ADur, out.ADur}} {
+		if !math.IsNaN(d.src) && !math.IsNaN(d.out) && math.Abs(d.src-d.out) > 0.5 {
+			flags = append(flags, fmt.Sprintf("%s-%s-DURATION(%.2f vs %.2f)", name, d.kind, d.out, d.src))
+		}
 	}
-	if src.Frames > 0 && out.Frames >= 0 {
-		d := out.Frames - src.Frames
-		if d < 0 {
-			d = -d
-		}
-		if d > 1 && float64(d) > 0.01*float64(src.Frames) {
-			flags = append(flags, fmt.Sprintf("%s-FRAMES(%d vs %d)", name, out.Frames, src.Frames))
-		}
+	if src.Frames > 0 && out.Frames >= 0 && (out.Frames-src.Frames > 1 || src.Frames-out.Frames > 1) {
+		flags = append(flags, fmt.Sprintf("%s-FRAMES(%d vs %d)", name, out.Frames, src.Frames))
 	}
 	for _, k := range []string{"v:", "a:"} {
 		if strings.Contains(src.Streams, k) && !strings.Contains(out.Streams, k) {
@@ -349,21 +348,21 @@ func compare(name string, src, out probe) []string {
 	return flags
 }
 
-func noProbe() probe { return probe{Dur: math.NaN(), Frames: -1} }
+func noProbe() probe { return probe{VDur: math.NaN(), ADur: math.NaN(), Frames: -1} }
 
+// probeFile lists a file's streams with ffprobe, then decodes its video and
+// its audio with ffmpeg, each on its own: FFmpeg's DASH demuxer stops at the
+// end of the shortest stream when it reads them together.
 func probeFile(cfg runConfig, p string, log *bytes.Buffer) probe {
 	pr := noProbe()
 	ctx, cancel := context.WithTimeout(cfg.ctx, cfg.ffTimeout)
-	out, perr, err := runCmd(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name", "-of", "json", p)
+	out, perr, err := runCmd(ctx, "ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", p)
 	cancel()
 	var raw struct {
 		Streams []struct {
 			CodecType string `json:"codec_type"`
 			CodecName string `json:"codec_name"`
 		} `json:"streams"`
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
 	}
 	if err != nil || json.Unmarshal(out, &raw) != nil {
 		fmt.Fprintf(log, "\n$ ffprobe %s\n%s", path.Base(p), perr)
@@ -371,79 +370,50 @@ func probeFile(cfg runConfig, p string, log *bytes.Buffer) probe {
 	}
 	pr.Open = true
 	var st []string
-	av := false
+	has := map[string]bool{}
 	for _, s := range raw.Streams {
 		st = append(st, s.CodecType[:min(1, len(s.CodecType))]+":"+s.CodecName)
-		av = av || s.CodecType == "video" || s.CodecType == "audio"
+		has[s.CodecType] = true
 	}
 	pr.Streams = strings.Join(st, " ")
-	if d, err := strconv.ParseFloat(raw.Format.Duration, 64); err == nil {
-		pr.Dur = d
-	}
-	if !av {
-		return pr
-	}
-	if d, ok := packetSpan(cfg, p, raw.Streams); ok {
-		pr.Dur = d
-	}
-	ctx, cancel = context.WithTimeout(cfg.ctx, cfg.ffTimeout)
-	prog, ferr, _ := runCmd(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-i", p,
-		"-map", "0:v?", "-map", "0:a?", "-f", "null", "-", "-progress", "pipe:1")
-	cancel()
-	sc := bufio.NewScanner(bytes.NewReader(prog))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
-			pr.Frames, _ = strconv.Atoi(strings.TrimSpace(v))
+	var errLines []string
+	for _, kind := range []string{"video", "audio"} {
+		if !has[kind] {
+			continue
 		}
-
+		ctx, cancel = context.WithTimeout(cfg.ctx, cfg.ffTimeout)
+		prog, ferr, _ := runCmd(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-i", p,
+			"-map", "0:"+kind[:1], "-f", "null", "-", "-progress", "pipe:1")
+		cancel()
+		end := math.NaN()
+		sc := bufio.NewScanner(bytes.NewReader(prog))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok && kind == "video" {
+				pr.Frames, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "out_time_us="); ok {
+				if us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && us > 0 {
+					end = float64(us) / 1e6
+				}
+			}
+		}
+		if kind == "video" {
+			pr.VDur = end
+		} else {
+			pr.ADur = end
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(ferr)), "\n") {
+			if l != "" {
+				errLines = append(errLines, kind+": "+l)
+			}
+		}
 	}
-	lines := strings.Split(strings.TrimSpace(string(ferr)), "\n")
-	if len(lines) == 1 && lines[0] == "" {
-		lines = nil
-	}
-	pr.Errs = len(lines)
-	if len(lines) > 0 {
-		pr.FirstErr = lines[0]
-		fmt.Fprintf(log, "\n$ ffmpeg -v error -i %s -f null -   (%d error lines, first 20)\n%s\n", path.Base(p), len(lines), strings.Join(lines[:min(20, len(lines))], "\n"))
+	pr.Errs = len(errLines)
+	if len(errLines) > 0 {
+		pr.FirstErr = errLines[0]
+		fmt.Fprintf(log, "\n$ ffmpeg -v error -i %s -map 0:v|0:a -f null -   (%d error lines, first 20)\n%s\n", path.Base(p), len(errLines), strings.Join(errLines[:min(20, len(errLines))], "\n"))
 	}
 	return pr
-}
-
-// packetSpan returns the span from the earliest presentation time of an
-// audio or video packet to the latest end of one, as the demuxer reads
-// them (container durations are unreliable in FFmpeg's DASH demuxer).
-func packetSpan(cfg runConfig, p string, streams []struct {
-	CodecType string `json:"codec_type"`
-	CodecName string `json:"codec_name"`
-}) (float64, bool) {
-	ctx, cancel := context.WithTimeout(cfg.ctx, cfg.ffTimeout)
-	out, _, err := runCmd(ctx, "ffprobe", "-v", "error", "-show_entries", "packet=stream_index,pts_time,duration_time", "-of", "csv=p=0", p)
-	cancel()
-	if err != nil {
-		return 0, false
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ",")
-		if len(f) < 3 {
-			continue
-		}
-		idx, err1 := strconv.Atoi(f[0])
-		pts, err2 := strconv.ParseFloat(f[1], 64)
-		dur, _ := strconv.ParseFloat(f[2], 64)
-		if err1 != nil || err2 != nil || idx < 0 || idx >= len(streams) {
-			continue
-		}
-		if t := streams[idx].CodecType; t != "video" && t != "audio" {
-			continue
-		}
-		lo, hi = min(lo, pts), max(hi, pts+dur)
-	}
-	if hi < lo {
-		return 0, false
-	}
-	return hi - lo, true
 }
 
 // runCmd runs a command in its own process group, which is killed when ctx
