@@ -185,7 +185,7 @@ func reflag(r *result) {
 	}
 	var kept []string
 	for _, f := range r.Flags {
-		if !regexp.MustCompile(`^(HLS|DASH)-(CORRUPT|DURATION|FRAMES|LOST)`).MatchString(f) {
+		if !regexp.MustCompile(`^(HLS|DASH)-(CORRUPT|VIDEO-DURATION|AUDIO-DURATION|FRAMES|LOST)`).MatchString(f) {
 			kept = append(kept, f)
 		}
 	}
@@ -193,7 +193,7 @@ func reflag(r *result) {
 		name string
 		p    *probe
 	}{{"HLS", &r.HLS}, {"DASH", &r.DASH}} {
-		if slices.Contains(kept, o.name+"-UNREADABLE") {
+		if slices.Contains(kept, o.name+"-UNREADABLE") || slices.Contains(kept, o.name+"-DECODE-TIMEOUT") {
 			continue
 		}
 		o.p.Open = true
@@ -219,8 +219,9 @@ func category(r *result) string {
 		if len(out) == 0 {
 			return "clean"
 		}
+		textOnly := slices.Contains(out, "HLS-NO-STREAM-INF") // FFmpeg cannot open such a playlist: that is the finding
 		for _, f := range out {
-			if strings.Contains(f, "CORRUPT") || strings.Contains(f, "UNREADABLE") || strings.Contains(f, "LOST-") {
+			if strings.Contains(f, "CORRUPT") || strings.Contains(f, "LOST-") || (strings.Contains(f, "UNREADABLE") && !textOnly) {
 				return "corrupt"
 			}
 		}
@@ -273,8 +274,8 @@ func writeSummary(p string, rs []*result) error {
 		fmt.Fprintf(&b, "Revision: `%s`\n\n", strings.TrimSpace(string(rev)))
 	}
 	fmt.Fprintf(&b, "%d inputs. clean: packaged (exit 0) and the HLS and DASH outputs decode with no more errors than the source, "+
-		"same duration (±0.5 s) and video frame count (±1%%), valid MPD; flagged: packaged, but a duration, frame count, MPD or "+
-		"playlist check failed; corrupt: packaged, but an output decodes with many more errors than the source, cannot be opened, "+
+		"same video and audio span (±0.5 s) and video frame count (±1 frame), valid MPD; flagged: packaged, but a duration, frame count, MPD or "+
+		"playlist check failed (text-only inputs whose multivariant playlist has no variant are counted here); corrupt: packaged, but an output decodes with many more errors than the source, cannot be opened, "+
 		"or lost the source's video or audio; refused-*: non-zero exit, its message judged by verdicts.tsv.\n\n", len(rs))
 	b.WriteString("| outcome | files |\n|---|---:|\n")
 	for _, c := range cats {
@@ -348,7 +349,7 @@ func writeSummary(p string, rs []*result) error {
 		if r.Class != "REFUSED" {
 			continue
 		}
-		k := r.Verdict + "\x00" + normalize(r.Message, r.File)
+		k := r.Verdict + "\x00" + r.Comment + "\x00" + normalize(r.Message, r.File)
 		g := groups[k]
 		if g == nil {
 			g = &group{msg: normalize(r.Message, r.File), verdict: r.Verdict, comment: r.Comment}

@@ -42,12 +42,13 @@ type result struct {
 // probe is what ffprobe and an ffmpeg decode say about one file or manifest.
 type probe struct {
 	Streams  string  // e.g. "v:h264 a:aac"
-	VDur     float64 // time decoded of the video (ffmpeg's out_time), NaN when none
-	ADur     float64 // time decoded of the audio, NaN when none
+	VDur     float64 // span of the video packets' presentation (ffprobe), NaN when none
+	ADur     float64 // span of the audio packets' presentation, NaN when none
 	Frames   int     // video frames decoded (first video stream), -1 when not decoded
 	Errs     int     // error lines while decoding
 	FirstErr string
 	Open     bool
+	TimedOut bool // a decode ran out of time: its figures are partial
 }
 
 type runConfig struct {
@@ -326,6 +327,9 @@ func compare(name string, src, out probe) []string {
 	if !out.Open {
 		return []string{name + "-UNREADABLE"}
 	}
+	if src.TimedOut || out.TimedOut {
+		return []string{name + "-DECODE-TIMEOUT"}
+	}
 	if out.Errs > src.Errs+2 && out.Errs > 2*src.Errs {
 		flags = append(flags, fmt.Sprintf("%s-CORRUPT(%d>%d errors)", name, out.Errs, src.Errs))
 	}
@@ -384,6 +388,9 @@ func probeFile(cfg runConfig, p string, log *bytes.Buffer) probe {
 		ctx, cancel = context.WithTimeout(cfg.ctx, cfg.ffTimeout)
 		prog, ferr, _ := runCmd(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-i", p,
 			"-map", "0:"+kind[:1], "-f", "null", "-", "-progress", "pipe:1")
+		if ctx.Err() != nil {
+			pr.TimedOut = true
+		}
 		cancel()
 		end := math.NaN()
 		sc := bufio.NewScanner(bytes.NewReader(prog))
@@ -396,6 +403,9 @@ func probeFile(cfg runConfig, p string, log *bytes.Buffer) probe {
 					end = float64(us) / 1e6
 				}
 			}
+		}
+		if span, ok := packetSpan(cfg, p, kind[:1]); ok {
+			end = span
 		}
 		if kind == "video" {
 			pr.VDur = end
@@ -414,6 +424,34 @@ func probeFile(cfg runConfig, p string, log *bytes.Buffer) probe {
 		fmt.Fprintf(log, "\n$ ffmpeg -v error -i %s -map 0:v|0:a -f null -   (%d error lines, first 20)\n%s\n", path.Base(p), len(errLines), strings.Join(errLines[:min(20, len(errLines))], "\n"))
 	}
 	return pr
+}
+
+// packetSpan returns the span of one kind of stream ("v" or "a") from the
+// earliest presentation time of a packet to the latest end of one, as the
+// demuxer reads them: ffmpeg's out_time counts from a start that demuxers
+// choose differently (MPEG-TS: the stream's own start, MP4: the file's).
+func packetSpan(cfg runConfig, p, kind string) (float64, bool) {
+	ctx, cancel := context.WithTimeout(cfg.ctx, cfg.ffTimeout)
+	out, _, err := runCmd(ctx, "ffprobe", "-v", "error", "-select_streams", kind,
+		"-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", p)
+	cancel()
+	if err != nil {
+		return 0, false
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 2 {
+			continue
+		}
+		pts, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		dur, _ := strconv.ParseFloat(f[1], 64)
+		lo, hi = min(lo, pts), max(hi, pts+dur)
+	}
+	return hi - lo, hi >= lo
 }
 
 // runCmd runs a command in its own process group, which is killed when ctx
