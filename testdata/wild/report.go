@@ -177,6 +177,48 @@ func reportCmd(args []string) error {
 	return writeSummary(filepath.Join(*out, "summary.md"), rs)
 }
 
+// note says what a flagged file turned out to be after looking at it.
+type note struct {
+	re   *regexp.Regexp
+	text string
+}
+
+// loadNotes reads notes.tsv beside this program: regexp TAB note per line.
+func loadNotes() ([]note, error) {
+	_, self, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(self), "notes.tsv"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var ns []note
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		re, text, ok := strings.Cut(line, "\t")
+		if !ok {
+			return nil, fmt.Errorf("notes.tsv:%d: want regexp TAB note", i+1)
+		}
+		rx, err := regexp.Compile(re)
+		if err != nil {
+			return nil, fmt.Errorf("notes.tsv:%d: %w", i+1, err)
+		}
+		ns = append(ns, note{rx, text})
+	}
+	return ns, nil
+}
+
+func noteFor(ns []note, file string) string {
+	for _, n := range ns {
+		if n.re.MatchString(file) {
+			return n.text
+		}
+	}
+	return ""
+}
+
 // reflag recomputes the flags that compare derives from the stored probe
 // figures, so a change of thresholds needs no new run.
 func reflag(r *result) {
@@ -221,7 +263,9 @@ func category(r *result) string {
 		}
 		textOnly := slices.Contains(out, "HLS-NO-STREAM-INF") // FFmpeg cannot open such a playlist: that is the finding
 		for _, f := range out {
-			if strings.Contains(f, "CORRUPT") || strings.Contains(f, "LOST-") || (strings.Contains(f, "UNREADABLE") && !textOnly) {
+			// A stream dropped with a warning naming it is a partial result the user was told about.
+			warned := strings.Contains(f, "LOST-") && (strings.Contains(r.Warnings, "ignoring elementary stream") || strings.Contains(r.Warnings, "no usable samples"))
+			if strings.Contains(f, "CORRUPT") || (strings.Contains(f, "LOST-") && !warned) || (strings.Contains(f, "UNREADABLE") && !textOnly) {
 				return "corrupt"
 			}
 		}
@@ -276,7 +320,7 @@ func writeSummary(p string, rs []*result) error {
 	fmt.Fprintf(&b, "%d inputs. clean: packaged (exit 0) and the HLS and DASH outputs decode with no more errors than the source, "+
 		"same video and audio span (±0.5 s) and video frame count (±1 frame), valid MPD; flagged: packaged, but a duration, frame count, MPD or "+
 		"playlist check failed (text-only inputs whose multivariant playlist has no variant are counted here); corrupt: packaged, but an output decodes with many more errors than the source, cannot be opened, "+
-		"or lost the source's video or audio; refused-*: non-zero exit, its message judged by verdicts.tsv.\n\n", len(rs))
+		"or lost the source's video or audio without a warning naming the stream; refused-*: non-zero exit, its message judged by verdicts.tsv.\n\n", len(rs))
 	b.WriteString("| outcome | files |\n|---|---:|\n")
 	for _, c := range cats {
 		fmt.Fprintf(&b, "| %s | %d |\n", c, count[c])
@@ -320,10 +364,14 @@ func writeSummary(p string, rs []*result) error {
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 	}
 
-	b.WriteString("\n## Packaged, with output problems\n\n| file | flags | first output error (HLS / DASH) | warnings |\n|---|---|---|---|\n")
+	notes, err := loadNotes()
+	if err != nil {
+		return err
+	}
+	b.WriteString("\n## Packaged, with output problems\n\n| outcome | file | flags | first output error (HLS / DASH) | warnings | after looking (notes.tsv) |\n|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		if c := category(r); c == "corrupt" || c == "flagged" {
-			fmt.Fprintf(&b, "| %s | %s | %s / %s | %s |\n", mdCell(r.File), mdCell(strings.Join(r.Flags, " ")), mdCell(r.HLS.FirstErr), mdCell(r.DASH.FirstErr), mdCell(r.Warnings))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s / %s | %s | %s |\n", c, mdCell(r.File), mdCell(strings.Join(r.Flags, " ")), mdCell(r.HLS.FirstErr), mdCell(r.DASH.FirstErr), mdCell(r.Warnings), mdCell(noteFor(notes, r.File)))
 		}
 	}
 
