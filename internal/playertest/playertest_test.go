@@ -576,7 +576,7 @@ func TestCheckLive(t *testing.T) {
 	}
 	for name, mod := range map[string]func(r *Result){
 		"not live":     func(r *Result) { r.IsLive = false },
-		"too slow":     func(r *Result) { r.MediaPlayed = 7.5 },
+		"too slow":     func(r *Result) { r.MediaPlayed = 4.5 },
 		"too fast":     func(r *Result) { r.MediaPlayed = 12.5 },
 		"stall":        func(r *Result) { r.Stalls = 1 },
 		"short":        func(r *Result) { r.WallPlayed, r.MediaPlayed = 5, 5 },
