@@ -69,6 +69,15 @@ func checkIV(s Scheme, iv IV) error {
 	return nil
 }
 
+// ivSource says where a track's IV comes from.
+type ivSource int
+
+const (
+	ivConfig ivSource = iota // Config.IV
+	ivKey                    // the first key's own IV (CPIX explicitIV)
+	ivRandom                 // random, per track
+)
+
 // codec families with their subsample strategy.
 type codecFamily int
 
@@ -95,7 +104,8 @@ type TrackProtector struct {
 	trex     *mp4.TrexBox
 	ranges   rangeFunc
 	iv       []byte // cbcs: constant IV; cenc: IV of the track's first sample
-	ivSize   int    // cenc per-sample IV size
+	ivFrom   ivSource
+	ivSize   int // cenc per-sample IV size
 	crypt    int
 	skip     int
 	log      *slog.Logger
@@ -192,9 +202,10 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 	}
 	tp.def = def
 	iv := cfg.IV
+	tp.ivFrom = ivConfig
 	if len(iv) == 0 && len(def.IV) > 0 {
 		if err := checkIV(cfg.Scheme, def.IV); err == nil {
-			iv = def.IV
+			iv, tp.ivFrom = def.IV, ivKey
 		}
 	}
 	if len(iv) == 0 {
@@ -205,6 +216,7 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 		if iv, err = NewIV(n); err != nil {
 			return nil, err
 		}
+		tp.ivFrom = ivRandom
 	}
 	tp.iv = append([]byte(nil), iv...)
 	if cfg.Scheme == SchemeCENC {
