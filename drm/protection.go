@@ -39,6 +39,8 @@ type KeyPeriod struct {
 // last three fields are a key server's own signalling (CPIX), which
 // manifest writers use verbatim in place of theirs.
 type SystemSignaling struct {
+	// System is the DRM system; empty for the key of SchemeAES128, which
+	// no DRM system serves.
 	System System
 	// PSSH is the complete pssh box of the key for the system, as the init
 	// segment carries it: a key server's, or one this package built. Nil
@@ -67,7 +69,15 @@ func (p *Protection) Validate() error {
 	bad := func(format string, args ...any) error {
 		return &ProtectionError{Detail: fmt.Sprintf(format, args...)}
 	}
-	if p.Scheme != SchemeCENC && p.Scheme != SchemeCBCS {
+	switch p.Scheme {
+	case SchemeCENC, SchemeCBCS:
+	case SchemeAES128:
+		// A key URI, no KID and no DRM system.
+		if len(p.Systems) != 1 || p.Systems[0].System != "" || p.Systems[0].KeyURI == "" || len(p.KeyPeriods) > 0 {
+			return bad("AES-128 needs one key URI of no DRM system and no key periods")
+		}
+		return nil
+	default:
 		return bad("scheme %q", p.Scheme)
 	}
 	if p.DefaultKID.IsZero() {

@@ -125,6 +125,11 @@ type TrackProtector struct {
 // unknown kind) get a protector that leaves everything clear: Enabled
 // reports false and ProtectInit/ProtectFragment do nothing.
 func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (*TrackProtector, error) {
+	return newTrackProtector(ctx, cfg, init, "")
+}
+
+// newTrackProtector is NewTrackProtector for the track named name.
+func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, name string) (*TrackProtector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -194,7 +199,7 @@ func NewTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment) (
 		return tp, nil
 	}
 	tp.enabled = true
-	tp.req = KeyRequest{Kind: tp.kind, Class: cfg.Thresholds.Classify(tp.kind, width, height),
+	tp.req = KeyRequest{Kind: tp.kind, Class: cfg.Thresholds.Classify(tp.kind, width, height), Track: name,
 		Width: width, Height: height, Channels: channels}
 	def, err := tp.key(ctx, 0)
 	if err != nil {

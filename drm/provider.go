@@ -16,6 +16,13 @@ const (
 	// SchemeCBCS is AES-128 CBC with a constant IV; video uses the 1:9
 	// pattern on subsamples, audio whole blocks of the full sample.
 	SchemeCBCS Scheme = "cbcs"
+	// SchemeAES128 is not Common Encryption but HLS whole-segment
+	// encryption of MPEG-TS segments (RFC 8216 5.2, METHOD=AES-128:
+	// AES-128-CBC with PKCS7 padding, the IV the media sequence number). It
+	// appears only in a Protection for HLS, with no KID and one
+	// SystemSignaling of no DRM system whose KeyURI is the key's URI;
+	// TrackProtector does not use it.
+	SchemeAES128 Scheme = "aes-128"
 )
 
 // ParseScheme accepts "cenc" or "cbcs" (case-insensitive).
@@ -111,6 +118,9 @@ type KeyRequest struct {
 	Width, Height, Channels, Bitrate int
 	// Period is the crypto period index (0 without key rotation).
 	Period int
+	// Track names the track, for providers that choose keys per track
+	// (TrackOptions.Name; empty from NewTrackProtector).
+	Track string
 }
 
 // KeyProvider supplies content keys. Implementations must be safe for

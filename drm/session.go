@@ -61,7 +61,7 @@ type TrackOptions struct {
 // fetched and checked against IV reuse. Both are nil for a track that
 // stays clear (text).
 func (s *Session) Track(ctx context.Context, init *mp4.InitSegment, o TrackOptions) (*TrackProtector, *Protection, error) {
-	tp, err := NewTrackProtector(ctx, s.cfg, init)
+	tp, err := newTrackProtector(ctx, s.cfg, init, o.Name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
 )
@@ -115,18 +116,12 @@ func TestExpandTemplate(t *testing.T) {
 	}
 }
 
-func TestUUIDString(t *testing.T) {
-	if got, want := manifest.WidevineSystemID.String(), "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"; got != want {
-		t.Errorf("UUID.String = %q, want %q", got, want)
-	}
-}
-
 func TestFixturesValid(t *testing.T) {
 	for name, p := range map[string]*manifest.Presentation{
 		"ladder":     manifesttest.Ladder(8 * time.Second),
 		"singlefile": manifesttest.SingleFile(8 * time.Second),
-		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
-		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
+		"cenc":       manifesttest.Protected(8*time.Second, drm.SchemeCENC),
+		"cbcs":       manifesttest.Protected(8*time.Second, drm.SchemeCBCS),
 		"subsecond":  manifesttest.SubSecond(),
 		"big":        manifesttest.Big(10*time.Minute, 3, 2),
 	} {
@@ -192,16 +187,16 @@ func TestValidateRules(t *testing.T) {
 		}, manifest.ErrNoURI, "video-720p", 0},
 		{"I-frame without range", func(p *manifest.Presentation) { video(p, 0).IFrames[1].Range = manifest.ByteRange{} }, manifest.ErrIFrame, "video-720p", 1},
 		{"protection without KID", func(p *manifest.Presentation) {
-			p.Periods[0].Sets[0].Representations[0].Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS}
+			p.Periods[0].Sets[0].Representations[0].Protection = &drm.Protection{Scheme: drm.SchemeCBCS}
 		}, manifest.ErrProtection, "video-720p", -1},
 		{"key period at the first segment", func(p *manifest.Presentation) {
-			video(p, 0).Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo,
-				KeyPeriods: []manifest.KeyPeriod{{FirstSegment: 0, KID: manifesttest.KIDAudio}}}
+			video(p, 0).Protection = &drm.Protection{Scheme: drm.SchemeCBCS, DefaultKID: manifesttest.KIDVideo,
+				KeyPeriods: []drm.KeyPeriod{{FirstSegment: 0, KID: manifesttest.KIDAudio}}}
 		}, manifest.ErrProtection, "video-720p", -1},
 		{"key period past the segments", func(p *manifest.Presentation) {
 			r := video(p, 0)
-			r.Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo,
-				KeyPeriods: []manifest.KeyPeriod{{FirstSegment: len(r.Segments), KID: manifesttest.KIDAudio}}}
+			r.Protection = &drm.Protection{Scheme: drm.SchemeCBCS, DefaultKID: manifesttest.KIDVideo,
+				KeyPeriods: []drm.KeyPeriod{{FirstSegment: len(r.Segments), KID: manifesttest.KIDAudio}}}
 		}, manifest.ErrProtection, "video-720p", -1},
 	}
 	for _, c := range cases {

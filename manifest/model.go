@@ -1,9 +1,10 @@
 package manifest
 
 import (
-	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/cmafkit/cmafkit/drm"
 )
 
 // PresentationType tells whether a presentation is complete (VOD) or still
@@ -192,8 +193,10 @@ type SwitchingSet struct {
 	ClosedCaptions []ClosedCaption
 
 	// Protection describes the encryption of every representation in the
-	// set, unless a representation has its own. Nil means clear.
-	Protection *ProtectionInfo
+	// set, unless a representation has its own. Nil means clear. The
+	// renderers turn it into DASH ContentProtection elements and HLS key
+	// tags; see package drm.
+	Protection *drm.Protection
 
 	Representations []Representation
 }
@@ -418,7 +421,7 @@ type Representation struct {
 
 	// Protection overrides the set's protection for this representation
 	// (for instance a separate key for HD renditions).
-	Protection *ProtectionInfo
+	Protection *drm.Protection
 }
 
 // End returns the end time in ticks of the last segment, or 0.
@@ -436,127 +439,4 @@ func (r *Representation) Span() time.Duration {
 		return 0
 	}
 	return TicksToDuration(r.End()-r.Segments[0].Start, r.Timescale)
-}
-
-// Scheme is a Common Encryption protection scheme (ISO/IEC 23001-7).
-type Scheme string
-
-// Protection schemes.
-const (
-	CENC Scheme = "cenc" // AES-CTR, full-sample or subsample
-	CBCS Scheme = "cbcs" // AES-CBC with pattern, as FairPlay requires
-	// AES128 is HLS whole-segment encryption (RFC 8216 5.2, METHOD=AES-128:
-	// AES-128-CBC with PKCS7 padding, the IV the media sequence number) of
-	// MPEG-TS segments. It has no KID and no DRM system: the one HLSKey of
-	// Systems gives the key URI. HLS only.
-	AES128 Scheme = "aes-128"
-)
-
-// UUID is a 16-byte identifier: a DRM system ID or a key ID.
-type UUID [16]byte
-
-// String formats u as 8-4-4-4-12 lowercase hex, as DASH cenc:default_KID
-// and urn:uuid: scheme URIs write it.
-func (u UUID) String() string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
-}
-
-// IsZero reports whether u is all zeros.
-func (u UUID) IsZero() bool { return u == UUID{} }
-
-// Well-known DRM system IDs.
-var (
-	WidevineSystemID  = UUID{0xed, 0xef, 0x8b, 0xa9, 0x79, 0xd6, 0x4a, 0xce, 0xa3, 0xc8, 0x27, 0xdc, 0xd5, 0x1d, 0x21, 0xed}
-	PlayReadySystemID = UUID{0x9a, 0x04, 0xf0, 0x79, 0x98, 0x40, 0x42, 0x86, 0xab, 0x92, 0xe6, 0x5b, 0xe0, 0x88, 0x5f, 0x95}
-	FairPlaySystemID  = UUID{0x94, 0xce, 0x86, 0xfb, 0x07, 0xff, 0x4f, 0x43, 0xad, 0xb8, 0x93, 0xd2, 0xfa, 0x96, 0x8c, 0xa2}
-	// ClearKeySystemID is the DASH-IF ClearKey content protection UUID.
-	ClearKeySystemID = UUID{0xe2, 0x71, 0x9d, 0x58, 0xa9, 0x85, 0xb3, 0xc9, 0x78, 0x1a, 0xb0, 0x30, 0xaf, 0x78, 0xd3, 0x0e}
-	// CommonPSSHSystemID is the W3C common PSSH system ID (used in ClearKey
-	// pssh boxes).
-	CommonPSSHSystemID = UUID{0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b}
-)
-
-// ProtectionInfo is the encryption of a set or representation, filled by the
-// drm package. The renderers only translate it.
-type ProtectionInfo struct {
-	Scheme Scheme
-	// DefaultKID is the tenc default_KID, written as cenc:default_KID.
-	DefaultKID UUID
-	// Systems is the signalling of the key that encrypts the first segment
-	// (the only key without key rotation).
-	Systems []DRMSystem
-	// KeyPeriods lists the key changes of key rotation, in segment order:
-	// from KeyPeriods[i].FirstSegment on, segments use KeyPeriods[i].KID
-	// (carried in their seig sample groups and moof pssh boxes). HLS writes
-	// the period's EXT-X-KEY tags before its first segment (RFC 8216bis
-	// 4.4.4.4: a key applies until the next EXT-X-KEY of the same
-	// KEYFORMAT). DASH writes nothing per period (DASH-IF: updates travel in
-	// moof/pssh boxes, never in the MPD), and with key periods its
-	// descriptors name no key at all, so that players follow the in-band
-	// pssh boxes (see package dash).
-	KeyPeriods []KeyPeriod
-}
-
-// KeyPeriod is one crypto period of key rotation after the first.
-type KeyPeriod struct {
-	// FirstSegment is the index in Representation.Segments of the first
-	// segment encrypted with KID; it must be greater than the previous
-	// period's (and than 0).
-	FirstSegment int
-	KID          UUID
-	// Systems holds the period's signalling; only its HLS keys are written.
-	Systems []DRMSystem
-}
-
-// DRMSystem is what one DRM system needs signalled.
-type DRMSystem struct {
-	SystemID UUID
-	// Name is the DASH ContentProtection@value ("Widevine", "MSPR 2.0",
-	// "ClearKey1.0", ...).
-	Name string
-	// PSSH is a complete 'pssh' box, written base64 in DASH cenc:pssh.
-	PSSH []byte
-	// PlayReadyObject is a PlayReady Object, written base64 in mspr:pro.
-	PlayReadyObject []byte
-	// LicenseURL is written as dashif:laurl (and clearkey:Laurl for
-	// ClearKey).
-	LicenseURL string
-	// ContentProtectionData is XML a key server supplied for the system's
-	// DASH ContentProtection element (CPIX ContentProtectionData). When
-	// set, it is written verbatim as the element's children instead of
-	// cenc:pssh, mspr:pro and the license URL. Its elements must be in a
-	// namespace other than the MPD's, declared in the XML or by one of the
-	// prefixes cenc, mspr, dashif and clearkey, which the MPD declares.
-	ContentProtectionData string
-	// HLS, when non-nil, makes HLS write an EXT-X-KEY in the media
-	// playlists and an EXT-X-SESSION-KEY in the multivariant playlist.
-	HLS *HLSKey
-}
-
-// HLSKey is the HLS signalling of one DRM system. METHOD follows from the
-// scheme (cbcs: SAMPLE-AES, cenc: SAMPLE-AES-CTR).
-type HLSKey struct {
-	// URI is the key URI, such as "skd://key-id" for FairPlay or a data:
-	// URI holding a pssh box for Widevine.
-	URI string
-	// KeyFormat such as "com.apple.streamingkeydelivery" or
-	// "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".
-	KeyFormat         string
-	KeyFormatVersions string
-	// Media and Multivariant are a key server's own tag lines (CPIX
-	// HLSSignalingData), written verbatim instead of the EXT-X-KEY of the
-	// media playlists and the EXT-X-SESSION-KEY of the multivariant
-	// playlist. Every line must be a tag (start with '#'). Media without
-	// Multivariant means no session key for the system, as CPIX specifies.
-	Media, Multivariant string
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/cmafkit/cmafkit/drm"
 )
 
 // Sentinel errors. Validation errors are a *ValidationError wrapping one of
@@ -251,48 +253,13 @@ func (v *validator) set(pid string, set *SwitchingSet) {
 	v.captions(pid, set)
 }
 
-func (v *validator) protection(pid, setID, repID string, pi *ProtectionInfo) {
-	errAt := func(detail string) {
+func (v *validator) protection(pid, setID, repID string, pi *drm.Protection) {
+	if err := pi.Validate(); err != nil {
+		detail := err.Error()
+		if pe, ok := errors.AsType[*drm.ProtectionError](err); ok {
+			detail = pe.Detail
+		}
 		v.add(&ValidationError{Period: pid, Set: setID, Representation: repID, Segment: -1, Err: ErrProtection, Detail: detail})
-	}
-	switch pi.Scheme {
-	case CENC, CBCS:
-	case AES128:
-		// A key URI, no KID and no system.
-		if len(pi.Systems) != 1 || pi.Systems[0].HLS == nil || pi.Systems[0].HLS.URI == "" || len(pi.KeyPeriods) > 0 {
-			errAt("AES-128 needs one HLS key URI and no key periods")
-		}
-		return
-	default:
-		errAt(fmt.Sprintf("scheme %q", pi.Scheme))
-	}
-	if pi.DefaultKID.IsZero() {
-		errAt("zero default KID")
-	}
-	systems := func(prefix string, list []DRMSystem) {
-		for i := range list {
-			s := &list[i]
-			if s.SystemID.IsZero() {
-				errAt(fmt.Sprintf("%ssystem %d: zero system ID", prefix, i))
-			}
-			if s.HLS != nil && s.HLS.URI == "" {
-				errAt(fmt.Sprintf("%ssystem %s: HLS key without URI", prefix, s.SystemID))
-			}
-		}
-	}
-	systems("", pi.Systems)
-	last := 0
-	for i := range pi.KeyPeriods {
-		kp := &pi.KeyPeriods[i]
-		prefix := fmt.Sprintf("key period %d: ", i+1)
-		if kp.FirstSegment <= last {
-			errAt(fmt.Sprintf("%sfirst segment %d not after %d", prefix, kp.FirstSegment, last))
-		}
-		last = kp.FirstSegment
-		if kp.KID.IsZero() {
-			errAt(prefix + "zero KID")
-		}
-		systems(prefix, kp.Systems)
 	}
 }
 

@@ -69,11 +69,8 @@ func TestCPIXSignalling(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			protect, err := packager.ProtectWith(drm.Config{Scheme: c.scheme, Keys: doc, SignalingOptions: drm.SignalingOptions{Systems: doc.SystemList()}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := runJob(t, packager.Job{Inputs: ladderInputs(), Protect: protect})
+			dir := runJob(t, packager.Job{Inputs: ladderInputs(),
+				Encryption: &drm.Config{Scheme: c.scheme, Keys: doc, SignalingOptions: drm.SignalingOptions{Systems: doc.SystemList()}}})
 			files := storageFiles(t, dir)
 			testutil.ValidateMPD(t, filepath.Join(dir, "manifest.mpd"))
 			reps := mpdProtection(t, files["manifest.mpd"])

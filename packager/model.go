@@ -9,18 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/ts"
 )
-
-// ProtectFunc returns the protector of one track, given the track and its
-// clear init segment, and the protection signalling for the manifests.
-// Returning a nil protector leaves the track clear.
-type ProtectFunc func(ctx context.Context, t *segment.Track, clearInit *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error)
 
 // OpenSource opens an input for packaging or inspection: MPEG-TS (recognised
 // by sync bytes every 188 bytes) through segment/ts, a WebVTT document (it
@@ -285,7 +280,7 @@ func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 				rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
 				rr.Template = &manifest.Template{Media: r.naming.TS}
 				if r.job.HLSAES128 != nil {
-					rr.Protection = &manifest.ProtectionInfo{Scheme: manifest.AES128, Systems: []manifest.DRMSystem{{HLS: &manifest.HLSKey{URI: r.aes128URI()}}}}
+					rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
 				}
 			}
 		}

@@ -146,11 +146,13 @@ type Job struct {
 	Naming  Naming
 	// Storage receives every object.
 	Storage storage.Storage
-	// Protect, when set, encrypts the tracks: it is called once per track
-	// with the track and its clear init segment and returns the protector
-	// for it (nil to leave the track clear) and the signalling for the
-	// manifests. See package drm and ProtectWith.
-	Protect ProtectFunc
+	// Encryption, when set, encrypts every audio and video track with
+	// Common Encryption as it configures, and signals its DRM systems (or
+	// ClearKey, when it names none) in the manifests; text tracks stay
+	// clear. Nil writes everything clear. Every key is fetched, and the
+	// cenc IV reuse check of drm.Session made, before the first segment is
+	// written. See package drm.
+	Encryption *drm.Config
 	// Progress is called after each segment, from one goroutine at a time.
 	Progress func(Progress)
 	// Logger receives progress and warnings; nil discards them.
@@ -242,7 +244,7 @@ func (r *runner) checkSegmentType() error {
 	if r.job.Formats&HLS == 0 {
 		return nil
 	}
-	if r.job.Protect != nil {
+	if r.job.Encryption != nil {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
 	}
 	if r.job.SingleFile {
@@ -334,6 +336,12 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
 	}
+	if job.Encryption != nil {
+		var err error
+		if r.drm, err = drm.NewSession(*job.Encryption); err != nil {
+			return nil, fmt.Errorf("packager: %w", err)
+		}
+	}
 	defer r.closeSources()
 	if err := r.open(ctx); err != nil {
 		return nil, err
@@ -383,6 +391,7 @@ type runner struct {
 	cueList []manifest.Cue
 	// ccLangs is Job.Captions.Languages checked and keyed by service.
 	ccLangs map[ccService]string
+	drm     *drm.Session // nil without encryption
 
 	mu        sync.Mutex
 	objects   []ObjectInfo
@@ -397,12 +406,13 @@ type repJob struct {
 	id    string
 	input *Input
 	track *segment.Track
+	nsegs int // media segments in the plan
 	// Filled while writing.
 	init       manifest.Resource
 	segments   []manifest.SegmentRef
 	iframes    []manifest.IFrameRef
 	single     *manifest.SingleFile
-	protection *manifest.ProtectionInfo
+	protection *drm.Protection
 	// webvtt holds the WebVTT segments written for HLS from a wvtt track.
 	webvtt []manifest.SegmentRef
 	// ts holds the MPEG-TS segments written for HLS (Job.HLSSegmentType).
@@ -645,7 +655,8 @@ func (r *runner) writeTracks(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.total += len(cuts) - 1
+		rep.nsegs = len(cuts) - 1
+		r.total += rep.nsegs
 	}
 	par := r.job.Parallelism
 	if par <= 0 {
@@ -773,21 +784,26 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 		}
 	}
 	opts := segment.SegmentOptions{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
-	if r.job.Protect != nil {
+	if r.drm != nil {
 		clear, err := segment.BuildInit(t)
 		if err != nil {
 			return err
 		}
-		prot, info, err := r.job.Protect(ctx, t, clear)
+		// Unnamed inputs cannot be told apart: each track is one of its own.
+		var id string
+		if t.Source != "" {
+			id = fmt.Sprintf("%q/%d", t.Source, t.ID)
+		}
+		tp, prot, err := r.drm.Track(ctx, clear, drm.TrackOptions{Name: t.String(), ID: id, Segments: rep.nsegs})
 		if err != nil {
-			if _, named := errors.AsType[*IVReuseError](err); named {
+			if _, named := errors.AsType[*drm.IVReuseError](err); named {
 				return err // it names the track (and the other one) itself
 			}
 			return fmt.Errorf("packager: %s: %w", t, err)
 		}
-		if prot != nil {
-			opts.Protector = prot
-			rep.protection = info
+		if tp != nil {
+			opts.Protector = tp
+			rep.protection = prot
 		}
 	}
 	if r.job.SingleFile {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/storage"
 	"github.com/cmafkit/cmafkit/storage/blobstore"
@@ -30,15 +31,15 @@ import (
 // there with that run's bytes.
 
 // rerunJob is the job of both runs; the new run encrypts.
-func rerunJob(st storage.Storage, protect packager.ProtectFunc) packager.Job {
-	return packager.Job{Inputs: storageLadder(), SegmentDuration: 2 * time.Second, Storage: st, Protect: protect, Parallelism: 1}
+func rerunJob(st storage.Storage, enc *drm.Config) packager.Job {
+	return packager.Job{Inputs: storageLadder(), SegmentDuration: 2 * time.Second, Storage: st, Encryption: enc, Parallelism: 1}
 }
 
 // rerunOutputs returns the complete outputs of the old and the new run.
 func rerunOutputs(t *testing.T) (prev, next map[string][]byte) {
 	t.Helper()
 	outs := make([]map[string][]byte, 2)
-	for i, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
+	for i, protect := range []*drm.Config{nil, testEncryption(t)} {
 		dir := t.TempDir()
 		if _, err := packager.Run(context.Background(), rerunJob(storage.Dir(dir), protect)); err != nil {
 			t.Fatal(err)
@@ -231,7 +232,7 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte) {
 // consistent output each time, and the complete run the new output.
 func TestInterruptedRerunDir(t *testing.T) {
 	prev, next := rerunOutputs(t)
-	protect := testProtect(t)
+	protect := testEncryption(t)
 	partial := 0 // runs cut short that left some new manifests
 	for after := int64(0); after <= int64(len(next)); after++ {
 		dir := t.TempDir()
@@ -323,7 +324,7 @@ func (s *failingBucket) Create(ctx context.Context, name string) (storage.Object
 // for a gocloud bucket (in memory), where no directory can be switched.
 func TestInterruptedRerunBucket(t *testing.T) {
 	prev, next := rerunOutputs(t)
-	protect := testProtect(t)
+	protect := testEncryption(t)
 	ctx := context.Background()
 	for after := 0; after <= len(next); after++ {
 		s := openBucket(t, "mem://")

@@ -16,12 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/fastcopy"
-	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
-	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -56,9 +53,9 @@ func storageLadder() []packager.Input {
 // writing any manifest or leaving temporary files behind.
 func TestCancelLeavesNoManifest(t *testing.T) {
 	for _, c := range []struct {
-		par     int
-		protect packager.ProtectFunc
-	}{{1, nil}, {8, nil}, {1, testProtect(t)}, {8, testProtect(t)}} {
+		par int
+		enc *drm.Config
+	}{{1, nil}, {8, nil}, {1, testEncryption(t)}, {8, testEncryption(t)}} {
 		par := c.par
 		dir := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -69,7 +66,7 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 			SegmentDuration: 2 * time.Second,
 			Storage:         storage.Dir(dir),
 			Parallelism:     par,
-			Protect:         c.protect,
+			Encryption:      c.enc,
 			Progress: func(p packager.Progress) {
 				total = p.Total
 				if p.Done == 1 {
@@ -107,34 +104,24 @@ func TestCancelLeavesNoManifest(t *testing.T) {
 	}
 }
 
-// testProtect encrypts with cbcs, a fixed key and a fixed constant IV, so
-// that output is deterministic.
-func testProtect(t *testing.T) packager.ProtectFunc {
+// testEncryption encrypts with cbcs, a fixed key and a fixed constant IV,
+// so that output is deterministic.
+func testEncryption(t *testing.T) *drm.Config {
 	t.Helper()
 	key, err := drm.ParseKey("0123456789abcdef0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
-	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCBCS, IV: mustIV(t, "00112233445566778899aabbccddeeff"),
-		Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: key}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return protect
+	return &drm.Config{Scheme: drm.SchemeCBCS, IV: mustIV(t, "00112233445566778899aabbccddeeff"),
+		Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: key}}}}
 }
 
-// testProtectCENC encrypts with cenc and a fixed IV, so that output is
+// testEncryptionCENC encrypts with cenc and a fixed IV, so that output is
 // deterministic; each track has its own key (perTrackKeys), without which
-// ProtectWith refuses a fixed cenc IV.
-func testProtectCENC(t *testing.T, ivHex string) packager.ProtectFunc {
+// a fixed cenc IV is refused. With a crypto period, keys rotate.
+func testEncryptionCENC(t *testing.T, ivHex string, cryptoPeriod int) *drm.Config {
 	t.Helper()
-	protect, err := packager.ProtectWith(drm.Config{Scheme: drm.SchemeCENC, IV: mustIV(t, ivHex), Keys: perTrackKeys{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func(ctx context.Context, tr *segment.Track, init *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error) {
-		return protect(context.WithValue(ctx, trackNameKey{}, tr.String()), tr, init)
-	}
+	return &drm.Config{Scheme: drm.SchemeCENC, IV: mustIV(t, ivHex), Keys: perTrackKeys{}, CryptoPeriod: cryptoPeriod}
 }
 
 func mustIV(t *testing.T, ivHex string) drm.IV {
@@ -146,21 +133,16 @@ func mustIV(t *testing.T, ivHex string) drm.IV {
 	return iv
 }
 
-// trackNameKey is the context key under which testProtectCENC passes the
-// track's name to perTrackKeys (the ProtectFunc's context reaches the key
-// provider).
-type trackNameKey struct{}
-
-// perTrackKeys derives a KID and key from the name of the track asking:
-// the two audio tracks of the ladder make the same drm.KeyRequest.
+// perTrackKeys derives a KID and key from the name of the track asking and
+// the crypto period: the two audio tracks of the ladder make otherwise the
+// same drm.KeyRequest.
 type perTrackKeys struct{}
 
 func (perTrackKeys) ContentKey(ctx context.Context, req drm.KeyRequest) (drm.ContentKey, error) {
-	name, _ := ctx.Value(trackNameKey{}).(string)
-	if name == "" {
-		return drm.ContentKey{}, fmt.Errorf("perTrackKeys: no track name in the context: %w", drm.ErrNoKey)
+	if req.Track == "" {
+		return drm.ContentKey{}, fmt.Errorf("perTrackKeys: no track name in the request: %w", drm.ErrNoKey)
 	}
-	h := sha256.Sum256([]byte(name))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s/%d", req.Track, req.Period))
 	key, err := drm.KeyFromBytes(h[16:])
 	if err != nil {
 		return drm.ContentKey{}, err
@@ -171,18 +153,19 @@ func (perTrackKeys) ContentKey(ctx context.Context, req drm.KeyRequest) (drm.Con
 // TestDeterministicOutput packages the ladder one track and one segment at a
 // time, and eight tracks and two segments of each at a time, clear and
 // encrypted (cenc IVs follow from sample positions, not from the order in
-// which segments are encrypted): every object must be byte-identical. The
-// same ProtectFunc serves both runs: running a job again is no IV reuse.
+// which segments are encrypted, and key rotation's periods are known before
+// the first segment): every object must be byte-identical.
 func TestDeterministicOutput(t *testing.T) {
-	for _, protect := range []packager.ProtectFunc{nil, testProtect(t),
-		testProtectCENC(t, "0011223344556677"),
-		testProtectCENC(t, "00112233445566778899aabbccddeeff"),
+	for _, enc := range []*drm.Config{nil, testEncryption(t),
+		testEncryptionCENC(t, "0011223344556677", 0),
+		testEncryptionCENC(t, "00112233445566778899aabbccddeeff", 0),
+		testEncryptionCENC(t, "0011223344556677", 1),
 	} {
-		checkDeterministic(t, protect)
+		checkDeterministic(t, enc)
 	}
 }
 
-func checkDeterministic(t *testing.T, protect packager.ProtectFunc) {
+func checkDeterministic(t *testing.T, enc *drm.Config) {
 	trees := make([]map[string][]byte, 2)
 	for i, par := range []int{1, 8} {
 		dir := t.TempDir()
@@ -191,7 +174,7 @@ func checkDeterministic(t *testing.T, protect packager.ProtectFunc) {
 			SegmentDuration: 2 * time.Second,
 			Storage:         storage.Dir(dir),
 			Parallelism:     par,
-			Protect:         protect,
+			Encryption:      enc,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -314,13 +297,13 @@ func (s *failingStorage) Create(ctx context.Context, name string) (storage.Objec
 // TestStorageErrorStopsJob: a storage error in the middle of a track, clear
 // or encrypted, ends the job with that error and no manifest.
 func TestStorageErrorStopsJob(t *testing.T) {
-	for _, protect := range []packager.ProtectFunc{nil, testProtect(t)} {
+	for _, enc := range []*drm.Config{nil, testEncryption(t)} {
 		dir := t.TempDir()
 		st := &failingStorage{Dir: storage.Dir(dir), after: 3}
 		_, err := packager.Run(context.Background(), packager.Job{Inputs: storageLadder(), SegmentDuration: 2 * time.Second,
-			Storage: st, Parallelism: 1, Protect: protect})
+			Storage: st, Parallelism: 1, Encryption: enc})
 		if !errors.Is(err, errStorageFull) {
-			t.Fatalf("encrypted=%v: Run = %v, want the storage error", protect != nil, err)
+			t.Fatalf("encrypted=%v: Run = %v, want the storage error", enc != nil, err)
 		}
 		for name := range storageFiles(t, dir) {
 			if strings.HasSuffix(name, ".m3u8") || strings.HasSuffix(name, ".mpd") {

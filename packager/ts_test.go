@@ -14,12 +14,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/playertest"
-	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
-	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
 	"github.com/cmafkit/cmafkit/storage"
 )
@@ -109,15 +106,12 @@ func TestHLSSegmentTSRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	protect := func(context.Context, *segment.Track, *mp4.InitSegment) (segment.FragmentProtector, *manifest.ProtectionInfo, error) {
-		return nil, nil, nil
-	}
 	for _, c := range []struct {
 		name string
 		job  packager.Job
 		want string
 	}{
-		{"encrypted", packager.Job{HLSSegmentType: packager.HLSSegmentTS, Protect: protect}, "encryption"},
+		{"encrypted", packager.Job{HLSSegmentType: packager.HLSSegmentTS, Encryption: &drm.Config{Scheme: drm.SchemeCBCS, Keys: &drm.StaticKeys{Default: []drm.ContentKey{{KID: drm.MustParseKID("00112233445566778899aabbccddeeff"), Key: aesKey}}}}}, "encryption"},
 		{"single-file", packager.Job{HLSSegmentType: packager.HLSSegmentTS, SingleFile: true}, "single-file"},
 		{"unknown", packager.Job{HLSSegmentType: "mkv"}, "mkv"},
 		{"aes-128-fmp4", packager.Job{HLSAES128: &packager.AES128Key{Key: aesKey}}, "AES-128 with fMP4"},

@@ -39,18 +39,18 @@ func FuzzProtectionFlags(f *testing.F) {
 					}
 				}
 			}
-			if job.Protect != nil {
+			if job.Encryption != nil {
 				t.Fatalf("%+v: refused (%v) but protection configured", p, err)
 			}
 			return
 		}
 		if scheme == "" {
-			if job.Protect != nil || keys != "" || iv != "" || systems != "" || period != 0 {
+			if job.Encryption != nil || keys != "" || iv != "" || systems != "" || period != 0 {
 				t.Fatalf("%+v: accepted without --encryption", p)
 			}
 			return
 		}
-		if job.Protect == nil {
+		if job.Encryption == nil {
 			t.Fatalf("%+v: accepted, but no protection configured", p)
 		}
 		_, serr := drm.ParseScheme(scheme)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/testutil"
-	"github.com/cmafkit/cmafkit/packager"
 )
 
 func TestPackageEmbeddedSample(t *testing.T) {
@@ -133,7 +132,7 @@ func TestPackageKeyRotation(t *testing.T) {
 
 // TestPackageFixedIV: --iv with cenc and --key (one key for every track) would
 // reuse the AES-CTR keystream between the audio and the video track, so the
-// job is refused with packager.ErrIVReuse; the same flags with cbcs (whose
+// job is refused with drm.ErrIVReuse; the same flags with cbcs (whose
 // constant IV is part of the scheme), and cenc without --iv, package.
 func TestPackageFixedIV(t *testing.T) {
 	const key = "00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef"
@@ -160,8 +159,8 @@ func TestPackageFixedIV(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, packager.ErrIVReuse) || exitCode(err) != 1 {
-			t.Errorf("%s --iv %q: %v (exit %d), want packager.ErrIVReuse", c.scheme, c.iv, err, exitCode(err))
+		if !errors.Is(err, drm.ErrIVReuse) || exitCode(err) != 1 {
+			t.Errorf("%s --iv %q: %v (exit %d), want drm.ErrIVReuse", c.scheme, c.iv, err, exitCode(err))
 			continue
 		}
 		for _, w := range []string{"track 1 (video", "track 2 (audio", "00112233-4455-6677-8899-aabbccddeeff", "(--iv, drm.Config.IV) out"} {

@@ -32,7 +32,7 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.omitPSSH, "no-pssh-in-init", false, "signal DRM systems in the manifests only, not with pssh boxes in init segments")
 }
 
-// apply configures job.Protect from the flags; without --encryption it
+// apply configures job.Encryption from the flags; without --encryption it
 // refuses the other protection flags rather than ignoring them.
 func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 	if p.scheme == "" {
@@ -86,11 +86,10 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 		// to be playable; the CLI never prints secrets, so ask for them.
 		return usageError{"--encryption needs --key KID:KEY or --cpix FILE"}
 	}
-	protect, err := packager.ProtectWith(cfg)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		// The flags disagree (FairPlay with cenc, an 8-byte IV with cbcs).
 		return usageError{err.Error()}
 	}
-	job.Protect = protect
+	job.Encryption = &cfg
 	return nil
 }

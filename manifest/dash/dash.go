@@ -16,6 +16,7 @@ import (
 
 	"github.com/zencoder/go-dash/v3/mpd"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -432,7 +433,7 @@ func frameRate(r manifest.Rational) string {
 // getContentProtectionByAdaptation): with Representation-level elements it
 // cannot select a key system from the MPD and falls back to the init
 // segment's pssh boxes alone.
-func setProtection(set *manifest.SwitchingSet) (pi *manifest.ProtectionInfo, hoisted bool) {
+func setProtection(set *manifest.SwitchingSet) (pi *drm.Protection, hoisted bool) {
 	if set.Protection != nil || len(set.Representations) == 0 {
 		return set.Protection, false
 	}
@@ -634,7 +635,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // rotation). DASH-IF's guidelines keep default_KID and model rotation as a
 // key hierarchy whose root key it names; keys that rotate without a root
 // key (ClearKey, Widevine crypto periods) need one license per period.
-func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXML, error) {
+func (b *builder) protection(pi *drm.Protection) ([]contentProtectionXML, error) {
 	b.ns.cenc = true
 	rotation := len(pi.KeyPeriods) > 0
 	defaultKID := pi.DefaultKID.String()
@@ -649,9 +650,10 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXM
 	}}
 	for i := range pi.Systems {
 		s := &pi.Systems[i]
+		id, name := systemDescriptor(s.System)
 		cp := contentProtectionXML{
-			SchemeIDURI: "urn:uuid:" + s.SystemID.String(),
-			Value:       s.Name,
+			SchemeIDURI: "urn:uuid:" + id.String(),
+			Value:       name,
 			// Repeated here for players that read the KID from the system
 			// descriptor (DASH-IF IOP allows it on every descriptor).
 			DefaultKID: defaultKID,
@@ -662,13 +664,20 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXM
 			// has it ignored for rotating keys without a root key).
 			if !rotation {
 				if err := b.keyServerXML(&cp, s.ContentProtectionData); err != nil {
-					return nil, fmt.Errorf("dash: ContentProtectionData of system %s: %w", s.SystemID, err)
+					return nil, fmt.Errorf("dash: ContentProtectionData of %s: %w", s.System, err)
 				}
 			}
 			out = append(out, cp)
 			continue
 		}
-		if len(s.PSSH) > 0 && !rotation {
+		// ClearKey's pssh (W3C common system) stays in the init segment
+		// and the moofs; players build "keyids" init data from
+		// cenc:default_KID. A second element with the common system ID
+		// 1077efec… and cenc:pssh breaks dash.js 5.2.1: it ranks that
+		// element first when the app configures a license URL and passes
+		// its pssh box to generateRequest as "keyids" JSON, which Chromium
+		// rejects with a TypeError ("Error generating key request").
+		if len(s.PSSH) > 0 && !rotation && s.System != drm.ClearKey {
 			cp.PSSH = base64.StdEncoding.EncodeToString(s.PSSH)
 		}
 		if len(s.PlayReadyObject) > 0 && !rotation {
@@ -678,7 +687,7 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXM
 		if s.LicenseURL != "" {
 			cp.Laurl = s.LicenseURL
 			b.ns.dashif = true
-			if s.SystemID == manifest.ClearKeySystemID {
+			if s.System == drm.ClearKey {
 				cp.ClearKeyLaurl = &clearKeyLaurl{LicType: "EME-1.0", URL: s.LicenseURL}
 				b.ns.clearkey = true
 			}
@@ -686,6 +695,22 @@ func (b *builder) protection(pi *manifest.ProtectionInfo) ([]contentProtectionXM
 		out = append(out, cp)
 	}
 	return out, nil
+}
+
+// systemDescriptor returns the scheme UUID and @value of a DRM system's
+// ContentProtection element. ClearKey is the DASH-IF ClearKey element
+// (DASH-IF IOP 4.3 7.6.2.4), which carries the license URL; its W3C common
+// system ID is that of its pssh boxes.
+func systemDescriptor(s drm.System) (drm.KID, string) {
+	switch s {
+	case drm.Widevine:
+		return drm.SystemIDWidevine, "Widevine"
+	case drm.PlayReady:
+		return drm.SystemIDPlayReady, "MSPR 2.0"
+	case drm.ClearKey:
+		return drm.SystemIDClearKeyDASHIF, "ClearKey1.0"
+	}
+	return s.SystemID(), string(s)
 }
 
 // trickSet builds the trick mode AdaptationSet for a video set whose

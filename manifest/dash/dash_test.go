@@ -18,6 +18,7 @@ import (
 
 	"github.com/zencoder/go-dash/v3/mpd"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
@@ -27,8 +28,8 @@ func models() map[string]*manifest.Presentation {
 	return map[string]*manifest.Presentation{
 		"ladder":     manifesttest.Ladder(8 * time.Second),
 		"singlefile": manifesttest.SingleFile(8 * time.Second),
-		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
-		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
+		"cenc":       manifesttest.Protected(8*time.Second, drm.SchemeCENC),
+		"cbcs":       manifesttest.Protected(8*time.Second, drm.SchemeCBCS),
 		"subsecond":  manifesttest.SubSecond(),
 		"hdr":        hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9}),
 		"captions":   manifesttest.Captioned(8 * time.Second),
@@ -254,7 +255,7 @@ func TestSchemaOrder(t *testing.T) {
 }
 
 func TestProtection(t *testing.T) {
-	for _, scheme := range []manifest.Scheme{manifest.CENC, manifest.CBCS} {
+	for _, scheme := range []drm.Scheme{drm.SchemeCENC, drm.SchemeCBCS} {
 		root := parse(t, render(t, manifesttest.Protected(8*time.Second, scheme)))
 		var mp4, pssh, pro, laurl, ck int
 		root.walk(func(e *element) {
@@ -288,16 +289,16 @@ func TestProtection(t *testing.T) {
 		if mp4 != 4 || pssh != 4 || pro != 4 {
 			t.Errorf("%s: %d mp4protection, %d pssh, %d pro; want 4 each", scheme, mp4, pssh, pro)
 		}
-		if scheme == manifest.CENC && (laurl != 12 || ck != 4) {
+		if scheme == drm.SchemeCENC && (laurl != 12 || ck != 4) {
 			t.Errorf("cenc: %d dashif:Laurl, %d clearkey:Laurl; want 12 and 4", laurl, ck)
 		}
-		if scheme == manifest.CBCS && (laurl != 8 || ck != 0) {
+		if scheme == drm.SchemeCBCS && (laurl != 8 || ck != 0) {
 			t.Errorf("cbcs: %d dashif:Laurl, %d clearkey:Laurl; want 8 and 0", laurl, ck)
 		}
 	}
 	// Protection on one representation goes on that Representation.
 	p := manifesttest.Ladder(8 * time.Second)
-	p.Periods[0].Sets[0].Representations[0].Protection = &manifest.ProtectionInfo{Scheme: manifest.CBCS, DefaultKID: manifesttest.KIDVideo}
+	p.Periods[0].Sets[0].Representations[0].Protection = &drm.Protection{Scheme: drm.SchemeCBCS, DefaultKID: manifesttest.KIDVideo}
 	root := parse(t, render(t, p))
 	root.walk(func(e *element) {
 		if e.XMLName.Local == "Representation" {
@@ -327,8 +328,8 @@ func TestProtectionHoisted(t *testing.T) {
 			if !same && i > 0 {
 				kid[15] ^= byte(i)
 			}
-			video.Representations[i].Protection = &manifest.ProtectionInfo{Scheme: manifest.CENC, DefaultKID: kid,
-				Systems: []manifest.DRMSystem{{SystemID: manifest.ClearKeySystemID, Name: "ClearKey1.0", LicenseURL: "https://ck.example/license"}}}
+			video.Representations[i].Protection = &drm.Protection{Scheme: drm.SchemeCENC, DefaultKID: kid,
+				Systems: []drm.SystemSignaling{{System: drm.ClearKey, LicenseURL: "https://ck.example/license"}}}
 		}
 		root := parse(t, render(t, p))
 		var onSet, onRep, sets int
@@ -368,7 +369,7 @@ func TestProtectionHoisted(t *testing.T) {
 // the model, but no key named anywhere (no cenc:default_KID, cenc:pssh or
 // mspr:pro), so that players take each period's key from the moof pssh.
 func TestKeyRotationMPD(t *testing.T) {
-	for _, scheme := range []manifest.Scheme{manifest.CENC, manifest.CBCS} {
+	for _, scheme := range []drm.Scheme{drm.SchemeCENC, drm.SchemeCBCS} {
 		rotated := manifesttest.Rotated(8*time.Second, scheme, 2)
 		if len(rotated.Periods[0].Sets[0].Protection.KeyPeriods) == 0 {
 			t.Fatal("fixture has no key periods")
@@ -626,7 +627,7 @@ func TestClosedCaptions(t *testing.T) {
 // invalid is refused.
 func TestKeyServerData(t *testing.T) {
 	withData := func(data string) *manifest.Presentation {
-		p := manifesttest.Protected(8*time.Second, manifest.CENC)
+		p := manifesttest.Protected(8*time.Second, drm.SchemeCENC)
 		for si := range p.Periods[0].Sets {
 			if pi := p.Periods[0].Sets[si].Protection; pi != nil {
 				pi.Systems[1].ContentProtectionData = data // PlayReady
@@ -671,7 +672,7 @@ func TestKeyServerData(t *testing.T) {
 		}
 	}
 	// Under key rotation the MPD names no key: the data is left out too.
-	p := manifesttest.Rotated(8*time.Second, manifest.CBCS, 2)
+	p := manifesttest.Rotated(8*time.Second, drm.SchemeCBCS, 2)
 	p.Periods[0].Sets[0].Protection.Systems[0].ContentProtectionData = `<cenc:pssh>AAAA</cenc:pssh>`
 	if b := render(t, p); strings.Contains(string(b), "cenc:pssh") {
 		t.Errorf("key rotation: key server data written:\n%s", b)

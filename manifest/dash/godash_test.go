@@ -13,7 +13,7 @@ import (
 
 	"github.com/zencoder/go-dash/v3/mpd"
 
-	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
 )
@@ -136,7 +136,7 @@ func TestGoDashProtectionValue(t *testing.T) {
 	if *cp.Value != "cenc" {
 		t.Errorf("go-dash now sets value %q", *cp.Value)
 	}
-	ours := render(t, manifesttest.Protected(8*time.Second, manifest.CBCS))
+	ours := render(t, manifesttest.Protected(8*time.Second, drm.SchemeCBCS))
 	if !bytes.Contains(ours, []byte(`schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cbcs"`)) {
 		t.Errorf("ours lacks value=cbcs")
 	}
@@ -149,7 +149,7 @@ func TestGoDashMissingFields(t *testing.T) {
 	if strings.Contains(string(b), "maxFrameRate") {
 		t.Errorf("go-dash now has maxFrameRate: %s", b)
 	}
-	ours := render(t, manifesttest.Protected(8*time.Second, manifest.CENC))
+	ours := render(t, manifesttest.Protected(8*time.Second, drm.SchemeCENC))
 	if !bytes.Contains(ours, []byte(`maxFrameRate="30000/1001"`)) || !bytes.Contains(ours, []byte("<dashif:Laurl>")) {
 		t.Errorf("ours lacks maxFrameRate or dashif:Laurl")
 	}

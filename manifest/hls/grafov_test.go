@@ -14,7 +14,7 @@ import (
 
 	"github.com/grafov/m3u8"
 
-	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
 )
 
@@ -108,7 +108,7 @@ func TestGrafovChannels(t *testing.T) {
 
 // grafov has no EXT-X-SESSION-KEY: it drops the tag on a round trip.
 func TestGrafovSessionKey(t *testing.T) {
-	ours := renderAll(t, manifesttest.Protected(8*time.Second, manifest.CBCS))["main.m3u8"]
+	ours := renderAll(t, manifesttest.Protected(8*time.Second, drm.SchemeCBCS))["main.m3u8"]
 	if !bytes.Contains(ours, []byte(`#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://`)) {
 		t.Fatalf("ours lacks EXT-X-SESSION-KEY:\n%s", ours)
 	}
@@ -133,10 +133,10 @@ func TestGrafovKeyPerSegment(t *testing.T) {
 	if n := strings.Count(p.String(), "#EXT-X-KEY:"); n != 3 {
 		t.Errorf("grafov wrote %d EXT-X-KEY tags for one unchanging key over 3 segments; it used to write 3", n)
 	}
-	ours := renderAll(t, manifesttest.Protected(8*time.Second, manifest.CBCS))["video-720p.m3u8"]
-	// One tag per DRM system signalled in HLS (Widevine and FairPlay).
-	if n := bytes.Count(ours, []byte("#EXT-X-KEY:")); n != 2 {
-		t.Errorf("ours wrote %d EXT-X-KEY tags, want 2:\n%s", n, ours)
+	ours := renderAll(t, manifesttest.Protected(8*time.Second, drm.SchemeCBCS))["video-720p.m3u8"]
+	// One tag per DRM system (Widevine, PlayReady and FairPlay).
+	if n := bytes.Count(ours, []byte("#EXT-X-KEY:")); n != 3 {
+		t.Errorf("ours wrote %d EXT-X-KEY tags, want 3:\n%s", n, ours)
 	}
 	pl, _, err := m3u8.DecodeFrom(bytes.NewReader([]byte("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://k\"\n#EXTINF:2,\na.m4s\n#EXTINF:2,\nb.m4s\n#EXT-X-ENDLIST\n")), true)
 	if err != nil {
@@ -171,9 +171,9 @@ func TestGrafovCustomTagOrder(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	first := renderAll(t, manifesttest.Protected(8*time.Second, manifest.CBCS))
+	first := renderAll(t, manifesttest.Protected(8*time.Second, drm.SchemeCBCS))
 	for i := 0; i < 20; i++ {
-		again := renderAll(t, manifesttest.Protected(8*time.Second, manifest.CBCS))
+		again := renderAll(t, manifesttest.Protected(8*time.Second, drm.SchemeCBCS))
 		for name, b := range first {
 			if !bytes.Equal(b, again[name]) {
 				t.Fatalf("%s differs between runs", name)

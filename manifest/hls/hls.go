@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -419,7 +420,7 @@ func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe
 	if iframe || !r.Init.Range.IsZero() || (len(r.Segments) > 0 && !r.Segments[0].Range.IsZero()) {
 		v = 4
 	}
-	if pi := protectionOf(set, r); len(hlsKeys(pi)) > 0 && pi.Scheme != manifest.AES128 {
+	if pi := protectionOf(set, r); pi != nil && len(pi.Systems) > 0 && pi.Scheme != drm.SchemeAES128 {
 		v = 5 // KEYFORMAT, SAMPLE-AES; AES-128 without IV attribute needs 1
 	}
 	if r.Init.URI != "" {
@@ -456,7 +457,7 @@ func media(p *manifest.Presentation, spans []span, target uint64) *writer {
 				w.str(marks[i])
 			}
 			if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
-				k.keys(w, pi.Scheme, pi.KeyPeriods[next].Systems)
+				k.keys(w, pi.Scheme, pi.KeyPeriods[next].KID, pi.KeyPeriods[next].Systems)
 				next++
 			}
 			w.programDateTime(s.ProgramDateTime)
@@ -521,7 +522,7 @@ func iframes(p *manifest.Presentation, spans []span) *writer {
 			// An I-frame belongs to the key period of the segment it lies in.
 			for pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment < len(r.Segments) &&
 				f.Start >= r.Segments[pi.KeyPeriods[next].FirstSegment].Start {
-				k.keys(w, pi.Scheme, pi.KeyPeriods[next].Systems)
+				k.keys(w, pi.Scheme, pi.KeyPeriods[next].KID, pi.KeyPeriods[next].Systems)
 				next++
 			}
 			for seg+1 < len(r.Segments) && r.Segments[seg+1].Start <= f.Start {
@@ -552,9 +553,9 @@ type keyState struct {
 }
 
 // keys writes the EXT-X-KEY lines of systems and remembers them.
-func (k *keyState) keys(w *writer, scheme manifest.Scheme, systems []manifest.DRMSystem) {
+func (k *keyState) keys(w *writer, scheme drm.Scheme, kid drm.KID, systems []drm.SystemSignaling) {
 	at := len(w.b)
-	w.keys(scheme, systems)
+	w.keys(scheme, kid, systems)
 	k.inForce = string(w.b[at:])
 }
 
@@ -567,7 +568,7 @@ func (k *keyState) next(w *writer, sp span) {
 	var lines []byte
 	if pi := protectionOf(sp.set, sp.r); pi != nil {
 		tmp := &writer{}
-		tmp.keys(pi.Scheme, pi.Systems)
+		tmp.keys(pi.Scheme, pi.DefaultKID, pi.Systems)
 		if tmp.err != nil {
 			w.fail("%w", tmp.err)
 		}
@@ -628,7 +629,7 @@ func header(w *writer, p *manifest.Presentation, spans []span, target, seq uint6
 	// (grafov/m3u8 v0.12.1 repeats it per segment, see the tests). The key
 	// applies to all segments that follow, up to a key period's new tags.
 	if pi := protectionOf(set, r); pi != nil {
-		k.keys(w, pi.Scheme, pi.Systems)
+		k.keys(w, pi.Scheme, pi.DefaultKID, pi.Systems)
 	}
 	if r.Init.URI != "" {
 		w.mapTag(r.Init)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/grafov/m3u8"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/manifest/internal/manifesttest"
@@ -33,9 +34,9 @@ func models() map[string]*manifest.Presentation {
 	return map[string]*manifest.Presentation{
 		"ladder":     manifesttest.Ladder(8 * time.Second),
 		"singlefile": manifesttest.SingleFile(8 * time.Second),
-		"cenc":       manifesttest.Protected(8*time.Second, manifest.CENC),
-		"cbcs":       manifesttest.Protected(8*time.Second, manifest.CBCS),
-		"rotation":   manifesttest.Rotated(8*time.Second, manifest.CBCS, 2),
+		"cenc":       manifesttest.Protected(8*time.Second, drm.SchemeCENC),
+		"cbcs":       manifesttest.Protected(8*time.Second, drm.SchemeCBCS),
+		"rotation":   manifesttest.Rotated(8*time.Second, drm.SchemeCBCS, 2),
 		"subsecond":  manifesttest.SubSecond(),
 		"audioonly":  audioOnly(),
 		"captions":   manifesttest.Captioned(8 * time.Second),
@@ -325,7 +326,7 @@ func TestPlaylistsOrder(t *testing.T) {
 // period's KID.
 func TestKeyRotation(t *testing.T) {
 	const every = 2
-	p := manifesttest.Rotated(8*time.Second, manifest.CBCS, every)
+	p := manifesttest.Rotated(8*time.Second, drm.SchemeCBCS, every)
 	files := renderAll(t, p)
 	checked := 0
 	for _, set := range p.Periods[0].Sets {
@@ -481,11 +482,11 @@ func TestKeyServerTags(t *testing.T) {
 	)
 	lf := strings.ReplaceAll(media, "\r\n", "\n")
 	with := func(m, mv string) *manifest.Presentation {
-		p := manifesttest.Protected(8*time.Second, manifest.CBCS)
+		p := manifesttest.Protected(8*time.Second, drm.SchemeCBCS)
 		for si := range p.Periods[0].Sets {
 			if pi := p.Periods[0].Sets[si].Protection; pi != nil {
-				fp := pi.Systems[2].HLS // FairPlay
-				fp.Media, fp.Multivariant = m, mv
+				fp := &pi.Systems[2] // FairPlay
+				fp.HLSMedia, fp.HLSMultivariant = m, mv
 			}
 		}
 		return p

@@ -13,6 +13,7 @@ import (
 
 	"github.com/grafov/m3u8"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
@@ -252,7 +253,7 @@ func TestLiveRefusals(t *testing.T) {
 // repeated when they are the same.
 func TestLiveProtectionChange(t *testing.T) {
 	p := manifesttest.LiveModels()["live-discontinuity"]
-	enc := manifesttest.Protected(8*time.Second, manifest.CBCS).Periods[0].Sets[0].Protection
+	enc := manifesttest.Protected(8*time.Second, drm.SchemeCBCS).Periods[0].Sets[0].Protection
 	p.Periods[0].Sets[0].Protection = enc
 	var b bytes.Buffer
 	if err := hls.RenderMedia(&b, p, "video"); err != nil {
@@ -268,17 +269,7 @@ func TestLiveProtectionChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := strings.Count(b.String(), "#EXT-X-KEY:")
-	if want := len(hlsSystems(enc)); keys != want {
+	if want := len(enc.Systems); keys != want { // one per DRM system
 		t.Errorf("same keys in both periods: %d EXT-X-KEY lines, want %d (written once)", keys, want)
 	}
-}
-
-func hlsSystems(pi *manifest.ProtectionInfo) []manifest.DRMSystem {
-	var out []manifest.DRMSystem
-	for _, s := range pi.Systems {
-		if s.HLS != nil {
-			out = append(out, s)
-		}
-	}
-	return out
 }

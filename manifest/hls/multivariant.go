@@ -272,8 +272,11 @@ func multivariant(p *manifest.Presentation) *writer {
 		set := &p.Periods[0].Sets[si]
 		for ri := range set.Representations {
 			pi := protectionOf(set, &set.Representations[ri])
-			for _, s := range hlsKeys(pi) {
-				lines, err := sessionKey(pi.Scheme, s.HLS)
+			if pi == nil {
+				continue
+			}
+			for i := range pi.Systems {
+				lines, err := sessionKey(pi.Scheme, pi.DefaultKID, &pi.Systems[i])
 				if err != nil && w.err == nil {
 					w.err = err
 				}

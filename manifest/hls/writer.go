@@ -1,11 +1,13 @@
 package hls
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -119,60 +121,100 @@ func roundSeconds(ticks uint64, timescale uint32) uint64 {
 	return (2*ticks + ts) / (2 * ts)
 }
 
-// method maps a protection scheme to the EXT-X-KEY METHOD for fMP4
-// segments (RFC 8216bis 4.4.4.4): cbcs is SAMPLE-AES, cenc SAMPLE-AES-CTR.
-func method(s manifest.Scheme) string {
+// method maps a protection scheme to the EXT-X-KEY METHOD (RFC 8216bis
+// 4.4.4.4): for fMP4 segments cbcs is SAMPLE-AES, cenc SAMPLE-AES-CTR; for
+// MPEG-TS segments aes-128 is AES-128.
+func method(s drm.Scheme) string {
 	switch s {
-	case manifest.CENC:
+	case drm.SchemeCENC:
 		return "SAMPLE-AES-CTR"
-	case manifest.AES128:
+	case drm.SchemeAES128:
 		return "AES-128" // whole MPEG-TS segments, IV from the media sequence number
 	}
 	return "SAMPLE-AES"
 }
 
 // keyAttrs writes the attribute list shared by EXT-X-KEY and
-// EXT-X-SESSION-KEY.
-func (w *writer) keyAttrs(scheme manifest.Scheme, k *manifest.HLSKey) {
-	w.enum(true, "METHOD", method(scheme))
-	w.quoted(false, "URI", k.URI)
-	if k.KeyFormat != "" {
-		w.quoted(false, "KEYFORMAT", k.KeyFormat)
+// EXT-X-SESSION-KEY for one DRM system and the key kid: METHOD, URI (the
+// system's KeyURI or one made from its data), KEYFORMAT and
+// KEYFORMATVERSIONS. For fMP4 the IV is in the segments (tenc, senc).
+func (w *writer) keyAttrs(scheme drm.Scheme, kid drm.KID, s *drm.SystemSignaling) {
+	uri, format := s.KeyURI, ""
+	b64 := base64.StdEncoding.EncodeToString
+	switch s.System {
+	case drm.Widevine:
+		format = "urn:uuid:" + drm.SystemIDWidevine.String()
+		if uri == "" && len(s.PSSH) > 0 {
+			uri = "data:text/plain;base64," + b64(s.PSSH)
+		}
+	case drm.PlayReady:
+		format = "com.microsoft.playready"
+		if uri == "" && len(s.PlayReadyObject) > 0 {
+			uri = "data:text/plain;charset=UTF-16;base64," + b64(s.PlayReadyObject)
+		}
+	case drm.FairPlay:
+		format = "com.apple.streamingkeydelivery"
+		if uri == "" {
+			uri = "skd://" + kid.Hex()
+		}
+	case drm.ClearKey:
+		format = "org.w3.clearkey"
+		if uri == "" {
+			uri = clearKeyURI(kid)
+		}
 	}
-	if k.KeyFormatVersions != "" {
-		w.quoted(false, "KEYFORMATVERSIONS", k.KeyFormatVersions)
+	if uri == "" {
+		w.fail("%w: no key URI for %q", ErrText, s.System)
+	}
+	w.enum(true, "METHOD", method(scheme))
+	w.quoted(false, "URI", uri)
+	if format != "" { // none for a key of no DRM system (AES-128)
+		w.quoted(false, "KEYFORMAT", format)
+		w.quoted(false, "KEYFORMATVERSIONS", "1")
 	}
 }
 
-// keys writes one EXT-X-KEY line per system signalled in HLS, or the
-// system's own media playlist lines (HLSKey.Media).
-func (w *writer) keys(scheme manifest.Scheme, systems []manifest.DRMSystem) {
+// clearKeyURI returns the EXT-X-KEY URI for KEYFORMAT "org.w3.clearkey":
+// a data URI holding the 16 KID bytes. HLS defines no ClearKey key format;
+// hls.js (the player that implements it, src/loader/level-key.ts) reads the
+// first 16 bytes of the data URI as the KID and waits for that KID in the
+// ClearKey session's key statuses. It takes the init data for the license
+// request from the init segment's common pssh (the "encrypted" event), so
+// ClearKey HLS needs pssh boxes in the init segment (drm.Config.OmitPSSH
+// off). A pssh box in the URI made hls.js look up its first 16 bytes (size,
+// type, version and half the system ID) as the KID and fail with key
+// status "internal-error" after one successful license call.
+func clearKeyURI(kid drm.KID) string {
+	return "data:text/plain;base64," + base64.StdEncoding.EncodeToString(kid[:])
+}
+
+// keys writes one EXT-X-KEY line per DRM system for the key kid, or the
+// system's own media playlist lines (HLSMedia).
+func (w *writer) keys(scheme drm.Scheme, kid drm.KID, systems []drm.SystemSignaling) {
 	for i := range systems {
-		k := systems[i].HLS
-		switch {
-		case k == nil:
-		case k.Media != "":
-			w.tags(k.Media)
-		default:
-			w.str("#EXT-X-KEY:")
-			w.keyAttrs(scheme, k)
-			w.b = append(w.b, '\n')
+		s := &systems[i]
+		if s.HLSMedia != "" {
+			w.tags(s.HLSMedia)
+			continue
 		}
+		w.str("#EXT-X-KEY:")
+		w.keyAttrs(scheme, kid, s)
+		w.b = append(w.b, '\n')
 	}
 }
 
 // sessionKey returns the multivariant playlist lines of one system: its
-// EXT-X-SESSION-KEY, or its own lines (HLSKey.Multivariant), or none when
-// it has media playlist lines of its own only.
-func sessionKey(scheme manifest.Scheme, k *manifest.HLSKey) (string, error) {
+// EXT-X-SESSION-KEY, or its own lines (HLSMultivariant), or none when it
+// has media playlist lines of its own only.
+func sessionKey(scheme drm.Scheme, kid drm.KID, s *drm.SystemSignaling) (string, error) {
 	w := &writer{}
 	switch {
-	case k.Multivariant != "":
-		w.tags(k.Multivariant)
-	case k.Media != "":
+	case s.HLSMultivariant != "":
+		w.tags(s.HLSMultivariant)
+	case s.HLSMedia != "":
 	default:
 		w.str("#EXT-X-SESSION-KEY:")
-		w.keyAttrs(scheme, k)
+		w.keyAttrs(scheme, kid, s)
 		w.b = append(w.b, '\n')
 	}
 	return string(w.b), w.err
@@ -194,22 +236,8 @@ func (w *writer) tags(text string) {
 	}
 }
 
-// hlsKeys returns the systems of pi that are signalled in HLS.
-func hlsKeys(pi *manifest.ProtectionInfo) []*manifest.DRMSystem {
-	if pi == nil {
-		return nil
-	}
-	var out []*manifest.DRMSystem
-	for i := range pi.Systems {
-		if pi.Systems[i].HLS != nil {
-			out = append(out, &pi.Systems[i])
-		}
-	}
-	return out
-}
-
 // protectionOf returns the protection that applies to r in set.
-func protectionOf(set *manifest.SwitchingSet, r *manifest.Representation) *manifest.ProtectionInfo {
+func protectionOf(set *manifest.SwitchingSet, r *manifest.Representation) *drm.Protection {
 	if r.Protection != nil {
 		return r.Protection
 	}

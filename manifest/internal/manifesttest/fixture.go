@@ -4,10 +4,10 @@
 package manifesttest
 
 import (
-	"encoding/base64"
 	"fmt"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -156,36 +156,22 @@ func SingleFile(total time.Duration) *manifest.Presentation {
 // KID and system data used by Protected. The PSSH boxes and the PlayReady
 // object are stand-ins (the renderers only base64 them).
 var (
-	KIDVideo = manifest.UUID{0x10, 0x10, 0x10, 0x10, 0x20, 0x20, 0x30, 0x30, 0x40, 0x40, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50}
-	KIDAudio = manifest.UUID{0xa1, 0xa1, 0xa1, 0xa1, 0xb2, 0xb2, 0xc3, 0xc3, 0xd4, 0xd4, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5}
+	KIDVideo = drm.KID{0x10, 0x10, 0x10, 0x10, 0x20, 0x20, 0x30, 0x30, 0x40, 0x40, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50}
+	KIDAudio = drm.KID{0xa1, 0xa1, 0xa1, 0xa1, 0xb2, 0xb2, 0xc3, 0xc3, 0xd4, 0xd4, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5}
 )
 
-func systems(scheme manifest.Scheme, kid manifest.UUID) []manifest.DRMSystem {
-	wvPSSH := append([]byte{0, 0, 0, 0x32, 'p', 's', 's', 'h', 0, 0, 0, 0}, manifest.WidevineSystemID[:]...)
+func systems(scheme drm.Scheme, kid drm.KID) []drm.SystemSignaling {
+	wvPSSH := append([]byte{0, 0, 0, 0x32, 'p', 's', 's', 'h', 0, 0, 0, 0}, drm.SystemIDWidevine[:]...)
 	wvPSSH = append(wvPSSH, 0, 0, 0, 0x12, 0x12, 0x10)
 	wvPSSH = append(wvPSSH, kid[:]...)
-	out := []manifest.DRMSystem{
-		{
-			SystemID: manifest.WidevineSystemID, Name: "Widevine", PSSH: wvPSSH,
-			LicenseURL: "https://license.example.com/widevine",
-			HLS:        &manifest.HLSKey{URI: "data:text/plain;base64," + base64.StdEncoding.EncodeToString(wvPSSH), KeyFormat: "urn:uuid:" + manifest.WidevineSystemID.String(), KeyFormatVersions: "1"},
-		},
-		{
-			SystemID: manifest.PlayReadySystemID, Name: "MSPR 2.0",
-			PlayReadyObject: []byte("PRO-object-for-" + kid.String()),
-			LicenseURL:      "https://license.example.com/playready",
-		},
+	out := []drm.SystemSignaling{
+		{System: drm.Widevine, PSSH: wvPSSH, LicenseURL: "https://license.example.com/widevine"},
+		{System: drm.PlayReady, PlayReadyObject: []byte("PRO-object-for-" + kid.String()), LicenseURL: "https://license.example.com/playready"},
 	}
-	if scheme == manifest.CBCS {
-		out = append(out, manifest.DRMSystem{
-			SystemID: manifest.FairPlaySystemID, Name: "FairPlay",
-			HLS: &manifest.HLSKey{URI: "skd://" + kid.String(), KeyFormat: "com.apple.streamingkeydelivery", KeyFormatVersions: "1"},
-		})
+	if scheme == drm.SchemeCBCS {
+		out = append(out, drm.SystemSignaling{System: drm.FairPlay, KeyURI: "skd://" + kid.String()})
 	} else {
-		out = append(out, manifest.DRMSystem{
-			SystemID: manifest.ClearKeySystemID, Name: "ClearKey1.0",
-			LicenseURL: "https://license.example.com/clearkey",
-		})
+		out = append(out, drm.SystemSignaling{System: drm.ClearKey, LicenseURL: "https://license.example.com/clearkey"})
 	}
 	return out
 }
@@ -193,15 +179,15 @@ func systems(scheme manifest.Scheme, kid manifest.UUID) []manifest.DRMSystem {
 // Protected returns the ladder encrypted with scheme: video and audio with
 // separate keys, Widevine and PlayReady always, plus FairPlay for cbcs or
 // ClearKey for cenc. Subtitles stay clear.
-func Protected(total time.Duration, scheme manifest.Scheme) *manifest.Presentation {
+func Protected(total time.Duration, scheme drm.Scheme) *manifest.Presentation {
 	p := Ladder(total)
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
 		switch set.ContentType {
 		case manifest.Video:
-			set.Protection = &manifest.ProtectionInfo{Scheme: scheme, DefaultKID: KIDVideo, Systems: systems(scheme, KIDVideo)}
+			set.Protection = &drm.Protection{Scheme: scheme, DefaultKID: KIDVideo, Systems: systems(scheme, KIDVideo)}
 		case manifest.Audio:
-			set.Protection = &manifest.ProtectionInfo{Scheme: scheme, DefaultKID: KIDAudio, Systems: systems(scheme, KIDAudio)}
+			set.Protection = &drm.Protection{Scheme: scheme, DefaultKID: KIDAudio, Systems: systems(scheme, KIDAudio)}
 		}
 	}
 	return p
@@ -210,7 +196,7 @@ func Protected(total time.Duration, scheme manifest.Scheme) *manifest.Presentati
 // Rotated is Protected with key rotation every `every` segments: each later
 // crypto period of a set uses the set's KID with its last byte replaced by
 // the period number.
-func Rotated(total time.Duration, scheme manifest.Scheme, every int) *manifest.Presentation {
+func Rotated(total time.Duration, scheme drm.Scheme, every int) *manifest.Presentation {
 	p := Protected(total, scheme)
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
@@ -220,7 +206,7 @@ func Rotated(total time.Duration, scheme manifest.Scheme, every int) *manifest.P
 		for first := every; first < len(set.Representations[0].Segments); first += every {
 			kid := set.Protection.DefaultKID
 			kid[15] = byte(first / every)
-			set.Protection.KeyPeriods = append(set.Protection.KeyPeriods, manifest.KeyPeriod{FirstSegment: first, KID: kid, Systems: systems(scheme, kid)})
+			set.Protection.KeyPeriods = append(set.Protection.KeyPeriods, drm.KeyPeriod{FirstSegment: first, KID: kid, Systems: systems(scheme, kid)})
 		}
 	}
 	return p
