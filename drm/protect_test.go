@@ -521,8 +521,7 @@ func TestTextStaysClear(t *testing.T) {
 	if !bytes.Equal(before, encodeInit(t, init)) {
 		t.Fatal("text init changed")
 	}
-	sig, err := tp.Signaling(context.Background(), 0)
-	if err != nil || len(sig.DASH) != 0 {
-		t.Fatalf("text signaling %+v %v", sig, err)
+	if p, err := tp.Protection(context.Background(), 4); err != nil || p != nil {
+		t.Fatalf("text protection %+v %v", p, err)
 	}
 }

@@ -161,7 +161,7 @@ func (tp *TrackProtector) signaling(k ContentKey, period int) ([]SystemSignaling
 		s := SystemSignaling{System: sys, KeyURI: sd.URIExtXKey, ContentProtectionData: sd.ContentProtectionData,
 			HLSMedia: sd.HLSSignalingMedia, HLSMultivariant: sd.HLSSignalingMaster}
 		var err error
-		if s.PSSH, err = SystemPSSH(o, tp.cfg.Scheme, sys, k, tp.periodArg(period)); err != nil {
+		if s.PSSH, err = systemPSSH(o, tp.cfg.Scheme, sys, k, tp.periodArg(period)); err != nil {
 			return nil, err
 		}
 		switch sys {

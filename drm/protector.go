@@ -302,19 +302,6 @@ func (tp *TrackProtector) periodArg(period int) int {
 	return -1
 }
 
-// Signaling returns the manifest signaling for a crypto period (0 without
-// key rotation). It is empty (zero Signaling) for a disabled protector.
-func (tp *TrackProtector) Signaling(ctx context.Context, period int) (Signaling, error) {
-	if !tp.enabled {
-		return Signaling{}, nil
-	}
-	k, err := tp.key(ctx, period)
-	if err != nil {
-		return Signaling{}, err
-	}
-	return NewSignaling(tp.cfg.SignalingOptions, tp.cfg.Scheme, tp.def.KID, k, tp.periodArg(period))
-}
-
 // tenc returns the track encryption box for the init segment.
 func (tp *TrackProtector) tenc() *mp4.TencBox {
 	t := &mp4.TencBox{DefaultIsProtected: 1, DefaultKID: mp4.UUID(tp.def.KID[:])}
@@ -429,7 +416,7 @@ func cloneBox(b mp4.Box) (mp4.Box, error) {
 func (tp *TrackProtector) psshBoxes(k ContentKey, period int) ([]*mp4.PsshBox, error) {
 	var out []*mp4.PsshBox
 	for _, sys := range tp.cfg.Systems {
-		raw, err := SystemPSSH(tp.cfg.SignalingOptions, tp.cfg.Scheme, sys, k, period)
+		raw, err := systemPSSH(tp.cfg.SignalingOptions, tp.cfg.Scheme, sys, k, period)
 		if err != nil {
 			return nil, err
 		}

@@ -293,3 +293,68 @@ func TestProtectionGolden(t *testing.T) {
 		}
 	}
 }
+
+// serverKeys serves one key with a key server's signalling attached.
+type serverKeys struct{ k ContentKey }
+
+func (s serverKeys) ContentKey(context.Context, KeyRequest) (ContentKey, error) { return s.k, nil }
+
+// TestProtectionKeyServerData: a key server's signalling (CPIX DRMSystem)
+// is used as sent, in the init segment and in the Protection for the
+// manifests; only what it leaves out is built.
+func TestProtectionKeyServerData(t *testing.T) {
+	ctx := t.Context()
+	ct := loadTrack(t, "ladder_720p.mp4", "vide")
+	wv, _ := PSSHBox(1, SystemIDWidevine, []KID{videoKey.KID}, []byte{0x12, 0x10, 1, 2, 3})
+	hdr, _ := PlayReadyHeader{Keys: []PlayReadyKey{{KID: videoKey.KID}}, Scheme: SchemeCBCS, LAURL: "https://server.example/pr"}.XML()
+	pr, _ := PSSHBox(0, SystemIDPlayReady, nil, PlayReadyObject(hdr))
+	k := videoKey
+	k.Systems = map[System]SystemData{
+		Widevine:  {PSSH: wv, ContentProtectionData: "<cenc:pssh>x</cenc:pssh>", HLSSignalingMedia: "#EXT-X-KEY:A\n", HLSSignalingMaster: "#EXT-X-SESSION-KEY:A\n"},
+		PlayReady: {PSSH: pr},
+		FairPlay:  {URIExtXKey: "skd://server.example/abc", HLSSignalingMedia: "#EXT-X-KEY:F\n"},
+	}
+	cfg := Config{Scheme: SchemeCBCS, Keys: serverKeys{k}, SignalingOptions: SignalingOptions{
+		Systems: []System{Widevine, PlayReady, FairPlay, ClearKey}, PlayReadyLAURL: "https://ours.example/pr", FairPlayURI: "skd://ours/{KID}"}}
+	init := newInit(ct, ct.entry)
+	tp, err := NewTrackProtector(ctx, cfg, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := tp.Protection(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[System]SystemSignaling{}
+	for _, s := range p.Systems {
+		byName[s.System] = s
+	}
+	if s := byName[Widevine]; !bytes.Equal(s.PSSH, wv) || s.ContentProtectionData != "<cenc:pssh>x</cenc:pssh>" || s.HLSMedia != "#EXT-X-KEY:A\n" || s.HLSMultivariant != "#EXT-X-SESSION-KEY:A\n" {
+		t.Errorf("Widevine %+v", s)
+	}
+	// The PlayReady Object is the key server's pssh data, whose LA_URL wins.
+	if s := byName[PlayReady]; !bytes.Equal(s.PSSH, pr) || !bytes.Equal(s.PlayReadyObject, PlayReadyObject(hdr)) {
+		t.Errorf("PlayReady %+v", s)
+	}
+	if s := byName[FairPlay]; s.KeyURI != "skd://server.example/abc" || s.HLSMedia != "#EXT-X-KEY:F\n" {
+		t.Errorf("FairPlay %+v", s)
+	}
+	if s := byName[ClearKey]; !bytes.Equal(s.PSSH, ClearKeyPSSH([]KID{videoKey.KID})) {
+		t.Errorf("ClearKey %+v", s)
+	}
+	// The init segment carries the key server's pssh boxes.
+	if err := tp.ProtectInit(init); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for _, b := range init.Moov.Psshs {
+		var buf bytes.Buffer
+		if err := b.Encode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf.Bytes())
+	}
+	if len(got) != 3 || !bytes.Equal(got[0], wv) || !bytes.Equal(got[1], pr) {
+		t.Errorf("init pssh boxes %x", got)
+	}
+}

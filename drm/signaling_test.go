@@ -3,13 +3,10 @@ package drm
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
@@ -40,74 +37,6 @@ var allSystemsOpts = SignalingOptions{
 	PlayReadyLAURL: "https://pr.example/rightsmanager.asmx?cid=1&x=2",
 	FairPlayURI:    "skd://fps.example/{KID}",
 	ClearKeyLAURL:  "https://ck.example/license",
-}
-
-func TestSignalingGolden(t *testing.T) {
-	for _, scheme := range []Scheme{SchemeCBCS, SchemeCENC} {
-		o := allSystemsOpts
-		if scheme == SchemeCENC {
-			o.Systems = []System{Widevine, PlayReady, ClearKey}
-		}
-		sig, err := NewSignaling(o, scheme, videoKey.KID, videoKey, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, _ := json.MarshalIndent(sig, "", "  ")
-		golden(t, "signaling_"+string(scheme)+".json", append(j, '\n'))
-		// Independent checks of the data the golden holds.
-		if sig.DASH[0].SchemeIDURI != MP4ProtectionSchemeURI || sig.DASH[0].Value != string(scheme) || sig.DASH[0].DefaultKID != videoKey.KID.String() {
-			t.Fatalf("mp4protection %+v", sig.DASH[0])
-		}
-		// ClearKey in DASH: the DASH-IF element only, with the license URL
-		// and without cenc:pssh (see NewSignaling).
-		var ck int
-		for _, cp := range sig.DASH {
-			if cp.System != ClearKey {
-				continue
-			}
-			ck++
-			if cp.SchemeIDURI != "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" || cp.PSSH != "" || cp.LicenseURL != o.ClearKeyLAURL {
-				t.Fatalf("clearkey DASH %+v", cp)
-			}
-		}
-		if ck != 1 {
-			t.Fatalf("%d ClearKey ContentProtection elements, want 1", ck)
-		}
-		for _, h := range sig.HLS {
-			want := map[Scheme]string{SchemeCBCS: "SAMPLE-AES", SchemeCENC: "SAMPLE-AES-CTR"}[scheme]
-			if h.Method != want || h.KeyFormatVersions != "1" {
-				t.Fatalf("%s: %+v", h.System, h)
-			}
-			switch h.System {
-			case Widevine:
-				box, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;base64,"))
-				sys, _, data, err := parsePSSH(box[8:])
-				if err != nil || sys != SystemIDWidevine || h.KeyFormat != "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" {
-					t.Fatalf("widevine HLS %v", err)
-				}
-				fields, _ := decodeProtobuf(data)
-				if len(fields) != 4 { // key_id, provider, content_id, protection_scheme
-					t.Fatalf("widevine fields %+v", fields)
-				}
-			case FairPlay:
-				if h.URI != "skd://fps.example/"+videoKey.KID.Hex() || h.KeyFormat != "com.apple.streamingkeydelivery" {
-					t.Fatalf("fairplay %+v", h)
-				}
-			case ClearKey:
-				// hls.js reads the KID from the data URI's bytes.
-				kid, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;base64,"))
-				if err != nil || !bytes.Equal(kid, videoKey.KID[:]) || h.KeyFormat != "org.w3.clearkey" {
-					t.Fatalf("clearkey HLS %+v: %v", h, err)
-				}
-			case PlayReady:
-				pro, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.URI, "data:text/plain;charset=UTF-16;base64,"))
-				_, wh := decodePRO(t, pro)
-				if wh.Data.LAURL != o.PlayReadyLAURL {
-					t.Fatalf("LA_URL %q", wh.Data.LAURL)
-				}
-			}
-		}
-	}
 }
 
 func TestTrackProtectorErrors(t *testing.T) {
@@ -212,7 +141,7 @@ func ExampleTrackProtector_ProtectFragment() {
 }
 
 // ExampleTrackProtector shows the integration: protect the init segment,
-// then each fragment, then take the manifest signaling.
+// then each fragment, and describe the protection for the manifests.
 func ExampleTrackProtector() {
 	ctx := context.Background()
 	kid := MustParseKID("10000000-1000-1000-1000-100000000001")
@@ -245,13 +174,19 @@ func ExampleTrackProtector() {
 	}
 	fmt.Println(init.Moov.Trak.Mdia.Minf.Stbl.Stsd.Children[0].Type())
 	fmt.Printf("% x\n", f.Mdat.Data[:4])
-	sig, _ := tp.Signaling(ctx, 0)
-	for _, h := range sig.HLS {
-		fmt.Printf("#EXT-X-KEY:METHOD=%s,URI=%q,KEYFORMAT=%q\n", h.Method, h.URI, h.KeyFormat)
+	p, err := tp.Protection(ctx, 1) // for manifest/dash and manifest/hls
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.Scheme, p.DefaultKID)
+	for _, s := range p.Systems {
+		fmt.Printf("%s: %d-byte pssh box, key URI %q\n", s.System, len(s.PSSH), s.KeyURI)
 	}
 	// Output:
 	// enca
 	// e3 be 78 20
-	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://10000000100010001000100000000001",KEYFORMAT="com.apple.streamingkeydelivery"
-	// #EXT-X-KEY:METHOD=SAMPLE-AES,URI="data:text/plain;base64,EAAAABAAEAAQABAAAAAAAQ==",KEYFORMAT="org.w3.clearkey"
+	// cbcs 10000000-1000-1000-1000-100000000001
+	// clearkey: 52-byte pssh box, key URI ""
+	// fairplay: 0-byte pssh box, key URI "skd://10000000100010001000100000000001"
 }
