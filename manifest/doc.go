@@ -6,7 +6,9 @@
 // [SwitchingSet]s (a DASH AdaptationSet, an HLS rendition group), and a set
 // holds [Representation]s with their init and media segment references. The
 // packager fills it from what the segmenter reports; this package knows
-// nothing about media bytes and does not import the segmenter.
+// nothing about media bytes and does not import the segmenter. Encryption
+// is described by [drm.Protection], plain data the renderers turn into
+// syntax.
 //
 // Times are integers in the representation's timescale (ticks), so that no
 // rounding error accumulates across segments; they become seconds only in

@@ -11,9 +11,10 @@
 // EssentialProperty); closed captions carried in the video become SCTE
 // 214-1 Accessibility descriptors (urn:scte:dash:cc:cea-608:2015 with
 // "CC1=eng;CC3=spa", urn:scte:dash:cc:cea-708:2015 with "1=lang:eng").
-// Protection becomes an mp4protection descriptor with
-// the scheme and default KID and one descriptor per DRM system (cenc:pssh,
-// mspr:pro, dashif:Laurl, clearkey:Laurl). Durations are exact to the
+// A drm.Protection becomes an mp4protection descriptor with the scheme and
+// default KID and one descriptor per DRM system (cenc:pssh, mspr:pro,
+// dashif:Laurl, clearkey:Laurl), or with a key server's
+// ContentProtectionData as it was sent. Durations are exact to the
 // nanosecond.
 //
 // A live presentation (manifest.Live) becomes a dynamic MPD with

@@ -25,6 +25,11 @@
 // otherwise rendering is refused with manifest.ErrLive. The multivariant
 // playlist is as for VOD, from the first period.
 //
+// A drm.Protection becomes one EXT-X-KEY per DRM system in the media
+// playlists (again before each crypto period of key rotation) and
+// EXT-X-SESSION-KEY tags in the multivariant playlist, or a key server's
+// own tag lines (CPIX HLSSignalingData) as they were sent.
+//
 // Output is deterministic and follows RFC 8216 and the parts of Apple's HLS
 // Authoring Specification that it makes mandatory; comments next to the
 // code cite the rule numbers. Every render validates the model first and
