@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strings"
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/dash"
@@ -142,7 +141,7 @@ func (c *Channel) presentation() *manifest.Presentation {
 				continue
 			}
 			t := pt.out
-			fam := codecFamily(t.Codec)
+			fam := manifest.CodecFamily(t.Codec)
 			r := manifest.Representation{
 				ID: pt.st.rep, Codecs: t.Codec, Timescale: t.Timescale,
 				PresentationTimeOffset: uint64(durToTicks(p.start, t.Timescale)),
@@ -183,25 +182,6 @@ func (c *Channel) presentation() *manifest.Presentation {
 		pres.Periods = append(pres.Periods, mp)
 	}
 	return pres
-}
-
-func codecFamily(codec string) string {
-	prefix, _, _ := strings.Cut(codec, ".")
-	switch prefix {
-	case "avc1", "avc3":
-		return "avc"
-	case "hvc1", "hev1":
-		return "hevc"
-	case "av01":
-		return "av1"
-	case "mp4a":
-		return "aac"
-	case "ac-3":
-		return "ac3"
-	case "ec-3":
-		return "ec3"
-	}
-	return prefix
 }
 
 // render writes the manifests of p: HLS media playlists before the

@@ -104,7 +104,7 @@ func (r *runner) presentation() *manifest.Presentation {
 		if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) == 0 {
 			continue // a wvtt track written for HLS only
 		}
-		fam := codecFamily(t.Codec)
+		fam := manifest.CodecFamily(t.Codec)
 		k := key{kind: t.Kind, group: fam}
 		if t.Kind != segment.KindVideo {
 			k.group = t.Language + "/" + fam + "/" + rep.input.Label
@@ -211,7 +211,7 @@ func forFormat(p *manifest.Presentation, f Format) *manifest.Presentation {
 func defaultLabel(t *segment.Track) string {
 	switch t.Kind {
 	case segment.KindAudio:
-		return fmt.Sprintf("%s %s %dch", t.Language, codecFamily(t.Codec), t.Channels)
+		return fmt.Sprintf("%s %s %dch", t.Language, manifest.CodecFamily(t.Codec), t.Channels)
 	}
 	return t.Language
 }

@@ -582,27 +582,6 @@ func (r *runner) allTracks() []*segment.Track {
 	return out
 }
 
-// codecFamily maps a codec string to the short family name used in IDs and
-// HLS group IDs.
-func codecFamily(codec string) string {
-	prefix, _, _ := strings.Cut(codec, ".")
-	switch prefix {
-	case "avc1", "avc3":
-		return "avc"
-	case "hvc1", "hev1":
-		return "hevc"
-	case "av01":
-		return "av1"
-	case "mp4a":
-		return "aac"
-	case "ac-3":
-		return "ac3"
-	case "ec-3":
-		return "ec3"
-	}
-	return prefix
-}
-
 // assignIDs gives every representation a deterministic, readable ID such as
 // "video_720p_avc", "audio_en_aac" or "text_fr".
 func (r *runner) assignIDs() {
@@ -612,11 +591,11 @@ func (r *runner) assignIDs() {
 		var id string
 		switch t.Kind {
 		case segment.KindVideo:
-			id = fmt.Sprintf("video_%dp_%s", t.Height, codecFamily(t.Codec))
+			id = fmt.Sprintf("video_%dp_%s", t.Height, manifest.CodecFamily(t.Codec))
 		case segment.KindAudio:
-			id = fmt.Sprintf("audio_%s_%s_%dch", safeID(t.Language), codecFamily(t.Codec), t.Channels)
+			id = fmt.Sprintf("audio_%s_%s_%dch", safeID(t.Language), manifest.CodecFamily(t.Codec), t.Channels)
 		default:
-			id = fmt.Sprintf("text_%s_%s", safeID(t.Language), codecFamily(t.Codec))
+			id = fmt.Sprintf("text_%s_%s", safeID(t.Language), manifest.CodecFamily(t.Codec))
 		}
 		seen[id]++
 		if n := seen[id]; n > 1 {
