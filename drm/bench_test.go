@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkPackage measures writing all fragments of a track the way
-// segment.SegmentWriter does (one reused payload buffer per fragment, moof
+// cmaf.Writer does (one reused payload buffer per fragment, moof
 // built with AddSample, Encode to io.Discard), clear and with each scheme,
 // so the ratio to "clear" is the cost of protection. Bytes/s are sample
 // bytes; ns/sample is the wall time per sample and cpu-ns/sample the

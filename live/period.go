@@ -7,6 +7,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 )
 
 // period is a discontinuity-free span of the channel: one publisher
@@ -278,7 +279,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 		if err != nil {
 			return err
 		}
-		if err := segment.WriteInit(obj, pt.out, nil); err != nil {
+		if err := cmaf.WriteInit(obj, pt.out, nil); err != nil {
 			obj.Abort()
 			return err
 		}
@@ -287,7 +288,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 		}
 		pt.init = name
 	}
-	sw, err := segment.NewSegmentWriterAt(pt.out, []int{cs.first, cs.end}, cs.number, segment.SegmentOptions{})
+	sw, err := cmaf.NewWriterAt(pt.out, []int{cs.first, cs.end}, cs.number, cmaf.Options{})
 	if err != nil {
 		return err
 	}

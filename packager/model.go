@@ -1,11 +1,9 @@
 package packager
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"sort"
 	"strings"
 
@@ -14,56 +12,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
-	"github.com/cmafkit/cmafkit/segment/ts"
 )
-
-// OpenSource opens an input for packaging or inspection: MPEG-TS (recognised
-// by sync bytes every 188 bytes) through segment/ts, a WebVTT document (it
-// starts with "WEBVTT") through segment.OpenWebVTT, MP4 and fragmented MP4
-// through segment.
-func OpenSource(ctx context.Context, r io.ReaderAt, size int64, name string, opts *segment.OpenOptions) (*segment.Source, error) {
-	if IsWebVTT(r, size) {
-		return segment.OpenWebVTT(ctx, io.NewSectionReader(r, 0, size), name, opts)
-	}
-	if IsTS(r, size) {
-		var log *slog.Logger
-		if opts != nil {
-			log = opts.Logger
-		}
-		src, err := ts.Open(ctx, r, size, name, &ts.Options{Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		return &src.Source, nil
-	}
-	return segment.Open(ctx, r, size, name, opts)
-}
-
-// IsWebVTT reports whether r starts with the WebVTT signature (after an
-// optional byte order mark).
-func IsWebVTT(r io.ReaderAt, size int64) bool {
-	var b [9]byte
-	n, _ := r.ReadAt(b[:min(size, int64(len(b)))], 0)
-	sig := bytes.TrimPrefix(b[:n], []byte("\xef\xbb\xbf"))
-	return bytes.HasPrefix(sig, []byte("WEBVTT")) && (len(sig) == 6 || sig[6] == ' ' || sig[6] == '\t' || sig[6] == '\n' || sig[6] == '\r')
-}
-
-// IsTS reports whether r starts like an MPEG-TS (188-byte packets) or M2TS
-// (192-byte packets) stream.
-func IsTS(r io.ReaderAt, size int64) bool {
-	var b [2 * 192]byte
-	if size < int64(len(b)) {
-		return false
-	}
-	if _, err := r.ReadAt(b[:], 0); err != nil {
-		return false
-	}
-	return (b[0] == 0x47 && b[188] == 0x47) || (b[4] == 0x47 && b[196] == 0x47)
-}
-
-func openReader(ctx context.Context, r io.ReaderAt, size int64, name string, opts *segment.OpenOptions) (*segment.Source, error) {
-	return OpenSource(ctx, r, size, name, opts)
-}
 
 // presentation builds the common model from what was written: one switching
 // set per video codec, per audio language/codec/channel layout and per text

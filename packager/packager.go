@@ -30,6 +30,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
 	"github.com/cmafkit/cmafkit/storage"
 )
@@ -454,9 +455,9 @@ func (r *runner) open(ctx context.Context) error {
 		var src *segment.Source
 		var err error
 		if in.Reader != nil {
-			src, err = openReader(ctx, in.Reader, in.Size, in.Name, opts)
+			src, err = segment.Open(ctx, in.Reader, in.Size, in.Name, opts)
 		} else {
-			src, err = openPath(ctx, in.Path, opts)
+			src, err = segment.OpenFile(ctx, in.Path, opts)
 		}
 		if err != nil {
 			return err
@@ -507,12 +508,6 @@ func (r *runner) checkHLSVariants() error {
 		}
 	}
 	return fmt.Errorf("packager: %s: only text tracks selected: %w; package the text with the video or audio it belongs to, or write DASH only", strings.Join(names, ", "), hls.ErrNoVariant)
-}
-
-func openPath(ctx context.Context, path string, opts *segment.OpenOptions) (*segment.Source, error) {
-	return segment.OpenFileWith(ctx, path, func(ctx context.Context, r io.ReaderAt, size int64, name string) (*segment.Source, error) {
-		return openReader(ctx, r, size, name, opts)
-	})
 }
 
 func selected(in *Input, t *segment.Track) bool {
@@ -762,9 +757,9 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return nil // the CMAF segments are for DASH only
 		}
 	}
-	opts := segment.SegmentOptions{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
+	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
 	if r.drm != nil {
-		clear, err := segment.BuildInit(t)
+		clear, err := cmaf.BuildInit(t)
 		if err != nil {
 			return err
 		}
@@ -792,15 +787,15 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.put(ctx, initName, func(w io.Writer) error { return segment.WriteInit(w, t, opts.Protector) }); err != nil {
+	if _, err := r.put(ctx, initName, func(w io.Writer) error { return cmaf.WriteInit(w, t, opts.Protector) }); err != nil {
 		return err
 	}
 	rep.init = manifest.Resource{URI: initName}
-	sw, err := segment.NewSegmentWriter(t, r.plan, opts)
+	sw, err := cmaf.NewWriter(t, r.plan, opts)
 	if err != nil {
 		return err
 	}
-	if opts.Protector != nil && segment.Sequential(opts.Protector) {
+	if opts.Protector != nil && cmaf.Sequential(opts.Protector) {
 		return r.writePipelined(ctx, rep, sw)
 	}
 	return r.writeConcurrently(ctx, rep, sw)
@@ -820,12 +815,12 @@ func (r *runner) segmentWorkers() int {
 
 // writeConcurrently writes the segments of a track with
 // segmentWorkers goroutines (the first uses the writer given), each with its
-// own SegmentWriter (any segment can be written from the index alone), and
+// own cmaf.Writer (any segment can be written from the index alone), and
 // reports them in order.
-func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segment.SegmentWriter) error {
+func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *cmaf.Writer) error {
 	n := first.Len()
 	names := make([]string, n)
-	infos := make([]segment.SegmentInfo, n)
+	infos := make([]cmaf.SegmentInfo, n)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next, done atomic.Int64
@@ -874,15 +869,15 @@ func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *segm
 
 // writePipelined writes the segments of an encrypted track in two stages:
 // a goroutine reads and encrypts the next segment into memory
-// (segment.SegmentWriter.Prepare) while this one stores the previous one.
+// (cmaf.Writer.Prepare) while this one stores the previous one.
 // Encrypted payload has to pass through user space (clear payload is copied
 // file to file in the kernel), and the stages let two cores share that
 // work. The protector still sees the fragments in order, so the output is
 // the same as written one by one; two payload buffers take turns.
-func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *segment.SegmentWriter) error {
+func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *cmaf.Writer) error {
 	type built struct {
 		name string
-		seg  *segment.PreparedSegment
+		seg  *cmaf.PreparedSegment
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -925,7 +920,7 @@ func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *segment.Se
 		if b.err != nil {
 			return b.err
 		}
-		var info segment.SegmentInfo
+		var info cmaf.SegmentInfo
 		if _, err := r.put(ctx, b.name, func(w io.Writer) error {
 			var err error
 			info, err = b.seg.Write(w)
@@ -944,7 +939,7 @@ func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *segment.Se
 	return nil
 }
 
-func (rep *repJob) addSegment(uri string, info segment.SegmentInfo) {
+func (rep *repJob) addSegment(uri string, info cmaf.SegmentInfo) {
 	ref := manifest.SegmentRef{URI: uri, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(info.Size)}
 	if rep.single != nil {
 		ref.Range = manifest.ByteRange{Offset: uint64(info.Offset), Length: uint64(info.Size)}
@@ -960,15 +955,15 @@ func (rep *repJob) addSegment(uri string, info segment.SegmentInfo) {
 	}
 }
 
-func (r *runner) writeSingle(ctx context.Context, rep *repJob, opts segment.SegmentOptions) error {
+func (r *runner) writeSingle(ctx context.Context, rep *repJob, opts cmaf.Options) error {
 	name, err := manifest.ExpandTemplate(r.naming.SingleFile, rep.id, 0, 0, 0)
 	if err != nil {
 		return err
 	}
-	var info segment.SingleFileInfo
+	var info cmaf.SingleFileInfo
 	if _, err := r.put(ctx, name, func(w io.Writer) error {
 		var err error
-		info, err = segment.WriteSingleFile(ctx, w, rep.track, r.plan, opts, r.job.TempDir)
+		info, err = cmaf.WriteSingleFile(ctx, w, rep.track, r.plan, opts, r.job.TempDir)
 		return err
 	}); err != nil {
 		return err
@@ -994,11 +989,11 @@ func webvttID(rep *repJob) string {
 // writeWebVTT writes the segments of a wvtt track as WebVTT documents for
 // HLS (RFC 8216 3.5), at the same boundaries as its CMAF segments.
 func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
-	opts := segment.SegmentOptions{}
+	opts := cmaf.Options{}
 	if r.hlsTS() {
 		opts.WebVTTMPEGTS = tsmux.TimestampOffset
 	}
-	sw, err := segment.NewSegmentWriter(rep.track, r.plan, opts)
+	sw, err := cmaf.NewWriter(rep.track, r.plan, opts)
 	if err != nil {
 		return err
 	}
@@ -1012,7 +1007,7 @@ func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
 		if err != nil {
 			return err
 		}
-		var info segment.SegmentInfo
+		var info cmaf.SegmentInfo
 		if _, err := r.put(ctx, name, func(w io.Writer) error {
 			var err error
 			info, err = sw.WriteWebVTT(ctx, w, i)
@@ -1033,7 +1028,7 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
-	sw, err := segment.NewSegmentWriter(rep.track, r.plan, segment.SegmentOptions{})
+	sw, err := cmaf.NewWriter(rep.track, r.plan, cmaf.Options{})
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func DetectCaptions(ctx context.Context, t *Track, window time.Duration) (Captio
 			}
 		}
 		if err := head.walk(s, isSEI, onSEI); err != nil && !errors.Is(err, ErrMalformed) {
-			return Captions{}, sampleReadError(t, sc.Index(), s, err)
+			return Captions{}, SampleError(t, sc.Index(), s, err)
 		}
 	}
 	if err := sc.Err(); err != nil {

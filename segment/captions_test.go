@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	_ "github.com/cmafkit/cmafkit/segment/isobmff"
 
 	"github.com/Eyevinn/mp4ff/sei"
 
@@ -176,4 +179,15 @@ func TestDetectCaptionsErrors(t *testing.T) {
 	if !errors.Is(err, boom) || !bytes.Contains([]byte(err.Error()), []byte(fmt.Sprintf("track %d", tr.ID))) || !bytes.Contains([]byte(err.Error()), []byte("sample 1")) {
 		t.Errorf("read error: %v", err)
 	}
+}
+
+// openTestFile opens the file name of the module's testdata directory.
+func openTestFile(t testing.TB, name string) *segment.Source {
+	t.Helper()
+	src, err := segment.OpenFile(context.Background(), filepath.Join("..", "testdata", name), nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
 }

@@ -324,31 +324,11 @@ func reduce(r Rational) Rational {
 	return r
 }
 
-// frameRateOf derives the exact frame rate of a video track from its most
-// common sample duration (robust to a short last frame or a few irregular
-// durations), e.g. timescale 30000 and duration 1001 give 30000/1001.
-func frameRateOf(t *Track) (Rational, error) {
-	if t.Kind != KindVideo || t.SampleCount() == 0 || t.Timescale == 0 {
-		return Rational{}, nil
-	}
-	counts := map[uint32]int{}
-	var best uint32
-	sc := t.Scan(0, t.SampleCount())
-	for sc.Next() {
-		d := sc.Sample().Duration
-		counts[d]++
-		if counts[d] > counts[best] || (counts[d] == counts[best] && d < best) {
-			best = d
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return Rational{}, err
-	}
-	if best == 0 {
-		return Rational{}, nil
-	}
-	return reduce(Rational{int64(t.Timescale), int64(best)}), nil
-}
+// NewReaderAtSamples returns the SampleReader of an input whose samples lie
+// in r, Size bytes at their Offset (MP4, fragmented MP4). Its ReaderAt
+// method returns r, so writers can read or copy a run of back-to-back
+// samples at once (see SampleReader).
+func NewReaderAtSamples(r io.ReaderAt) SampleReader { return &readerAtSamples{r: r} }
 
 // readerAtSamples reads contiguous sample payloads from an io.ReaderAt.
 type readerAtSamples struct {
@@ -364,9 +344,9 @@ func (s *readerAtSamples) AppendSample(dst []byte, smp *Sample) ([]byte, error) 
 	return dst, nil
 }
 
-// readerAt exposes the underlying reader so writers can copy runs of
+// ReaderAt exposes the underlying reader so writers can copy runs of
 // contiguous samples in one call.
-func (s *readerAtSamples) readerAt() io.ReaderAt { return s.r }
+func (s *readerAtSamples) ReaderAt() io.ReaderAt { return s.r }
 
 func growBy(b []byte, n int) []byte {
 	if cap(b)-len(b) < n {

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (test with
@@ -67,3 +68,14 @@ func (e *FormatError) Error() string {
 }
 
 func (e *FormatError) Unwrap() error { return e.Err }
+
+// SampleError describes a failed read of sample k (0-based) s of track t:
+// a *FormatError wrapping ErrTruncated when the input ended before the
+// sample did, else err with the track and sample named. Readers and writers
+// return it so that read errors name the same things.
+func SampleError(t *Track, k int, s *Sample, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: s.Offset, Err: ErrTruncated, Detail: err.Error()}
+	}
+	return fmt.Errorf("%s sample %d: %w", t, k+1, err)
+}

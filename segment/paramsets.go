@@ -172,10 +172,11 @@ func (ps *paramSets) ofType(typ byte) [][]byte {
 	return out
 }
 
-// resolveParameterSets converts an avc3/hev1 track whose parameter sets do
-// not change to avc1/hvc1 (see above), or keeps it with a warning. Other
-// tracks are left alone.
-func resolveParameterSets(ctx context.Context, t *Track, log *slog.Logger) error {
+// ResolveParameterSets converts an avc3/hev1 track whose parameter sets do
+// not change to avc1/hvc1 (see above), or keeps it with a warning to log.
+// Other tracks are left alone. Readers call it on the video tracks they
+// open; it reads the head of every sync sample through t.Data.
+func ResolveParameterSets(ctx context.Context, t *Track, log *slog.Logger) error {
 	vse, ok := t.SampleEntry.(*mp4.VisualSampleEntryBox)
 	if !ok || (vse.Type() != "avc3" && vse.Type() != "hev1") {
 		return nil
@@ -226,7 +227,7 @@ func resolveParameterSets(ctx context.Context, t *Track, log *slog.Logger) error
 		}
 		nals, err := head.paramSets(s)
 		if err != nil {
-			return sampleReadError(t, sc.Index(), s, err)
+			return SampleError(t, sc.Index(), s, err)
 		}
 		var n uint32
 		for _, nal := range nals {
@@ -307,8 +308,8 @@ func (h *sampleHead) walk(s *Sample, want func(typ byte) bool, fn func(nal []byt
 	c := h.c
 	size := int64(s.Size)
 	var ra io.ReaderAt
-	if r, ok := h.t.Data.(interface{ readerAt() io.ReaderAt }); ok {
-		ra = r.readerAt()
+	if r, ok := h.t.Data.(interface{ ReaderAt() io.ReaderAt }); ok {
+		ra = r.ReaderAt()
 	}
 	var whole, win []byte
 	if ra != nil {

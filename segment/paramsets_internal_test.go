@@ -2,53 +2,8 @@ package segment
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
 	"testing"
-
-	"github.com/Eyevinn/mp4ff/mp4"
 )
-
-// TestParameterSetsInBandOnly: an avc3 track whose sample entry carries no
-// parameter sets gets the in-band ones moved into its avc1 sample entry.
-func TestParameterSetsInBandOnly(t *testing.T) {
-	src, err := OpenFile(context.Background(), "../testdata/avc3.mp4", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	conv := src.Tracks[0]
-	// Rebuild the track as it was in the file, minus the avcC parameter sets.
-	orig := *conv
-	orig.Index = conv.Index.(*strippedIndex).inner
-	orig.Data = conv.Data.(*strippedData).inner
-	e, err := cloneBox(conv.SampleEntry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vse := e.(*mp4.VisualSampleEntryBox)
-	wantSPS, wantPPS := vse.AvcC.SPSnalus, vse.AvcC.PPSnalus
-	vse.SetType("avc3")
-	vse.AvcC.SPSnalus, vse.AvcC.PPSnalus = nil, nil
-	orig.SampleEntry = vse
-	orig.Codec = "avc3" + conv.Codec[4:]
-
-	var logs bytes.Buffer
-	if err := resolveParameterSets(context.Background(), &orig, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
-		t.Fatal(err)
-	}
-	got := orig.SampleEntry.(*mp4.VisualSampleEntryBox)
-	if got.Type() != "avc1" || orig.Codec != conv.Codec {
-		t.Fatalf("entry %s codec %s, want avc1 and %s", got.Type(), orig.Codec, conv.Codec)
-	}
-	if len(got.AvcC.SPSnalus) != 1 || !bytes.Equal(got.AvcC.SPSnalus[0], wantSPS[0]) ||
-		len(got.AvcC.PPSnalus) != 1 || !bytes.Equal(got.AvcC.PPSnalus[0], wantPPS[0]) {
-		t.Errorf("avcC parameter sets not taken from the samples")
-	}
-	if !bytes.Contains(logs.Bytes(), []byte("samples_stripped=2")) {
-		t.Errorf("log %q: want 2 samples stripped", logs.String())
-	}
-}
 
 // TestParamSetID reads parameter set IDs from hand-made NAL units.
 func TestParamSetID(t *testing.T) {

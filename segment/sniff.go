@@ -9,50 +9,34 @@ import (
 	"strings"
 )
 
-// Inputs that are not MP4 at all.
+// Inputs no registered format reads.
 //
 // Read as MP4, any other file fails on its first "box", whose size field
 // is four bytes of something else: a raw AAC stream then reads as a
-// truncated box of a gigabyte, as if it were a damaged MP4. Before parsing,
-// Open looks at the first bytes and, when they are the signature of another
-// format (or of no box at all), refuses the input with ErrUnsupportedFormat
-// naming what it looks like and how to turn it into something packageable.
+// truncated box of a gigabyte, as if it were a damaged MP4. So Open hands
+// an input only to a format that recognises its first bytes, and refuses
+// the others with ErrUnsupportedFormat naming what they look like and how
+// to turn them into something packageable.
 
 // sniffLen is how many bytes sniffing reads at the start of the input (and
 // after an ID3 tag): enough to check a second ADTS or MPEG audio frame.
 const sniffLen = 8 << 10
 
-// mp4TopLevel are the box types an MP4 file starts with in practice.
-var mp4TopLevel = map[string]bool{
-	"ftyp": true, "styp": true, "moov": true, "moof": true, "mdat": true, "free": true,
-	"skip": true, "wide": true, "sidx": true, "ssix": true, "pdin": true, "uuid": true,
-	"meta": true, "mfra": true, "emsg": true, "prft": true, "pnot": true, "junk": true,
-	"jP  ": true,
-}
-
-// sniff refuses an input that is not MP4: it returns a *FormatError
-// wrapping ErrUnsupportedFormat that says what the input looks like, or nil
-// when the input starts like an MP4 (or is empty) and should be parsed.
-func (p *mp4Parser) sniff() error {
-	head := make([]byte, min(p.size, sniffLen))
-	if n, err := p.r.ReadAt(head, 0); n < len(head) {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("%s: read at 0: %w", p.name, err)
-	}
-	what, hint := identify(p.r, p.size, head, p.name)
-	if what == "" {
-		return nil
-	}
+// unsupported returns the *FormatError wrapping ErrUnsupportedFormat that
+// refuses the input starting with head, saying what it looks like.
+func unsupported(r io.ReaderAt, size int64, head []byte, name string) error {
+	what, hint := identify(r, size, head, name)
 	detail := "input looks like " + what + ", not MP4"
-	if what == unknownData {
+	switch what {
+	case "MP4":
+		detail = "input is MP4"
+	case unknownData:
 		detail = fmt.Sprintf("input does not start with an MP4 box (first bytes % x)", head[:min(len(head), 8)])
 	}
 	if hint != "" {
 		detail += ": " + hint
 	}
-	return &FormatError{Source: p.name, Offset: 0, Err: ErrUnsupportedFormat, Detail: detail}
+	return &FormatError{Source: name, Offset: 0, Err: ErrUnsupportedFormat, Detail: detail}
 }
 
 // readable lists the formats Open and its sibling readers read.
@@ -62,17 +46,13 @@ const readable = "cmafkit reads MP4, fragmented MP4, MPEG-TS and WebVTT"
 const unknownData = "unknown data"
 
 // identify names the format of an input that starts with head (at least
-// its first sniffLen bytes, or all of it), with a hint on what to do, or
-// returns "" when the input may be an MP4.
+// its first sniffLen bytes, or all of it), with a hint on what to do.
 func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint string) {
 	if len(head) < 8 {
-		if len(head) == 0 {
-			return "", ""
-		}
 		return unknownData, readable
 	}
-	if mp4TopLevel[string(head[4:8])] {
-		return "", ""
+	if t := string(head[4:8]); (t == "ftyp" || t == "moov" || t == "moof" || t == "styp") && !isRegistered("MP4") {
+		return "MP4", "no MP4 reader is registered: import github.com/cmafkit/cmafkit/segment/isobmff"
 	}
 	remux := "remux it into MP4 first, e.g. ffmpeg -i " + shellQuote(name) + " -c copy " + shellQuote(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))+".mp4")
 	switch {
@@ -103,9 +83,12 @@ func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint s
 	case isXML(head):
 		return "an XML document", ""
 	case isWebVTT(head):
-		return "a WebVTT document", "open it with OpenWebVTT"
+		return "a WebVTT document", "no WebVTT reader is registered: import github.com/cmafkit/cmafkit/segment/webvtt"
 	case head[0] == 0x47 && (len(head) < 189 || head[188] == 0x47):
-		return "MPEG-TS", "MPEG-TS is read by segment/ts (ts.Open), not by Open"
+		if isRegistered("MPEG-TS") {
+			return "MPEG-TS", "too short: MPEG-TS input needs at least two packets (segment/ts)"
+		}
+		return "MPEG-TS", "no MPEG-TS reader is registered: import github.com/cmafkit/cmafkit/segment/ts"
 	}
 	if id3 := id3Size(head); id3 > 0 {
 		// An ID3v2 tag heads raw MP3 and AAC files (and HLS packed audio).
@@ -123,9 +106,6 @@ func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint s
 			}
 		}
 		return "an ID3 tag followed by unknown data", ""
-	}
-	if printable(head[4:8]) {
-		return "", "" // a box type we do not know: let the parser judge
 	}
 	if what, hint := elementaryStream(head, name); what != "" {
 		return what, hint
@@ -351,19 +331,20 @@ func isWebVTT(b []byte) bool {
 	return bytes.HasPrefix(b, []byte("WEBVTT")) && (len(b) == 6 || strings.ContainsRune(" \t\r\n", rune(b[6])))
 }
 
-func printable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // shellQuote quotes s for a POSIX shell when it needs quoting.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// isRegistered reports whether a format of that name is registered.
+func isRegistered(name string) bool {
+	for _, f := range registered() {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }

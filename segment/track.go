@@ -1,10 +1,21 @@
-// Package segment turns media sources (progressive MP4, fragmented MP4/CMAF, and
-// MPEG-TS through segment/ts) into tracks with a compact sample index, plans
-// segment boundaries, and writes CMAF init segments, media segments and chunks.
+// Package segment is the media model every other package shares: a
+// Source of Tracks, each with its codec description, its Index of Samples
+// (timing, size, position, sync flag) and a SampleReader for their
+// payloads; the Plan of segment boundaries common to a presentation's
+// tracks (PlanSegments, PlanSegmentsWith with cue cuts, AlignText for text
+// tracks); Cues, Color and Captions; and the errors readers return.
 //
-// The sample index holds only timing, size, position and sync flags; payload
-// bytes are read through an io.ReaderAt when a segment is written, so memory is
-// bounded by the index plus the segment being written, never by the input size.
+// Open and OpenFile read an input through the reader package registered
+// for its format (RegisterFormat): segment/isobmff (MP4, fragmented MP4),
+// segment/ts (MPEG-TS), segment/webvtt (WebVTT documents). Import the ones
+// a program reads, for their side effect if need be; inputs of other
+// formats are refused with ErrUnsupportedFormat naming what they are.
+// segment/cmaf writes CMAF init and media segments from a Track, and
+// segment/tsmux MPEG-TS segments.
+//
+// The sample index holds only timing, size, position and sync flags;
+// payload bytes are read when a segment is written, so memory is bounded by
+// the index plus the segment being written, never by the input size.
 package segment
 
 import (
@@ -161,6 +172,14 @@ func (sc *SampleScanner) Err() error { return sc.err }
 
 // SampleReader reads sample payloads of one track. Implementations must be safe
 // for concurrent use by several goroutines (tracks are written in parallel).
+//
+// A SampleReader whose samples lie Size bytes at their Offset in one
+// io.ReaderAt (see NewReaderAtSamples) also has a method
+//
+//	ReaderAt() io.ReaderAt
+//
+// returning it: writers then read a run of back-to-back samples in one
+// call, or copy it from file to file in the kernel.
 type SampleReader interface {
 	// AppendSample appends the payload of s to dst and returns the extended slice.
 	// The appended length must equal s.Size.
@@ -230,9 +249,6 @@ type Track struct {
 	Data SampleReader
 }
 
-// identityMatrix is the tkhd matrix that leaves the video as it is.
-var identityMatrix = [9]int32{0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000}
-
 // Rotation returns the clockwise rotation, in whole degrees from 0 to 359,
 // by which Matrix turns the video when it is displayed, and whether the
 // matrix mirrors it too (then the rotation follows a horizontal flip). A
@@ -253,28 +269,10 @@ func (t *Track) Rotation() (degrees int, mirrored bool) {
 	return (deg%360 + 360) % 360, mirrored
 }
 
-// transformString describes Matrix for messages: "rotated 90° clockwise",
-// "mirrored", ...
-func (t *Track) transformString() string {
-	deg, mirrored := t.Rotation()
-	var s string
-	switch deg {
-	case 0:
-		s = "not rotated"
-	case 90:
-		s = "rotated 90° clockwise"
-	case 180:
-		s = "rotated 180°"
-	case 270:
-		s = "rotated 90° counterclockwise"
-	default:
-		s = fmt.Sprintf("rotated %d° clockwise", deg)
-	}
-	if mirrored {
-		s += ", mirrored"
-	}
-	return s
-}
+// PresentationTime returns the presentation time of s, a sample of t, on
+// the track's presentation timeline, which starts at zero: the sample's
+// composition time less PresentationOffset, in the track timescale.
+func (t *Track) PresentationTime(s *Sample) int64 { return relPresentation(t, s) }
 
 // SampleCount returns the number of samples in the track's index.
 func (t *Track) SampleCount() int {

@@ -168,7 +168,7 @@ func (o *fileObject) Write(p []byte) (int, error) {
 
 // ReadFrom takes runs of sample data from segment writers. When r is a
 // section of a file (an *io.SectionReader over an *os.File, as
-// segment.SegmentWriter passes clear sample runs), the bytes go from file to
+// cmaf.Writer passes clear sample runs), the bytes go from file to
 // file inside the kernel (copy_file_range on Linux) without a user-space copy.
 func (o *fileObject) ReadFrom(r io.Reader) (int64, error) {
 	if sr, ok := r.(*io.SectionReader); ok {

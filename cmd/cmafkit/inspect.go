@@ -10,7 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -100,16 +99,14 @@ func inspectFile(ctx context.Context, path string, segDur time.Duration) (fileRe
 		return fileReport{}, err
 	}
 	defer f.Close()
-	src, err := packager.OpenSource(ctx, f, fi.Size(), path, nil)
+	src, err := segment.Open(ctx, f, fi.Size(), path, nil)
 	if err != nil {
 		return fileReport{}, err
 	}
 	rep := fileReport{File: path, Size: fi.Size(), Fragmented: src.Fragmented, Packageable: true, Format: "progressive MP4"}
 	switch {
-	case packager.IsWebVTT(f, fi.Size()):
-		rep.Format = "WebVTT"
-	case packager.IsTS(f, fi.Size()):
-		rep.Format = "MPEG-TS"
+	case src.Format != "MP4":
+		rep.Format = src.Format
 	case src.Fragmented:
 		rep.Format = "fragmented MP4"
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
-	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -258,7 +258,7 @@ func replayFile(ctx context.Context, ch *live.Channel, path string, loops int) e
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
-	src, err := packager.OpenSource(ctx, f, fi.Size(), path, nil)
+	src, err := segment.Open(ctx, f, fi.Size(), path, nil)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
@@ -68,10 +69,10 @@ func packagedFrames(t *testing.T, tr *segment.Track) int {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := segment.WriteInit(&b, tr, nil); err != nil {
+	if err := cmaf.WriteInit(&b, tr, nil); err != nil {
 		t.Fatal(err)
 	}
-	sw, err := segment.NewSegmentWriter(tr, plan, segment.SegmentOptions{})
+	sw, err := cmaf.NewWriter(tr, plan, cmaf.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

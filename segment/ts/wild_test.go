@@ -17,6 +17,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 )
 
 // Streams as muxers in the wild write them, made from the test files by
@@ -493,10 +494,10 @@ func writeCMAF(t *testing.T, tr *segment.Track, dir string) string {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := segment.WriteInit(&b, tr, nil); err != nil {
+	if err := cmaf.WriteInit(&b, tr, nil); err != nil {
 		t.Fatal(err)
 	}
-	sw, err := segment.NewSegmentWriter(tr, plan, segment.SegmentOptions{})
+	sw, err := cmaf.NewWriter(tr, plan, cmaf.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
 )
 
@@ -24,7 +25,7 @@ func muxTrack(t *testing.T, tr *segment.Track, p *segment.Plan) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := segment.NewSegmentWriter(tr, p, segment.SegmentOptions{})
+	sw, err := cmaf.NewWriter(tr, p, cmaf.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

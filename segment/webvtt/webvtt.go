@@ -6,6 +6,9 @@
 // cuts the timeline at every cue start and end, and each sample carries
 // every cue active during it (a cue longer than one sample is repeated).
 // FromSamples merges such repeats back into one cue.
+//
+// Open reads a WebVTT side file as a segment.Source with one wvtt track;
+// importing the package registers the format "WebVTT" with segment.Open.
 package webvtt
 
 import (

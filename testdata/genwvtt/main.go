@@ -14,7 +14,7 @@ import (
 	"os"
 
 	"github.com/Eyevinn/mp4ff/mp4"
-	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/webvtt"
 )
 
 func main() {
@@ -34,7 +34,7 @@ func run(in, out, lang string) error {
 		return err
 	}
 	defer f.Close()
-	src, err := segment.OpenWebVTT(context.Background(), f, in, nil)
+	src, err := webvtt.Open(context.Background(), f, in, nil)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,49 @@
+package isobmff
+
+import "github.com/cmafkit/cmafkit/segment"
+
+// frameRateOf derives the exact frame rate of a video track from its most
+// common sample duration (robust to a short last frame or a few irregular
+// durations), e.g. timescale 30000 and duration 1001 give 30000/1001.
+func frameRateOf(t *segment.Track) (segment.Rational, error) {
+	if t.Kind != segment.KindVideo || t.SampleCount() == 0 || t.Timescale == 0 {
+		return segment.Rational{}, nil
+	}
+	counts := map[uint32]int{}
+	var best uint32
+	sc := t.Scan(0, t.SampleCount())
+	for sc.Next() {
+		d := sc.Sample().Duration
+		counts[d]++
+		if counts[d] > counts[best] || (counts[d] == counts[best] && d < best) {
+			best = d
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return segment.Rational{}, err
+	}
+	if best == 0 {
+		return segment.Rational{}, nil
+	}
+	return reduce(segment.Rational{Num: int64(t.Timescale), Den: int64(best)}), nil
+}
+
+func reduce(r segment.Rational) segment.Rational {
+	if g := gcd(r.Num, r.Den); g > 1 {
+		return segment.Rational{Num: r.Num / g, Den: r.Den / g}
+	}
+	return r
+}
+
+func gcd(a, b int64) int64 {
+	if a < 0 {
+		a = -a
+	}
+	if b < 0 {
+		b = -b
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

@@ -1,0 +1,4 @@
+package tsmux_test
+
+// The tests open MP4 inputs through segment.Open.
+import _ "github.com/cmafkit/cmafkit/segment/isobmff"
