@@ -20,8 +20,8 @@ import (
 // io.Discard. It reports throughput, allocations and the peak Go heap from
 // opening to the last segment, which must not grow with the source size:
 //
-//	CMAFKIT_BENCH_MB=100  go test ./segment -run '^$' -bench LargeSource -benchtime 1x -benchmem
-//	CMAFKIT_BENCH_MB=1024 go test ./segment -run '^$' -bench LargeSource -benchtime 1x -benchmem
+//	CMAFKIT_BENCH_MB=100  go test ./segment/cmaf -run '^$' -bench LargeSource -benchtime 1x -benchmem
+//	CMAFKIT_BENCH_MB=1024 go test ./segment/cmaf -run '^$' -bench LargeSource -benchtime 1x -benchmem
 func BenchmarkSegmentLargeSource(b *testing.B) {
 	mb := 1024
 	if v, err := strconv.Atoi(os.Getenv("CMAFKIT_BENCH_MB")); err == nil && v > 0 {

@@ -162,7 +162,7 @@ func checkRoundTrip(t *testing.T, tr *segment.Track, init []byte, segs [][]byte,
 }
 
 // TestInitSegmentGolden keeps a readable dump of each track's init segment
-// and first media segment. Regenerate with: go test ./segment -update
+// and first media segment. Regenerate with: go test ./segment/cmaf -update
 func TestInitSegmentGolden(t *testing.T) {
 	for _, name := range testFiles {
 		src := openTestFile(t, name)
