@@ -795,10 +795,7 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
-	if opts.Protector != nil && cmaf.Sequential(opts.Protector) {
-		return r.writePipelined(ctx, rep, sw)
-	}
-	return r.writeConcurrently(ctx, rep, sw)
+	return r.writeSegments(ctx, rep, sw)
 }
 
 // segmentWorkers is how many segments of one track are written at once: one
@@ -813,128 +810,32 @@ func (r *runner) segmentWorkers() int {
 	return 2
 }
 
-// writeConcurrently writes the segments of a track with
-// segmentWorkers goroutines (the first uses the writer given), each with its
-// own cmaf.Writer (any segment can be written from the index alone), and
-// reports them in order.
-func (r *runner) writeConcurrently(ctx context.Context, rep *repJob, first *cmaf.Writer) error {
-	n := first.Len()
-	names := make([]string, n)
-	infos := make([]cmaf.SegmentInfo, n)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next, done atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < r.segmentWorkers(); w++ {
-		sw := first
-		if w > 0 {
-			sw = first.Clone()
+// writeSegments writes and stores the media segments of a track,
+// segmentWorkers at once (cmaf.Writer.WriteSegments), and reports them in
+// order.
+func (r *runner) writeSegments(ctx context.Context, rep *repJob, sw *cmaf.Writer) error {
+	names := make([]string, sw.Len())
+	var done atomic.Int64
+	infos, err := sw.WriteSegments(ctx, r.segmentWorkers(), func(ctx context.Context, i int, pre cmaf.SegmentInfo, write func(io.Writer) (cmaf.SegmentInfo, error)) error {
+		name, err := manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
+		if err != nil {
+			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				pre, err := sw.Info(i)
-				if err == nil {
-					names[i], err = manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(pre.Number), pre.MediaTime)
-				}
-				if err == nil {
-					_, err = r.put(ctx, names[i], func(w io.Writer) error {
-						var err error
-						infos[i], err = sw.WriteSegment(ctx, w, i)
-						return err
-					})
-				}
-				if err != nil {
-					cancel(err)
-					return
-				}
-				r.progress(rep, int(done.Add(1)), n)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	for i := range names {
-		rep.addSegment(names[i], infos[i])
-	}
-	return nil
-}
-
-// writePipelined writes the segments of an encrypted track in two stages:
-// a goroutine reads and encrypts the next segment into memory
-// (cmaf.Writer.Prepare) while this one stores the previous one.
-// Encrypted payload has to pass through user space (clear payload is copied
-// file to file in the kernel), and the stages let two cores share that
-// work. The protector still sees the fragments in order, so the output is
-// the same as written one by one; two payload buffers take turns.
-func (r *runner) writePipelined(ctx context.Context, rep *repJob, sw *cmaf.Writer) error {
-	type built struct {
-		name string
-		seg  *cmaf.PreparedSegment
-		err  error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	ready := make(chan built, 1)
-	free := make(chan []byte, 2)
-	free <- nil
-	free <- nil
-	go func() {
-		defer close(ready)
-		for i := 0; i < sw.Len(); i++ {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-ctx.Done():
-				return
-			}
-			var b built
-			b.seg, b.err = sw.Prepare(ctx, i, buf)
-			if b.err == nil {
-				info := b.seg.Info()
-				b.name, b.err = manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(info.Number), info.MediaTime)
-			}
-			select {
-			case ready <- b:
-			case <-ctx.Done():
-				return
-			}
-			if b.err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		for range ready { // wait for the producer to stop using the track
-		}
-	}()
-	done := 0
-	for b := range ready {
-		if b.err != nil {
-			return b.err
-		}
-		var info cmaf.SegmentInfo
-		if _, err := r.put(ctx, b.name, func(w io.Writer) error {
-			var err error
-			info, err = b.seg.Write(w)
+		names[i] = name
+		if _, err := r.put(ctx, name, func(w io.Writer) error {
+			_, err := write(w)
 			return err
 		}); err != nil {
 			return err
 		}
-		rep.addSegment(b.name, info)
-		done++
-		r.progress(rep, done, sw.Len())
-		free <- b.seg.Buffer()
+		r.progress(rep, int(done.Add(1)), len(names))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if done < sw.Len() {
-		return ctx.Err() // cancelled: the producer stopped early
+	for i := range names {
+		rep.addSegment(names[i], infos[i])
 	}
 	return nil
 }

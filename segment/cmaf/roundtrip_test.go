@@ -3,11 +3,14 @@ package cmaf_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,52 +420,85 @@ type nopProtector struct{}
 func (nopProtector) ProtectInit(*mp4.InitSegment) error                             { return nil }
 func (nopProtector) ProtectFragment(context.Context, *mp4.Fragment, int, int) error { return nil }
 
-// TestPrepare: a segment prepared in memory and written later is the same as
-// one written at once, while the next one is being prepared with another
-// buffer.
-func TestPrepare(t *testing.T) {
+// sequentialProtector is a protector that changes nothing but needs its
+// fragments in order, as AV1 and in-band parameter-set protectors do.
+type sequentialProtector struct{ nopProtector }
+
+func (p *sequentialProtector) Sequential() bool { return true }
+
+// TestWriteSegments: segments written by WriteSegments, two at a time or
+// pipelined (read and encrypted in memory while the one before is stored,
+// for a Sequential protector), are those WriteSegment writes one by one,
+// and a Sequential protector's segments reach store in order.
+func TestWriteSegments(t *testing.T) {
 	src := openTestFile(t, "ladder_720p.mp4")
 	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tr := range src.Tracks {
-		opts := cmaf.Options{IsolateSyncSample: true, Protector: nopProtector{}}
-		direct, _ := cmaf.NewWriter(tr, plan, opts)
-		staged, _ := cmaf.NewWriter(tr, plan, opts)
-		bufs := [2][]byte{}
-		var prev *cmaf.PreparedSegment
-		for i := 0; i <= staged.Len(); i++ {
-			var next *cmaf.PreparedSegment
-			done := make(chan struct{})
-			go func() { // prepare segment i while segment i-1 is written
-				defer close(done)
-				if i < staged.Len() {
-					if next, err = staged.Prepare(context.Background(), i, bufs[i%2]); err != nil {
-						t.Error(err)
-					}
+		for name, prot := range map[string]cmaf.FragmentProtector{"clear": nil, "protected": nopProtector{}, "sequential": &sequentialProtector{}} {
+			opts := cmaf.Options{IsolateSyncSample: true, Protector: prot}
+			direct, _ := cmaf.NewWriter(tr, plan, opts)
+			sw, _ := cmaf.NewWriter(tr, plan, opts)
+			var mu sync.Mutex
+			got := make([][]byte, sw.Len())
+			var order []int
+			infos, err := sw.WriteSegments(context.Background(), 2, func(ctx context.Context, i int, pre cmaf.SegmentInfo, write func(io.Writer) (cmaf.SegmentInfo, error)) error {
+				var b bytes.Buffer
+				info, err := write(&b)
+				if err != nil {
+					return err
 				}
-			}()
-			if prev != nil {
-				var got, want bytes.Buffer
-				gi, err := prev.Write(&got)
+				if info.Number != pre.Number || info.MediaTime != pre.MediaTime {
+					t.Errorf("%s %s segment %d: written as %+v, announced as %+v", tr, name, i, info, pre)
+				}
+				mu.Lock()
+				got[i] = b.Bytes()
+				order = append(order, i)
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				var want bytes.Buffer
+				wi, err := direct.WriteSegment(context.Background(), &want, i)
 				if err != nil {
 					t.Fatal(err)
 				}
-				wi, err := direct.WriteSegment(context.Background(), &want, i-1)
-				if err != nil {
-					t.Fatal(err)
+				if infos[i] != wi || !bytes.Equal(got[i], want.Bytes()) {
+					t.Fatalf("%s %s segment %d: %+v (%d bytes), one by one %+v (%d bytes)", tr, name, i, infos[i], len(got[i]), wi, want.Len())
 				}
-				if gi != wi || !bytes.Equal(got.Bytes(), want.Bytes()) {
-					t.Fatalf("%s segment %d: prepared %+v (%d bytes), direct %+v (%d bytes)", tr, i, gi, got.Len(), wi, want.Len())
-				}
-				bufs[(i-1)%2] = prev.Buffer()
 			}
-			<-done
-			if t.Failed() {
-				return
+			if name == "sequential" && !slices.IsSorted(order) {
+				t.Errorf("%s: sequential protector's segments stored in order %v", tr, order)
 			}
-			prev = next
+		}
+	}
+}
+
+// TestWriteSegmentsError: the first error of store stops the writing and
+// is returned, for concurrent and pipelined writing.
+func TestWriteSegmentsError(t *testing.T) {
+	src := openTestFile(t, "ladder_720p.mp4")
+	plan, err := segment.PlanSegments(src.Tracks, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errStore := errors.New("store failed")
+	for _, prot := range []cmaf.FragmentProtector{nil, &sequentialProtector{}} {
+		sw, _ := cmaf.NewWriter(src.Tracks[0], plan, cmaf.Options{Protector: prot})
+		infos, err := sw.WriteSegments(context.Background(), 2, func(ctx context.Context, i int, pre cmaf.SegmentInfo, write func(io.Writer) (cmaf.SegmentInfo, error)) error {
+			if i == 1 {
+				return errStore
+			}
+			_, err := write(io.Discard)
+			return err
+		})
+		if !errors.Is(err, errStore) || infos != nil {
+			t.Errorf("protector %T: got %d infos and %v, want the store's error", prot, len(infos), err)
 		}
 	}
 }

@@ -250,10 +250,10 @@ func NewWriterAt(t *segment.Track, cuts []int, firstNumber int, opts Options) (*
 	return &Writer{track: t, cuts: cuts, opts: opts, tm: trackTiming(t), first: firstNumber - 1}, nil
 }
 
-// Clone returns a writer of the same segments with buffers of its own, so
+// clone returns a writer of the same segments with buffers of its own, so
 // that two goroutines can write segments of one track at once without
 // planning the track's cuts again.
-func (sw *Writer) Clone() *Writer {
+func (sw *Writer) clone() *Writer {
 	return &Writer{track: sw.track, cuts: sw.cuts, opts: sw.opts, tm: sw.tm, first: sw.first, minKernelRun: sw.minKernelRun}
 }
 
@@ -327,12 +327,12 @@ func (sw *Writer) WriteSegment(ctx context.Context, w io.Writer, i int) (Segment
 	}
 	if sw.opts.Protector != nil {
 		// Encryption needs the payload in memory anyway.
-		p, err := sw.Prepare(ctx, i, sw.buf)
+		p, err := sw.prepare(ctx, i, sw.buf)
 		if err != nil {
 			return SegmentInfo{}, err
 		}
-		sw.buf = p.Buffer()
-		return p.Write(w)
+		sw.buf = p.buf
+		return p.write(w)
 	}
 	info, ss, err := sw.info(i)
 	if err != nil {
@@ -376,9 +376,9 @@ func (sw *Writer) fragmentSeq(number, first int) int {
 	return number
 }
 
-// PreparedSegment is a media segment built in memory by Prepare: its
+// preparedSegment is a media segment built in memory by prepare: its
 // fragments, protected if the writer has a Protector, and their payload.
-type PreparedSegment struct {
+type preparedSegment struct {
 	info  SegmentInfo
 	video bool
 	styp  bool
@@ -392,14 +392,14 @@ type preparedFragment struct {
 	syncAt   int64 // payload offset of the end of the first sync sample, or -1
 }
 
-// Prepare reads segment i (0-based) into memory and protects it, without
-// writing it: a caller can write one prepared segment (Write) while it
+// prepare reads segment i (0-based) into memory and protects it, without
+// writing it: a caller can write one prepared segment (write) while it
 // prepares the next, so that reading and encrypting overlap with storing.
-// The payload is read into buf's storage (grown if needed); pass Buffer()
-// back as buf once the prepared segment is written, to reuse it. A prepared
-// segment does not refer to the writer: its Write may run concurrently with
-// the writer's next Prepare.
-func (sw *Writer) Prepare(ctx context.Context, i int, buf []byte) (*PreparedSegment, error) {
+// The payload is read into buf's storage (grown if needed); pass its buf
+// back once the prepared segment is written, to reuse it. A prepared
+// segment does not refer to the writer: its write may run concurrently with
+// the writer's next prepare.
+func (sw *Writer) prepare(ctx context.Context, i int, buf []byte) (*preparedSegment, error) {
 	if i < 0 || i >= sw.Len() {
 		return nil, fmt.Errorf("segment %d out of range [0,%d)", i, sw.Len())
 	}
@@ -416,7 +416,7 @@ func (sw *Writer) Prepare(ctx context.Context, i int, buf []byte) (*PreparedSegm
 	if err != nil {
 		return nil, err
 	}
-	p := &PreparedSegment{info: info, video: t.Kind == segment.KindVideo, styp: !sw.opts.NoStyp, buf: data}
+	p := &preparedSegment{info: info, video: t.Kind == segment.KindVideo, styp: !sw.opts.NoStyp, buf: data}
 	off := 0
 	for _, ch := range sw.chunks(first, ss) {
 		frag, dataSize, syncAt, err := sw.buildFragment(sw.fragmentSeq(info.Number, ch[0]), ch[0], ss[ch[0]-first:ch[1]-first])
@@ -437,16 +437,9 @@ func (sw *Writer) Prepare(ctx context.Context, i int, buf []byte) (*PreparedSegm
 	return p, nil
 }
 
-// Info describes the prepared segment like Writer.Info: numbers and
-// times, but no sizes (Write reports those).
-func (p *PreparedSegment) Info() SegmentInfo { return p.info }
-
-// Buffer returns the storage holding the prepared segment's payload, for
-// reuse by a later Prepare once this segment is written.
-func (p *PreparedSegment) Buffer() []byte { return p.buf }
-
-// Write writes the prepared segment to w and reports it.
-func (p *PreparedSegment) Write(w io.Writer) (SegmentInfo, error) {
+// write writes the prepared segment to w and reports it. Its info before
+// that (p.info) is like Writer.Info's: numbers and times, but no sizes.
+func (p *preparedSegment) write(w io.Writer) (SegmentInfo, error) {
 	info := p.info
 	cw := &countingWriter{w: w}
 	if p.styp {
