@@ -288,7 +288,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 		}
 		pt.init = name
 	}
-	sw, err := cmaf.NewWriterAt(pt.out, []int{cs.first, cs.end}, cs.number, cmaf.Options{})
+	ss, payload, err := pt.r.segment(cs.first, cs.end)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	if err != nil {
 		return err
 	}
-	info, err := sw.WriteSegment(ctx, obj, 0)
+	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{})
 	if err != nil {
 		obj.Abort()
 		return err

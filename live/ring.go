@@ -41,6 +41,17 @@ func (r *ring) AppendSample(dst []byte, s *segment.Sample) ([]byte, error) {
 	return append(dst, r.data[off:off+int64(s.Size)]...), nil
 }
 
+// segment returns samples [first, end) (absolute) and their payloads, as
+// cmaf.WriteSamples takes them; both stay owned by the ring.
+func (r *ring) segment(first, end int) ([]segment.Sample, []byte, error) {
+	if first < r.base || end > r.Len() || first >= end {
+		return nil, nil, fmt.Errorf("live: samples [%d, %d) not held (holding [%d, %d))", first, end, r.base, r.Len())
+	}
+	ss := r.samples[first-r.base : end-r.base]
+	last := ss[len(ss)-1]
+	return ss, r.data[ss[0].Offset-r.byteBase : last.Offset+int64(last.Size)-r.byteBase], nil
+}
+
 // add appends a sample and a copy of its payload; s.Offset is set here.
 func (r *ring) add(s segment.Sample, payload []byte) {
 	s.Offset = r.byteBase + int64(len(r.data))

@@ -3,7 +3,10 @@
 // (Writer, one per track or per goroutine writing it), a whole track as one
 // file with a sidx (WriteSingleFile), and, for HLS, WebVTT segments of a
 // wvtt track (Writer.WriteWebVTT). Segment boundaries come from a
-// segment.Plan, or from explicit cuts (NewWriterAt); each written segment is
+// segment.Plan, or from explicit cuts (NewWriterAt). Samples a live source
+// holds in memory are written with WriteSamples, without an index over a
+// file. Writer.WriteSegments writes all of a track's segments two at a
+// time (or pipelined for a Sequential protector). Each written segment is
 // reported as a SegmentInfo, enough to build manifests without reading it
 // back. A FragmentProtector (package drm) encrypts each fragment in memory.
 //
