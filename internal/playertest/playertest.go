@@ -1,9 +1,10 @@
 // Package playertest plays packaged output in real browser players, for tests.
 //
 // Play serves a directory on 127.0.0.1 (with internal/serve's handler, so the
-// MIME types, Range and CORS behaviour are those of `cmafkit serve`), starts
-// headless Debian Chromium through playwright-core with a fresh profile, and
-// plays a manifest with Shaka Player (HLS and DASH), hls.js (HLS) or dash.js
+// MIME types, Range and CORS behaviour are those of `cmafkit serve`), opens
+// a fresh browser context in the headless Debian Chromium that the runs of
+// one test process share (driven through playwright-core), and plays a
+// manifest with Shaka Player (HLS and DASH), hls.js (HLS) or dash.js
 // (DASH). The players, the driver and the test page live in the node project
 // in internal/playertest/js, pinned by its package-lock.json and installed
 // with `npm ci` (.ci/run does this). Nothing is fetched from the internet.
@@ -32,7 +33,6 @@
 package playertest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -437,6 +437,7 @@ type pageResult struct {
 }
 
 type driverOutput struct {
+	ID           int64       `json:"id"`
 	Result       *pageResult `json:"result"`
 	Console      []string    `json:"console"`
 	HarnessError string      `json:"harnessError"`
@@ -585,21 +586,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		_ = srv.Shutdown(sctx)
 	}()
 
-	driverCfg, _ := json.Marshal(map[string]any{
-		"pageURL":   base + "/_pt/page/play.html",
-		"chromium":  chromiumPath(&opts),
-		"timeoutMs": opts.Timeout.Milliseconds(),
-	})
+	d, err := driverFor(chromiumPath(&opts))
+	if err != nil {
+		return nil, err
+	}
 	opts.Log("playertest: %s playing %s", opts.Player, cfg.Manifest)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(JSDir(), "play.mjs"), string(driverCfg))
-	cmd.Dir = JSDir()
-	// Let play.mjs close the browser and remove its profile before it is killed.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
+	out, runErr := d.play(ctx, base+"/_pt/page/play.html", opts.Timeout)
 	res := &Result{
 		Player:       opts.Player,
 		ManifestURL:  cfg.Manifest,
@@ -614,9 +607,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	servedMu.Unlock()
 	sort.Strings(res.LicenseKIDs)
 
-	var out driverOutput
-	if err := json.Unmarshal(lastLine(stdout.Bytes()), &out); err != nil {
-		return res, fmt.Errorf("playertest: driver failed (%v): %v\nstderr:\n%s\nstdout:\n%s", runErr, err, tail(stderr.Bytes()), tail(stdout.Bytes()))
+	if out == nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w: %s: %v", ErrPlayback, opts.Player, ctx.Err())
+		}
+		return res, runErr
 	}
 	res.Console = out.Console
 	if p := out.Result; p != nil {
@@ -702,14 +697,6 @@ func (r *Result) checkLive(opts Options) error {
 		return errors.New("no video frame decoded")
 	}
 	return nil
-}
-
-func lastLine(b []byte) []byte {
-	b = bytes.TrimSpace(b)
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		return b[i+1:]
-	}
-	return b
 }
 
 func tail(b []byte) []byte {
