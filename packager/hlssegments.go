@@ -1,0 +1,187 @@
+package packager
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
+	"github.com/cmafkit/cmafkit/segment/tsmux"
+)
+
+// hlsTS reports whether the job writes MPEG-TS segments for HLS.
+func (r *runner) hlsTS() bool {
+	return r.job.HLSSegmentType == HLSSegmentTS && r.job.Formats&HLS != 0
+}
+
+// checkSegmentType refuses unknown HLS segment types and the options that
+// MPEG-TS segments do not support yet.
+func (r *runner) checkSegmentType() error {
+	switch r.job.HLSSegmentType {
+	case "", HLSSegmentFMP4:
+		if r.job.HLSAES128 != nil {
+			return fmt.Errorf("%w: HLS AES-128 with fMP4 segments (it encrypts MPEG-TS segments)", ErrCombination)
+		}
+		return nil
+	case HLSSegmentTS:
+		if k := r.job.HLSAES128; k != nil && k.Key.IsZero() {
+			return fmt.Errorf("packager: HLS AES-128 without a key")
+		}
+	default:
+		return fmt.Errorf("packager: HLS segment type %q: want %q or %q", r.job.HLSSegmentType, HLSSegmentFMP4, HLSSegmentTS)
+	}
+	if r.job.Formats&HLS == 0 {
+		return nil
+	}
+	if r.job.Encryption != nil {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
+	}
+	if r.job.SingleFile {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and single-file output", ErrCombination)
+	}
+	if r.job.ChunkDuration > 0 {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF chunks", ErrCombination)
+	}
+	return nil
+}
+
+// webvttID is the ID of the WebVTT (HLS) representation made from the
+// wvtt track of rep.
+func webvttID(rep *repJob) string {
+	if id := strings.Replace(rep.id, "_wvtt", "_webvtt", 1); id != rep.id {
+		return id
+	}
+	return rep.id + "_webvtt"
+}
+
+// writeWebVTT writes the segments of a wvtt track as WebVTT documents for
+// HLS (RFC 8216 3.5), at the same boundaries as its CMAF segments.
+func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
+	opts := cmaf.Options{}
+	if r.hlsTS() {
+		opts.WebVTTMPEGTS = tsmux.TimestampOffset
+	}
+	sw, err := cmaf.NewWriter(rep.track, r.plan, opts)
+	if err != nil {
+		return err
+	}
+	id := webvttID(rep)
+	for i := 0; i < sw.Len(); i++ {
+		pre, err := sw.Info(i)
+		if err != nil {
+			return err
+		}
+		name, err := manifest.ExpandTemplate(r.naming.WebVTT, id, 0, uint64(pre.Number), pre.MediaTime)
+		if err != nil {
+			return err
+		}
+		var info cmaf.SegmentInfo
+		if _, err := r.put(ctx, name, func(w io.Writer) error {
+			var err error
+			info, err = sw.WriteWebVTT(ctx, w, i)
+			return err
+		}); err != nil {
+			return err
+		}
+		rep.webvtt = append(rep.webvtt, manifest.SegmentRef{URI: name, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(info.Size)})
+	}
+	return nil
+}
+
+// writeTS writes the segments of an audio or video track as MPEG-TS for
+// HLS, at the same boundaries as its CMAF segments. They are written in
+// order: the continuity counters run on from segment to segment.
+func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
+	m, err := tsmux.New(rep.track)
+	if err != nil {
+		return err
+	}
+	sw, err := cmaf.NewWriter(rep.track, r.plan, cmaf.Options{})
+	if err != nil {
+		return err
+	}
+	var block cipher.Block
+	var buf bytes.Buffer
+	if k := r.job.HLSAES128; k != nil {
+		if block, err = aes.NewCipher(k.Key.Secret()); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < sw.Len(); i++ {
+		info, ss, err := sw.Samples(i)
+		if err != nil {
+			return err
+		}
+		name, err := manifest.ExpandTemplate(r.naming.TS, rep.id, 0, uint64(info.Number), info.MediaTime)
+		if err != nil {
+			return err
+		}
+		n, err := r.put(ctx, name, func(w io.Writer) error {
+			if block != nil {
+				buf.Reset()
+				if err := m.WriteSegment(ctx, &buf, ss); err != nil {
+					return err
+				}
+				_, err := w.Write(encryptAES128(block, buf.Bytes(), uint64(info.Number)))
+				return err
+			}
+			bw := bufio.NewWriterSize(w, 64<<10)
+			if err := m.WriteSegment(ctx, bw, ss); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			return err
+		}
+		rep.ts = append(rep.ts, manifest.SegmentRef{URI: name, Number: uint64(info.Number), Start: info.MediaTime, Duration: info.Duration, Size: uint64(n)})
+		if r.job.Formats&DASH == 0 {
+			r.progress(rep, i+1, sw.Len()) // else the CMAF segments count
+		}
+	}
+	return nil
+}
+
+// encryptAES128 encrypts a whole segment as HLS METHOD=AES-128 does
+// (RFC 8216 4.3.2.4, 5.2): AES-128-CBC with PKCS7 padding, the IV the
+// media sequence number seq as a 128-bit big-endian integer.
+func encryptAES128(block cipher.Block, b []byte, seq uint64) []byte {
+	pad := aes.BlockSize - len(b)%aes.BlockSize
+	out := make([]byte, len(b)+pad)
+	copy(out, b)
+	for i := len(b); i < len(out); i++ {
+		out[i] = byte(pad)
+	}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[8:], seq)
+	cipher.NewCBCEncrypter(block, iv[:]).CryptBlocks(out, out)
+	return out
+}
+
+// aes128URI returns the EXT-X-KEY URI of the job's AES-128 key.
+func (r *runner) aes128URI() string {
+	if u := r.job.HLSAES128.URI; u != "" {
+		return u
+	}
+	return DefaultAES128KeyName
+}
+
+// writeAES128Key writes the key object of AES-128 encryption unless the
+// job names a URI of its own.
+func (r *runner) writeAES128Key(ctx context.Context) error {
+	if !r.hlsTS() || r.job.HLSAES128 == nil || r.job.HLSAES128.URI != "" {
+		return nil
+	}
+	_, err := r.put(ctx, DefaultAES128KeyName, func(w io.Writer) error {
+		_, err := w.Write(r.job.HLSAES128.Key.Secret())
+		return err
+	})
+	return err
+}

@@ -1,0 +1,143 @@
+package packager
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/dash"
+	"github.com/cmafkit/cmafkit/manifest/hls"
+)
+
+// forFormat returns p without the text sets format f cannot carry: DASH
+// has no segmented WebVTT (text/vtt sets are for HLS), and HLS has no
+// wvtt in fMP4 (RFC 8216 allows WebVTT as text and IMSC1 in fMP4 only).
+func forFormat(p *manifest.Presentation, f Format) *manifest.Presentation {
+	c := *p
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		var sets []manifest.SwitchingSet
+		for _, set := range c.Periods[pi].Sets {
+			if set.ContentType == manifest.Text {
+				vtt := set.MIME() == "text/vtt"
+				wvtt := len(set.Representations) > 0 && set.Representations[0].Codecs == "wvtt"
+				if (f == DASH && vtt) || (f == HLS && wvtt) {
+					continue
+				}
+			}
+			sets = append(sets, set)
+		}
+		c.Periods[pi].Sets = sets
+	}
+	return &c
+}
+
+// withTS returns a copy of p whose audio and video representations list
+// their MPEG-TS segments instead of CMAF ones, for HLS: no init segment,
+// no I-frame playlists (their byte ranges address CMAF fragments), and
+// bandwidths measured on the TS segments. p must not be changed.
+func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
+	ts := map[string][]manifest.SegmentRef{}
+	for _, rep := range r.reps {
+		if len(rep.ts) > 0 {
+			ts[rep.id] = rep.ts
+		}
+	}
+	c := *p
+	c.CMAF = false
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		c.Periods[pi].Sets = append([]manifest.SwitchingSet(nil), c.Periods[pi].Sets...)
+		for si := range c.Periods[pi].Sets {
+			set := &c.Periods[pi].Sets[si]
+			set.Representations = append([]manifest.Representation(nil), set.Representations...)
+			for ri := range set.Representations {
+				rr := &set.Representations[ri]
+				segs, ok := ts[rr.ID]
+				if !ok {
+					continue
+				}
+				rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
+				rr.Template = &manifest.Template{Media: r.naming.TS}
+				if r.job.HLSAES128 != nil {
+					rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
+				}
+			}
+		}
+	}
+	c.FillBandwidth()
+	return &c
+}
+
+// writeManifests renders the requested formats into storage, after every
+// segment has been committed.
+func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("packager: %w", err)
+	}
+	if r.job.Formats&DASH != 0 {
+		dp := forFormat(p, DASH)
+		if !r.job.DASHTrickMode {
+			dp = withoutIFrames(dp)
+		}
+		if _, err := r.put(ctx, r.naming.DASH, func(w io.Writer) error { return dash.Render(w, dp) }); err != nil {
+			return err
+		}
+		r.manifests = append(r.manifests, r.naming.DASH)
+		r.rendered.DASH = dp
+	}
+	if r.job.Formats&HLS != 0 {
+		// Media playlists first, the multivariant playlist that names them last.
+		type staged struct {
+			uri string
+			buf strings.Builder
+		}
+		var out []*staged
+		hp := forFormat(p, HLS)
+		if r.hlsTS() {
+			hp = r.withTS(hp)
+		}
+		err := hls.RenderAll(hp, r.naming.HLS, func(uri string) (io.WriteCloser, error) {
+			s := &staged{uri: uri}
+			out = append(out, s)
+			return nopCloser{&s.buf}, nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := len(out) - 1; i >= 0; i-- {
+			s := out[i]
+			if _, err := r.put(ctx, s.uri, func(w io.Writer) error { _, err := io.WriteString(w, s.buf.String()); return err }); err != nil {
+				return err
+			}
+		}
+		r.manifests = append(r.manifests, r.naming.HLS)
+		r.rendered.HLS = hp
+	}
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// withoutIFrames returns a copy of p whose representations carry no I-frame
+// references, so the DASH renderer writes no trick-mode sets.
+func withoutIFrames(p *manifest.Presentation) *manifest.Presentation {
+	c := *p
+	c.Periods = append([]manifest.Period(nil), p.Periods...)
+	for pi := range c.Periods {
+		c.Periods[pi].Sets = append([]manifest.SwitchingSet(nil), c.Periods[pi].Sets...)
+		for si := range c.Periods[pi].Sets {
+			set := &c.Periods[pi].Sets[si]
+			set.Representations = append([]manifest.Representation(nil), set.Representations...)
+			for ri := range set.Representations {
+				set.Representations[ri].IFrames = nil
+			}
+		}
+	}
+	return &c
+}
