@@ -7,6 +7,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm/internal/fastaes"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // maxAuxInfo is the largest per-sample auxiliary information (saiz stores
@@ -92,7 +93,7 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 	}
 
-	video := tp.kind == KindVideo
+	video := tp.kind == segment.KindVideo
 	cbcs := tp.cfg.Scheme == SchemeCBCS
 	n := len(samples)
 	senc := mp4.NewSencBox(n, n)

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 func TestParseKIDForms(t *testing.T) {
@@ -131,14 +133,14 @@ func TestClassifyAndStaticKeys(t *testing.T) {
 		w, h int
 		want TrackClass
 	}{{640, 360, ClassSD}, {1024, 576, ClassSD}, {1280, 720, ClassHD}, {1920, 1080, ClassHD}, {3840, 2160, ClassUHD}} {
-		if got := th.Classify(KindVideo, tc.w, tc.h); got != tc.want {
+		if got := th.Classify(segment.KindVideo, tc.w, tc.h); got != tc.want {
 			t.Errorf("%dx%d: %s, want %s", tc.w, tc.h, got, tc.want)
 		}
 	}
-	if got := (Thresholds{HDMinPixels: 640 * 360}).Classify(KindVideo, 640, 360); got != ClassHD {
+	if got := (Thresholds{HDMinPixels: 640 * 360}).Classify(segment.KindVideo, 640, 360); got != ClassHD {
 		t.Fatal(got)
 	}
-	if th.Classify(KindAudio, 0, 0) != ClassAudio {
+	if th.Classify(segment.KindAudio, 0, 0) != ClassAudio {
 		t.Fatal("audio")
 	}
 	sk := &StaticKeys{Default: []ContentKey{videoKey}, ByClass: map[TrackClass][]ContentKey{ClassAudio: {audioKey}}}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // Config configures protection of a presentation. The zero value is not
@@ -97,7 +98,7 @@ type TrackProtector struct {
 	cfg      Config
 	enabled  bool
 	trackID  uint32
-	kind     TrackKind
+	kind     segment.Kind
 	codec    string
 	fam      codecFamily
 	req      KeyRequest
@@ -160,7 +161,7 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 	var width, height, channels int
 	switch se := stsd.Children[0].(type) {
 	case *mp4.VisualSampleEntryBox:
-		tp.kind, tp.codec = KindVideo, se.Type()
+		tp.kind, tp.codec = segment.KindVideo, se.Type()
 		width, height = int(se.Width), int(se.Height)
 		switch tp.codec {
 		case "avc1", "avc3":
@@ -188,13 +189,13 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 			tp.crypt, tp.skip = 1, 9
 		}
 	case *mp4.AudioSampleEntryBox:
-		tp.kind, tp.codec, tp.fam = KindAudio, se.Type(), famAudio
+		tp.kind, tp.codec, tp.fam = segment.KindAudio, se.Type(), famAudio
 		channels = int(se.ChannelCount)
 		if tp.codec == "enca" {
 			return nil, fmt.Errorf("drm: track %d is already encrypted: %w", tp.trackID, ErrMalformed)
 		}
 	default:
-		tp.kind, tp.codec = KindText, stsd.Children[0].Type()
+		tp.kind, tp.codec = segment.KindText, stsd.Children[0].Type()
 		tp.log.DebugContext(ctx, "drm: track left clear", "track", tp.trackID, "codec", tp.codec)
 		return tp, nil
 	}

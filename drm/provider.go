@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // Scheme is a Common Encryption protection scheme (the schm scheme_type).
@@ -36,30 +38,6 @@ func ParseScheme(s string) (Scheme, error) {
 	return "", &SchemeError{Scheme: Scheme(s), Reason: "want cenc or cbcs"}
 }
 
-// TrackKind is the kind of a track as far as keys are concerned.
-type TrackKind int
-
-// Track kinds.
-const (
-	KindUnknown TrackKind = iota
-	KindVideo
-	KindAudio
-	KindText
-)
-
-// String returns "video", "audio", "text" or "unknown".
-func (k TrackKind) String() string {
-	switch k {
-	case KindVideo:
-		return "video"
-	case KindAudio:
-		return "audio"
-	case KindText:
-		return "text"
-	}
-	return "unknown"
-}
-
 // TrackClass is the key class of a track: content owners commonly require a
 // different key for audio and for each video quality tier.
 type TrackClass string
@@ -83,13 +61,13 @@ type Thresholds struct {
 }
 
 // Classify returns the class of a track.
-func (t Thresholds) Classify(kind TrackKind, width, height int) TrackClass {
+func (t Thresholds) Classify(kind segment.Kind, width, height int) TrackClass {
 	switch kind {
-	case KindAudio:
+	case segment.KindAudio:
 		return ClassAudio
-	case KindText:
+	case segment.KindText:
 		return ClassText
-	case KindVideo:
+	case segment.KindVideo:
 		hd, uhd := t.HDMinPixels, t.UHDMinPixels
 		if hd <= 0 {
 			hd = 1280 * 720
@@ -111,7 +89,7 @@ func (t Thresholds) Classify(kind TrackKind, width, height int) TrackClass {
 
 // KeyRequest describes the track (and crypto period) a key is wanted for.
 type KeyRequest struct {
-	Kind  TrackKind
+	Kind  segment.Kind
 	Class TrackClass
 	// Width and Height are the video resolution; Channels the audio channel
 	// count; Bitrate in bit/s if known. CPIX usage-rule filters use them.

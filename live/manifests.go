@@ -153,21 +153,21 @@ func (c *Channel) presentation() *manifest.Presentation {
 			switch t.Kind {
 			case segment.KindVideo:
 				r.Width, r.Height = t.Width, t.Height
-				r.FrameRate = manifest.Rational{Num: t.FrameRate.Num, Den: t.FrameRate.Den}
-				r.PixelAspect = manifest.Rational{Num: t.PixelAspect.Num, Den: t.PixelAspect.Den}
+				r.FrameRate = t.FrameRate
+				r.PixelAspect = t.PixelAspect
 				r.VideoRange = manifest.VideoRange(t.VideoRange)
 				if cl := t.Color; cl != nil {
 					r.Color = &manifest.Color{Primaries: cl.Primaries, Transfer: cl.Transfer, Matrix: cl.Matrix}
 				}
 				set = &video
 				if video == nil {
-					video = &manifest.SwitchingSet{ID: "video", ContentType: manifest.Video, CodecFamily: fam}
+					video = &manifest.SwitchingSet{ID: "video", ContentType: segment.KindVideo, CodecFamily: fam}
 				}
 			default:
 				r.SampleRate, r.Channels = t.SampleRate, t.Channels
 				set = &audio
 				if audio == nil {
-					audio = &manifest.SwitchingSet{ID: "audio", ContentType: manifest.Audio, CodecFamily: fam, Lang: t.Language,
+					audio = &manifest.SwitchingSet{ID: "audio", ContentType: segment.KindAudio, CodecFamily: fam, Lang: t.Language,
 						Default: true, Autoselect: true, Label: t.Language}
 				}
 			}

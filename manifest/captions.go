@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // CaptionType is the kind of closed captions carried inside a video stream.
@@ -93,7 +95,7 @@ func (v *validator) captions(pid string, set *SwitchingSet) {
 	errAt := func(detail string) {
 		v.add(&ValidationError{Period: pid, Set: set.ID, Segment: -1, Err: ErrCaptions, Detail: detail})
 	}
-	if len(set.ClosedCaptions) > 0 && set.ContentType != Video {
+	if len(set.ClosedCaptions) > 0 && set.ContentType != segment.KindVideo {
 		errAt(fmt.Sprintf("closed captions on a %s set", set.ContentType))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 func ExamplePeakBandwidth() {
@@ -20,7 +21,7 @@ func ExamplePeakBandwidth() {
 
 func ExamplePresentation_Validate() {
 	p := &manifest.Presentation{Periods: []manifest.Period{{ID: "main", Sets: []manifest.SwitchingSet{{
-		ID: "audio", ContentType: manifest.Audio, Lang: "en",
+		ID: "audio", ContentType: segment.KindAudio, Lang: "en",
 		Representations: []manifest.Representation{{
 			ID: "aac", Codecs: "mp4a.40.2", Timescale: 48000, Bandwidth: 100_000,
 			Segments: []manifest.SegmentRef{{URI: "a-1.m4s", Duration: 96000, Size: 32_000}},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // PresentationType tells whether a presentation is complete (VOD) or still
@@ -120,16 +121,6 @@ type Period struct {
 	Cues []Cue
 }
 
-// ContentType is the kind of media a switching set carries.
-type ContentType string
-
-// Content types. The values are DASH AdaptationSet@contentType values.
-const (
-	Video ContentType = "video"
-	Audio ContentType = "audio"
-	Text  ContentType = "text"
-)
-
 // Role describes the purpose of a switching set. The values are those of the
 // DASH role scheme urn:mpeg:dash:role:2011.
 type Role string
@@ -153,7 +144,9 @@ type SwitchingSet struct {
 	// (AdaptationSet@id must be an integer); HLS uses GroupID.
 	ID string
 
-	ContentType ContentType
+	// ContentType is the kind of media the set carries (DASH
+	// AdaptationSet@contentType, HLS rendition TYPE).
+	ContentType segment.Kind
 
 	// MimeType is the container MIME type; empty means video/mp4 or
 	// audio/mp4 by content type, and text/vtt for text.
@@ -207,11 +200,11 @@ func (s *SwitchingSet) MIME() string {
 		return s.MimeType
 	}
 	switch s.ContentType {
-	case Video:
+	case segment.KindVideo:
 		return "video/mp4"
-	case Audio:
+	case segment.KindAudio:
 		return "audio/mp4"
-	case Text:
+	case segment.KindText:
 		return "text/vtt"
 	}
 	return "application/mp4"
@@ -244,30 +237,6 @@ type Color struct {
 	Primaries uint8 // colour_primaries: 1 BT.709, 9 BT.2020
 	Transfer  uint8 // transfer_characteristics: 1 BT.709, 14 BT.2020, 16 PQ, 18 HLG
 	Matrix    uint8 // matrix_coefficients: 1 BT.709, 9 BT.2020 non-constant
-}
-
-// Rational is an exact fraction such as a frame rate of 30000/1001 or a
-// pixel aspect ratio of 1/1. A zero Den means "unknown".
-type Rational struct {
-	Num, Den int64
-}
-
-// IsZero reports whether r is unknown.
-func (r Rational) IsZero() bool { return r.Den == 0 }
-
-// Float returns the value, or 0 when unknown.
-func (r Rational) Float() float64 {
-	if r.Den == 0 {
-		return 0
-	}
-	return float64(r.Num) / float64(r.Den)
-}
-
-// Less reports whether r < o, exactly.
-func (r Rational) Less(o Rational) bool {
-	// Denominators are positive for known values, and frame rates and
-	// aspect ratios are far too small for the products to overflow.
-	return r.Num*o.Den < o.Num*r.Den
 }
 
 // Descriptor is a DASH descriptor (scheme and value).
@@ -374,8 +343,8 @@ type Representation struct {
 
 	// Video.
 	Width, Height int
-	FrameRate     Rational
-	PixelAspect   Rational // sample aspect ratio; zero means unknown
+	FrameRate     segment.Rational
+	PixelAspect   segment.Rational // sample aspect ratio; zero means unknown
 	VideoRange    VideoRange
 	// Color is the video's colour description; nil when the source gives
 	// none. DASH signals it for HDR and wide-gamut video.

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // Sentinel errors. Validation errors are a *ValidationError wrapping one of
@@ -237,8 +238,8 @@ func (v *validator) set(pid string, set *SwitchingSet) {
 		errAt(ErrEmpty, "no representations")
 	}
 	switch set.ContentType {
-	case Video:
-	case Audio, Text:
+	case segment.KindVideo:
+	case segment.KindAudio, segment.KindText:
 		// Apple requires LANGUAGE on every non-video rendition; DASH players
 		// select audio and text by @lang. "und" is acceptable.
 		if set.Lang == "" {
@@ -288,10 +289,10 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 	// RFC 8216 4.3.4.2 and DASH both require codecs; Apple HLS Authoring
 	// Spec 9.1 makes CODECS mandatory on every variant. Plain WebVTT has no
 	// codecs string, so text in text/vtt is exempt.
-	if r.Codecs == "" && !(set.ContentType == Text && set.MIME() == "text/vtt") {
+	if r.Codecs == "" && !(set.ContentType == segment.KindText && set.MIME() == "text/vtt") {
 		errAt(-1, ErrNoCodecs, "")
 	}
-	if set.ContentType == Video && (r.Width <= 0 || r.Height <= 0) {
+	if set.ContentType == segment.KindVideo && (r.Width <= 0 || r.Height <= 0) {
 		// Apple HLS Authoring Spec 9.2: RESOLUTION on every video variant.
 		errAt(-1, ErrNoResolution, "")
 	}
@@ -302,7 +303,7 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 	if len(r.Segments) == 0 {
 		// Only a whole text document (a side-loaded WebVTT file) may come
 		// without segments.
-		if set.ContentType != Text || r.SingleFile == nil || r.SingleFile.URI == "" {
+		if set.ContentType != segment.KindText || r.SingleFile == nil || r.SingleFile.URI == "" {
 			errAt(-1, ErrEmpty, "no segments")
 		}
 		if r.Bandwidth == 0 {
@@ -320,7 +321,7 @@ func (v *validator) rep(pid string, set *SwitchingSet, r *Representation) {
 	// must not change (RFC 8216 section 6.2.1): a segment that outgrows it
 	// (no keyframe in time) is the packager's to report, not a reason to
 	// stop updating the manifests.
-	if v.p.TargetDuration > 0 && set.ContentType != Text && v.p.Type != Live {
+	if v.p.TargetDuration > 0 && set.ContentType != segment.KindText && v.p.Type != Live {
 		// EXT-X-TARGETDURATION is the target rounded up to whole seconds.
 		target = uint64((v.p.TargetDuration + time.Second - 1) / time.Second)
 		targetTicks = target * uint64(r.Timescale)

@@ -15,6 +15,7 @@ import (
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -74,7 +75,7 @@ func audioRepresentation(t *testing.T, p *manifest.Presentation) manifest.Repres
 	t.Helper()
 	for _, per := range p.Periods {
 		for _, s := range per.Sets {
-			if s.ContentType == manifest.Audio && len(s.Representations) > 0 {
+			if s.ContentType == segment.KindAudio && len(s.Representations) > 0 {
 				return s.Representations[0]
 			}
 		}

@@ -192,7 +192,7 @@ func TestTSCues(t *testing.T) {
 	// include (the edit list removes it; 45 ms here).
 	for _, set := range res.Presentation.Periods[0].Sets {
 		tol := time.Millisecond
-		if set.ContentType == manifest.Audio {
+		if set.ContentType == segment.KindAudio {
 			tol = 60 * time.Millisecond
 		}
 		for _, r := range set.Representations {

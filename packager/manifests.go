@@ -10,6 +10,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/hls"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // forFormat returns p without the text sets format f cannot carry: DASH
@@ -21,7 +22,7 @@ func forFormat(p *manifest.Presentation, f Format) *manifest.Presentation {
 	for pi := range c.Periods {
 		var sets []manifest.SwitchingSet
 		for _, set := range c.Periods[pi].Sets {
-			if set.ContentType == manifest.Text {
+			if set.ContentType == segment.KindText {
 				vtt := set.MIME() == "text/vtt"
 				wvtt := len(set.Representations) > 0 && set.Representations[0].Codecs == "wvtt"
 				if (f == DASH && vtt) || (f == HLS && wvtt) {

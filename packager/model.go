@@ -32,7 +32,7 @@ func (r *runner) presentation() *manifest.Presentation {
 			k := key{kind: t.Kind, group: t.Language + "/webvtt/" + rep.input.Label}
 			set := sets[k]
 			if set == nil {
-				set = &manifest.SwitchingSet{ID: "text-" + safeID(t.Language) + "-webvtt", ContentType: manifest.Text, MimeType: "text/vtt",
+				set = &manifest.SwitchingSet{ID: "text-" + safeID(t.Language) + "-webvtt", ContentType: segment.KindText, MimeType: "text/vtt",
 					Lang: t.Language, Label: rep.input.Label, Roles: textRoles(rep.input.Roles), CodecFamily: "webvtt"}
 				if set.Label == "" {
 					set.Label = defaultLabel(t)
@@ -58,12 +58,12 @@ func (r *runner) presentation() *manifest.Presentation {
 			set = &manifest.SwitchingSet{ID: fmt.Sprintf("%s-%s", t.Kind, strings.ReplaceAll(k.group, "/", "-")), CodecFamily: fam, Roles: rep.input.Roles, Label: rep.input.Label}
 			switch t.Kind {
 			case segment.KindVideo:
-				set.ContentType = manifest.Video
+				set.ContentType = segment.KindVideo
 			case segment.KindAudio:
-				set.ContentType = manifest.Audio
+				set.ContentType = segment.KindAudio
 				set.Lang = t.Language
 			default:
-				set.ContentType = manifest.Text
+				set.ContentType = segment.KindText
 				set.Lang = t.Language
 				set.MimeType = "application/mp4"
 				set.Roles = textRoles(set.Roles)
@@ -102,9 +102,9 @@ func (r *runner) presentation() *manifest.Presentation {
 		HLSCueTags: r.job.CueOptions.HLSCueTags, ProgramDateTime: r.job.CueOptions.ProgramDateTime}
 	for _, k := range order {
 		set := sets[k]
-		if set.ContentType == manifest.Audio && !defaultAudio {
+		if set.ContentType == segment.KindAudio && !defaultAudio {
 			set.Default, set.Autoselect, defaultAudio = true, true, true
-		} else if set.ContentType != manifest.Video {
+		} else if set.ContentType != segment.KindVideo {
 			set.Autoselect = true
 		}
 		pres.Periods[0].Sets = append(pres.Periods[0].Sets, *set)
@@ -151,8 +151,8 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 	switch t.Kind {
 	case segment.KindVideo:
 		m.Width, m.Height = t.Width, t.Height
-		m.FrameRate = manifest.Rational{Num: t.FrameRate.Num, Den: t.FrameRate.Den}
-		m.PixelAspect = manifest.Rational{Num: t.PixelAspect.Num, Den: t.PixelAspect.Den}
+		m.FrameRate = t.FrameRate
+		m.PixelAspect = t.PixelAspect
 		m.VideoRange = manifest.VideoRange(t.VideoRange)
 		m.SupplementalCodecs = t.SupplementalCodecs
 		if c := t.Color; c != nil {

@@ -129,7 +129,7 @@ func TestTextSkipsTx3g(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets := res.Presentation.Periods[0].Sets
-	if len(sets) != 1 || sets[0].ContentType != "audio" {
+	if len(sets) != 1 || sets[0].ContentType != segment.KindAudio {
 		t.Errorf("sets %+v, want the audio only", sets)
 	}
 	if !strings.Contains(logs.String(), `skipping text track with unsupported codec`) || !strings.Contains(logs.String(), "tx3g") {

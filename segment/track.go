@@ -55,6 +55,14 @@ type Rational struct {
 	Num, Den int64
 }
 
+// IsZero reports whether r is unknown (a zero Den).
+func (r Rational) IsZero() bool { return r.Den == 0 }
+
+// Less reports whether r < o, exactly. Denominators are positive for known
+// values, and frame rates and aspect ratios are far too small for the
+// products to overflow.
+func (r Rational) Less(o Rational) bool { return r.Num*o.Den < o.Num*r.Den }
+
 // Float returns the value as a float64, or 0 when Den is 0.
 func (r Rational) Float() float64 {
 	if r.Den == 0 {

@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // Namespaces.
@@ -574,14 +575,14 @@ func (d *Document) matches(r UsageRule, req drm.KeyRequest) bool {
 	}
 	if len(r.Video) > 0 || len(r.Audio) > 0 {
 		ok := false
-		if req.Kind == drm.KindVideo {
+		if req.Kind == segment.KindVideo {
 			for _, v := range r.Video {
 				if v.Pixels.contains(req.Width * req.Height) {
 					ok = true
 				}
 			}
 		}
-		if req.Kind == drm.KindAudio {
+		if req.Kind == segment.KindAudio {
 			for _, a := range r.Audio {
 				if req.Channels == 0 || a.Channels.contains(req.Channels) {
 					ok = true

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
+	"github.com/cmafkit/cmafkit/segment"
 
 	"github.com/cmafkit/cmafkit/drm"
 )
@@ -37,10 +38,10 @@ func TestReadLadder(t *testing.T) {
 		req  drm.KeyRequest
 		want string
 	}{
-		{drm.KeyRequest{Kind: drm.KindVideo, Width: 640, Height: 360}, "5a4e3a5f-0b4c-4c43-9d6b-1f2e3d4c5b6a"},
-		{drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
-		{drm.KeyRequest{Kind: drm.KindVideo, Width: 1920, Height: 1080}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
-		{drm.KeyRequest{Kind: drm.KindAudio, Channels: 6}, "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"},
+		{drm.KeyRequest{Kind: segment.KindVideo, Width: 640, Height: 360}, "5a4e3a5f-0b4c-4c43-9d6b-1f2e3d4c5b6a"},
+		{drm.KeyRequest{Kind: segment.KindVideo, Width: 1280, Height: 720}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
+		{drm.KeyRequest{Kind: segment.KindVideo, Width: 1920, Height: 1080}, "e82f184c-3aaa-57b4-ace8-606b5e3febad"},
+		{drm.KeyRequest{Kind: segment.KindAudio, Channels: 6}, "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"},
 	} {
 		tc.req.Class = th.Classify(tc.req.Kind, tc.req.Width, tc.req.Height)
 		k, err := d.ContentKey(ctx, tc.req)
@@ -49,7 +50,7 @@ func TestReadLadder(t *testing.T) {
 		}
 	}
 	// UHD has no rule.
-	if _, err := d.ContentKey(ctx, drm.KeyRequest{Kind: drm.KindVideo, Width: 3840, Height: 2160}); !errors.Is(err, drm.ErrNoKey) {
+	if _, err := d.ContentKey(ctx, drm.KeyRequest{Kind: segment.KindVideo, Width: 3840, Height: 2160}); !errors.Is(err, drm.ErrNoKey) {
 		t.Fatal(err)
 	}
 	hd, _ := d.Key(drm.MustParseKID("e82f184c3aaa57b4ace8606b5e3febad"))
@@ -71,12 +72,12 @@ func TestReadLadder(t *testing.T) {
 func TestReadRotation(t *testing.T) {
 	d := mustRead(t, "rotation.xml")
 	for p, want := range []string{"11111111-1111-1111-1111-111111111111", "33333333-3333-3333-3333-333333333333"} {
-		k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio, Period: p})
+		k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindAudio, Period: p})
 		if err != nil || k.KID.String() != want {
 			t.Fatalf("period %d: %s %v", p, k.KID, err)
 		}
 	}
-	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Period: 2}); !errors.Is(err, drm.ErrNoKey) {
+	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindVideo, Period: 2}); !errors.Is(err, drm.ErrNoKey) {
 		t.Fatal(err)
 	}
 }
@@ -113,10 +114,10 @@ func TestReadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo}); !errors.Is(err, drm.ErrMalformed) {
+	if _, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindVideo}); !errors.Is(err, drm.ErrMalformed) {
 		t.Fatalf("ambiguous: %v", err)
 	}
-	if k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio}); err != nil || k.KID.Hex() != "11111111111111111111111111111111" {
+	if k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindAudio}); err != nil || k.KID.Hex() != "11111111111111111111111111111111" {
 		t.Fatalf("audio: %v", err)
 	}
 }
@@ -200,7 +201,7 @@ func TestWriteRequestGolden(t *testing.T) {
 func TestProvider(t *testing.T) {
 	d := mustRead(t, "ladder.xml")
 	var p drm.KeyProvider = d
-	k, err := p.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Class: drm.ClassHD, Width: 1280, Height: 720})
+	k, err := p.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindVideo, Class: drm.ClassHD, Width: 1280, Height: 720})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func FuzzRead(f *testing.F) {
 		if !equalDocs(d, d2) {
 			t.Fatalf("round trip differs\n%s", b.String())
 		}
-		_, _ = d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindVideo, Width: 1280, Height: 720})
+		_, _ = d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindVideo, Width: 1280, Height: 720})
 	})
 }
 
@@ -284,7 +285,7 @@ func TestReadKeyServerSignalling(t *testing.T) {
 	// ClearKey's two system IDs complete each other: the pssh comes from
 	// the W3C common entry, the DASH signalling from the DASH-IF one.
 	d = mustRead(t, "standalone.xml")
-	k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: drm.KindAudio})
+	k, err := d.ContentKey(context.Background(), drm.KeyRequest{Kind: segment.KindAudio})
 	if err != nil {
 		t.Fatal(err)
 	}

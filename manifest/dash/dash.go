@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/segment"
+
 	"github.com/zencoder/go-dash/v3/mpd"
 
 	"github.com/cmafkit/cmafkit/drm"
@@ -236,17 +238,17 @@ func descriptor(scheme, value string) mpd.DescriptorType {
 func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationSetXML, error) {
 	as := adaptationSetXML{
 		ID:               id,
-		ContentType:      string(set.ContentType),
+		ContentType:      set.ContentType.String(),
 		MimeType:         set.MIME(),
 		Lang:             set.Lang,
 		SegmentAlignment: "true",
 		Label:            set.Label,
 	}
-	if set.ContentType != manifest.Text {
+	if set.ContentType != segment.KindText {
 		as.StartWithSAP = max(set.StartWithSAP, 1)
 	}
 	var colorHoisted bool
-	if set.ContentType == manifest.Video {
+	if set.ContentType == segment.KindVideo {
 		b.videoLimits(&as, set.Representations)
 		if c, ok := setColor(set.Representations); ok {
 			as.EssentialProperty, as.SupplementalProperty = colorProperties(c)
@@ -286,7 +288,7 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 		if err != nil {
 			return as, err
 		}
-		if set.ContentType == manifest.Video && !colorHoisted {
+		if set.ContentType == segment.KindVideo && !colorHoisted {
 			rx.EssentialProperty, rx.SupplementalProperty = colorProperties(r.Color)
 		}
 		as.Representations = append(as.Representations, rx)
@@ -327,7 +329,7 @@ func captions(ccs []manifest.ClosedCaption) []mpd.DescriptorType {
 // videoLimits sets maxWidth, maxHeight, maxFrameRate and, when all
 // representations agree, par.
 func (b *builder) videoLimits(as *adaptationSetXML, reps []manifest.Representation) {
-	var maxFR manifest.Rational
+	var maxFR segment.Rational
 	par := ""
 	for i := range reps {
 		r := &reps[i]
@@ -415,7 +417,7 @@ func pictureAspect(r *manifest.Representation) string {
 }
 
 // frameRate formats a rational as the FrameRateType "n" or "n/d".
-func frameRate(r manifest.Rational) string {
+func frameRate(r segment.Rational) string {
 	if r.IsZero() || r.Num <= 0 || r.Den <= 0 {
 		return ""
 	}
@@ -463,13 +465,13 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 		b.ns.scte214 = true
 	}
 	switch set.ContentType {
-	case manifest.Video:
+	case segment.KindVideo:
 		rx.Width, rx.Height = r.Width, r.Height
 		rx.FrameRate = frameRate(r.FrameRate)
 		if !r.PixelAspect.IsZero() {
 			rx.Sar = strconv.FormatInt(r.PixelAspect.Num, 10) + ":" + strconv.FormatInt(r.PixelAspect.Den, 10)
 		}
-	case manifest.Audio:
+	case segment.KindAudio:
 		rx.AudioSamplingRate = r.SampleRate
 		switch {
 		case r.ChannelConfig != nil:
@@ -718,7 +720,7 @@ func systemDescriptor(s drm.System) (drm.KID, string) {
 // naming the main set, and I-frame-only representations addressing the
 // moof+sync sample ranges the HLS I-frame playlists use.
 func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (adaptationSetXML, bool) {
-	if set.ContentType != manifest.Video {
+	if set.ContentType != segment.KindVideo {
 		return adaptationSetXML{}, false
 	}
 	as := adaptationSetXML{
@@ -735,7 +737,7 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 		SupplementalProperty: main.SupplementalProperty,
 	}
 	_, hoisted := setProtection(set)
-	var maxFR manifest.Rational
+	var maxFR segment.Rational
 	for ri := range set.Representations {
 		r := &set.Representations[ri]
 		if len(r.IFrames) == 0 {
@@ -747,7 +749,7 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 			total += r.IFrames[i].Duration
 		}
 		// The I-frame rate: count per total duration, exact.
-		fr := reduce(manifest.Rational{Num: int64(len(r.IFrames)) * int64(r.Timescale), Den: int64(total)})
+		fr := reduce(segment.Rational{Num: int64(len(r.IFrames)) * int64(r.Timescale), Den: int64(total)})
 		if maxFR.IsZero() || maxFR.Less(fr) {
 			maxFR = fr
 		}
@@ -797,7 +799,7 @@ func (b *builder) trickSet(set *manifest.SwitchingSet, main adaptationSetXML) (a
 	return as, true
 }
 
-func reduce(r manifest.Rational) manifest.Rational {
+func reduce(r segment.Rational) segment.Rational {
 	a, b := r.Num, r.Den
 	for b != 0 {
 		a, b = b, a%b
@@ -805,7 +807,7 @@ func reduce(r manifest.Rational) manifest.Rational {
 	if a == 0 {
 		return r
 	}
-	return manifest.Rational{Num: r.Num / a, Den: r.Den / a}
+	return segment.Rational{Num: r.Num / a, Den: r.Den / a}
 }
 
 // Duration formats d as an xs:duration exact to the nanosecond: PT, then

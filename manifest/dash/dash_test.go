@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
+	"github.com/cmafkit/cmafkit/segment"
 
 	"github.com/zencoder/go-dash/v3/mpd"
 
@@ -43,7 +44,7 @@ func hdrLadder(c manifest.Color) *manifest.Presentation {
 	p := manifesttest.Ladder(8 * time.Second)
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
-		if set.ContentType != manifest.Video {
+		if set.ContentType != segment.KindVideo {
 			continue
 		}
 		for ri := range set.Representations {
@@ -122,7 +123,7 @@ func TestParseBack(t *testing.T) {
 					if r.Codecs != "" && (rx.Codecs == nil || *rx.Codecs != r.Codecs) {
 						t.Errorf("%s: codecs %v, want %q", r.ID, rx.Codecs, r.Codecs)
 					}
-					if *as.ContentType != string(set.ContentType) {
+					if *as.ContentType != set.ContentType.String() {
 						t.Errorf("%s: contentType %q", r.ID, *as.ContentType)
 					}
 					st := rx.SegmentTemplate
@@ -547,7 +548,7 @@ func TestColor(t *testing.T) {
 	t.Run("per-representation", func(t *testing.T) {
 		p := hdrLadder(manifest.Color{Primaries: 9, Transfer: 16, Matrix: 9})
 		for si := range p.Periods[0].Sets {
-			if set := &p.Periods[0].Sets[si]; set.ContentType == manifest.Video {
+			if set := &p.Periods[0].Sets[si]; set.ContentType == segment.KindVideo {
 				set.Representations[1].Color = nil // an SDR rendition of unknown colour
 			}
 		}

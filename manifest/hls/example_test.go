@@ -5,11 +5,12 @@ import (
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 func ExampleRenderMedia() {
 	p := &manifest.Presentation{Periods: []manifest.Period{{Sets: []manifest.SwitchingSet{{
-		ID: "audio", ContentType: manifest.Audio, Lang: "en",
+		ID: "audio", ContentType: segment.KindAudio, Lang: "en",
 		Representations: []manifest.Representation{{
 			ID: "aac", Codecs: "mp4a.40.2", Timescale: 48000, Bandwidth: 130_000, AverageBandwidth: 128_000,
 			Init: manifest.Resource{URI: "aac/init.mp4"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/segment"
 )
 
 // PlaylistURI returns the URI of r's media playlist: r.PlaylistURI, or
@@ -55,7 +56,7 @@ func Playlists(p *manifest.Presentation) []Playlist {
 			for ri := range set.Representations {
 				r := &set.Representations[ri]
 				out = append(out, Playlist{URI: PlaylistURI(r), RepresentationID: r.ID})
-				if set.ContentType == manifest.Video && hasIFrames(spansOf(p, r.ID)) {
+				if set.ContentType == segment.KindVideo && hasIFrames(spansOf(p, r.ID)) {
 					out = append(out, Playlist{URI: IFramePlaylistURI(r), RepresentationID: r.ID, IFrames: true})
 				}
 			}
@@ -136,7 +137,7 @@ func supported(p *manifest.Presentation) error {
 // segments from EXT-X-MEDIA-SEQUENCE on, across discontinuities.
 func continues(p *manifest.Presentation) error {
 	type entry struct {
-		ct   manifest.ContentType
+		ct   segment.Kind
 		last uint64 // the number of the representation's last segment
 		has  bool   // last is set
 	}
@@ -201,11 +202,11 @@ func hasVariant(p *manifest.Presentation) error {
 		set := &p.Periods[0].Sets[si]
 		for ri := range set.Representations {
 			switch set.ContentType {
-			case manifest.Video:
+			case segment.KindVideo:
 				if len(set.Representations[ri].Segments) > 0 {
 					return nil
 				}
-			case manifest.Audio:
+			case segment.KindAudio:
 				return nil
 			default:
 				text = append(text, set.Representations[ri].ID)
@@ -280,7 +281,7 @@ func RenderAll(p *manifest.Presentation, multivariantURI string, create func(uri
 			out = iframes(p, spans)
 		} else {
 			t := target
-			if spans[0].set.ContentType == manifest.Text {
+			if spans[0].set.ContentType == segment.KindText {
 				t = textTarget(p, spans)
 			}
 			out = media(p, spans, t)
@@ -349,7 +350,7 @@ func flush(w io.Writer, out *writer) error {
 // targetFor returns the EXT-X-TARGETDURATION of the media playlist of
 // spans.
 func targetFor(p *manifest.Presentation, spans []span) uint64 {
-	if spans[0].set.ContentType == manifest.Text {
+	if spans[0].set.ContentType == segment.KindText {
 		return textTarget(p, spans)
 	}
 	return avTarget(p)
@@ -375,7 +376,7 @@ func avTarget(p *manifest.Presentation) uint64 {
 	for pi := range p.Periods {
 		for si := range p.Periods[pi].Sets {
 			set := &p.Periods[pi].Sets[si]
-			if set.ContentType == manifest.Text {
+			if set.ContentType == segment.KindText {
 				continue
 			}
 			for ri := range set.Representations {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cmafkit/cmafkit/segment"
+
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -64,7 +66,7 @@ func groupID(set *manifest.SwitchingSet, i int) string {
 	base := set.GroupID
 	if base == "" {
 		switch {
-		case set.ContentType == manifest.Text:
+		case set.ContentType == segment.KindText:
 			base = "subs"
 		case set.CodecFamily != "":
 			base = "audio-" + set.CodecFamily
@@ -79,7 +81,7 @@ func groupID(set *manifest.SwitchingSet, i int) string {
 }
 
 // collect builds the rendition groups of one content type in model order.
-func collect(p *manifest.Presentation, ct manifest.ContentType) []*group {
+func collect(p *manifest.Presentation, ct segment.Kind) []*group {
 	var groups []*group
 	byID := map[string]*group{}
 	names := map[string]bool{} // group + "\x00" + name
@@ -122,7 +124,7 @@ func collect(p *manifest.Presentation, ct manifest.ContentType) []*group {
 				seen = true
 			}
 		}
-		if !seen && ct == manifest.Audio && len(g.rends) > 0 {
+		if !seen && ct == segment.KindAudio && len(g.rends) > 0 {
 			g.rends[0].dflt = true
 		}
 	}
@@ -157,7 +159,7 @@ func ccGroups(p *manifest.Presentation) ([]*ccGroup, map[*manifest.SwitchingSet]
 	bySet := map[*manifest.SwitchingSet]*ccGroup{}
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
-		if set.ContentType != manifest.Video || len(set.ClosedCaptions) == 0 {
+		if set.ContentType != segment.KindVideo || len(set.ClosedCaptions) == 0 {
 			continue
 		}
 		var g *ccGroup
@@ -219,8 +221,8 @@ func ccTags(w *writer, g *ccGroup) {
 // multivariant writes the multivariant playlist.
 func multivariant(p *manifest.Presentation) *writer {
 	w := &writer{b: make([]byte, 0, 4096)}
-	audio := collect(p, manifest.Audio)
-	subs := collect(p, manifest.Text)
+	audio := collect(p, segment.KindAudio)
+	subs := collect(p, segment.KindText)
 	ccs, ccOf := ccGroups(p)
 
 	var videos []rendition
@@ -233,7 +235,7 @@ func multivariant(p *manifest.Presentation) *writer {
 				continue
 			}
 			v := mediaVersion(set, r, false)
-			if set.ContentType == manifest.Video {
+			if set.ContentType == segment.KindVideo {
 				videos = append(videos, rendition{set: set, rep: r, version: v})
 				if len(r.IFrames) > 0 {
 					version = max(version, mediaVersion(set, r, true))
@@ -476,7 +478,7 @@ func streamInf(w *writer, peak, avg uint64, codecs []string, v *rendition, audio
 }
 
 // appendMilli appends r rounded to three decimals, computed exactly.
-func appendMilli(b []byte, r manifest.Rational) []byte {
+func appendMilli(b []byte, r segment.Rational) []byte {
 	m := (r.Num*2000/r.Den + 1) / 2
 	b = strconv.AppendInt(b, m/1000, 10)
 	b = append(b, '.')

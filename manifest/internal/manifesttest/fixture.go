@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cmafkit/cmafkit/segment"
+
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 )
@@ -71,12 +73,12 @@ func Ladder(total time.Duration) *manifest.Presentation {
 	aTotal := manifest.DurationToTicks(total, AudioTimescale)
 	tTotal := manifest.DurationToTicks(total, TextTimescale)
 
-	video := manifest.SwitchingSet{ID: "video", ContentType: manifest.Video, CodecFamily: "avc", Roles: []manifest.Role{manifest.RoleMain}}
+	video := manifest.SwitchingSet{ID: "video", ContentType: segment.KindVideo, CodecFamily: "avc", Roles: []manifest.Role{manifest.RoleMain}}
 	for _, r := range rungs {
 		segs := segments("video/"+r.id+"/seg-%d.m4s", vTotal, 60060, VideoTimescale, r.bitrate)
 		video.Representations = append(video.Representations, manifest.Representation{
 			ID: r.id, Codecs: r.codecs, Width: r.width, Height: r.height,
-			FrameRate: manifest.Rational{Num: 30000, Den: 1001}, PixelAspect: manifest.Rational{Num: 1, Den: 1},
+			FrameRate: segment.Rational{Num: 30000, Den: 1001}, PixelAspect: segment.Rational{Num: 1, Den: 1},
 			VideoRange: manifest.SDR, Timescale: VideoTimescale,
 			Init:     manifest.Resource{URI: "video/" + r.id + "/init.mp4"},
 			Segments: segs,
@@ -86,7 +88,7 @@ func Ladder(total time.Duration) *manifest.Presentation {
 	}
 	audio := func(id, lang, label string, roles ...manifest.Role) manifest.SwitchingSet {
 		return manifest.SwitchingSet{
-			ID: id, ContentType: manifest.Audio, Lang: lang, Label: label, Roles: roles, CodecFamily: "aac", Autoselect: true,
+			ID: id, ContentType: segment.KindAudio, Lang: lang, Label: label, Roles: roles, CodecFamily: "aac", Autoselect: true,
 			Representations: []manifest.Representation{{
 				ID: id, Codecs: "mp4a.40.2", SampleRate: 48000, Channels: 2, Timescale: AudioTimescale,
 				// 1024 priming samples trimmed by the edit list.
@@ -101,7 +103,7 @@ func Ladder(total time.Duration) *manifest.Presentation {
 	en.Default = true
 	fr := audio("audio-fr-ad", "fr", "Français (audiodescription)", manifest.RoleDescription)
 	subs := manifest.SwitchingSet{
-		ID: "subs-en", ContentType: manifest.Text, Lang: "en", Label: "English", Roles: []manifest.Role{manifest.RoleSubtitle}, Autoselect: true,
+		ID: "subs-en", ContentType: segment.KindText, Lang: "en", Label: "English", Roles: []manifest.Role{manifest.RoleSubtitle}, Autoselect: true,
 		Representations: []manifest.Representation{{
 			ID: "subs-en", Timescale: TextTimescale,
 			Segments: segments("subs/en/seg-%d.vtt", tTotal, 2000, TextTimescale, 1_000),
@@ -127,7 +129,7 @@ func SingleFile(total time.Duration) *manifest.Presentation {
 		for ri := range set.Representations {
 			r := &set.Representations[ri]
 			r.Template = nil
-			if set.ContentType == manifest.Text {
+			if set.ContentType == segment.KindText {
 				file := "subs/en.vtt"
 				r.Segments, r.Init = nil, manifest.Resource{}
 				r.SingleFile = &manifest.SingleFile{URI: file}
@@ -184,9 +186,9 @@ func Protected(total time.Duration, scheme drm.Scheme) *manifest.Presentation {
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
 		switch set.ContentType {
-		case manifest.Video:
+		case segment.KindVideo:
 			set.Protection = &drm.Protection{Scheme: scheme, DefaultKID: KIDVideo, Systems: systems(scheme, KIDVideo)}
-		case manifest.Audio:
+		case segment.KindAudio:
 			set.Protection = &drm.Protection{Scheme: scheme, DefaultKID: KIDAudio, Systems: systems(scheme, KIDAudio)}
 		}
 	}
@@ -231,12 +233,12 @@ func SubSecond() *manifest.Presentation {
 func Big(total time.Duration, videoReps, audioReps int) *manifest.Presentation {
 	vTotal := manifest.DurationToTicks(total, 90000)
 	aTotal := manifest.DurationToTicks(total, AudioTimescale)
-	video := manifest.SwitchingSet{ID: "video", ContentType: manifest.Video, CodecFamily: "avc"}
+	video := manifest.SwitchingSet{ID: "video", ContentType: segment.KindVideo, CodecFamily: "avc"}
 	for i := 0; i < videoReps; i++ {
 		id := fmt.Sprintf("v%d", i)
 		h := 1080 - 120*i
 		video.Representations = append(video.Representations, manifest.Representation{
-			ID: id, Codecs: "avc1.640028", Width: h * 16 / 9, Height: h, FrameRate: manifest.Rational{Num: 25, Den: 1},
+			ID: id, Codecs: "avc1.640028", Width: h * 16 / 9, Height: h, FrameRate: segment.Rational{Num: 25, Den: 1},
 			Timescale: 90000, Init: manifest.Resource{URI: "v/" + id + "/init.mp4"},
 			Segments: segments("v/"+id+"/%d.m4s", vTotal, 180000, 90000, uint64(5_000_000-500_000*i)),
 			Template: &manifest.Template{Init: "v/$RepresentationID$/init.mp4", Media: "v/$RepresentationID$/$Number$.m4s"},
@@ -246,7 +248,7 @@ func Big(total time.Duration, videoReps, audioReps int) *manifest.Presentation {
 	for i := 0; i < audioReps; i++ {
 		id := fmt.Sprintf("a%d", i)
 		sets = append(sets, manifest.SwitchingSet{
-			ID: id, ContentType: manifest.Audio, Lang: fmt.Sprintf("l%d", i), CodecFamily: "aac",
+			ID: id, ContentType: segment.KindAudio, Lang: fmt.Sprintf("l%d", i), CodecFamily: "aac",
 			Representations: []manifest.Representation{{
 				ID: id, Codecs: "mp4a.40.2", SampleRate: 48000, Channels: 2, Timescale: AudioTimescale,
 				Init:     manifest.Resource{URI: "a/" + id + "/init.mp4"},

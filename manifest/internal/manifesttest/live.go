@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cmafkit/cmafkit/segment"
+
 	"github.com/cmafkit/cmafkit/manifest"
 )
 
@@ -63,10 +65,10 @@ func Live(tsbd time.Duration, publish time.Time, periods ...LivePeriod) *manifes
 		}
 		vsegs := segs("video", LiveVideoTimescale, 2_500_000)
 		video := manifest.SwitchingSet{
-			ID: "video", ContentType: manifest.Video, CodecFamily: "avc",
+			ID: "video", ContentType: segment.KindVideo, CodecFamily: "avc",
 			Representations: []manifest.Representation{{
 				ID: "video", Codecs: "avc1.64001f", Width: 1280, Height: 720,
-				FrameRate: manifest.Rational{Num: 25, Den: 1}, PixelAspect: manifest.Rational{Num: 1, Den: 1},
+				FrameRate: segment.Rational{Num: 25, Den: 1}, PixelAspect: segment.Rational{Num: 1, Den: 1},
 				Timescale:              LiveVideoTimescale,
 				PresentationTimeOffset: manifest.DurationToTicks(lp.PeriodStart, LiveVideoTimescale),
 				Init:                   manifest.Resource{URI: "video/" + lp.Init + ".mp4"},
@@ -76,7 +78,7 @@ func Live(tsbd time.Duration, publish time.Time, periods ...LivePeriod) *manifes
 			}},
 		}
 		audio := manifest.SwitchingSet{
-			ID: "audio", ContentType: manifest.Audio, Lang: "en", CodecFamily: "aac", Default: true, Autoselect: true,
+			ID: "audio", ContentType: segment.KindAudio, Lang: "en", CodecFamily: "aac", Default: true, Autoselect: true,
 			Representations: []manifest.Representation{{
 				ID: "audio", Codecs: "mp4a.40.2", SampleRate: 48000, Channels: 2, Timescale: AudioTimescale,
 				PresentationTimeOffset: manifest.DurationToTicks(lp.PeriodStart, AudioTimescale),
