@@ -35,37 +35,11 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	if !tp.enabled {
 		return nil
 	}
-	if f == nil || f.Moof == nil || f.Mdat == nil {
-		return fmt.Errorf("drm: track %d: fragment without moof or mdat: %w", tp.trackID, ErrMalformed)
+	traf, seq, err := tp.clearTraf(f)
+	if err != nil {
+		return err
 	}
 	moof := f.Moof
-	var traf *mp4.TrafBox
-	for _, t := range moof.Trafs {
-		if t.Tfhd != nil && t.Tfhd.TrackID == tp.trackID {
-			traf = t
-		}
-	}
-	seq := uint32(0)
-	if moof.Mfhd != nil {
-		seq = moof.Mfhd.SequenceNumber
-	}
-	if traf == nil {
-		return fmt.Errorf("drm: fragment %d has no traf for track %d: %w", seq, tp.trackID, ErrMalformed)
-	}
-	if traf.Tfhd.HasBaseDataOffset() {
-		return fmt.Errorf("drm: track %d fragment %d: tfhd base_data_offset: %w", tp.trackID, seq, ErrUnsupported)
-	}
-	if traf.Senc != nil || traf.Saiz != nil || traf.Saio != nil || traf.UUIDSenc != nil {
-		return fmt.Errorf("drm: track %d fragment %d is already encrypted: %w", tp.trackID, seq, ErrMalformed)
-	}
-	if f.EncOptimize&mp4.OptimizeTrun != 0 {
-		// mp4ff optimizes (only the first traf) inside Encode, after we
-		// would have computed saio; do it now instead.
-		if err := moof.Traf.OptimizeTfhdTrun(); err != nil {
-			return fmt.Errorf("drm: track %d fragment %d: optimize trun: %w", tp.trackID, seq, err)
-		}
-		f.EncOptimize &^= mp4.OptimizeTrun
-	}
 	period := tp.Period(segmentIndex)
 	k, err := tp.key(ctx, period)
 	if err != nil {
@@ -92,7 +66,86 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	if err != nil {
 		return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 	}
+	senc, saiz, err := tp.encryptSamples(ctx, c, sc, samples, firstSample, seq)
+	if err != nil {
+		return err
+	}
+	var saio *mp4.SaioBox
+	if saiz.SampleCount > 0 {
+		saio = mp4.NewSaioBox()
+		for _, b := range []mp4.Box{saiz, saio, senc} {
+			_ = traf.AddChild(b)
+		}
+	}
+	if tp.cfg.CryptoPeriod > 0 {
+		if err := tp.addKeyPeriod(moof, traf, k, period, len(samples)); err != nil {
+			return err
+		}
+	}
+	if saio != nil {
+		off, ok := sencDataOffset(moof, traf, senc)
+		if !ok {
+			return fmt.Errorf("drm: track %d fragment %d: senc not found after insertion: %w", tp.trackID, seq, ErrMalformed)
+		}
+		saio.Offset[0] = int64(off)
+	}
+	// The moof grew: move data offsets that were already set (Encode resets
+	// them anyway when mp4ff knows the write order).
+	if grow := int64(moof.Size()) - int64(oldMoofSize); grow != 0 {
+		for _, t := range moof.Trafs {
+			for _, tr := range t.Truns {
+				if tr.DataOffset != 0 {
+					tr.DataOffset += int32(grow)
+				}
+			}
+		}
+	}
+	return nil
+}
 
+// clearTraf returns the traf of this track in f and the fragment's sequence
+// number, after checking that the fragment can be protected: one traf of
+// the track, no base_data_offset, not encrypted yet. It applies mp4ff's
+// trun optimization now if f asks for it (see ProtectFragment).
+func (tp *TrackProtector) clearTraf(f *mp4.Fragment) (*mp4.TrafBox, uint32, error) {
+	if f == nil || f.Moof == nil || f.Mdat == nil {
+		return nil, 0, fmt.Errorf("drm: track %d: fragment without moof or mdat: %w", tp.trackID, ErrMalformed)
+	}
+	moof := f.Moof
+	var traf *mp4.TrafBox
+	for _, t := range moof.Trafs {
+		if t.Tfhd != nil && t.Tfhd.TrackID == tp.trackID {
+			traf = t
+		}
+	}
+	seq := uint32(0)
+	if moof.Mfhd != nil {
+		seq = moof.Mfhd.SequenceNumber
+	}
+	if traf == nil {
+		return nil, seq, fmt.Errorf("drm: fragment %d has no traf for track %d: %w", seq, tp.trackID, ErrMalformed)
+	}
+	if traf.Tfhd.HasBaseDataOffset() {
+		return nil, seq, fmt.Errorf("drm: track %d fragment %d: tfhd base_data_offset: %w", tp.trackID, seq, ErrUnsupported)
+	}
+	if traf.Senc != nil || traf.Saiz != nil || traf.Saio != nil || traf.UUIDSenc != nil {
+		return nil, seq, fmt.Errorf("drm: track %d fragment %d is already encrypted: %w", tp.trackID, seq, ErrMalformed)
+	}
+	if f.EncOptimize&mp4.OptimizeTrun != 0 {
+		// mp4ff optimizes (only the first traf) inside Encode, after we
+		// would have computed saio; do it now instead.
+		if err := moof.Traf.OptimizeTfhdTrun(); err != nil {
+			return nil, seq, fmt.Errorf("drm: track %d fragment %d: optimize trun: %w", tp.trackID, seq, err)
+		}
+		f.EncOptimize &^= mp4.OptimizeTrun
+	}
+	return traf, seq, nil
+}
+
+// encryptSamples encrypts the samples of one fragment in place, the first
+// of them the track's sample firstSample, and returns their auxiliary
+// information: the senc and saiz boxes (with no samples for cbcs audio).
+func (tp *TrackProtector) encryptSamples(ctx context.Context, c *sampleCipher, sc *fragmentScratch, samples [][]byte, firstSample int, seq uint32) (*mp4.SencBox, *mp4.SaizBox, error) {
 	video := tp.kind == segment.KindVideo
 	cbcs := tp.cfg.Scheme == SchemeCBCS
 	n := len(samples)
@@ -117,22 +170,23 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 	if video {
 		arena = make([]mp4.SubSamplePattern, 0, 2*n+4)
 	}
+	var err error
 	for i, s := range samples {
 		if i&63 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		var subs []mp4.SubSamplePattern
 		if video {
 			start := len(arena)
 			if arena, err = tp.ranges(arena, s); err != nil {
-				return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+				return nil, nil, &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
 			}
 			subs = arena[start:len(arena):len(arena)]
 		}
 		if ivLen+len(subs)*6+2 > maxAuxInfo && len(subs) > 0 {
-			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1,
+			return nil, nil, &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1,
 				Err: fmt.Errorf("%d subsamples do not fit saiz's 8-bit sample info size: %w", len(subs), ErrUnsupported)}
 		}
 		var iv []byte
@@ -160,65 +214,47 @@ func (tp *TrackProtector) ProtectFragment(ctx context.Context, f *mp4.Fragment, 
 			nextIV(next, subs, len(s))
 		}
 		if err := senc.AddSample(mp4.SencSample{IV: iv, SubSamples: subs}); err != nil {
-			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+			return nil, nil, &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
 		}
 		if err := saiz.AddSampleInfo(iv, subs); err != nil {
-			return &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+			return nil, nil, &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
 		}
 	}
 	if cbcs {
 		if err := c.key.EncryptChains((*[16]byte)(tp.iv), sc.chains); err != nil {
-			return fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
+			return nil, nil, fmt.Errorf("drm: track %d fragment %d: %w", tp.trackID, seq, err)
 		}
 	}
-	var saio *mp4.SaioBox
-	if saiz.SampleCount > 0 {
-		saio = mp4.NewSaioBox()
-		for _, b := range []mp4.Box{saiz, saio, senc} {
-			_ = traf.AddChild(b)
-		}
+	return senc, saiz, nil
+}
+
+// addKeyPeriod signals, under key rotation, the key of crypto period
+// period in the fragment: a seig sample group entry for all n samples of
+// traf (sgpd + sbgp) and, unless Config.OmitPSSH, the period's pssh boxes
+// in moof.
+func (tp *TrackProtector) addKeyPeriod(moof *mp4.MoofBox, traf *mp4.TrafBox, k ContentKey, period, n int) error {
+	seig := &mp4.SeigSampleGroupEntry{IsProtected: 1, KID: mp4.UUID(k.KID[:])}
+	if tp.cfg.Scheme == SchemeCBCS {
+		seig.CryptByteBlock, seig.SkipByteBlock = byte(tp.crypt), byte(tp.skip)
+		seig.ConstantIV = append([]byte(nil), tp.iv...)
+	} else {
+		seig.PerSampleIVSize = byte(tp.ivSize)
 	}
-	if tp.cfg.CryptoPeriod > 0 {
-		seig := &mp4.SeigSampleGroupEntry{IsProtected: 1, KID: mp4.UUID(k.KID[:])}
-		if cbcs {
-			seig.CryptByteBlock, seig.SkipByteBlock = byte(tp.crypt), byte(tp.skip)
-			seig.ConstantIV = append([]byte(nil), tp.iv...)
-		} else {
-			seig.PerSampleIVSize = byte(tp.ivSize)
-		}
-		sgpd := &mp4.SgpdBox{Version: 1, GroupingType: "seig", DefaultLength: uint32(seig.Size()),
-			SampleGroupEntries: []mp4.SampleGroupEntry{seig}}
-		// 0x10001: the first entry of the sgpd in this traf (ISO/IEC 14496-12 §8.9.4).
-		sbgp := &mp4.SbgpBox{GroupingType: "seig", SampleCounts: []uint32{uint32(n)}, GroupDescriptionIndices: []uint32{0x10001}}
-		_ = traf.AddChild(sbgp)
-		_ = traf.AddChild(sgpd)
-		if !tp.cfg.OmitPSSH {
-			boxes, err := tp.psshBoxes(k, period)
-			if err != nil {
-				return err
-			}
-			for _, b := range boxes {
-				_ = moof.AddChild(b)
-			}
-		}
+	sgpd := &mp4.SgpdBox{Version: 1, GroupingType: "seig", DefaultLength: uint32(seig.Size()),
+		SampleGroupEntries: []mp4.SampleGroupEntry{seig}}
+	// 0x10001: the first entry of the sgpd in this traf (ISO/IEC 14496-12 §8.9.4).
+	sbgp := &mp4.SbgpBox{GroupingType: "seig", SampleCounts: []uint32{uint32(n)}, GroupDescriptionIndices: []uint32{0x10001}}
+	_ = traf.AddChild(sbgp)
+	_ = traf.AddChild(sgpd)
+	if tp.cfg.OmitPSSH {
+		return nil
 	}
-	if saio != nil {
-		off, ok := sencDataOffset(moof, traf, senc)
-		if !ok {
-			return fmt.Errorf("drm: track %d fragment %d: senc not found after insertion: %w", tp.trackID, seq, ErrMalformed)
-		}
-		saio.Offset[0] = int64(off)
+	boxes, err := tp.psshBoxes(k, period)
+	if err != nil {
+		return err
 	}
-	// The moof grew: move data offsets that were already set (Encode resets
-	// them anyway when mp4ff knows the write order).
-	if grow := int64(moof.Size()) - int64(oldMoofSize); grow != 0 {
-		for _, t := range moof.Trafs {
-			for _, tr := range t.Truns {
-				if tr.DataOffset != 0 {
-					tr.DataOffset += int32(grow)
-				}
-			}
-		}
+	for _, b := range boxes {
+		_ = moof.AddChild(b)
 	}
 	return nil
 }
