@@ -67,33 +67,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var prot protectionFlags
 	prot.register(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cmafkit package [flags] [INPUT...]
-
-Packages MP4, fragmented MP4 or MPEG-TS inputs into CMAF segments with HLS and DASH
-manifests. Several inputs are renditions of one title (an ABR ladder): their segments
-are aligned, and identical audio tracks are packaged once. With no INPUT, the small
-sample ladder built into cmafkit is packaged.
-
-Examples:
-  cmafkit package -o out                       # the built-in sample
-  cmafkit package -o out 1080p.mp4 720p.mp4    # a ladder, HLS + DASH
-  cmafkit package --single-file --dash in.mp4
-  cmafkit package --cc-lang CC1=eng,CC3=spa broadcast.ts   # name the caption languages
-  cmafkit package --cues breaks.json movie.mp4             # mark ad breaks
-
-SCTE-35 cues (stream type 0x86 in MPEG-TS inputs, or --cues) start segments at their
-splice points and become HLS EXT-X-DATERANGE tags and a DASH EventStream
-(urn:scte:scte35:2014:xml+bin). A cue needs a keyframe at its time.
-
-Closed captions carried in H.264/HEVC video (CEA-608 CC1-CC4, CEA-708 SERVICE1-63, in
-SEI) stay in the video; the services found in its first 30 s (--cc-scan) are signalled
-in both manifests. --cc-lang names their languages (ISO 639-2, as DASH asks); a service
-it names is signalled whenever the video carries caption data, also when the scan did
-not see that service. Text alone cannot make an HLS presentation: package it with its
-video, or use --dash.
-
-Flags:
-`)
+		fmt.Fprint(stderr, packageUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -120,14 +94,9 @@ Flags:
 		job.CueOptions.ProgramDateTime = t
 	}
 	if *cuesFile != "" {
-		f, err := os.Open(*cuesFile)
-		if err != nil {
+		var err error
+		if job.Cues, err = readCueFile(*cuesFile); err != nil {
 			return err
-		}
-		job.Cues, err = packager.ReadCueList(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("--cues %s: %w", *cuesFile, err)
 		}
 	}
 	if *aesKey != "" {
@@ -139,19 +108,11 @@ Flags:
 	} else if *aesURI != "" {
 		return usageError{"--hls-aes128-key-uri without --hls-aes128-key"}
 	}
-	for _, pair := range ccLangs {
-		id, lang, ok := strings.Cut(pair, "=")
-		if !ok || id == "" || lang == "" {
-			return usageError{fmt.Sprintf("--cc-lang: %q is not SERVICE=LANG (e.g. CC1=eng)", pair)}
+	if len(ccLangs) > 0 {
+		var err error
+		if job.Captions.Languages, err = parseCCLangs(ccLangs); err != nil {
+			return err
 		}
-		if job.Captions.Languages == nil {
-			job.Captions.Languages = map[string]string{}
-		}
-		id = strings.ToUpper(id)
-		if _, dup := job.Captions.Languages[id]; dup {
-			return usageError{fmt.Sprintf("--cc-lang: %s given twice", id)}
-		}
-		job.Captions.Languages[id] = lang
 	}
 	switch {
 	case *hlsOnly && *dashOnly:
@@ -174,23 +135,9 @@ Flags:
 	}
 	job.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	var ids []uint32
-	var kinds []segment.Kind
-	for _, t := range tracks {
-		switch t {
-		case "video":
-			kinds = append(kinds, segment.KindVideo)
-		case "audio":
-			kinds = append(kinds, segment.KindAudio)
-		case "text":
-			kinds = append(kinds, segment.KindText)
-		default:
-			id, err := strconv.ParseUint(t, 10, 32)
-			if err != nil {
-				return usageError{fmt.Sprintf("--tracks: %q is not video, audio, text or a track ID", t)}
-			}
-			ids = append(ids, uint32(id))
-		}
+	ids, kinds, err := parseTracks(tracks)
+	if err != nil {
+		return err
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -225,13 +172,7 @@ Flags:
 		progress.Finish()
 	}
 	if err != nil {
-		if errors.Is(err, hls.ErrNoVariant) {
-			return fmt.Errorf("%w (--dash)", err)
-		}
-		if errors.Is(err, segment.ErrCueNotOnSyncSample) {
-			return fmt.Errorf("%w (--cue-nearest-keyframe cuts there instead)", err)
-		}
-		return err
+		return withHint(err)
 	}
 	if !*quiet {
 		var total int64
@@ -327,4 +268,101 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// packageUsage heads the help of cmafkit package, before the flags.
+const packageUsage = `Usage: cmafkit package [flags] [INPUT...]
+
+Packages MP4, fragmented MP4 or MPEG-TS inputs into CMAF segments with HLS and DASH
+manifests. Several inputs are renditions of one title (an ABR ladder): their segments
+are aligned, and identical audio tracks are packaged once. With no INPUT, the small
+sample ladder built into cmafkit is packaged.
+
+Examples:
+  cmafkit package -o out                       # the built-in sample
+  cmafkit package -o out 1080p.mp4 720p.mp4    # a ladder, HLS + DASH
+  cmafkit package --single-file --dash in.mp4
+  cmafkit package --cc-lang CC1=eng,CC3=spa broadcast.ts   # name the caption languages
+  cmafkit package --cues breaks.json movie.mp4             # mark ad breaks
+
+SCTE-35 cues (stream type 0x86 in MPEG-TS inputs, or --cues) start segments at their
+splice points and become HLS EXT-X-DATERANGE tags and a DASH EventStream
+(urn:scte:scte35:2014:xml+bin). A cue needs a keyframe at its time.
+
+Closed captions carried in H.264/HEVC video (CEA-608 CC1-CC4, CEA-708 SERVICE1-63, in
+SEI) stay in the video; the services found in its first 30 s (--cc-scan) are signalled
+in both manifests. --cc-lang names their languages (ISO 639-2, as DASH asks); a service
+it names is signalled whenever the video carries caption data, also when the scan did
+not see that service. Text alone cannot make an HLS presentation: package it with its
+video, or use --dash.
+
+Flags:
+`
+
+// readCueFile reads the JSON cue list of --cues.
+func readCueFile(name string) ([]packager.Cue, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cues, err := packager.ReadCueList(f)
+	if err != nil {
+		return nil, fmt.Errorf("--cues %s: %w", name, err)
+	}
+	return cues, nil
+}
+
+// parseCCLangs parses the SERVICE=LANG pairs of --cc-lang, keyed by the
+// service in upper case.
+func parseCCLangs(pairs []string) (map[string]string, error) {
+	langs := map[string]string{}
+	for _, pair := range pairs {
+		id, lang, ok := strings.Cut(pair, "=")
+		if !ok || id == "" || lang == "" {
+			return nil, usageError{fmt.Sprintf("--cc-lang: %q is not SERVICE=LANG (e.g. CC1=eng)", pair)}
+		}
+		id = strings.ToUpper(id)
+		if _, dup := langs[id]; dup {
+			return nil, usageError{fmt.Sprintf("--cc-lang: %s given twice", id)}
+		}
+		langs[id] = lang
+	}
+	return langs, nil
+}
+
+// parseTracks parses the --tracks selection: kinds by name, others as
+// track IDs.
+func parseTracks(tracks []string) ([]uint32, []segment.Kind, error) {
+	var ids []uint32
+	var kinds []segment.Kind
+	for _, t := range tracks {
+		switch t {
+		case "video":
+			kinds = append(kinds, segment.KindVideo)
+		case "audio":
+			kinds = append(kinds, segment.KindAudio)
+		case "text":
+			kinds = append(kinds, segment.KindText)
+		default:
+			id, err := strconv.ParseUint(t, 10, 32)
+			if err != nil {
+				return nil, nil, usageError{fmt.Sprintf("--tracks: %q is not video, audio, text or a track ID", t)}
+			}
+			ids = append(ids, uint32(id))
+		}
+	}
+	return ids, kinds, nil
+}
+
+// withHint adds to a packaging error the flag that avoids it, where there
+// is one.
+func withHint(err error) error {
+	switch {
+	case errors.Is(err, hls.ErrNoVariant):
+		return fmt.Errorf("%w (--dash)", err)
+	case errors.Is(err, segment.ErrCueNotOnSyncSample):
+		return fmt.Errorf("%w (--cue-nearest-keyframe cuts there instead)", err)
+	}
+	return err
 }
