@@ -17,36 +17,21 @@
 // (6 MiB of input, 256 KiB of memory). Beyond that the oldest are dropped
 // with a warning and counted in Stats.UnheldPackets.
 //
+// # Use
+//
+// Importing the package registers MPEG-TS with segment.Open, which then
+// opens TS inputs like any other; Open and OpenFile open one directly and
+// return a Source that carries the demuxer's Stats besides.
+//
 // # Indexing and memory
 //
-// Open reads the file once, sequentially, through the io.ReaderAt. Per
-// sample it keeps timing, size and sync flag plus a locator: the file offset
-// of the first TS packet that carries the sample, the in-packet offset of its
-// first byte, the number of packet slots it spans and its elementary-stream
-// length (or, for a sample whose packets are not regularly laid out, its
-// explicit byte runs); a video access unit may span PES packets, whose
-// headers the reader skips. Payloads are re-read from the file when Track.Data is
-// asked for them, and H.264/HEVC access units are converted from Annex B to
-// 4-byte length-prefixed NAL units on the fly. Only one access unit per
-// track is buffered while indexing.
-//
-// The index is the only memory that grows with the input, so it is kept
-// encoded (index.go): blocks of 64 samples, each with a 32-byte header and
-// then per sample a flags byte and varint deltas that are mostly one or two
-// bytes, written into 64 KiB pages as indexing goes (no slice of samples is
-// ever materialised; only the small slice of block headers grows by
-// doubling). Durations are not stored: a sample lasts until the next decode
-// time. Track.Index decodes only the blocks a range needs; the SampleReader
-// finds a sample's locator from Sample.Offset by a binary search over the
-// block headers and remembers where it stopped (in a sync.Pool, so
-// concurrent readers share nothing), so reading in order decodes one record
-// per sample. Measured with BenchmarkIndexLarge on a 100 MiB H.264 + AAC
-// stream (158,056 samples): 7.9 bytes per sample (about 10 for video, 7 for audio) against 56 for a
-// plain []segment.Sample plus locators; 1.2 MiB retained after Open instead
-// of 9.0 MiB, and a 3.1 MiB heap peak while indexing instead of 15.5 MiB.
-// The same stream looped to 1 GiB (1.6 million samples) retains 12.1 MiB.
-// A two-hour 60 fps programme (about 430,000 video and 340,000 AAC samples)
-// therefore needs roughly 6.5 MiB of index, where it used to need 41 MiB.
+// Open reads the input once, sequentially, through the io.ReaderAt, and
+// keeps per sample only its timing, size, sync flag and where its payload
+// lies in the file; payloads are re-read when a segment is written, H.264
+// and HEVC access units converted from Annex B to length-prefixed NAL units
+// on the fly. That index is the only memory that grows with the input, so
+// it is kept block-encoded (index.go): about 8 bytes a sample, some 6.5 MiB
+// for a two-hour 60 fps programme (figures in bench/README.md).
 //
 // # Timeline
 //
