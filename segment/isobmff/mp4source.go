@@ -464,11 +464,36 @@ func (p *mp4Parser) parseStsd(t *mp4Track, stsd *rawBox) (err error) {
 	if err != nil {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: segment.ErrMalformed, Detail: err.Error()}
 	}
-	t.SampleEntry = box
+	t.SampleEntry = isoSoundEntry(box)
 	if err := t.DescribeSampleEntry(); err != nil {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: err}
 	}
 	return nil
+}
+
+// isoSoundEntry turns a QuickTime sound description (version 1 or 2, as
+// iPhone recordings and ffmpeg's mov muxer write) that keeps its esds
+// inside a wave box into the ISO version-0 mp4a a CMAF init carries: the
+// esds directly inside, the other children kept. Other entries are
+// returned as they are.
+func isoSoundEntry(box mp4.Box) mp4.Box {
+	a, ok := box.(*mp4.AudioSampleEntryBox)
+	if !ok || a.Type() != "mp4a" || a.Esds != nil || a.Wave == nil || a.Wave.Esds == nil {
+		return box
+	}
+	channels, rate := a.ChannelCount, a.SampleRate
+	if q := a.QuickTimeV2; q != nil {
+		channels = uint16(min(q.NumAudioChannels, 0xffff))
+		rate = uint16(min(q.AudioSampleRate, 0xffff))
+	}
+	iso := mp4.CreateAudioSampleEntryBox("mp4a", channels, 16, rate, a.Wave.Esds)
+	iso.DataReferenceIndex = a.DataReferenceIndex
+	for _, c := range a.Children {
+		if c.Type() != "wave" {
+			iso.AddChild(c)
+		}
+	}
+	return iso
 }
 
 // decodeBoxSafe decodes one complete box from memory with mp4ff, converting

@@ -3,8 +3,12 @@ package isobmff_test
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/internal/mp4fixture"
 )
@@ -36,5 +40,42 @@ func TestSampleEntryWithoutSize(t *testing.T) {
 		if v.Kind != segment.KindVideo || v.Width != 640 || v.Height != 360 {
 			t.Errorf("%s: %s track %dx%d, want video 640x360 from the SPS", c.file, v.Kind, v.Width, v.Height)
 		}
+	}
+}
+
+// TestQuickTimeSoundEntry: a QuickTime sound description version 1 keeps
+// its esds inside a wave box (iPhone recordings; ffmpeg's mov muxer writes
+// it too). The track is read as AAC, and its sample entry is the ISO
+// version-0 mp4a with the esds directly inside that a CMAF init carries,
+// instead of a refusal "mp4a without esds".
+func TestQuickTimeSoundEntry(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	f := filepath.Join(t.TempDir(), "qt.mov")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=1:sample_rate=44100", "-ac", "2", "-c:a", "aac", "-f", "mov", f).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("wave")) {
+		t.Fatal("ffmpeg wrote no wave box: the fixture does not test anything")
+	}
+	a := openBytes(t, b, "qt.mov").Tracks[0]
+	e, ok := a.SampleEntry.(*mp4.AudioSampleEntryBox)
+	if !ok || a.Codec != "mp4a.40.2" || a.Channels != 2 || a.SampleRate != 44100 {
+		t.Fatalf("track %s %s %d ch %d Hz, want AAC-LC stereo 44100 Hz", a.Kind, a.Codec, a.Channels, a.SampleRate)
+	}
+	if e.QuickTimeVersion != 0 || e.Wave != nil || e.Esds == nil {
+		t.Errorf("sample entry version %d, wave %v, esds %v: want version 0 with esds and no wave", e.QuickTimeVersion, e.Wave != nil, e.Esds != nil)
+	}
+	var buf bytes.Buffer
+	if err := e.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("wave")) || !bytes.Contains(buf.Bytes(), []byte("esds")) {
+		t.Errorf("encoded sample entry % x", buf.Bytes())
 	}
 }
