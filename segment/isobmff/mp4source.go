@@ -152,6 +152,7 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		}
 		return nil, p.errAt(segment.ErrMalformed, -1, "no moov box")
 	}
+	var noSamples error // the first track without samples, skipped
 	for _, t := range p.tracks {
 		if t.skip {
 			continue
@@ -159,6 +160,15 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		if err := p.finishTrack(t); err != nil {
 			if t.Kind == segment.KindText && errors.Is(err, segment.ErrEmptySamples) {
 				p.log.Warn("skipping text track whose samples are all empty", "source", p.name, "track", t.ID, "error", err)
+				continue
+			}
+			if t.SampleCount() == 0 {
+				// An empty track beside others (androidx's
+				// sample_empty_track.mp4) does not stop the rest.
+				p.log.Warn("skipping track without samples", "source", p.name, "track", t.ID, "kind", t.Kind)
+				if noSamples == nil {
+					noSamples = err
+				}
 				continue
 			}
 			return nil, err
@@ -174,6 +184,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		src.Tracks = append(src.Tracks, t.Track)
 	}
 	if len(src.Tracks) == 0 {
+		if noSamples != nil {
+			return nil, noSamples
+		}
 		return nil, &segment.FormatError{Source: p.name, Offset: -1, Err: segment.ErrNoTracks}
 	}
 	return src, nil

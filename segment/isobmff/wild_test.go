@@ -3,9 +3,11 @@ package isobmff_test
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/Eyevinn/mp4ff/mp4"
@@ -77,5 +79,57 @@ func TestQuickTimeSoundEntry(t *testing.T) {
 	}
 	if bytes.Contains(buf.Bytes(), []byte("wave")) || !bytes.Contains(buf.Bytes(), []byte("esds")) {
 		t.Errorf("encoded sample entry % x", buf.Bytes())
+	}
+}
+
+// TestEmptyTrackSkipped: a track without samples beside usable ones
+// (androidx's sample_empty_track.mp4: H.264, an empty H.264 track, AAC) is
+// skipped with a warning naming it; the other tracks are read. (An init
+// segment alone is still refused: TestInitWithoutSegments.)
+func TestEmptyTrackSkipped(t *testing.T) {
+	f, err := mp4.DecodeFile(bytes.NewReader(mp4fixture.Testdata(t, "moov_end.mp4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the video track (the media data comes before the moov,
+	// whose growth moves no sample) with empty sample tables.
+	var buf bytes.Buffer
+	if err := f.Moov.Traks[0].Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	box, err := mp4.DecodeBox(0, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := box.(*mp4.TrakBox)
+	empty.Tkhd.TrackID = f.Moov.Mvhd.NextTrackID
+	f.Moov.Mvhd.NextTrackID++
+	stbl := empty.Mdia.Minf.Stbl
+	stbl.Stts.SampleCount, stbl.Stts.SampleTimeDelta = nil, nil
+	stbl.Stsc.Entries = nil
+	stbl.Stsz.SampleNumber, stbl.Stsz.SampleSize, stbl.Stsz.SampleUniformSize = 0, nil, 0
+	stbl.Stco.ChunkOffset = nil
+	if stbl.Stss != nil {
+		stbl.Stss.SampleNumber = nil
+	}
+	if stbl.Ctts != nil {
+		stbl.Ctts.EndSampleNr, stbl.Ctts.SampleOffset = []uint32{0}, nil
+	}
+	f.Moov.AddChild(empty)
+	buf.Reset()
+	if err := f.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	opts := &segment.OpenOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	src, err := segment.Open(t.Context(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), "empty.mp4", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.Tracks) != 2 || src.Tracks[0].SampleCount() != 240 || src.Tracks[1].SampleCount() != 376 {
+		t.Errorf("%d tracks, want the video (240 samples) and audio (376)", len(src.Tracks))
+	}
+	if !strings.Contains(logs.String(), "skipping track without samples") || !strings.Contains(logs.String(), "track=3") {
+		t.Errorf("no warning about track 3:\n%s", logs.String())
 	}
 }
