@@ -1,7 +1,9 @@
 package isobmff
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -474,6 +476,22 @@ func (p *mp4Parser) parseStsd(t *mp4Track, stsd *rawBox) (err error) {
 	raw := stsd.payload[8+int(e.offset-(stsd.offset+int64(stsd.hdrLen)+8)):]
 	raw = raw[:e.hdrLen+len(e.payload)]
 	box, err := decodeBoxSafe(raw, uint64(e.offset))
+	if err != nil && t.Kind == segment.KindVideo {
+		if kids, ok := visualChildren(raw, e.hdrLen); ok {
+			if c, ok := kids["avcC"]; ok && len(c) > 12 && c[12]&3 != 3 {
+				return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ + "/avcC", Track: t.ID, Offset: e.offset, Err: segment.ErrUnsupportedCodec,
+					Detail: fmt.Sprintf("H.264 with %d-byte NAL unit lengths (only 4-byte lengths are supported)", c[12]&3+1)}
+			}
+			if _, ok := kids["colr"]; ok {
+				// Colour is optional: a colr mp4ff cannot parse (androidx's
+				// 18-byte nclx colr) is dropped, the SPS may still say it.
+				if b, err2 := decodeBoxSafe(withoutChild(raw, e.hdrLen, "colr"), uint64(e.offset)); err2 == nil {
+					p.log.Warn("ignoring a colr box that does not parse", "source", p.name, "track", t.ID, "error", err)
+					box, err = b, nil
+				}
+			}
+		}
+	}
 	if err != nil {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: segment.ErrMalformed, Detail: err.Error()}
 	}
@@ -482,6 +500,49 @@ func (p *mp4Parser) parseStsd(t *mp4Track, stsd *rawBox) (err error) {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: err}
 	}
 	return nil
+}
+
+// visualEntryLen is the length of a visual sample entry's fields after
+// its box header, before its child boxes (ISO/IEC 14496-12 12.1.3).
+const visualEntryLen = 78
+
+// visualChildren returns the child boxes (whole, header included) of the
+// visual sample entry raw, by type, or false when they do not tile the
+// entry's payload.
+func visualChildren(raw []byte, hdrLen int) (map[string][]byte, bool) {
+	kids := map[string][]byte{}
+	for b := raw[min(len(raw), hdrLen+visualEntryLen):]; len(b) > 0; {
+		if len(b) < 8 {
+			return nil, false
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		if n < 8 || n > len(b) {
+			return nil, false
+		}
+		kids[string(b[4:8])] = b[:n]
+		b = b[n:]
+	}
+	return kids, true
+}
+
+// withoutChild returns a copy of the visual sample entry raw without its
+// child boxes of type typ (visualChildren must have accepted raw).
+func withoutChild(raw []byte, hdrLen int, typ string) []byte {
+	start := min(len(raw), hdrLen+visualEntryLen)
+	out := bytes.Clone(raw[:start])
+	for b := raw[start:]; len(b) >= 8; {
+		n := int(binary.BigEndian.Uint32(b))
+		if string(b[4:8]) != typ {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	if hdrLen == 8 {
+		binary.BigEndian.PutUint32(out, uint32(len(out)))
+	} else {
+		binary.BigEndian.PutUint64(out[8:], uint64(len(out)))
+	}
+	return out
 }
 
 // isoSoundEntry turns a QuickTime sound description (version 1 or 2, as

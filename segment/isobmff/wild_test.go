@@ -3,6 +3,7 @@ package isobmff_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -131,5 +132,44 @@ func TestEmptyTrackSkipped(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "skipping track without samples") || !strings.Contains(logs.String(), "track=3") {
 		t.Errorf("no warning about track 3:\n%s", logs.String())
+	}
+}
+
+// TestAVCSampleEntriesMP4ffRefuses: valid AVC sample entries mp4ff cannot
+// decode. An nclx colr of 18 bytes, without its full-range byte (androidx's
+// sample_18byte_nclx_colr.mp4), is dropped with a warning and the track
+// read; an avcC with 2-byte NAL unit lengths (sample_2_byte_NAL_length.mp4)
+// is refused as an unsupported codec saying so, not as malformed input.
+func TestAVCSampleEntriesMP4ffRefuses(t *testing.T) {
+	f, err := mp4.DecodeFile(bytes.NewReader(mp4fixture.Testdata(t, "moov_end.mp4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	colr, err := mp4.DecodeUnknown(mp4.BoxHeader{Name: "colr", Size: 18, Hdrlen: 8}, 0, bytes.NewReader([]byte("nclx\x00\x01\x00\x01\x00\x01")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	avc1 := f.Moov.Traks[0].Mdia.Minf.Stbl.Stsd.Children[0].(*mp4.VisualSampleEntryBox)
+	avc1.Children = append(avc1.Children, colr) // the media data comes first: no offset moves
+	var buf bytes.Buffer
+	if err := f.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	opts := &segment.OpenOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	src, err := segment.Open(t.Context(), bytes.NewReader(buf.Bytes()), int64(buf.Len()), "colr.mp4", opts)
+	if err != nil {
+		t.Fatalf("18-byte colr: %v", err)
+	}
+	if v := src.Tracks[0]; v.Kind != segment.KindVideo || v.SampleCount() != 240 || !strings.Contains(logs.String(), "ignoring a colr box") {
+		t.Errorf("18-byte colr: %s track, %d samples, log:\n%s", v.Kind, v.SampleCount(), logs.String())
+	}
+
+	b := bytes.Clone(mp4fixture.Testdata(t, "ladder_360p.mp4"))
+	avcC := mp4fixture.BoxAt(t, b, "avcC")
+	b[avcC+12] = 0xfc | 1 // lengthSizeMinusOne
+	_, err = segment.Open(t.Context(), bytes.NewReader(b), int64(len(b)), "nal2.mp4", nil)
+	if !errors.Is(err, segment.ErrUnsupportedCodec) || !strings.Contains(err.Error(), "2-byte NAL unit lengths") {
+		t.Errorf("2-byte NAL lengths: %v, want ErrUnsupportedCodec naming them", err)
 	}
 }
