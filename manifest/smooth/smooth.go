@@ -52,12 +52,12 @@ func FragmentName(name string, bitrate, start uint64) string {
 }
 
 // StreamName is the Name of the StreamIndex made of set: its ID with
-// every character other than letters, digits, '-', '_' and '.' left out
-// (the name is part of fragment URLs).
+// every character other than letters, digits, '-' and '_' left out (the
+// name is part of fragment URLs, which have no extension).
 func StreamName(set *manifest.SwitchingSet) string {
 	var b strings.Builder
 	for _, c := range set.ID {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
 			b.WriteRune(c)
 		}
 	}
@@ -65,6 +65,15 @@ func StreamName(set *manifest.SwitchingSet) string {
 		return string(set.ContentType)
 	}
 	return b.String()
+}
+
+// Bitrate is a representation's QualityLevel Bitrate, which names its
+// fragments: its average bandwidth, or its peak when the average is unset.
+func Bitrate(r *manifest.Representation) uint64 {
+	if r.AverageBandwidth > 0 {
+		return r.AverageBandwidth
+	}
+	return r.Bandwidth
 }
 
 // FourCC returns the Smooth FourCC of an RFC 6381 codec string: H264 for
@@ -194,10 +203,10 @@ func streamIndex(b *strings.Builder, set *manifest.SwitchingSet) error {
 		if set.ContentType == manifest.Video && len(r.CodecPrivateData) == 0 {
 			return fmt.Errorf("%w: %s has no CodecPrivateData", ErrUnsupported, r.ID)
 		}
-		if o, dup := seen[r.Bandwidth]; dup {
-			return fmt.Errorf("%w: %s and %s share bit rate %d (fragment URLs would collide)", ErrUnsupported, o, r.ID, r.Bandwidth)
+		if o, dup := seen[Bitrate(r)]; dup {
+			return fmt.Errorf("%w: %s and %s share bit rate %d (fragment URLs would collide)", ErrUnsupported, o, r.ID, Bitrate(r))
 		}
-		seen[r.Bandwidth] = r.ID
+		seen[Bitrate(r)] = r.ID
 		if r.Timescale != first.Timescale || len(r.Segments) != len(first.Segments) {
 			return fmt.Errorf("%w: %s and %s are on different timelines", ErrUnsupported, first.ID, r.ID)
 		}
@@ -222,7 +231,7 @@ func streamIndex(b *strings.Builder, set *manifest.SwitchingSet) error {
 	b.WriteString(">\n")
 	for i := range reps {
 		r := &reps[i]
-		fmt.Fprintf(b, `    <QualityLevel Index="%d" Bitrate="%d" FourCC="%s"`, i, r.Bandwidth, FourCC(r.Codecs))
+		fmt.Fprintf(b, `    <QualityLevel Index="%d" Bitrate="%d" FourCC="%s"`, i, Bitrate(r), FourCC(r.Codecs))
 		if set.ContentType == manifest.Video {
 			fmt.Fprintf(b, ` MaxWidth="%d" MaxHeight="%d"`, r.Width, r.Height)
 		} else {

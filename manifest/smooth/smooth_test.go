@@ -154,7 +154,7 @@ func TestParseBack(t *testing.T) {
 			}
 			for k, l := range s.Levels {
 				r := set.Representations[k]
-				if l.Bitrate != r.Bandwidth || l.FourCC != smooth.FourCC(r.Codecs) || !strings.EqualFold(l.CPD, hexOf(r.CodecPrivateData)) {
+				if l.Bitrate != smooth.Bitrate(&r) || l.FourCC != smooth.FourCC(r.Codecs) || !strings.EqualFold(l.CPD, hexOf(r.CodecPrivateData)) {
 					t.Errorf("%s: %s level %d: %+v", name, s.Name, k, l)
 				}
 			}
@@ -216,7 +216,7 @@ func TestRefuses(t *testing.T) {
 		"no codec data": {func(p *manifest.Presentation) { p.Periods[0].Sets[0].Representations[1].CodecPrivateData = nil }, "CodecPrivateData"},
 		"same bitrate": {func(p *manifest.Presentation) {
 			r := p.Periods[0].Sets[0].Representations
-			r[1].Bandwidth = r[0].Bandwidth
+			r[1].Bandwidth, r[1].AverageBandwidth = r[0].Bandwidth, r[0].AverageBandwidth
 		}, "share bit rate"},
 		"timelines": {func(p *manifest.Presentation) { p.Periods[0].Sets[0].Representations[1].Segments[3].Duration-- }, "differ at fragment 3"},
 		"cbcs": {func(p *manifest.Presentation) {
