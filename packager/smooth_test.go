@@ -15,6 +15,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment/piff"
@@ -163,4 +164,16 @@ func TestSmoothRefuses(t *testing.T) {
 	if !errors.Is(err, packager.ErrCombination) || !strings.Contains(err.Error(), "Smooth") {
 		t.Errorf("encrypted Smooth: err %v, want ErrCombination naming Smooth", err)
 	}
+}
+
+// TestSmoothPlays plays the clear Smooth output of the ladder with dash.js
+// and its Smooth Streaming module in Chromium: playback, a switch-capable
+// two-level video stream, and a seek.
+func TestSmoothPlays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	t.Parallel()
+	dir := runJob(t, packager.Job{Inputs: ladderInputs(), Formats: packager.Smooth})
+	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: "smooth/Manifest", Player: playertest.DashJSMSS, Log: t.Logf})
 }
