@@ -768,18 +768,14 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return nil // wvtt in CMAF is for DASH only
 		}
 	}
-	if err := r.writeSmooth(ctx, rep); err != nil {
-		return err
-	}
-	if r.job.Formats&(HLS|DASH) == 0 {
-		return nil // Smooth Streaming only
-	}
 	if r.hlsTS() && (t.Kind == segment.KindVideo || t.Kind == segment.KindAudio) {
 		if err := r.writeTS(ctx, rep); err != nil {
 			return err
 		}
 		if r.job.Formats&DASH == 0 {
-			return nil // the CMAF segments are for DASH only
+			// The CMAF segments are for DASH only. (TS output is never
+			// encrypted with a CMAF scheme: Smooth's are clear too.)
+			return r.writeSmooth(ctx, rep, nil)
 		}
 	}
 	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
@@ -804,6 +800,12 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			opts.Protector = tp
 			rep.protection = prot
 		}
+	}
+	if err := r.writeSmooth(ctx, rep, opts.Protector); err != nil {
+		return err
+	}
+	if r.job.Formats&(HLS|DASH) == 0 {
+		return nil // Smooth Streaming only
 	}
 	if r.job.SingleFile {
 		return r.writeSingle(ctx, rep, opts)

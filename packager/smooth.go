@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/smooth"
 	"github.com/cmafkit/cmafkit/segment"
@@ -34,8 +36,16 @@ func (r *runner) checkSmooth() error {
 	if r.job.Formats&Smooth == 0 {
 		return nil
 	}
-	if r.job.Encryption != nil {
-		return fmt.Errorf("%w: Smooth Streaming and encryption (PlayReady PIFF is not implemented yet)", ErrCombination)
+	if e := r.job.Encryption; e != nil {
+		if e.Scheme != drm.SchemeCENC {
+			return fmt.Errorf("%w: Smooth Streaming with %s encryption (PlayReady in Smooth is cenc)", ErrCombination, e.Scheme)
+		}
+		if e.CryptoPeriod > 0 {
+			return fmt.Errorf("%w: Smooth Streaming with key rotation", ErrCombination)
+		}
+		if len(e.Systems) > 0 && !slices.Contains(e.Systems, drm.PlayReady) {
+			return fmt.Errorf("%w: Smooth Streaming encrypted without PlayReady (systems %v)", ErrCombination, e.Systems)
+		}
 	}
 	return nil
 }
@@ -95,12 +105,26 @@ func (r *runner) planSmooth() error {
 // writeSmooth writes the Smooth Streaming fragments of rep: each CMAF
 // segment of one chunk rewritten by piff.Fragment, named as the client
 // manifest's URL template says, timed by its decode time.
-func (r *runner) writeSmooth(ctx context.Context, rep *repJob) error {
+//
+// protector, if not nil, encrypts them as the track's CMAF segments are
+// (the same IVs, derived from sample positions), and piff.Fragment turns
+// each senc into the PIFF sample encryption box.
+func (r *runner) writeSmooth(ctx context.Context, rep *repJob, protector cmaf.FragmentProtector) error {
 	sm := rep.smooth
 	if sm == nil {
 		return nil
 	}
-	sw, err := cmaf.NewWriter(rep.track, r.plan, cmaf.Options{NoStyp: true})
+	if protector != nil {
+		if cmaf.Sequential(protector) {
+			return fmt.Errorf("%w: Smooth Streaming of %s, whose encryption needs its fragments in order once (in-band parameter sets or AV1)", ErrCombination, rep.track)
+		}
+		// The protector learns the track from the init; Smooth clients
+		// build theirs from the manifest.
+		if err := cmaf.WriteInit(io.Discard, rep.track, protector); err != nil {
+			return err
+		}
+	}
+	sw, err := cmaf.NewWriter(rep.track, r.plan, cmaf.Options{NoStyp: true, Protector: protector})
 	if err != nil {
 		return err
 	}

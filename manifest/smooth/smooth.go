@@ -13,6 +13,7 @@
 package smooth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -116,6 +117,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 	per := &p.Periods[0]
 	var body strings.Builder
 	var prot *drm.SystemSignaling
+	clear := ""
 	for si := range per.Sets {
 		set := &per.Sets[si]
 		if set.ContentType != manifest.Video && set.ContentType != manifest.Audio {
@@ -130,8 +132,11 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 				return fmt.Errorf("%w: sets with different PlayReady headers (Smooth carries one; use one key or a header listing every key)", ErrUnsupported)
 			}
 			prot = sig
-		} else if prot != nil || protectedBefore(per, si) {
-			return fmt.Errorf("%w: set %s clear while others are protected", ErrUnsupported, set.ID)
+		} else {
+			clear = set.ID
+		}
+		if prot != nil && clear != "" {
+			return fmt.Errorf("%w: set %s clear while others are protected", ErrUnsupported, clear)
 		}
 		if err := streamIndex(&body, set); err != nil {
 			return err
@@ -147,29 +152,31 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 	return err
 }
 
-// protectedBefore reports whether an audio or video set before index i of
-// per is protected.
-func protectedBefore(per *manifest.Period, i int) bool {
-	for _, s := range per.Sets[:i] {
-		if (s.ContentType == manifest.Video || s.ContentType == manifest.Audio) && s.Protection != nil {
-			return true
+// playReady returns the PlayReady signalling of a protected set (nil for
+// a clear one), refusing what Smooth cannot carry: one ProtectionHeader
+// serves every quality level, so their PlayReady objects must be the same.
+func playReady(set *manifest.SwitchingSet) (*drm.SystemSignaling, error) {
+	var out *drm.SystemSignaling
+	for i := range set.Representations {
+		p := set.Representations[i].Protection
+		if p == nil {
+			p = set.Protection
+		}
+		sig, err := playReadyOf(set, p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case i == 0:
+			out = sig
+		case (sig == nil) != (out == nil) || sig != nil && !bytes.Equal(sig.PlayReadyObject, out.PlayReadyObject):
+			return nil, fmt.Errorf("%w: set %s has quality levels with different protection", ErrUnsupported, set.ID)
 		}
 	}
-	return false
+	return out, nil
 }
 
-// playReady returns the PlayReady signalling of a protected set (nil for
-// a clear one), refusing what Smooth cannot carry.
-func playReady(set *manifest.SwitchingSet) (*drm.SystemSignaling, error) {
-	p := set.Protection
-	for i := range set.Representations {
-		if rp := set.Representations[i].Protection; rp != nil && rp != p {
-			if p != nil || i > 0 {
-				return nil, fmt.Errorf("%w: set %s has protection per representation", ErrUnsupported, set.ID)
-			}
-			p = rp
-		}
-	}
+func playReadyOf(set *manifest.SwitchingSet, p *drm.Protection) (*drm.SystemSignaling, error) {
 	if p == nil {
 		return nil, nil
 	}

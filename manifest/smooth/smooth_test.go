@@ -233,8 +233,27 @@ func TestRefuses(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrUnsupported naming %q", name, err, c.want)
 		}
 	}
+	var p *manifest.Presentation
+	// A clear set before protected ones, and after.
+	for _, i := range []int{0, 2} {
+		p := withCodecData(oneKey(manifesttest.Protected(8*time.Second, drm.SchemeCENC)))
+		p.Periods[0].Sets[i].Protection = nil
+		if err := smooth.Render(&bytes.Buffer{}, p); !errors.Is(err, smooth.ErrUnsupported) || !strings.Contains(err.Error(), "clear while others") {
+			t.Errorf("clear set %d: err %v", i, err)
+		}
+	}
+	// Quality levels of one set with different PlayReady objects.
+	p = withCodecData(oneKey(manifesttest.Protected(8*time.Second, drm.SchemeCENC)))
+	v := &p.Periods[0].Sets[0]
+	other := *v.Protection
+	other.Systems = append([]drm.SystemSignaling(nil), other.Systems...)
+	other.Systems[1].PlayReadyObject = []byte("another")
+	v.Representations[1].Protection = &other
+	if err := smooth.Render(&bytes.Buffer{}, p); !errors.Is(err, smooth.ErrUnsupported) || !strings.Contains(err.Error(), "different protection") {
+		t.Errorf("levels with different PlayReady objects: err %v", err)
+	}
 	// Two sets with different PlayReady headers.
-	p := withCodecData(manifesttest.Protected(8*time.Second, drm.SchemeCENC))
+	p = withCodecData(manifesttest.Protected(8*time.Second, drm.SchemeCENC))
 	if err := smooth.Render(&bytes.Buffer{}, p); !errors.Is(err, smooth.ErrUnsupported) || !strings.Contains(err.Error(), "different PlayReady headers") {
 		t.Errorf("two keys: err %v", err)
 	}

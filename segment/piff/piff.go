@@ -8,7 +8,12 @@
 //
 // Fragments are rewritten from CMAF media segments (package segment/cmaf)
 // held in memory: a Smooth fragment holds the same samples as one CMAF
-// segment of one chunk.
+// segment of one chunk. An encrypted segment (cenc, as package drm writes
+// it) keeps its saiz and saio, and its senc becomes the PIFF sample
+// encryption box (PIFF 1.3 5.3.2: uuid a2394f52-5a9b-4f14-a244-6c427c648df4,
+// the same fields), which saio then points into. Smooth clients fetch no
+// init segment: they build one from the manifest's CodecPrivateData and
+// ProtectionHeader.
 package piff
 
 import (
@@ -54,10 +59,23 @@ func Fragment(seg []byte, time, duration uint64) ([]byte, error) {
 	}
 	traf.Children = kept
 	traf.Tfdt = nil
+	sepiff, err := piffSenc(traf)
+	if err != nil {
+		return nil, err
+	}
 	tfxd := mp4.NewTfxdBox(time, duration)
 	tfxd.Tfxd.Version = 1
 	if err := traf.AddChild(tfxd); err != nil {
 		return nil, fmt.Errorf("piff: %w", err)
+	}
+	if sepiff != nil {
+		// saio (default-base-is-moof) points at the first IV: past the
+		// box header, the usertype, version and flags, and sample_count.
+		at := ivOffset(frag.Moof, traf, sepiff)
+		if traf.Saio == nil || len(traf.Saio.Offset) != 1 || at < 0 {
+			return nil, fmt.Errorf("%w: encrypted segment without one saio offset", ErrUnsupported)
+		}
+		traf.Saio.Offset[0] = at
 	}
 	var b bytes.Buffer
 	b.Grow(len(seg) + 64)
@@ -65,6 +83,49 @@ func Fragment(seg []byte, time, duration uint64) ([]byte, error) {
 		return nil, fmt.Errorf("piff: encode fragment: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// piffSenc replaces the senc of traf, if any, by the PIFF sample
+// encryption box holding the same fields, and returns that box.
+func piffSenc(traf *mp4.TrafBox) (*mp4.UUIDBox, error) {
+	if traf.Senc == nil {
+		return nil, nil
+	}
+	if traf.Sbgp != nil || traf.Sgpd != nil {
+		return nil, fmt.Errorf("%w: encrypted segment with sample groups (key rotation)", ErrUnsupported)
+	}
+	u := &mp4.UUIDBox{}
+	if err := u.SetUUID(mp4.UUIDPiffSenc); err != nil {
+		return nil, err
+	}
+	u.Senc = traf.Senc
+	for i, c := range traf.Children {
+		if c == traf.Senc {
+			traf.Children[i] = u
+		}
+	}
+	traf.Senc, traf.UUIDSenc = nil, u
+	return u, nil
+}
+
+// ivOffset returns the offset from the start of moof of the first IV in
+// box, a child of traf in moof; -1 if it is not there.
+func ivOffset(moof *mp4.MoofBox, traf *mp4.TrafBox, box mp4.Box) int64 {
+	at := uint64(8)
+	for _, c := range moof.Children {
+		if c == traf {
+			at += 8
+			for _, c := range traf.Children {
+				if c == box {
+					return int64(at + 8 + 16 + 4 + 4)
+				}
+				at += c.Size()
+			}
+			return -1
+		}
+		at += c.Size()
+	}
+	return -1
 }
 
 // FourCC returns the Smooth Streaming FourCC of t's codec: "H264" for
