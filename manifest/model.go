@@ -389,6 +389,12 @@ type Representation struct {
 	// the channel count (Dolby codecs need their own scheme).
 	ChannelConfig *Descriptor
 
+	// CodecPrivateData is the decoder configuration in the form Smooth
+	// Streaming's client manifest carries it (MS-SSTR 2.2.2.5): for H.264
+	// the SPS and PPS each after a 00000001 start code, for AAC the
+	// AudioSpecificConfig. Only manifest/smooth reads it.
+	CodecPrivateData []byte
+
 	// Timescale of Start/Duration values (ticks per second).
 	Timescale uint32
 	// PresentationTimeOffset in ticks: the media time that corresponds to

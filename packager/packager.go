@@ -35,13 +35,18 @@ import (
 	"github.com/cmafkit/cmafkit/storage"
 )
 
-// Format selects manifest formats. The zero value means HLS and DASH.
+// Format selects output formats. The zero value means HLS and DASH.
 type Format int
 
 // Formats; combine with |.
 const (
 	HLS Format = 1 << iota
 	DASH
+	// Smooth is Microsoft Smooth Streaming: fragments in the PIFF shape
+	// (package segment/piff) under the client manifest's directory, named
+	// as its URL template says, so a plain web server serves them
+	// (manifest/smooth). H.264 and AAC only; text tracks are left out.
+	Smooth
 )
 
 // Input is one source file: a path, or an io.ReaderAt with its size and a
@@ -95,6 +100,10 @@ type Naming struct {
 	// files in single-file mode too (see Job.SingleFile), so the template
 	// needs $Number$ or $Time$ whenever HLS is written.
 	WebVTT string // "$RepresentationID$/seg-$Number$.vtt"
+
+	// Smooth names the Smooth Streaming client manifest; its fragments go
+	// under the same directory (QualityLevels({bitrate})/Fragments(...)).
+	Smooth string // "smooth/Manifest"
 }
 
 func (n Naming) withDefaults() Naming {
@@ -110,6 +119,7 @@ func (n Naming) withDefaults() Naming {
 	def(&n.TS, "$RepresentationID$/seg-$Number$.ts")
 	def(&n.HLS, "master.m3u8")
 	def(&n.DASH, "manifest.mpd")
+	def(&n.Smooth, "smooth/Manifest")
 	return n
 }
 
@@ -334,6 +344,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.checkSegmentType(); err != nil {
 		return nil, err
 	}
+	if err := r.checkSmooth(); err != nil {
+		return nil, err
+	}
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
 	}
@@ -364,6 +377,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	r.plan = plan
+	if err := r.planSmooth(); err != nil {
+		return nil, err
+	}
 	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
 	if err := r.replaceOutput(ctx); err != nil {
 		return nil, err
@@ -420,6 +436,9 @@ type repJob struct {
 	ts []manifest.SegmentRef
 	// captions found in a video track (see CaptionOptions).
 	captions segment.Captions
+	// smooth is the Smooth Streaming output of an audio or video track
+	// (Format Smooth), nil otherwise.
+	smooth *smoothRep
 }
 
 func (r *runner) checkNaming() error {
@@ -754,7 +773,9 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return err
 		}
 		if r.job.Formats&DASH == 0 {
-			return nil // the CMAF segments are for DASH only
+			// The CMAF segments are for DASH only. (TS output is never
+			// encrypted with a CMAF scheme: Smooth's are clear too.)
+			return r.writeSmooth(ctx, rep, nil)
 		}
 	}
 	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
@@ -779,6 +800,12 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			opts.Protector = tp
 			rep.protection = prot
 		}
+	}
+	if err := r.writeSmooth(ctx, rep, opts.Protector); err != nil {
+		return err
+	}
+	if r.job.Formats&(HLS|DASH) == 0 {
+		return nil // Smooth Streaming only
 	}
 	if r.job.SingleFile {
 		return r.writeSingle(ctx, rep, opts)

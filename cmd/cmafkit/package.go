@@ -42,6 +42,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	chunkDur := fs.Duration("chunk-duration", 0, "split segments into CMAF chunks of this `duration` (low latency)")
 	hlsOnly := fs.Bool("hls", false, "write HLS only")
 	dashOnly := fs.Bool("dash", false, "write DASH only")
+	smoothOut := fs.Bool("smooth", false, "write Microsoft Smooth Streaming (smooth/Manifest and its fragments; H.264 and AAC; clear or cenc with PlayReady): alone, Smooth only; with --hls or --dash, those too")
 	hlsSegType := fs.String("hls-segment-type", "fmp4", "container of HLS audio and video segments: fmp4 (CMAF) or ts (MPEG-TS; DASH stays CMAF)")
 	aesKey := fs.String("hls-aes128-key", "", "with --hls-segment-type ts: encrypt each TS segment with this AES-128 `key` (32 hex digits or base64; METHOD=AES-128)")
 	aesURI := fs.String("hls-aes128-key-uri", "", "EXT-X-KEY `URI` of the AES-128 key (default: write the key as aes-128.key next to the playlists)")
@@ -153,13 +154,15 @@ Flags:
 		}
 		job.Captions.Languages[id] = lang
 	}
-	switch {
-	case *hlsOnly && *dashOnly:
-		job.Formats = packager.HLS | packager.DASH
-	case *hlsOnly:
-		job.Formats = packager.HLS
-	case *dashOnly:
-		job.Formats = packager.DASH
+	// The formats named; none means HLS and DASH (the zero value).
+	if *hlsOnly {
+		job.Formats |= packager.HLS
+	}
+	if *dashOnly {
+		job.Formats |= packager.DASH
+	}
+	if *smoothOut {
+		job.Formats |= packager.Smooth
 	}
 	level := slog.LevelWarn
 	if *verbose {

@@ -63,10 +63,14 @@ const (
 	Shaka  Player = "shaka"  // shaka-player: HLS and DASH
 	HLSJS  Player = "hlsjs"  // hls.js: HLS only
 	DashJS Player = "dashjs" // dash.js: DASH only
+	// DashJSMSS is dash.js with its Smooth Streaming module
+	// (dash.mss.min.js): Smooth Streaming client manifests.
+	DashJSMSS Player = "dashjs-mss"
 )
 
-// Players lists every player for a manifest kind: "hls" or "dash" (compared
-// case-insensitively), or by the manifest's extension (.m3u8, .mpd).
+// Players lists every player for a manifest kind: "hls", "dash" or
+// "smooth" (compared case-insensitively), or by the manifest's name
+// (.m3u8, .mpd, a Smooth client manifest's "Manifest").
 func Players(kindOrManifest string) []Player {
 	k := strings.ToLower(kindOrManifest)
 	switch {
@@ -74,6 +78,8 @@ func Players(kindOrManifest string) []Player {
 		return []Player{Shaka, HLSJS}
 	case k == "dash" || strings.HasSuffix(k, ".mpd"):
 		return []Player{Shaka, DashJS}
+	case k == "smooth" || k == "manifest" || strings.HasSuffix(k, "/manifest"):
+		return []Player{DashJSMSS}
 	}
 	return nil
 }
@@ -453,7 +459,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Player = Shaka
 	}
 	switch opts.Player {
-	case Shaka, HLSJS, DashJS:
+	case Shaka, HLSJS, DashJS, DashJSMSS:
 	default:
 		return nil, fmt.Errorf("playertest: unknown player %q", opts.Player)
 	}

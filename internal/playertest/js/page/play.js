@@ -18,6 +18,10 @@
     shaka: '/_pt/node_modules/shaka-player/dist/shaka-player.compiled.js',
     hlsjs: '/_pt/node_modules/hls.js/dist/hls.min.js',
     dashjs: '/_pt/node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+    // dash.js with its Smooth Streaming module, which dash.js's MediaPlayer
+    // finds as dashjs.MssHandler once loaded after it.
+    'dashjs-mss': ['/_pt/node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+      '/_pt/node_modules/dashjs/dist/modern/umd/dash.mss.min.js'],
   };
 
   const video = document.getElementById('video');
@@ -409,7 +413,7 @@
     const p = window.__ptPlayer;
     try {
       if (name === 'shaka') { return p.isLive(); }
-      if (name === 'dashjs') { return p.isDynamic(); }
+      if (name.startsWith('dashjs')) { return p.isDynamic(); }
       if (name === 'hlsjs') {
         const d = p.latestLevelDetails || (p.levels[p.currentLevel] || {}).details;
         return !!(d && d.live);
@@ -429,7 +433,7 @@
         const d = p.getPlayheadTimeAsDate();
         if (d) { return (Date.now() - d.getTime()) / 1000; }
       }
-      if (name === 'dashjs') {
+      if (name.startsWith('dashjs')) {
         const l = p.getCurrentLiveLatency();
         if (Number.isFinite(l) && l > 0) { return l; }
       }
@@ -492,11 +496,11 @@
     const src = PLAYERS[cfg.player];
     if (!src) { throw new Error('unknown player ' + cfg.player); }
     state.phase = 'loading player';
-    await loadScript(src);
+    for (const s of [].concat(src)) { await loadScript(s); }
     state.phase = 'loading manifest';
     if (cfg.player === 'shaka') { await startShaka(cfg); }
     if (cfg.player === 'hlsjs') { await startHlsjs(cfg); }
-    if (cfg.player === 'dashjs') { await startDashjs(cfg); }
+    if (cfg.player.startsWith('dashjs')) { await startDashjs(cfg); }
     if (state.errors.length) { return; }
     if (cfg.playbackRate) { video.playbackRate = cfg.playbackRate; video.defaultPlaybackRate = cfg.playbackRate; }
     if (cfg.text) { setInterval(collectCues, 100); }
