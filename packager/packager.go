@@ -318,6 +318,32 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")
 	}
+	r, err := prepare(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	defer r.closeSources()
+	if err := r.replaceOutput(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeAES128Key(ctx); err != nil {
+		return nil, err
+	}
+	pres := r.presentation()
+	if err := r.writeManifests(ctx, pres); err != nil {
+		return nil, err
+	}
+	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
+	return &Result{Presentation: pres, Objects: r.objects, Manifests: r.manifests}, nil
+}
+
+// prepare checks the job, opens its inputs, plans the segments and sets up
+// each representation (text aligned to the plan, protection), writing
+// nothing. On success the caller closes the sources (runner.closeSources).
+func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if len(job.Inputs) == 0 {
 		return nil, ErrNoInputs
 	}
@@ -343,7 +369,11 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 			return nil, fmt.Errorf("packager: %w", err)
 		}
 	}
-	defer r.closeSources()
+	defer func() {
+		if err != nil {
+			r.closeSources()
+		}
+	}()
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -365,21 +395,10 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	}
 	r.plan = plan
 	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
-	if err := r.replaceOutput(ctx); err != nil {
+	if err := r.setupReps(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.writeTracks(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.writeAES128Key(ctx); err != nil {
-		return nil, err
-	}
-	pres := r.presentation()
-	if err := r.writeManifests(ctx, pres); err != nil {
-		return nil, err
-	}
-	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
-	return &Result{Presentation: pres, Objects: r.objects, Manifests: r.manifests}, nil
+	return r, nil
 }
 
 type runner struct {
@@ -420,6 +439,9 @@ type repJob struct {
 	ts []manifest.SegmentRef
 	// captions found in a video track (see CaptionOptions).
 	captions segment.Captions
+	// protector encrypts the CMAF segments (nil: clear), set up with
+	// protection by setupReps.
+	protector cmaf.FragmentProtector
 }
 
 func (r *runner) checkNaming() error {
@@ -618,20 +640,6 @@ func safeID(s string) string {
 func (r *runner) writeTracks(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	for _, rep := range r.reps {
-		// Text is cut exactly at the plan's boundaries (see segment.AlignText).
-		aligned, err := segment.AlignText(rep.track, r.plan)
-		if err != nil {
-			return err
-		}
-		rep.track = aligned
-		cuts, err := r.plan.Cuts(rep.track)
-		if err != nil {
-			return err
-		}
-		rep.nsegs = len(cuts) - 1
-		r.total += rep.nsegs
-	}
 	par := r.job.Parallelism
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
@@ -757,29 +765,7 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return nil // the CMAF segments are for DASH only
 		}
 	}
-	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
-	if r.drm != nil {
-		clear, err := cmaf.BuildInit(t)
-		if err != nil {
-			return err
-		}
-		// Unnamed inputs cannot be told apart: each track is one of its own.
-		var id string
-		if t.Source != "" {
-			id = fmt.Sprintf("%q/%d", t.Source, t.ID)
-		}
-		tp, prot, err := r.drm.Track(ctx, clear, drm.TrackOptions{Name: t.String(), ID: id, Segments: rep.nsegs})
-		if err != nil {
-			if _, named := errors.AsType[*drm.IVReuseError](err); named {
-				return err // it names the track (and the other one) itself
-			}
-			return fmt.Errorf("packager: %s: %w", t, err)
-		}
-		if tp != nil {
-			opts.Protector = tp
-			rep.protection = prot
-		}
-	}
+	opts := r.segmentOptions(rep)
 	if r.job.SingleFile {
 		return r.writeSingle(ctx, rep, opts)
 	}
