@@ -21,6 +21,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/packager"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 	"gocloud.dev/blob/memblob"
 )
@@ -570,5 +571,47 @@ func TestTitleEncryption(t *testing.T) {
 	// Without keys, /cenc/ is a directory like any other.
 	if resp, _ := get(t, noKeys.URL+"/cenc/movies/ladder_360p.mp4/manifest.mpd"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/cenc/ without keys: %s, want 404", resp.Status)
+	}
+}
+
+// TestEmbedded mounts the origin under a prefix of a service's own mux
+// (as examples/origin does), with content steering: the steered
+// manifests name each CDN's URL of the title.
+func TestEmbedded(t *testing.T) {
+	root := ladderRoot(t)
+	src, err := Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Source: src, Keys: testKeys, Steering: &steering.Config{ServerURI: "/steer.json", Pathways: []steering.Pathway{
+		{ID: "a", BaseURL: "https://a.example/vod/"}, {ID: "b", BaseURL: "https://b.example/"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/vod/", http.StripPrefix("/vod", h))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, body := get(t, srv.URL+"/vod/cbcs/movies/ladder.json/master.m3u8")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s", resp.Status)
+	}
+	for _, want := range []string{`#EXT-X-CONTENT-STEERING:SERVER-URI="/steer.json",PATHWAY-ID="a"`,
+		"PATHWAY-ID=\"b\"\nhttps://b.example/cbcs/movies/ladder.json/video_720p_avc.m3u8\n",
+		`URI="https://a.example/vod/cbcs/movies/ladder.json/audio_und_aac_2ch.m3u8"`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("steered playlist lacks %q:\n%s", want, body)
+		}
+	}
+	resp, body = get(t, srv.URL+"/vod/movies/ladder.json/manifest.mpd")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<BaseURL serviceLocation="b">https://b.example/movies/ladder.json/</BaseURL>`)) {
+		t.Errorf("%s: steered MPD:\n%.600s", resp.Status, body)
+	}
+	if resp, _ := get(t, srv.URL+"/vod/movies/%2e%2e/movies/ladder.json/master.m3u8"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("encoded dot-dot under a prefix: %s", resp.Status)
+	}
+	if resp, _ := get(t, srv.URL+"/vod/movies/ladder.json/video_720p_avc/seg-1.m4s"); resp.StatusCode != 200 {
+		t.Errorf("segment under a prefix: %s", resp.Status)
 	}
 }
