@@ -298,6 +298,25 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if size, ok := e.prep.Size(t.object); ok && plainGet(r) {
+		// The size is known: stream the object, without a buffer.
+		hd.Set("Content-Length", strconv.FormatInt(size, 10))
+		hd.Set("Accept-Ranges", "bytes")
+		if !e.title.modTime.IsZero() {
+			hd.Set("Last-Modified", e.title.modTime.UTC().Format(http.TimeFormat))
+		}
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return
+		}
+		if err := e.prep.WriteObject(r.Context(), t.object, w); err != nil {
+			if r.Context().Err() == nil {
+				h.cfg.Logger.Error("origin: cannot write object", "title", t.title, "object", t.object, "err", err)
+			}
+			panic(http.ErrAbortHandler) // the client sees a truncated response
+		}
+		return
+	}
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if err := e.prep.WriteObject(r.Context(), t.object, buf); err != nil {
@@ -311,6 +330,18 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.ServeContent(w, r, "", e.title.modTime, bytes.NewReader(buf.Bytes()))
+}
+
+// plainGet reports whether r is a GET or HEAD without a range or a
+// condition other than If-None-Match (handled before), which can be
+// answered by streaming the whole object.
+func plainGet(r *http.Request) bool {
+	for _, k := range []string{"Range", "If-Range", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+		if r.Header.Get(k) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // serveManifest serves a manifest, rendered once per opened title, gzipped

@@ -333,6 +333,11 @@ func TestHTTP(t *testing.T) {
 		{name: "title file out of root", path: "/bad.json/master.m3u8", status: 502, bodyHas: "not a relative path inside the source"},
 		{name: "corrupt source", path: "/corrupt.mp4/master.m3u8", status: 502, bodyHas: "cannot package title corrupt.mp4"},
 		{name: "still serving", path: seg, status: 200, body: full},
+		// Once the manifests are rendered, sizes are known and whole
+		// objects are streamed.
+		{name: "streamed", path: seg, status: 200, body: full, want: map[string]string{"Content-Length": fmt.Sprint(len(full)), "ETag": etag, "Last-Modified": lastMod}},
+		{name: "head streamed", method: "HEAD", path: seg, status: 200, body: []byte{}, want: map[string]string{"Content-Length": fmt.Sprint(len(full)), "ETag": etag}},
+		{name: "range after render", path: seg, hdr: []string{"Range", "bytes=5-9"}, status: 206, body: full[5:10]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := tc.method

@@ -89,6 +89,7 @@ type Prepared struct {
 	rendered  chan struct{} // closed when rendering is done
 	rendering bool
 	out       map[string][]byte // the manifests rendered
+	sizes     map[string]int64  // of every object, once rendered
 	err       error             // of rendering
 }
 
@@ -302,6 +303,16 @@ func (p *Prepared) WriteObject(ctx context.Context, name string, w io.Writer) er
 	return err
 }
 
+// Size returns the size of the named object once the manifests have been
+// rendered (which writes, and measures, every object); before that, or for
+// an unknown name, it reports false.
+func (p *Prepared) Size(name string) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.sizes[name]
+	return n, ok
+}
+
 // render writes the job's segments to nowhere, once, to learn their
 // sizes, and renders the manifests as Run does.
 func (p *Prepared) render(ctx context.Context) (map[string][]byte, error) {
@@ -311,8 +322,15 @@ func (p *Prepared) render(ctx context.Context) (map[string][]byte, error) {
 		go func() {
 			// Not the caller's ctx: waiters share this rendering.
 			out, err := p.renderOnce(context.WithoutCancel(ctx))
+			sizes := map[string]int64{}
+			for _, o := range p.r.objects {
+				sizes[o.Name] = o.Size
+			}
 			p.mu.Lock()
 			p.out, p.err = out, err
+			if err == nil {
+				p.sizes = sizes
+			}
 			p.mu.Unlock()
 			close(p.rendered)
 		}()

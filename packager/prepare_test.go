@@ -71,6 +71,12 @@ func TestPreparedMatchesRun(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			// Rendered (the manifests were written): every size is known.
+			for name, b := range want {
+				if n, ok := p.Size(name); !ok || n != int64(len(b)) {
+					t.Errorf("Size(%q) = %d, %v, want %d", name, n, ok, len(b))
+				}
+			}
 			for _, name := range []string{"nope.m4s", "video_720p_avc/seg-999.m4s", "video_720p_avc/iframes.m3u8x"} {
 				if err := p.WriteObject(t.Context(), name, io.Discard); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("WriteObject(%q) = %v, want fs.ErrNotExist", name, err)

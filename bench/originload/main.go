@@ -73,8 +73,8 @@ func run(sizeMB, clients int, dur time.Duration, titles int, dir string, cacheMB
 	fi, _ := os.Stat(src)
 	fmt.Printf("source: %.0f MiB, 1080p30 6 Mb/s H.264 + AAC, 2 s GOPs, 4 s segments; %d clients, %s per load phase\n\n",
 		float64(fi.Size())/(1<<20), clients, dur)
-	fmt.Println("| phase | requests | req/s | MB/s | p50 ms | p99 ms | origin RSS MiB (peak) |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| phase | requests | req/s | MB/s | p50 ms | p99 ms | origin CPU s | req per origin CPU s | origin RSS MiB (peak) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 
 	// First byte of the first segment of unseen titles, one at a time.
 	o, err := startOrigin(bin, filepath.Join(work, "titles"), cacheMB)
@@ -82,6 +82,7 @@ func run(sizeMB, clients int, dur time.Duration, titles int, dir string, cacheMB
 		return err
 	}
 	var fb []time.Duration
+	cpu0 := o.cpu()
 	for i := range titles {
 		d, err := firstByte(fmt.Sprintf("%s/t%03d.mp4/video_1080p_avc/seg-1.m4s", o.base, i))
 		if err != nil {
@@ -90,7 +91,8 @@ func run(sizeMB, clients int, dur time.Duration, titles int, dir string, cacheMB
 		}
 		fb = append(fb, d)
 	}
-	fmt.Printf("| first byte, unseen title | %d | | | %.1f | %.1f | %.0f |\n", len(fb), ms(pct(fb, 50)), ms(pct(fb, 99)), o.peakMiB())
+	cpu := o.cpu() - cpu0
+	fmt.Printf("| first byte, unseen title | %d | | | %.1f | %.1f | %.2f | %.0f | %.0f |\n", len(fb), ms(pct(fb, 50)), ms(pct(fb, 99)), cpu, float64(len(fb))/cpu, o.peakMiB())
 	o.stop()
 
 	for _, phase := range []struct{ name, prefix string }{{"segments, clear", ""}, {"segments, cenc", "cenc/"}, {"segments, cbcs", "cbcs/"}} {
@@ -98,12 +100,12 @@ func run(sizeMB, clients int, dur time.Duration, titles int, dir string, cacheMB
 		if err != nil {
 			return err
 		}
-		r, err := load(o.base+"/"+phase.prefix+"src.mp4", clients, dur)
+		r, err := load(o.base+"/"+phase.prefix+"src.mp4", clients, dur, o.cpu)
 		if err != nil {
 			o.stop()
 			return err
 		}
-		fmt.Printf("| %s | %d | %.0f | %.0f | %.1f | %.1f | %.0f |\n", phase.name, r.n, r.rps, r.mbps, ms(pct(r.lat, 50)), ms(pct(r.lat, 99)), o.peakMiB())
+		fmt.Printf("| %s | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.0f | %.0f |\n", phase.name, r.n, r.rps, r.mbps, ms(pct(r.lat, 50)), ms(pct(r.lat, 99)), r.cpu, float64(r.n)/r.cpu, o.peakMiB())
 		o.stop()
 	}
 	return nil
@@ -185,6 +187,20 @@ func (o *originProc) stop() {
 	}
 }
 
+// cpu returns the origin's CPU time so far (user + system), in seconds.
+func (o *originProc) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", o.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// the 14th and 15th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
+}
+
 // peakMiB is the origin's peak resident set (VmHWM).
 func (o *originProc) peakMiB() float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", o.cmd.Process.Pid))
@@ -224,12 +240,13 @@ func firstByte(url string) (time.Duration, error) {
 type loadResult struct {
 	n         int
 	rps, mbps float64
+	cpu       float64 // origin CPU seconds during the phase
 	lat       []time.Duration
 }
 
 // load requests random video segments of the title at base from clients
 // goroutines for dur, after fetching the manifest to learn their count.
-func load(base string, clients int, dur time.Duration) (loadResult, error) {
+func load(base string, clients int, dur time.Duration, cpu func() float64) (loadResult, error) {
 	resp, err := client.Get(base + "/video_1080p_avc.m3u8")
 	if err != nil {
 		return loadResult{}, err
@@ -250,7 +267,7 @@ func load(base string, clients int, dur time.Duration) (loadResult, error) {
 	var bytes atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpu()
 	for range clients {
 		wg.Go(func() {
 			var mine []time.Duration
@@ -279,11 +296,11 @@ func load(base string, clients int, dur time.Duration) (loadResult, error) {
 		})
 	}
 	wg.Wait()
-	el := time.Since(start).Seconds()
+	el, used := time.Since(start).Seconds(), cpu()-cpu0
 	if err, ok := firstErr.Load().(error); ok {
 		return loadResult{}, err
 	}
-	return loadResult{n: len(lat), rps: float64(len(lat)) / el, mbps: float64(bytes.Load()) / el / 1e6, lat: lat}, nil
+	return loadResult{n: len(lat), rps: float64(len(lat)) / el, mbps: float64(bytes.Load()) / el / 1e6, lat: lat, cpu: used}, nil
 }
 
 func pct(ds []time.Duration, p int) time.Duration {
