@@ -385,12 +385,6 @@ func (h *handler) manifest(ctx context.Context, e *entry, t target) (*rendered, 
 		return nil, err
 	}
 	raw := b.Bytes()
-	if h.cfg.Steering != nil {
-		var err error
-		if raw, err = h.steer(t, raw); err != nil {
-			return nil, err
-		}
-	}
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	zw.Write(raw)
@@ -407,28 +401,28 @@ func (h *handler) manifest(ctx context.Context, e *entry, t target) (*rendered, 
 	return m, nil
 }
 
-// steer adds content steering to the multivariant playlist and the MPD of
-// t, whose objects are under the title's path on every pathway.
-func (h *handler) steer(t target, raw []byte) ([]byte, error) {
+// steering returns the content steering of t's manifests: the origin's,
+// with each pathway's base URL extended by the title's path.
+func (h *handler) steering(t target) *steering.Config {
+	if h.cfg.Steering == nil {
+		return nil
+	}
 	prefix := t.title + "/"
 	if t.scheme != "" {
 		prefix = string(t.scheme) + "/" + prefix
 	}
 	prefix = (&url.URL{Path: prefix}).EscapedPath()
-	switch t.object {
-	case hlsMaster:
-		return h.cfg.Steering.HLS(raw, prefix)
-	case dashMPD:
-		return h.cfg.Steering.DASH(raw, prefix)
+	c := *h.cfg.Steering
+	c.Pathways = nil
+	for _, p := range h.cfg.Steering.Pathways {
+		if !strings.HasSuffix(p.BaseURL, "/") {
+			p.BaseURL += "/"
+		}
+		p.BaseURL += prefix
+		c.Pathways = append(c.Pathways, p)
 	}
-	return raw, nil
+	return &c
 }
-
-// The names of the manifests (packager.Naming defaults).
-const (
-	hlsMaster = "master.m3u8"
-	dashMPD   = "manifest.mpd"
-)
 
 // titleError answers a request whose title cannot be opened.
 func (h *handler) titleError(w http.ResponseWriter, r *http.Request, t target, err error) {
@@ -519,7 +513,7 @@ func (h *handler) openEntry(ctx context.Context, t target) (*entry, error) {
 		enc = &drm.Config{Scheme: scheme, Keys: stableIVs{kp: kp, title: t.title, scheme: scheme},
 			SignalingOptions: h.cfg.Signaling, Logger: h.cfg.Logger}
 	}
-	prep, err := packager.Prepare(ctx, h.cfg.job(ot, enc))
+	prep, err := packager.Prepare(ctx, h.cfg.job(ot, enc, h.steering(t)))
 	if err != nil {
 		ot.close()
 		return nil, err

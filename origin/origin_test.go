@@ -115,7 +115,7 @@ func get(t testing.TB, url string, hdr ...string) (*http.Response, []byte) {
 
 // offline packages the title's inputs as the origin names them, with
 // packager.Run into a directory, and returns the objects.
-func offline(t testing.TB, root, title string, scheme drm.Scheme) (*packager.Result, map[string][]byte) {
+func offline(t testing.TB, root, title string, scheme drm.Scheme, steer ...*steering.Config) (*packager.Result, map[string][]byte) {
 	t.Helper()
 	src, err := Dir(root)
 	if err != nil {
@@ -132,7 +132,10 @@ func offline(t testing.TB, root, title string, scheme drm.Scheme) (*packager.Res
 		enc = &drm.Config{Scheme: scheme, Keys: stableIVs{kp: kp, title: title, scheme: scheme}}
 	}
 	cfg := Config{}
-	job := cfg.job(ot, enc)
+	job := cfg.job(ot, enc, nil)
+	if len(steer) > 0 {
+		job.Steering = steer[0]
+	}
 	out := t.TempDir()
 	job.Storage = storage.Dir(out)
 	res, err := packager.Run(t.Context(), job)
@@ -618,5 +621,23 @@ func TestEmbedded(t *testing.T) {
 	}
 	if resp, _ := get(t, srv.URL+"/vod/movies/ladder.json/video_720p_avc/seg-1.m4s"); resp.StatusCode != 200 {
 		t.Errorf("segment under a prefix: %s", resp.Status)
+	}
+}
+
+// TestSteeringByteIdentity: the steered manifests of the origin are those
+// `cmafkit package --steering-server --pathway` writes with the title's
+// URL on each CDN.
+func TestSteeringByteIdentity(t *testing.T) {
+	root := ladderRoot(t)
+	cfg := &steering.Config{ServerURI: "https://steer.example/s.json", Pathways: []steering.Pathway{
+		{ID: "a", BaseURL: "https://a.example/"}, {ID: "b", BaseURL: "https://b.example/x"}}}
+	srv := newTestOrigin(t, root, Config{Keys: testKeys, Steering: cfg})
+	_, want := offline(t, root, "movies/ladder.json", drm.SchemeCBCS, &steering.Config{ServerURI: cfg.ServerURI, Pathways: []steering.Pathway{
+		{ID: "a", BaseURL: "https://a.example/cbcs/movies/ladder.json/"}, {ID: "b", BaseURL: "https://b.example/x/cbcs/movies/ladder.json/"}}})
+	for _, name := range []string{"master.m3u8", "manifest.mpd", "video_720p_avc.m3u8"} {
+		resp, body := get(t, srv.URL+"/cbcs/movies/ladder.json/"+name)
+		if resp.StatusCode != 200 || !bytes.Equal(body, want[name]) {
+			t.Errorf("%s: %s, differs from packager.Run's:\n%s\n---\n%s", name, resp.Status, body, want[name])
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -145,7 +146,7 @@ func openTitle(ctx context.Context, src Source, name string) (_ *openedTitle, er
 }
 
 // job returns the packaging job of an opened title.
-func (c *Config) job(t *openedTitle, enc *drm.Config) packager.Job {
+func (c *Config) job(t *openedTitle, enc *drm.Config, steer *steering.Config) packager.Job {
 	return packager.Job{
 		Inputs:          t.inputs,
 		SegmentDuration: c.SegmentDuration,
@@ -154,6 +155,7 @@ func (c *Config) job(t *openedTitle, enc *drm.Config) packager.Job {
 		Parallelism:     c.RenderParallelism,
 		Naming:          packager.Naming{},
 		Formats:         packager.HLS | packager.DASH,
+		Steering:        steer,
 	}
 }
 

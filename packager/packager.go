@@ -32,6 +32,7 @@ import (
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -191,6 +192,11 @@ type Job struct {
 	// padding, the IV the segment's media sequence number). DASH, if also
 	// written, stays clear.
 	HLSAES128 *AES128Key
+	// Steering, when set, adds content steering to the multivariant
+	// playlist and the MPD (see package steering): a copy of each variant
+	// per pathway, ContentSteering and a BaseURL per pathway. Each
+	// pathway's BaseURL is where that CDN serves the output's root.
+	Steering *steering.Config
 }
 
 // AES128Key is the key of HLS AES-128 segment encryption.
@@ -362,6 +368,11 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	}
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
+	}
+	if job.Steering != nil {
+		if err := job.Steering.Check(); err != nil {
+			return nil, fmt.Errorf("packager: %w", err)
+		}
 	}
 	if job.Encryption != nil {
 		var err error

@@ -206,10 +206,15 @@ func (p *Prepared) index() error {
 		if err != nil {
 			return err
 		}
+		byTime := manifest.TemplateUses(r.naming.Media, "Time")
 		for i := 0; i < sw.Len(); i++ {
-			info, err := sw.Info(i)
-			if err != nil {
-				return err
+			// Segment i of a plan is number i+1; only $Time$ needs the
+			// index read (one pass over a long title's samples less).
+			info := cmaf.SegmentInfo{Number: i + 1}
+			if byTime {
+				if info, err = sw.Info(i); err != nil {
+					return err
+				}
 			}
 			name, err := manifest.ExpandTemplate(r.naming.Media, rep.id, 0, uint64(info.Number), info.MediaTime)
 			if err != nil {

@@ -112,3 +112,29 @@ func mustKey(t *testing.T, s string) drm.Key {
 	}
 	return k
 }
+
+// TestPreparedNamingByTime: with $Time$ in the media template the names
+// come from each segment's media time, as Run gives them.
+func TestPreparedNamingByTime(t *testing.T) {
+	job := packager.Job{Inputs: ladderInputs(), SegmentDuration: 2 * time.Second,
+		Naming: packager.Naming{Media: "$RepresentationID$/t-$Time$.m4s"}}
+	dir := t.TempDir()
+	job.Storage = storage.Dir(dir)
+	res, err := packager.Run(t.Context(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storageFiles(t, dir)
+	job.Storage = nil
+	p, err := packager.Prepare(t.Context(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, o := range res.Objects {
+		var b bytes.Buffer
+		if err := p.WriteObject(t.Context(), o.Name, &b); err != nil || !bytes.Equal(b.Bytes(), want[o.Name]) {
+			t.Errorf("%s: %v, %d bytes, want %d", o.Name, err, b.Len(), len(want[o.Name]))
+		}
+	}
+}

@@ -78,3 +78,27 @@ func TestOriginCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageSteering: `cmafkit package --steering-server --pathway`
+// writes steered manifests; a bad pathway is a usage error.
+func TestPackageSteering(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"package", "-q", "-o", out, "--steering-server", "https://steer.example/s.json",
+		"--pathway", "a=https://a.example/vod/", "--pathway", "b=https://b.example/vod/", "../../testdata/ladder_360p.mp4"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	m, _ := os.ReadFile(filepath.Join(out, "master.m3u8"))
+	d, _ := os.ReadFile(filepath.Join(out, "manifest.mpd"))
+	if !bytes.Contains(m, []byte(`#EXT-X-CONTENT-STEERING:SERVER-URI="https://steer.example/s.json",PATHWAY-ID="a"`)) ||
+		!bytes.Contains(m, []byte("PATHWAY-ID=\"b\"\nhttps://b.example/vod/video_360p_avc.m3u8")) {
+		t.Errorf("master.m3u8:\n%s", m)
+	}
+	if !bytes.Contains(d, []byte(`<BaseURL serviceLocation="b">https://b.example/vod/</BaseURL>`)) || !bytes.Contains(d, []byte(`<ContentSteering defaultServiceLocation="a"`)) {
+		t.Errorf("manifest.mpd:\n%.500s", d)
+	}
+	if err := run(t.Context(), []string{"package", "-q", "-o", t.TempDir(), "--steering-server", "s.json", "--pathway", "a", "../../testdata/ladder_360p.mp4"}, &stdout, &stderr); exitCode(err) != 2 {
+		t.Errorf("bad --pathway: %v, want a usage error", err)
+	}
+}
