@@ -123,12 +123,56 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return &handler{cfg: cfg, cache: newTitleCache(cfg.CacheBytes)}, nil
+	return &handler{cfg: cfg, cache: newTitleCache(cfg.CacheBytes), failed: map[string]failure{}}, nil
 }
 
 type handler struct {
 	cfg   Config
 	cache *titleCache
+
+	// failed remembers, for ManifestMaxAge, titles that could not be
+	// opened, so a missing or corrupt title requested again and again
+	// is not looked for or parsed again and again.
+	failMu sync.Mutex
+	failed map[string]failure
+}
+
+type failure struct {
+	err error
+	at  time.Time
+}
+
+// maxFailures bounds the failures remembered.
+const maxFailures = 4096
+
+func (h *handler) failure(key string) error {
+	h.failMu.Lock()
+	defer h.failMu.Unlock()
+	f, ok := h.failed[key]
+	if !ok {
+		return nil
+	}
+	if time.Since(f.at) >= h.cfg.ManifestMaxAge {
+		delete(h.failed, key)
+		return nil
+	}
+	return f.err
+}
+
+func (h *handler) remember(key string, err error) {
+	h.failMu.Lock()
+	defer h.failMu.Unlock()
+	if len(h.failed) >= maxFailures {
+		for k, f := range h.failed {
+			if time.Since(f.at) >= h.cfg.ManifestMaxAge {
+				delete(h.failed, k)
+			}
+		}
+		if len(h.failed) >= maxFailures {
+			clear(h.failed)
+		}
+	}
+	h.failed[key] = failure{err, time.Now()}
 }
 
 // entry is an opened title.
@@ -443,9 +487,15 @@ func (h *handler) titleError(w http.ResponseWriter, r *http.Request, t target, e
 // is dropped and opened again.
 func (h *handler) open(ctx context.Context, t target) (*entry, error) {
 	key := string(t.scheme) + "|" + t.title
+	if err := h.failure(key); err != nil {
+		return nil, err
+	}
 	for range 2 {
 		e, err := h.cache.get(ctx, key, func(ctx context.Context) (*entry, error) { return h.openEntry(ctx, t) })
 		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				h.remember(key, err)
+			}
 			return nil, err
 		}
 		if h.current(ctx, e) {

@@ -641,3 +641,38 @@ func TestSteeringByteIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestFailuresRemembered: a corrupt or missing title requested again
+// within ManifestMaxAge is not opened again; later it is (it may have
+// been fixed).
+func TestFailuresRemembered(t *testing.T) {
+	root := ladderRoot(t)
+	if err := os.WriteFile(filepath.Join(root, "corrupt.mp4"), bytes.Repeat([]byte("junk"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingSource{Source: src}
+	srv := newTestOrigin(t, "", Config{Source: cs, ManifestMaxAge: time.Second})
+	for _, c := range []struct {
+		path   string
+		status int
+	}{{"/corrupt.mp4/master.m3u8", 502}, {"/missing.mp4/master.m3u8", 404}} {
+		before := cs.opens.Load()
+		for range 5 {
+			if resp, _ := get(t, srv.URL+c.path); resp.StatusCode != c.status {
+				t.Fatalf("%s: %s, want %d", c.path, resp.Status, c.status)
+			}
+		}
+		if n := cs.opens.Load() - before; n != 1 {
+			t.Errorf("%s: opened %d times in 5 requests, want 1", c.path, n)
+		}
+	}
+	copyFile(t, filepath.Join(root, "movies", "ladder_360p.mp4"), filepath.Join(root, "corrupt.mp4"))
+	time.Sleep(1100 * time.Millisecond)
+	if resp, _ := get(t, srv.URL+"/corrupt.mp4/master.m3u8"); resp.StatusCode != 200 {
+		t.Errorf("fixed title after the max-age: %s", resp.Status)
+	}
+}
