@@ -21,9 +21,11 @@ type titleCache struct {
 }
 
 type call struct {
-	done chan struct{}
-	e    *entry
-	err  error
+	done     chan struct{}
+	e        *entry
+	err      error
+	waiters  int  // callers waiting; each gets a reference when it succeeds
+	finished bool // e and err are set (under titleCache.mu)
 }
 
 func newTitleCache(limit int64) *titleCache {
@@ -33,6 +35,8 @@ func newTitleCache(limit int64) *titleCache {
 // get returns the entry of key, opening it with open when it is not
 // cached; the caller releases it. open runs once for concurrent callers,
 // with a context of its own: a caller that gives up does not cancel it.
+// The entry is referenced for every waiting caller before it enters the
+// cache, so eviction cannot close it under them.
 func (c *titleCache) get(ctx context.Context, key string, open func(context.Context) (*entry, error)) (*entry, error) {
 	c.mu.Lock()
 	if el, ok := c.entries[key]; ok {
@@ -50,28 +54,31 @@ func (c *titleCache) get(ctx context.Context, key string, open func(context.Cont
 			e, err := open(context.WithoutCancel(ctx))
 			c.mu.Lock()
 			delete(c.calls, key)
-			cl.e, cl.err = e, err
+			cl.e, cl.err, cl.finished = e, err, true
 			if err == nil {
 				e.key = key
+				e.refs += cl.waiters
 				c.add(e)
 			}
 			c.mu.Unlock()
 			close(cl.done)
 		}()
 	}
+	cl.waiters++
 	c.mu.Unlock()
 	select {
 	case <-cl.done:
+		return cl.e, cl.err
 	case <-ctx.Done():
+		c.mu.Lock()
+		if !cl.finished {
+			cl.waiters--
+		} else if cl.err == nil {
+			c.releaseLocked(cl.e)
+		}
+		c.mu.Unlock()
 		return nil, ctx.Err()
 	}
-	if cl.err != nil {
-		return nil, cl.err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cl.e.refs++
-	return cl.e, nil
 }
 
 // add inserts e (c.mu held) and evicts the least recently used entries
@@ -108,6 +115,10 @@ func (c *titleCache) remove(e *entry) {
 func (c *titleCache) release(e *entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.releaseLocked(e)
+}
+
+func (c *titleCache) releaseLocked(e *entry) {
 	e.refs--
 	if e.refs == 0 && e.el == nil {
 		e.close()

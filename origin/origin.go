@@ -189,6 +189,7 @@ type entry struct {
 	mu        sync.Mutex
 	manifests map[string]*rendered
 	checked   time.Time // when the files' versions were last compared
+	onClose   func()    // for tests
 }
 
 // rendered is a manifest kept in memory, with its gzip form.
@@ -197,8 +198,15 @@ type rendered struct {
 }
 
 func (e *entry) close() {
-	e.prep.Close()
-	e.title.close()
+	if e.onClose != nil {
+		e.onClose()
+	}
+	if e.prep != nil {
+		e.prep.Close()
+	}
+	if e.title != nil {
+		e.title.close()
+	}
 }
 
 // target is what a request path names.
@@ -274,10 +282,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
+		v := recover()
+		if v != nil && v != http.ErrAbortHandler {
 			// No stack trace, in the response or the log.
 			h.cfg.Logger.Error("origin: internal error", "path", r.URL.Path, "panic", fmt.Sprint(v))
 			if !rec.wrote {
@@ -285,7 +291,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.cfg.Logger.Info("origin", "method", r.Method, "path", r.URL.Path, "range", r.Header.Get("Range"),
-			"status", rec.status, "bytes", rec.n, "elapsed", time.Since(start))
+			"status", rec.status, "bytes", rec.n, "elapsed", time.Since(start), "aborted", v == http.ErrAbortHandler)
+		if v == http.ErrAbortHandler {
+			panic(v) // net/http closes the connection, quietly
+		}
 	}()
 	h.serve(rec, r)
 }
