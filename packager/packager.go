@@ -32,6 +32,7 @@ import (
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -201,6 +202,11 @@ type Job struct {
 	// padding, the IV the segment's media sequence number). DASH, if also
 	// written, stays clear.
 	HLSAES128 *AES128Key
+	// Steering, when set, adds content steering to the multivariant
+	// playlist and the MPD (see package steering): a copy of each variant
+	// per pathway, ContentSteering and a BaseURL per pathway. Each
+	// pathway's BaseURL is where that CDN serves the output's root.
+	Steering *steering.Config
 }
 
 // AES128Key is the key of HLS AES-128 segment encryption.
@@ -328,6 +334,32 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")
 	}
+	r, err := prepare(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	defer r.closeSources()
+	if err := r.replaceOutput(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeAES128Key(ctx); err != nil {
+		return nil, err
+	}
+	pres := r.presentation()
+	if err := r.writeManifests(ctx, pres); err != nil {
+		return nil, err
+	}
+	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
+	return &Result{Presentation: pres, Objects: r.objects, Manifests: r.manifests}, nil
+}
+
+// prepare checks the job, opens its inputs, plans the segments and sets up
+// each representation (text aligned to the plan, protection), writing
+// nothing. On success the caller closes the sources (runner.closeSources).
+func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if len(job.Inputs) == 0 {
 		return nil, ErrNoInputs
 	}
@@ -350,13 +382,22 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
 	}
+	if job.Steering != nil {
+		if err := job.Steering.Check(); err != nil {
+			return nil, fmt.Errorf("packager: %w", err)
+		}
+	}
 	if job.Encryption != nil {
 		var err error
 		if r.drm, err = drm.NewSession(*job.Encryption); err != nil {
 			return nil, fmt.Errorf("packager: %w", err)
 		}
 	}
-	defer r.closeSources()
+	defer func() {
+		if err != nil {
+			r.closeSources()
+		}
+	}()
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -381,21 +422,10 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
-	if err := r.replaceOutput(ctx); err != nil {
+	if err := r.setupReps(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.writeTracks(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.writeAES128Key(ctx); err != nil {
-		return nil, err
-	}
-	pres := r.presentation()
-	if err := r.writeManifests(ctx, pres); err != nil {
-		return nil, err
-	}
-	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
-	return &Result{Presentation: pres, Objects: r.objects, Manifests: r.manifests}, nil
+	return r, nil
 }
 
 type runner struct {
@@ -439,6 +469,9 @@ type repJob struct {
 	// smooth is the Smooth Streaming output of an audio or video track
 	// (Format Smooth), nil otherwise.
 	smooth *smoothRep
+	// protector encrypts the CMAF segments (nil: clear), set up with
+	// protection by setupReps.
+	protector cmaf.FragmentProtector
 }
 
 func (r *runner) checkNaming() error {
@@ -637,20 +670,6 @@ func safeID(s string) string {
 func (r *runner) writeTracks(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	for _, rep := range r.reps {
-		// Text is cut exactly at the plan's boundaries (see segment.AlignText).
-		aligned, err := segment.AlignText(rep.track, r.plan)
-		if err != nil {
-			return err
-		}
-		rep.track = aligned
-		cuts, err := r.plan.Cuts(rep.track)
-		if err != nil {
-			return err
-		}
-		rep.nsegs = len(cuts) - 1
-		r.total += rep.nsegs
-	}
 	par := r.job.Parallelism
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
@@ -778,29 +797,7 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return r.writeSmooth(ctx, rep, nil)
 		}
 	}
-	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
-	if r.drm != nil {
-		clear, err := cmaf.BuildInit(t)
-		if err != nil {
-			return err
-		}
-		// Unnamed inputs cannot be told apart: each track is one of its own.
-		var id string
-		if t.Source != "" {
-			id = fmt.Sprintf("%q/%d", t.Source, t.ID)
-		}
-		tp, prot, err := r.drm.Track(ctx, clear, drm.TrackOptions{Name: t.String(), ID: id, Segments: rep.nsegs})
-		if err != nil {
-			if _, named := errors.AsType[*drm.IVReuseError](err); named {
-				return err // it names the track (and the other one) itself
-			}
-			return fmt.Errorf("packager: %s: %w", t, err)
-		}
-		if tp != nil {
-			opts.Protector = tp
-			rep.protection = prot
-		}
-	}
+	opts := r.segmentOptions(rep)
 	if err := r.writeSmooth(ctx, rep, opts.Protector); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -58,6 +59,9 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mediaName := fs.String("segment-name", "", "media segment name template (default $RepresentationID$/seg-$Number$.m4s)")
 	hlsName := fs.String("hls-name", "master.m3u8", "multivariant playlist name")
 	dashName := fs.String("dash-name", "manifest.mpd", "MPD name")
+	steerServer := fs.String("steering-server", "", "content steering: `URL` of the steering manifest (with --pathway)")
+	var pathways repeated
+	fs.Var(&pathways, "pathway", "content steering: a CDN as `ID=BASEURL`, BASEURL where it serves the output directory (repeatable; the first is the default)")
 	quiet := fs.Bool("q", false, "quiet: no progress output")
 	verbose := fs.Bool("v", false, "verbose: log decisions and warnings")
 	cuesFile := fs.String("cues", "", "JSON cue list `file`: [{\"time\": 30, \"duration\": 15, \"kind\": \"out\"}, ...] (times in seconds; kind out, in or signal; optional base64 \"scte35\")")
@@ -111,6 +115,20 @@ Flags:
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off
+	}
+	if *steerServer != "" || len(pathways) > 0 {
+		st := &steering.Config{ServerURI: *steerServer}
+		for _, p := range pathways {
+			id, base, ok := strings.Cut(p, "=")
+			if !ok {
+				return usageError{fmt.Sprintf("--pathway %q: want ID=BASEURL", p)}
+			}
+			st.Pathways = append(st.Pathways, steering.Pathway{ID: id, BaseURL: base})
+		}
+		if err := st.Check(); err != nil {
+			return usageError{fmt.Sprintf("--steering-server, --pathway: %v", err)}
+		}
+		job.Steering = st
 	}
 	job.CueOptions = packager.CueOptions{NearestKeyframe: *cueNearest, HLSCueTags: *cueTags, IgnoreInput: *noInputCues}
 	if *pdt != "" {
@@ -331,3 +349,9 @@ func isTerminal(w io.Writer) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// repeated collects the values of a repeatable flag.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
