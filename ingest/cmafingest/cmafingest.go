@@ -377,7 +377,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, key, rest string)
 			case unitHeader:
 				group, groupBytes, done = nil, 0, 0
 				if err = open(true); err == nil {
-					err = s.header(req, rest, u.data)
+					err = s.header(ctx, req, rest, u.data)
 				}
 			case unitEnd:
 				group, groupBytes, done = nil, 0, 0
@@ -658,7 +658,7 @@ func (s *session) resolve(p string) *track {
 }
 
 // header takes a CMAF header posted at p by request req.
-func (s *session) header(req int64, p string, h []byte) error {
+func (s *session) header(ctx context.Context, req int64, p string, h []byte) error {
 	if err := checkHeader(h); err != nil {
 		return err
 	}
@@ -680,7 +680,14 @@ func (s *session) header(req int64, p string, h []byte) error {
 		return fmt.Errorf("%w: %q: track %q is publishing; a second encoder on the key is refused", live.ErrKeyInUse, s.key, p)
 	}
 	t.lastReq = req
-	t.restart = t.fragments > 0 // an encoder that restarts may start its times again
+	if t.fragments > 0 {
+		// An encoder that restarts may start its times again: what it
+		// sent before goes out first, and the channel sees the jump.
+		t.restart = true
+		if !s.started {
+			s.release(ctx)
+		}
+	}
 	t.broken, t.ended = false, false
 	if string(t.header) != string(h) {
 		// A new configuration is declared again at its next fragment.
