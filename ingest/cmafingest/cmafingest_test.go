@@ -328,6 +328,57 @@ func TestRestartAfterBrokenRequest(t *testing.T) {
 	r.checkOutput("video0")
 }
 
+// TestRestartBeforeStart: an encoder killed while its first fragment was
+// still held back (the start waits for two per track) and restarted with
+// its times from zero: what it sent first is published, then the restart
+// after a discontinuity, not the two runs' samples mixed.
+func TestRestartBeforeStart(t *testing.T) {
+	t.Parallel()
+	video := ladderTracks(t)[0]
+	r := newRig(t, Options{})
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code, _ := r.send(http.MethodPost, "k/v", pr)
+		done <- code
+	}()
+	pw.Write(video.header)
+	pw.Write(video.segs[0])
+	r.waitSession("k", func(s *session) bool { t := s.tracks["v"]; return t != nil && t.fragments == 1 })
+	pw.CloseWithError(errors.New("killed"))
+	<-done
+	r.waitSession("k", func(s *session) bool { return s.busy["v"] == 0 })
+	var body bytes.Buffer
+	body.Write(video.header)
+	for _, seg := range video.segs[:len(video.segs)-1] {
+		body.Write(seg)
+	}
+	body.Write(lastSegment(t, video.segs[len(video.segs)-1]))
+	if code, msg := r.send(http.MethodPost, "k/v", &body); code != http.StatusOK {
+		t.Fatalf("restarted encoder: %d %s", code, msg)
+	}
+	r.waitEvent(live.PublisherGone, 1, 5*time.Second)
+	if st := r.ch.Stats(); st.Discontinuities != 1 || st.Samples != int64(video.samples+len(firstSamples(t, video))) {
+		t.Errorf("stats %+v, want one discontinuity and %d samples", st, video.samples+len(firstSamples(t, video)))
+	}
+	r.checkOutput("video0")
+}
+
+// firstSamples returns the samples of a track's first segment.
+func firstSamples(t *testing.T, tr cmafTrack) []segment.Sample {
+	t.Helper()
+	all := append(append([]byte{}, tr.header...), tr.segs[0]...)
+	src, err := segment.Open(context.Background(), bytes.NewReader(all), int64(len(all)), "first", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.Tracks[0].AppendSamples(nil, 0, src.Tracks[0].SampleCount())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestIdleSession: an encoder that stops sending (killed between
 // requests) is gone after IdleTimeout, with ErrGone; the key is free for
 // the next session, which the channel publishes after a discontinuity.
