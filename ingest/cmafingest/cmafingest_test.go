@@ -17,6 +17,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/isobmff"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -368,7 +369,7 @@ func TestRestartBeforeStart(t *testing.T) {
 func firstSamples(t *testing.T, tr cmafTrack) []segment.Sample {
 	t.Helper()
 	all := append(append([]byte{}, tr.header...), tr.segs[0]...)
-	src, err := segment.Open(context.Background(), bytes.NewReader(all), int64(len(all)), "first", nil)
+	src, err := isobmff.Open(context.Background(), bytes.NewReader(all), int64(len(all)), "first", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

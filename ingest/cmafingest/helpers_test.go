@@ -20,6 +20,8 @@ import (
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
+	_ "github.com/cmafkit/cmafkit/segment/isobmff" // segment.OpenFile reads MP4
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -62,7 +64,7 @@ func buildTracks(file string, segDur time.Duration) ([]cmafTrack, error) {
 	var out []cmafTrack
 	for _, tr := range src.Tracks {
 		var hdr bytes.Buffer
-		if err := segment.WriteInit(&hdr, tr, nil); err != nil {
+		if err := cmaf.WriteInit(&hdr, tr, nil); err != nil {
 			return nil, err
 		}
 		samples, err := tr.AppendSamples(nil, 0, tr.SampleCount())
@@ -79,7 +81,7 @@ func buildTracks(file string, segDur time.Duration) ([]cmafTrack, error) {
 			}
 		}
 		cuts = append(cuts, len(samples))
-		sw, err := segment.NewSegmentWriterAt(tr, cuts, 1, segment.SegmentOptions{})
+		sw, err := cmaf.NewWriterAt(tr, cuts, 1, cmaf.Options{})
 		if err != nil {
 			return nil, err
 		}

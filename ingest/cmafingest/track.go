@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/isobmff"
 )
 
 // checkHeader looks at a CMAF header's box structure: a moov with an mvex
@@ -121,7 +122,7 @@ func openFragment(ctx context.Context, name string, hdr []byte, frags []unit, lo
 	for _, u := range frags {
 		p = append(p, u.data, u.mdat)
 	}
-	src, err := segment.Open(ctx, p, p.size(), name, &segment.OpenOptions{Logger: log})
+	src, err := isobmff.Open(ctx, p, p.size(), name, &segment.OpenOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}
