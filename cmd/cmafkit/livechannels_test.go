@@ -98,7 +98,7 @@ func checkChannel(t *testing.T, dir string) (discontinuities int) {
 }
 
 // TestLiveChannelsAndFaults runs one `cmafkit live` with two ffmpeg
-// publishers at once, on two keys: CMAF ingest on "cmaf" and an MPEG-TS
+// publishers at once (for a few seconds), on two keys: CMAF ingest on "cmaf" and an MPEG-TS
 // push on "ts". Meanwhile a second encoder on each key is refused (409),
 // and a client posting random bytes as CMAF ingest on "junk" is cut off (400)
 // and one pushing them as MPEG-TS on "junkts" gets nothing published,
@@ -106,25 +106,28 @@ func checkChannel(t *testing.T, dir string) (discontinuities int) {
 // without a discontinuity and its MPD validates.
 func TestLiveChannelsAndFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("4 s of real-time ffmpeg")
+		t.Skip("8 s of real-time ffmpeg")
 	}
 	t.Parallel()
 	dir, base, _, stop := startLive(t)
+	// The CMAF publisher runs until the checks are done, then is killed;
+	// the TS push ends by itself after 8 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
+	cmafCtx, kill := context.WithCancel(ctx)
 	run := func(name string, cmd *exec.Cmd) {
 		wg.Go(func() {
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := cmd.CombinedOutput(); err != nil && cmafCtx.Err() == nil {
 				t.Errorf("%s: %v\n%s", name, err, out)
 			}
 		})
 	}
-	run("cmaf", ffmpegLive(ctx, t, "4", cmafIngestArgs(base+"/ingest/cmaf/cmaf")...))
-	run("ts", ffmpegLive(ctx, t, "4", "-f", "mpegts", "-method", "PUT", base+"/ingest/ts/ts"))
+	run("cmaf", ffmpegLive(cmafCtx, t, "60", cmafIngestArgs(base+"/ingest/cmaf/cmaf")...))
+	run("ts", ffmpegLive(ctx, t, "8", "-f", "mpegts", "-method", "PUT", base+"/ingest/ts/ts"))
 
-	waitSegments(t, filepath.Join(dir, "cmaf", "video0.m3u8"), 1)
-	waitSegments(t, filepath.Join(dir, "ts", "video0.m3u8"), 1)
+	waitSegments(t, filepath.Join(dir, "cmaf", "video0.m3u8"), 2)
+	waitSegments(t, filepath.Join(dir, "ts", "video0.m3u8"), 2)
 	// A second encoder on each key while they publish: a CMAF header (the
 	// channel's own init segment is one) and an MPEG-TS.
 	header, err := os.ReadFile(filepath.Join(dir, "cmaf", "video0", "init-p0.mp4"))
@@ -157,8 +160,8 @@ func TestLiveChannelsAndFaults(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.path, resp.StatusCode, tc.code)
 		}
 	}
+	kill()
 	wg.Wait()
-	time.Sleep(200 * time.Millisecond) // the last requests' ends
 	stop()
 	for _, key := range []string{"cmaf", "ts"} {
 		if d := checkChannel(t, filepath.Join(dir, key)); d != 0 {
