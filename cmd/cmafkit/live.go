@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/ingest/cmafingest"
 	"github.com/cmafkit/cmafkit/ingest/rtmp"
 	"github.com/cmafkit/cmafkit/ingest/tsin"
 	"github.com/cmafkit/cmafkit/internal/serve"
@@ -58,17 +59,27 @@ Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
-The stream comes from RTMP publishers (--rtmp), from MPEG-TS pushed by HTTP
-PUT or POST (chunked) to http://ADDR/ingest/ts/KEY on the --http server
-(ffmpeg ... -f mpegts -method PUT URL), or from INPUTs, read one after the
-other, each a new publisher (a discontinuity):
+Publishers push with a stream key: RTMP (--rtmp, rtmp://ADDR/live/KEY),
+MPEG-TS by HTTP PUT or POST (chunked) to http://ADDR/ingest/ts/KEY on the
+--http server (ffmpeg ... -f mpegts -method PUT URL), or CMAF ingest (DASH-IF
+Live Media Ingest interface 1) to http://ADDR/ingest/cmaf/KEY/TRACK, one
+long POST per track (ffmpeg ... -map 0:v -f mp4 -movflags
+empty_moov+separate_moof+default_base_moof+cmaf -frag_duration 1000000
+URL/Streams(video), and likewise for audio), or as ffmpeg's DASH muxer
+pushes it (ffmpeg ... -f dash -streaming 1 -method PUT
+http://ADDR/ingest/cmaf/KEY/manifest.mpd). Each key is its own channel,
+packaged into DIR/KEY/ and served at http://ADDR/KEY/; one publisher per key
+at a time, and a publisher that comes back on its key continues the channel
+after a discontinuity.
+
+INPUTs are packaged into DIR itself, read one after the other, each a new
+publisher (a discontinuity):
   -                    an MPEG-TS on stdin (ffmpeg ... -f mpegts - | cmafkit live -o DIR -)
   udp://HOST:PORT      an MPEG-TS over UDP (unicast; udp://@239.0.0.1:5000 joins
                        a multicast group), until Ctrl-C
   FILE                 an MP4 or MPEG-TS file replayed in real time (--loop: again and again)
-One publisher at a time: a second one is refused while one publishes.
---stream-keys limits the keys RTMP and HTTP publishers may use. Ctrl-C ends
-the stream cleanly (HLS EXT-X-ENDLIST).
+--stream-keys limits the keys publishers may use. Ctrl-C ends every stream
+cleanly (HLS EXT-X-ENDLIST).
 
 Flags:
 `)
@@ -106,17 +117,20 @@ Flags:
 		return fmt.Errorf("live: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ch := &live.Channel{
-		Storage: storage.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+	// The settings of every channel; UTCTiming and OnEvent are set
+	// below, before any publisher can arrive.
+	var utcTiming []manifest.Descriptor
+	var onEvent func(live.Event)
+	newChannel := func(st storage.Storage) *live.Channel {
+		return &live.Channel{Storage: st, SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+			UTCTiming: utcTiming, OnEvent: onEvent}
 	}
-	// publish admits RTMP and HTTP publishers: any key without --stream-keys.
-	publish := func(ctx context.Context, key string) (live.Publisher, error) {
-		if len(allowed) > 0 && !allowed[key] {
-			return nil, live.ErrUnknownKey
-		}
-		return ch.Publish(ctx, key)
-	}
-	ch.OnEvent = func(e live.Event) {
+	// RTMP, MPEG-TS and CMAF ingest publishers: each key its own channel
+	// under DIR/KEY/ (any key without --stream-keys).
+	var baseURL string
+	channels := keyChannels(*out, newChannel, allowed, &baseURL, stdout)
+	publish := channels.Publish
+	onEvent = func(e live.Event) {
 		switch e.Kind {
 		case live.SegmentWritten:
 			if *verbose {
@@ -143,7 +157,8 @@ Flags:
 			return fmt.Errorf("live: %w", err)
 		}
 		base := "http://" + displayAddr(ln.Addr())
-		ch.UTCTiming = []manifest.Descriptor{{SchemeIDURI: "urn:mpeg:dash:utc:http-iso:2014", Value: base + timePath}}
+		baseURL = base
+		utcTiming = []manifest.Descriptor{{SchemeIDURI: "urn:mpeg:dash:utc:http-iso:2014", Value: base + timePath}}
 		mux := http.NewServeMux()
 		mux.HandleFunc(timePath, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
@@ -153,11 +168,15 @@ Flags:
 		})
 		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
 			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
+		cmafIn := &cmafingest.Handler{Publish: publish, Options: cmafingest.Options{Logger: logger}}
+		defer cmafIn.Close(context.Canceled)
+		mux.Handle(cmafIngestPath, http.StripPrefix(strings.TrimSuffix(cmafIngestPath, "/"), cmafIn))
 		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
 		fmt.Fprintf(stdout, "  MPEG-TS push: PUT or POST %s%sKEY\n", base, tsIngestPath)
+		fmt.Fprintf(stdout, "  CMAF ingest:  PUT or POST %s%sKEY/TRACK (or KEY/NAME.mpd and its objects)\n", base, cmafIngestPath)
 		if host, _, err := net.SplitHostPort(*httpAddr); err == nil && !isLoopback(host) {
 			fmt.Fprintf(stderr, "cmafkit: note: listening on %s, reachable from other machines\n", *httpAddr)
 		}
@@ -177,6 +196,7 @@ Flags:
 		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
 	}
 
+	ch := newChannel(storage.Dir(*out)) // the INPUTs' channel
 	var runErr error
 	if fs.NArg() > 0 {
 		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
@@ -194,8 +214,17 @@ Flags:
 	if err := ch.Close(cctx); err != nil && runErr == nil {
 		runErr = err
 	}
-	s := ch.Stats()
-	fmt.Fprintf(stdout, "ended: %d segments, %d discontinuities, %d samples refused\n", s.Segments, s.Discontinuities, s.Rejected)
+	if err := channels.Close(cctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if fs.NArg() > 0 {
+		s := ch.Stats()
+		fmt.Fprintf(stdout, "ended: %d segments, %d discontinuities, %d samples refused\n", s.Segments, s.Discontinuities, s.Rejected)
+	}
+	for _, key := range channels.Keys() {
+		s := channels.Channel(key).Stats()
+		fmt.Fprintf(stdout, "ended %s: %d segments, %d discontinuities, %d samples refused\n", key, s.Segments, s.Discontinuities, s.Rejected)
+	}
 	if srv != nil {
 		if ctx.Err() == nil {
 			// The inputs ended: keep serving the ended stream until Ctrl-C.
