@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -86,23 +87,34 @@ type Channel struct {
 	// OnEvent, when set, is called for each Event, in order, outside the
 	// channel's lock, from the goroutine of the publisher that caused it.
 	OnEvent func(Event)
+	// Encryption, when set, encrypts every track as packager.Job's does
+	// (cenc or cbcs, static keys or CPIX, key rotation every
+	// CryptoPeriod segments, counted across periods) and signals it in
+	// the manifests. A track's keys are fetched when it is declared
+	// (AddTrack fails if they cannot be), a rotated key before the first
+	// segment of its crypto period. A fixed cenc IV is refused, as for
+	// VOD, when two renditions share a key.
+	Encryption *drm.Config
 
-	mu      sync.Mutex
-	init    bool
-	closed  bool
-	sess    *session
-	started bool      // the timeline has begun
-	ast     time.Time // availability start time: wall clock of timeline zero
-	end     time.Duration
-	period  *period   // the period being cut, nil between sessions
-	periods []*period // periods with segments in the window, oldest first
-	nperiod int       // periods started
-	next    int       // next segment number
-	discSeq uint64
-	trash   []trashed
-	stats   Stats
-	pending []Event
-	warned  map[string]bool
+	mu         sync.Mutex
+	init       bool
+	closed     bool
+	sess       *session
+	started    bool      // the timeline has begun
+	ast        time.Time // availability start time: wall clock of timeline zero
+	end        time.Duration
+	period     *period   // the period being cut, nil between sessions
+	periods    []*period // periods with segments in the window, oldest first
+	nperiod    int       // periods started
+	next       int       // next segment number
+	discSeq    uint64
+	trash      []trashed
+	stats      Stats
+	pending    []Event
+	warned     map[string]bool
+	drm        *drm.Session   // of Encryption
+	drmErr     error          // Encryption is unusable: Publish fails
+	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
 }
 
 // Stats counts what a channel did.
@@ -196,6 +208,8 @@ func (c *Channel) setup() {
 	}
 	c.next = 1
 	c.warned = map[string]bool{}
+	c.sampleBase = map[string]int{}
+	c.setupEncryption()
 }
 
 func (c *Channel) lock() {
@@ -245,6 +259,10 @@ func (c *Channel) Publish(ctx context.Context, key string) (Publisher, error) {
 	if c.sess != nil {
 		c.stats.Refused++
 		return nil, fmt.Errorf("%w: %q", ErrKeyInUse, key)
+	}
+	if c.drmErr != nil {
+		c.stats.Refused++
+		return nil, c.drmErr
 	}
 	s := &session{c: c, key: key}
 	c.sess = s
@@ -305,9 +323,10 @@ type strack struct {
 	t       *segment.Track // described: codec string, sizes; Index/Data unused
 	rep     string
 	retired bool
-	nalLen  bool   // payload is 4-byte length-prefixed NAL units
-	count   int64  // samples received
-	buf     []byte // payload held back (see ptrack.held)
+	nalLen  bool      // payload is 4-byte length-prefixed NAL units
+	count   int64     // samples received
+	buf     []byte    // payload held back (see ptrack.held)
+	enc     *encTrack // nil: clear
 }
 
 func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
@@ -347,22 +366,27 @@ func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
 			replaced = o
 		}
 	}
-	if s.wrote && replaced != nil {
+	replace := s.wrote && replaced != nil
+	if replace {
+		st.rep = replaced.rep
+	} else {
+		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
+	}
+	d.Source = "live " + s.key + " " + st.rep
+	var err error
+	if st.enc, err = c.protectTrack(ctx, st); err != nil {
+		return 0, fmt.Errorf("live: %s: %w", d.Source, err)
+	}
+	if replace {
 		// A new configuration of a track already publishing: it
 		// replaces the last track of its kind, in a new period with a
 		// new init segment.
 		replaced.retired = true
-		st.rep = replaced.rep
-		s.tracks = append(s.tracks, st)
-		c.discontinuity(ctx, s)
-	} else {
-		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
-		s.tracks = append(s.tracks, st)
-		if s.wrote {
-			c.discontinuity(ctx, s)
-		}
 	}
-	d.Source = "live " + s.key + " " + st.rep
+	s.tracks = append(s.tracks, st)
+	if s.wrote {
+		c.discontinuity(ctx, s)
+	}
 	return st.num, nil
 }
 

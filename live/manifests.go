@@ -171,6 +171,9 @@ func (c *Channel) presentation() *manifest.Presentation {
 						Default: true, Autoselect: true, Label: t.Language}
 				}
 			}
+			if e := pt.st.enc; e != nil {
+				r.Protection = e.protection(r.Segments)
+			}
 			r.FillBandwidth(c.MaxSegmentDuration)
 			(*set).Representations = append((*set).Representations, r)
 		}
