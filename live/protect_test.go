@@ -45,7 +45,9 @@ func encryptedChannel(t *testing.T, cfg *drm.Config, sessions int) (string, *man
 	cfg.Logger = logger
 	var events []string
 	ch := &live.Channel{Storage: storage.Dir(dir), Window: -1, Encryption: cfg, Logger: logger,
-		OnEvent: func(e live.Event) { events = append(events, e.Kind.String(), e.Representation, e.Key, e.Segment.URI, errString(e.Err)) }}
+		OnEvent: func(e live.Event) {
+			events = append(events, e.Kind.String(), e.Representation, e.Key, e.Segment.URI, errString(e.Err))
+		}}
 	for i := range sessions {
 		pub, err := ch.Publish(ctx, "enc")
 		if err != nil {
