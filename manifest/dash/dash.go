@@ -144,8 +144,14 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	} else {
 		m.MediaPresentationDuration = Duration(p.MediaDuration())
 	}
-	if d := p.MaxSegmentDuration(); d > 0 {
-		m.MaxSegmentDuration = Duration(d)
+	msd := p.MaxSegmentDuration()
+	if live {
+		// A promise for the segments still to come as well: the
+		// packager's maximum, or a longer segment already written.
+		msd = max(msd, p.TargetDuration)
+	}
+	if msd > 0 {
+		m.MaxSegmentDuration = Duration(msd)
 	}
 	mbt := p.MinBufferTime
 	if mbt <= 0 {
