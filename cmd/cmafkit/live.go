@@ -51,6 +51,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
+	var prot protectionFlags
+	prot.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
 
@@ -69,6 +71,10 @@ other, each a new publisher (a discontinuity):
 One publisher at a time: a second one is refused while one publishes.
 --stream-keys limits the keys RTMP and HTTP publishers may use. Ctrl-C ends
 the stream cleanly (HLS EXT-X-ENDLIST).
+
+--encryption and the other protection flags encrypt the stream as they do for
+"cmafkit package"; with --crypto-period the keys rotate every N segments,
+counted across discontinuities.
 
 Flags:
 `)
@@ -102,12 +108,17 @@ Flags:
 	if *window == 0 {
 		*window = -1 // unlimited
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	enc, err := prot.config(logger)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ch := &live.Channel{
 		Storage: storage.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+		Encryption: enc,
 	}
 	// publish admits RTMP and HTTP publishers: any key without --stream-keys.
 	publish := func(ctx context.Context, key string) (live.Publisher, error) {
