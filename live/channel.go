@@ -385,12 +385,13 @@ func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
 	}
 	s.tracks = append(s.tracks, st)
 	if s.wrote {
-		c.discontinuity(ctx, s)
+		c.discontinuity(storeContext(ctx), s)
 	}
 	return st.num, nil
 }
 
 func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample, payload []byte) error {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
@@ -429,6 +430,13 @@ func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample
 	return nil
 }
 
+// storeContext is the context of the storage writes a publisher's call
+// makes: its values without its cancellation. The stream outlives the call
+// (an HTTP push's request context ends when the client goes away while the
+// ingest still delivers what it buffered), and a segment not stored would
+// leave a hole in the window.
+func storeContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // nalUnitsOK reports whether b is a sequence of NAL units each preceded by
 // its 4-byte length, exactly filling b.
 func nalUnitsOK(b []byte) bool {
@@ -446,6 +454,7 @@ func nalUnitsOK(b []byte) bool {
 }
 
 func (s *session) Discontinuity(ctx context.Context) {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
