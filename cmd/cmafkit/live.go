@@ -40,6 +40,11 @@ const timePath = "/_cmafkit/live/time"
 
 // runLive implements `cmafkit live`.
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runLiveIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runLiveIO is runLive reading the input "-" from stdin.
+func runLiveIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("live", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output directory (required)")
@@ -190,7 +195,7 @@ Flags:
 
 	var runErr error
 	if fs.NArg() > 0 {
-		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
+		runErr = replayInputs(ctx, ch, fs.Args(), *loop, stdin, logger)
 	}
 	if (fs.NArg() == 0 || *rtmpAddr != "") && runErr == nil {
 		// RTMP publishers and HTTP pushes come and go until Ctrl-C.
@@ -228,7 +233,7 @@ Flags:
 // they arrive, files in real time. One file looped is one publisher on a
 // continuous clock (as an encoder looping a file), not a discontinuity per
 // loop.
-func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, logger *slog.Logger) error {
+func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, stdin io.Reader, logger *slog.Logger) error {
 	if loop && len(inputs) == 1 && inputs[0] != "-" && !strings.HasPrefix(inputs[0], "udp://") {
 		if err := replayFile(ctx, ch, inputs[0], -1); err != nil && ctx.Err() == nil {
 			return err
@@ -240,7 +245,7 @@ func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop b
 			var err error
 			switch {
 			case in == "-":
-				err = readStdin(ctx, ch, logger)
+				err = readStdin(ctx, ch, stdin, logger)
 			case strings.HasPrefix(in, "udp://"):
 				err = readUDP(ctx, ch, in, logger)
 			default:
@@ -287,7 +292,7 @@ func replayFile(ctx context.Context, ch *live.Channel, path string, loops int) e
 const tsIngestPath = "/ingest/ts/"
 
 // readStdin publishes the MPEG-TS on stdin until it ends.
-func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error {
+func readStdin(ctx context.Context, ch *live.Channel, stdin io.Reader, logger *slog.Logger) error {
 	pub, err := ch.Publish(ctx, "stdin")
 	if err != nil {
 		return err
@@ -295,7 +300,7 @@ func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error
 	// A read from stdin cannot be interrupted: at Ctrl-C the channel is
 	// closed without waiting for it (the session's later calls fail).
 	done := make(chan error, 1)
-	go func() { done <- tsin.Read(ctx, os.Stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
+	go func() { done <- tsin.Read(ctx, stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
 	select {
 	case err := <-done:
 		return err
