@@ -113,7 +113,18 @@ Flags:
 	if *window == 0 {
 		*window = -1 // unlimited
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// On a terminal, a status line on stderr; what else is written there
+	// (and to stdout when it is the same terminal) clears it first.
+	var status *liveStatus
+	logW := stderr
+	if isTerminal(stderr) {
+		status = &liveStatus{w: stderr}
+		logW = status.Guard(stderr)
+		if isTerminal(stdout) {
+			stdout = status.Guard(stdout)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	enc, err := prot.config(logger)
 	if err != nil {
 		return err
@@ -133,6 +144,9 @@ Flags:
 		return ch.Publish(ctx, key)
 	}
 	ch.OnEvent = func(e live.Event) {
+		if status != nil {
+			status.event(e)
+		}
 		switch e.Kind {
 		case live.SegmentWritten:
 			if *verbose {
@@ -169,7 +183,11 @@ Flags:
 		})
 		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
 			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
-		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
+		var files http.Handler = serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())})
+		if status != nil {
+			files = status.viewers(files)
+		}
+		mux.Handle("/", files)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
@@ -193,6 +211,12 @@ Flags:
 		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
 	}
 
+	if status != nil {
+		sctx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { status.run(sctx, ch); close(stopped) }()
+		defer func() { stop(); <-stopped }()
+	}
 	var runErr error
 	if fs.NArg() > 0 {
 		runErr = replayInputs(ctx, ch, fs.Args(), *loop, stdin, logger)
