@@ -114,11 +114,12 @@ Flags:
 		*window = -1 // unlimited
 	}
 	// On a terminal, a status line on stderr; what else is written there
-	// (and to stdout when it is the same terminal) clears it first.
-	var status *liveStatus
+	// (and to stdout when it is the same terminal) clears it first. The
+	// status also feeds the preview page's live charts.
+	status := &liveStatus{w: stderr}
+	drawStatus := isTerminal(stderr)
 	logW := stderr
-	if isTerminal(stderr) {
-		status = &liveStatus{w: stderr}
+	if drawStatus {
 		logW = status.Guard(stderr)
 		if isTerminal(stdout) {
 			stdout = status.Guard(stdout)
@@ -144,9 +145,7 @@ Flags:
 		return ch.Publish(ctx, key)
 	}
 	ch.OnEvent = func(e live.Event) {
-		if status != nil {
-			status.event(e)
-		}
+		status.event(e)
 		switch e.Kind {
 		case live.SegmentWritten:
 			if *verbose {
@@ -183,11 +182,9 @@ Flags:
 		})
 		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
 			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
-		var files http.Handler = serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())})
-		if status != nil {
-			files = status.viewers(files)
-		}
-		mux.Handle("/", files)
+		files := serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr()),
+			Mounts: status.mounts(ch)})
+		mux.Handle("/", status.viewers(files))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
@@ -211,7 +208,7 @@ Flags:
 		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
 	}
 
-	if status != nil {
+	if drawStatus {
 		sctx, stop := context.WithCancel(ctx)
 		stopped := make(chan struct{})
 		go func() { status.run(sctx, ch); close(stopped) }()

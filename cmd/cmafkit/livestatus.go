@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing/fstest"
 	"time"
 
 	"github.com/cmafkit/cmafkit/live"
@@ -175,4 +178,97 @@ func (s *liveStatus) viewers(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// statusMount and statusName: the preview page's live charts
+// (internal/serve/assets/preview.js) read the channel's state as JSON from
+// statusMount+statusName, a file the server's mount makes on each request
+// (so the served directory's host checks apply).
+const (
+	statusMount = "/_live/" // not under serve.AssetPrefix, whose files are embedded
+	statusName  = "status.json"
+)
+
+// channelState is the JSON of statusPath.
+type channelState struct {
+	Publishing int        `json:"publishing"`
+	Stats      live.Stats `json:"stats"`
+	// TargetDuration is the maximum segment duration (s).
+	TargetDuration float64 `json:"targetDuration"`
+	// Renditions are the representations in the window, each with its
+	// segments across periods.
+	Renditions []renditionState `json:"renditions"`
+}
+
+type renditionState struct {
+	ID       string         `json:"id"`
+	Kind     string         `json:"kind"` // "video" or "audio"
+	Segments []segmentState `json:"segments"`
+}
+
+type segmentState struct {
+	Number   uint64  `json:"number"`
+	Start    float64 `json:"start"`    // s since the stream's start
+	Duration float64 `json:"duration"` // s
+	Bitrate  float64 `json:"bitrate"`  // bit/s
+	Period   string  `json:"period"`   // a change is a discontinuity
+}
+
+// state describes ch for statusPath.
+func (s *liveStatus) state(ch *live.Channel) channelState {
+	st := channelState{Publishing: int(s.publishing.Load()), Stats: ch.Stats(), Renditions: []renditionState{}}
+	p := ch.Presentation()
+	if p == nil {
+		return st
+	}
+	st.TargetDuration = p.TargetDuration.Seconds()
+	index := map[string]int{}
+	for pi := range p.Periods {
+		per := &p.Periods[pi]
+		for _, set := range per.Sets {
+			for _, r := range set.Representations {
+				i, ok := index[r.ID]
+				if !ok {
+					i = len(st.Renditions)
+					index[r.ID] = i
+					st.Renditions = append(st.Renditions, renditionState{ID: r.ID, Kind: string(set.ContentType)})
+				}
+				if r.Timescale == 0 {
+					continue
+				}
+				for _, seg := range r.Segments {
+					d := float64(seg.Duration) / float64(r.Timescale)
+					ss := segmentState{Number: seg.Number, Duration: d, Period: per.ID,
+						Start: seg.ProgramDateTime.Sub(p.AvailabilityStartTime).Seconds()}
+					if d > 0 {
+						ss.Bitrate = float64(seg.Size) * 8 / d
+					}
+					st.Renditions[i].Segments = append(st.Renditions[i].Segments, ss)
+				}
+			}
+		}
+	}
+	return st
+}
+
+// mounts returns the serve.Config mounts of the state file: statusName
+// under statusMount, made from ch's state when it is opened.
+func (s *liveStatus) mounts(ch *live.Channel) map[string]fs.FS {
+	return map[string]fs.FS{statusMount: stateFS{s, ch}}
+}
+
+type stateFS struct {
+	s  *liveStatus
+	ch *live.Channel
+}
+
+func (f stateFS) Open(name string) (fs.File, error) {
+	if name != statusName {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	b, err := json.Marshal(f.s.state(f.ch))
+	if err != nil {
+		return nil, err
+	}
+	return fstest.MapFS{statusName: {Data: b, ModTime: time.Now()}}.Open(name)
 }
