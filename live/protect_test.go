@@ -14,6 +14,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/drm/cpix"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/manifest"
@@ -363,5 +364,38 @@ func TestLiveEncryptionRefused(t *testing.T) {
 	ch.Close(ctx)
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
 		t.Errorf("objects written: %v", ents)
+	}
+}
+
+// TestLiveCPIXRotation takes the keys of two crypto periods from a CPIX
+// document (rotating every two segments): each segment decrypts with its
+// period's key, and the HLS playlist names both KIDs.
+func TestLiveCPIXRotation(t *testing.T) {
+	ffprobe := testutil.NeedTool(t, "ffprobe")
+	doc, err := cpix.ReadFile("../drm/cpix/testdata/rotation.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, p, _ := encryptedChannel(t, &drm.Config{Scheme: drm.SchemeCBCS, CryptoPeriod: 2, Keys: doc}, 1)
+	pl, _ := os.ReadFile(filepath.Join(dir, "video0.m3u8"))
+	// ClearKey's key URI carries the KID in base64.
+	for _, kid := range []string{"EREREREREREREREREREREQ==", "MzMzMzMzMzMzMzMzMzMzMw=="} {
+		if !strings.Contains(string(pl), kid) {
+			t.Errorf("no key %s in\n%s", kid, pl)
+		}
+	}
+	keys := []string{"00112233445566778899aabbccddeeff", "0f0e0d0c0b0a09080706050403020100"}
+	for _, set := range p.Periods[0].Sets {
+		r := set.Representations[0]
+		if len(r.Segments) != 4 {
+			t.Fatalf("%s: %d segments, want 4", r.ID, len(r.Segments))
+		}
+		for _, s := range r.Segments {
+			files := []string{filepath.Join(dir, r.Init.URI), filepath.Join(dir, s.URI)}
+			key := keys[(s.Number-1)/2]
+			if n := countFrames(t, ffprobe, decrypt(t, key, files[0], files[1])); n == 0 {
+				t.Errorf("%s: nothing decoded with its period's key", s.URI)
+			}
+		}
 	}
 }
