@@ -115,6 +115,7 @@ type Channel struct {
 	drm        *drm.Session   // of Encryption
 	drmErr     error          // Encryption is unusable: Publish fails
 	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
+	lost       int            // the last segment number some track could not store: the window starts after it
 }
 
 // Stats counts what a channel did.

@@ -262,6 +262,7 @@ func (p *period) writeNumber(ctx context.Context, n int) {
 		cs := pt.closed[0]
 		pt.closed = pt.closed[1:]
 		if err := pt.writeSegment(ctx, cs); err != nil {
+			c.lost = max(c.lost, cs.number)
 			c.stats.Errors++
 			c.warn("live: segment not stored", "rep", pt.st.rep, "number", cs.number, "err", err)
 		}
