@@ -34,3 +34,25 @@ func (tp *TrackProtector) KeyPeriod(ctx context.Context, period int) (KeyPeriod,
 
 // Rotates reports whether the track's keys rotate (Config.CryptoPeriod).
 func (tp *TrackProtector) Rotates() bool { return tp.cfg.CryptoPeriod > 0 }
+
+// ForgetBefore drops the keys (and their ciphers) of the crypto periods
+// before period, which a live packager no longer writes segments of, so
+// that a protector's memory does not grow with a stream that rotates keys
+// for days. A forgotten period's key is fetched again if it is asked for.
+func (tp *TrackProtector) ForgetBefore(period int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	keep := map[KID]bool{tp.def.KID: true}
+	for p, k := range tp.keys {
+		if p < period && p != 0 {
+			delete(tp.keys, p)
+			continue
+		}
+		keep[k.KID] = true
+	}
+	for kid := range tp.ciphers {
+		if !keep[kid] {
+			delete(tp.ciphers, kid)
+		}
+	}
+}

@@ -42,3 +42,36 @@ func TestKeyPeriod(t *testing.T) {
 		t.Errorf("KeyPeriod(1) without rotation: %v, want ErrMalformed", err)
 	}
 }
+
+// TestForgetBefore: a live stream's protector keeps the keys of the
+// periods still written (and the default key), not every period's.
+func TestForgetBefore(t *testing.T) {
+	ctx := t.Context()
+	ct := loadTrack(t, "ladder_720p.mp4", "vide")
+	keys := periodKeys(nil)
+	for i := range 40 {
+		k := rotKeys[0]
+		k.KID[15] = byte(i)
+		keys = append(keys, k)
+	}
+	tp, err := NewTrackProtector(ctx, Config{Scheme: SchemeCENC, Keys: keys, CryptoPeriod: 1}, ct.init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range 40 {
+		kp, err := tp.KeyPeriod(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tp.cipherFor(ContentKey{KID: kp.KID, Key: rotKeys[0].Key}); err != nil {
+			t.Fatal(err)
+		}
+		tp.ForgetBefore(p)
+	}
+	if len(tp.keys) != 2 || len(tp.ciphers) != 2 {
+		t.Errorf("%d keys and %d ciphers held after 40 periods, want 2 (the default and the current)", len(tp.keys), len(tp.ciphers))
+	}
+	if kp, err := tp.KeyPeriod(ctx, 3); err != nil || kp.KID != keys[3].KID {
+		t.Errorf("a forgotten period again: %+v, %v", kp, err)
+	}
+}

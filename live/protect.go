@@ -75,6 +75,9 @@ func (e *encTrack) prepare(ctx context.Context, n int) error {
 		return err
 	}
 	e.periods[p] = kp
+	// Segments are written in order: earlier periods' keys are not
+	// needed again (their signalling stays in e.periods for the window).
+	e.tp.ForgetBefore(p)
 	return nil
 }
 
