@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +48,25 @@ func TestLivePlayersClearKey(t *testing.T) {
 	mpd, _ := os.ReadFile(filepath.Join(lc.dir, live.DASHName))
 	if !strings.Contains(string(mpd), `value="cenc"`) {
 		t.Fatalf("MPD does not signal cenc:\n%s", mpd)
+	}
+	// What the server answers carries no key.
+	for _, path := range []string{live.DASHName, live.HLSName, "video0.m3u8", "audio0.m3u8", statusMount + statusName} {
+		resp, err := http.Get(lc.base + "/" + strings.TrimPrefix(path, "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		for _, k := range keys {
+			raw, _ := hex.DecodeString(k)
+			if strings.Contains(strings.ToLower(string(b)), k) || strings.Contains(string(b), base64.StdEncoding.EncodeToString(raw)) ||
+				strings.Contains(string(b), base64.RawURLEncoding.EncodeToString(raw)) {
+				t.Errorf("%s carries a content key:\n%s", path, b)
+			}
+		}
 	}
 	for _, manifest := range []string{live.DASHName, live.HLSName} {
 		t.Run(manifest, func(t *testing.T) {
