@@ -90,14 +90,11 @@ func staticKeys(t *testing.T, pairs ...string) *drm.StaticKeys {
 }
 
 // decrypt decrypts an init segment and media segments with mp4ff's
-// decryptor and the AES key keyHex, and returns the name of a file holding
-// them decrypted, one after the other.
-func decrypt(t *testing.T, keyHex string, init string, segs ...string) string {
+// decryptor, segs[i] with the AES key (hex) keys[i], or keys[0] when there
+// is one, and returns the name of a file holding them decrypted, one after
+// the other.
+func decrypt(t *testing.T, keys []string, init string, segs ...string) string {
 	t.Helper()
-	key, err := hex.DecodeString(keyHex)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, err := mp4.ReadMP4File(init)
 	if err != nil || f.Init == nil {
 		t.Fatalf("%s: %v", init, err)
@@ -110,7 +107,15 @@ func decrypt(t *testing.T, keyHex string, init string, segs ...string) string {
 	if err := f.Init.Encode(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range segs {
+	for i, name := range segs {
+		k := keys[0]
+		if len(keys) > 1 {
+			k = keys[i]
+		}
+		key, err := hex.DecodeString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sf, err := mp4.ReadMP4File(name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -202,7 +207,7 @@ func TestLiveEncryption(t *testing.T) {
 					if msg := decodeErrors(t, files[1]); msg == "" {
 						t.Errorf("%s: %s decodes without the key", r.ID, files[1])
 					}
-					n := countFrames(t, ffprobe, decrypt(t, strings.Split(liveKeys[0], ":")[1], files[0], files[1:]...))
+					n := countFrames(t, ffprobe, decrypt(t, []string{strings.Split(liveKeys[0], ":")[1]}, files[0], files[1:]...))
 					if video := r.Width > 0; n < src[video]-1 || n > src[video] {
 						t.Errorf("%s: %d frames decrypted and decoded, want %d", r.ID, n, src[video])
 					}
@@ -268,6 +273,9 @@ func TestLiveKeyRotation(t *testing.T) {
 	if keys < segs {
 		t.Errorf("%d EXT-X-KEY lines for %d segments rotating keys every segment:\n%s", keys, segs, pl)
 	}
+	// Each period's video segments decrypted with their crypto
+	// periods' keys decode to every frame (a segment encrypted with
+	// another key would not decode); with the keys swapped they do not.
 	total := 0
 	for _, per := range p.Periods {
 		for _, set := range per.Sets {
@@ -275,17 +283,19 @@ func TestLiveKeyRotation(t *testing.T) {
 				continue
 			}
 			r := set.Representations[0]
+			var segs, right, wrong []string
 			for _, s := range r.Segments {
 				total++
-				right := liveKeys[(s.Number-1)%2]
-				wrong := liveKeys[s.Number%2]
-				files := []string{filepath.Join(dir, r.Init.URI), filepath.Join(dir, s.URI)}
-				if n := countFrames(t, ffprobe, decrypt(t, strings.Split(right, ":")[1], files[0], files[1])); n == 0 {
-					t.Errorf("%s: no frame decrypted with its period's key", s.URI)
-				}
-				if decodeErrors(t, decrypt(t, strings.Split(wrong, ":")[1], files[0], files[1])) == "" {
-					t.Errorf("%s decodes with the other period's key", s.URI)
-				}
+				segs = append(segs, filepath.Join(dir, s.URI))
+				right = append(right, strings.Split(liveKeys[(s.Number-1)%2], ":")[1])
+				wrong = append(wrong, strings.Split(liveKeys[s.Number%2], ":")[1])
+			}
+			init := filepath.Join(dir, r.Init.URI)
+			if n := countFrames(t, ffprobe, decrypt(t, right, init, segs...)); n != 240 {
+				t.Errorf("period %s: %d frames decrypted with the periods' keys, want 240", per.ID, n)
+			}
+			if decodeErrors(t, decrypt(t, wrong, init, segs...)) == "" {
+				t.Errorf("period %s decodes with the keys swapped", per.ID)
 			}
 		}
 	}
@@ -390,12 +400,13 @@ func TestLiveCPIXRotation(t *testing.T) {
 		if len(r.Segments) != 4 {
 			t.Fatalf("%s: %d segments, want 4", r.ID, len(r.Segments))
 		}
+		var segs, periodKeys []string
 		for _, s := range r.Segments {
-			files := []string{filepath.Join(dir, r.Init.URI), filepath.Join(dir, s.URI)}
-			key := keys[(s.Number-1)/2]
-			if n := countFrames(t, ffprobe, decrypt(t, key, files[0], files[1])); n == 0 {
-				t.Errorf("%s: nothing decoded with its period's key", s.URI)
-			}
+			segs = append(segs, filepath.Join(dir, s.URI))
+			periodKeys = append(periodKeys, keys[(s.Number-1)/2])
+		}
+		if n := countFrames(t, ffprobe, decrypt(t, periodKeys, filepath.Join(dir, r.Init.URI), segs...)); n < 240 {
+			t.Errorf("%s: %d frames decoded with the periods' keys", r.ID, n)
 		}
 	}
 }
