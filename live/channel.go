@@ -558,8 +558,12 @@ func (c *Channel) write(ctx context.Context, s *session, st *strack, smp segment
 
 // newPeriod starts a period for session s at the channel's present: the end
 // of what was written, or the wall clock's time on the channel timeline if
-// that is later (after a publisher gap), so that program date times stay
-// true.
+// that is later by more than a segment duration (after a publisher gap),
+// so that program date times stay true. A shorter gap (a quick reconnect, a
+// timestamp reset) continues the timeline without a hole, at which players
+// would stall: program date times are then early by the gap, never by more
+// than a segment duration, since a larger lag is caught up at the next
+// period.
 func (c *Channel) newPeriod(s *session) *period {
 	var start time.Duration
 	if !c.started {
@@ -567,7 +571,10 @@ func (c *Channel) newPeriod(s *session) *period {
 		c.ast = c.Clock()
 	} else {
 		_, now := c.now()
-		start = max(c.end, now)
+		start = c.end
+		if now-c.end > c.SegmentDuration {
+			start = now
+		}
 		c.stats.Discontinuities++
 		c.emit(Event{Kind: Discontinuity, Key: s.key})
 	}
