@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -86,23 +87,35 @@ type Channel struct {
 	// OnEvent, when set, is called for each Event, in order, outside the
 	// channel's lock, from the goroutine of the publisher that caused it.
 	OnEvent func(Event)
+	// Encryption, when set, encrypts every track as packager.Job's does
+	// (cenc or cbcs, static keys or CPIX, key rotation every
+	// CryptoPeriod segments, counted across periods) and signals it in
+	// the manifests. A track's keys are fetched when it is declared
+	// (AddTrack fails if they cannot be), a rotated key before the first
+	// segment of its crypto period. A fixed cenc IV is refused, as for
+	// VOD, when two renditions share a key.
+	Encryption *drm.Config
 
-	mu      sync.Mutex
-	init    bool
-	closed  bool
-	sess    *session
-	started bool      // the timeline has begun
-	ast     time.Time // availability start time: wall clock of timeline zero
-	end     time.Duration
-	period  *period   // the period being cut, nil between sessions
-	periods []*period // periods with segments in the window, oldest first
-	nperiod int       // periods started
-	next    int       // next segment number
-	discSeq uint64
-	trash   []trashed
-	stats   Stats
-	pending []Event
-	warned  map[string]bool
+	mu         sync.Mutex
+	init       bool
+	closed     bool
+	sess       *session
+	started    bool      // the timeline has begun
+	ast        time.Time // availability start time: wall clock of timeline zero
+	end        time.Duration
+	period     *period   // the period being cut, nil between sessions
+	periods    []*period // periods with segments in the window, oldest first
+	nperiod    int       // periods started
+	next       int       // next segment number
+	discSeq    uint64
+	trash      []trashed
+	stats      Stats
+	pending    []Event
+	warned     map[string]bool
+	drm        *drm.Session   // of Encryption
+	drmErr     error          // Encryption is unusable: Publish fails
+	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
+	lost       int            // the last segment number some track could not store: the window starts after it
 }
 
 // Stats counts what a channel did.
@@ -196,6 +209,8 @@ func (c *Channel) setup() {
 	}
 	c.next = 1
 	c.warned = map[string]bool{}
+	c.sampleBase = map[string]int{}
+	c.setupEncryption()
 }
 
 func (c *Channel) lock() {
@@ -245,6 +260,10 @@ func (c *Channel) Publish(ctx context.Context, key string) (Publisher, error) {
 	if c.sess != nil {
 		c.stats.Refused++
 		return nil, fmt.Errorf("%w: %q", ErrKeyInUse, key)
+	}
+	if c.drmErr != nil {
+		c.stats.Refused++
+		return nil, c.drmErr
 	}
 	s := &session{c: c, key: key}
 	c.sess = s
@@ -305,9 +324,10 @@ type strack struct {
 	t       *segment.Track // described: codec string, sizes; Index/Data unused
 	rep     string
 	retired bool
-	nalLen  bool   // payload is 4-byte length-prefixed NAL units
-	count   int64  // samples received
-	buf     []byte // payload held back (see ptrack.held)
+	nalLen  bool      // payload is 4-byte length-prefixed NAL units
+	count   int64     // samples received
+	buf     []byte    // payload held back (see ptrack.held)
+	enc     *encTrack // nil: clear
 }
 
 func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
@@ -347,26 +367,32 @@ func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
 			replaced = o
 		}
 	}
-	if s.wrote && replaced != nil {
+	replace := s.wrote && replaced != nil
+	if replace {
+		st.rep = replaced.rep
+	} else {
+		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
+	}
+	d.Source = "live " + s.key + " " + st.rep
+	var err error
+	if st.enc, err = c.protectTrack(ctx, st); err != nil {
+		return 0, fmt.Errorf("live: %s: %w", d.Source, err)
+	}
+	if replace {
 		// A new configuration of a track already publishing: it
 		// replaces the last track of its kind, in a new period with a
 		// new init segment.
 		replaced.retired = true
-		st.rep = replaced.rep
-		s.tracks = append(s.tracks, st)
-		c.discontinuity(ctx, s)
-	} else {
-		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
-		s.tracks = append(s.tracks, st)
-		if s.wrote {
-			c.discontinuity(ctx, s)
-		}
 	}
-	d.Source = "live " + s.key + " " + st.rep
+	s.tracks = append(s.tracks, st)
+	if s.wrote {
+		c.discontinuity(storeContext(ctx), s)
+	}
 	return st.num, nil
 }
 
 func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample, payload []byte) error {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
@@ -405,6 +431,13 @@ func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample
 	return nil
 }
 
+// storeContext is the context of the storage writes a publisher's call
+// makes: its values without its cancellation. The stream outlives the call
+// (an HTTP push's request context ends when the client goes away while the
+// ingest still delivers what it buffered), and a segment not stored would
+// leave a hole in the window.
+func storeContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // nalUnitsOK reports whether b is a sequence of NAL units each preceded by
 // its 4-byte length, exactly filling b.
 func nalUnitsOK(b []byte) bool {
@@ -422,6 +455,7 @@ func nalUnitsOK(b []byte) bool {
 }
 
 func (s *session) Discontinuity(ctx context.Context) {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
@@ -524,8 +558,12 @@ func (c *Channel) write(ctx context.Context, s *session, st *strack, smp segment
 
 // newPeriod starts a period for session s at the channel's present: the end
 // of what was written, or the wall clock's time on the channel timeline if
-// that is later (after a publisher gap), so that program date times stay
-// true.
+// that is later by more than a segment duration (after a publisher gap),
+// so that program date times stay true. A shorter gap (a quick reconnect, a
+// timestamp reset) continues the timeline without a hole, at which players
+// would stall: program date times are then early by the gap, never by more
+// than a segment duration, since a larger lag is caught up at the next
+// period.
 func (c *Channel) newPeriod(s *session) *period {
 	var start time.Duration
 	if !c.started {
@@ -533,7 +571,10 @@ func (c *Channel) newPeriod(s *session) *period {
 		c.ast = c.Clock()
 	} else {
 		_, now := c.now()
-		start = max(c.end, now)
+		start = c.end
+		if now-c.end > c.SegmentDuration {
+			start = now
+		}
 		c.stats.Discontinuities++
 		c.emit(Event{Kind: Discontinuity, Key: s.key})
 	}

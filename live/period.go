@@ -66,6 +66,7 @@ func (p *period) addTrack(st *strack) *ptrack {
 	t := *st.t
 	pt := &ptrack{p: p, st: st, out: &t, number: p.nextWrite}
 	t.Index, t.Data = &pt.r, &pt.r
+	pt.r.base = p.c.sampleBase[st.rep]
 	for len(p.tracks) <= st.num {
 		p.tracks = append(p.tracks, nil)
 	}
@@ -261,6 +262,7 @@ func (p *period) writeNumber(ctx context.Context, n int) {
 		cs := pt.closed[0]
 		pt.closed = pt.closed[1:]
 		if err := pt.writeSegment(ctx, cs); err != nil {
+			c.lost = max(c.lost, cs.number)
 			c.stats.Errors++
 			c.warn("live: segment not stored", "rep", pt.st.rep, "number", cs.number, "err", err)
 		}
@@ -279,7 +281,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 		if err != nil {
 			return err
 		}
-		if err := cmaf.WriteInit(obj, pt.out, nil); err != nil {
+		if err := cmaf.WriteInit(obj, pt.out, pt.protector()); err != nil {
 			obj.Abort()
 			return err
 		}
@@ -287,6 +289,11 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 			return err
 		}
 		pt.init = name
+	}
+	if e := pt.st.enc; e != nil {
+		if err := e.prepare(ctx, cs.number); err != nil {
+			return err
+		}
 	}
 	ss, payload, err := pt.r.segment(cs.first, cs.end)
 	if err != nil {
@@ -297,7 +304,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	if err != nil {
 		return err
 	}
-	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{})
+	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{Protector: pt.protector()})
 	if err != nil {
 		obj.Abort()
 		return err
@@ -346,6 +353,7 @@ func (p *period) flush(ctx context.Context) {
 	for _, pt := range p.tracks {
 		if pt != nil {
 			pt.number = last
+			p.c.sampleBase[pt.st.rep] = pt.r.Len()
 		}
 	}
 	for ; p.nextWrite < last; p.nextWrite++ {

@@ -53,8 +53,10 @@ type Presentation struct {
 	// target must never change (RFC 8216 section 6.2.1): there a longer
 	// segment is rendered as it is under the same target, and the packager
 	// reports it. It is also the window length of the peak
-	// bit rate computation (see [PeakBandwidth]). Zero derives both from the
-	// longest segment.
+	// bit rate computation (see [PeakBandwidth]), and in a Live
+	// presentation DASH MPD@maxSegmentDuration (the longest segment
+	// when a longer one was written), a promise about segments still to
+	// come. Zero derives all of them from the longest segment.
 	TargetDuration time.Duration
 
 	// CMAF declares that every media segment conforms to CMAF (ISO/IEC

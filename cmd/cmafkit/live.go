@@ -41,6 +41,11 @@ const timePath = "/_cmafkit/live/time"
 
 // runLive implements `cmafkit live`.
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runLiveIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runLiveIO is runLive reading the input "-" from stdin.
+func runLiveIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("live", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output directory (required)")
@@ -52,6 +57,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
+	var prot protectionFlags
+	prot.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
 
@@ -80,6 +87,10 @@ publisher (a discontinuity):
   FILE                 an MP4 or MPEG-TS file replayed in real time (--loop: again and again)
 --stream-keys limits the keys publishers may use. Ctrl-C ends every stream
 cleanly (HLS EXT-X-ENDLIST).
+
+--encryption and the other protection flags encrypt the stream as they do for
+"cmafkit package"; with --crypto-period the keys rotate every N segments,
+counted across discontinuities.
 
 Flags:
 `)
@@ -113,17 +124,33 @@ Flags:
 	if *window == 0 {
 		*window = -1 // unlimited
 	}
+	// On a terminal, a status line on stderr; what else is written there
+	// (and to stdout when it is the same terminal) clears it first. The
+	// status also feeds the preview page's live charts.
+	status := &liveStatus{w: stderr}
+	drawStatus := isTerminal(stderr)
+	logW := stderr
+	if drawStatus {
+		logW = status.Guard(stderr)
+		if isTerminal(stdout) {
+			stdout = status.Guard(stdout)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	enc, err := prot.config(logger)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The settings of every channel; UTCTiming and OnEvent are set
-	// below, before any publisher can arrive.
+	// The settings of every channel; UTCTiming is set below, before any
+	// publisher can arrive.
 	var utcTiming []manifest.Descriptor
 	var onEvent func(live.Event)
 	newChannel := func(st storage.Storage) *live.Channel {
 		return &live.Channel{Storage: st, SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
-			UTCTiming: utcTiming, OnEvent: onEvent}
+			UTCTiming: utcTiming, OnEvent: onEvent, Encryption: enc}
 	}
 	// RTMP, MPEG-TS and CMAF ingest publishers: each key its own channel
 	// under DIR/KEY/ (any key without --stream-keys).
@@ -131,6 +158,7 @@ Flags:
 	channels := keyChannels(*out, newChannel, allowed, &baseURL, stdout)
 	publish := channels.Publish
 	onEvent = func(e live.Event) {
+		status.event(e)
 		switch e.Kind {
 		case live.SegmentWritten:
 			if *verbose {
@@ -144,6 +172,10 @@ Flags:
 			fmt.Fprintf(stdout, "%s %s %s\n", e.Time.Format(time.TimeOnly), e.Key, msg)
 		}
 	}
+
+	// The INPUTs' channel, packaged into DIR itself; the status line and
+	// the preview page's charts follow it.
+	ch := newChannel(storage.Dir(*out))
 
 	var srv *http.Server
 	errc := make(chan error, 1)
@@ -171,7 +203,9 @@ Flags:
 		cmafIn := &cmafingest.Handler{Publish: publish, Options: cmafingest.Options{Logger: logger}}
 		defer cmafIn.Close(context.Canceled)
 		mux.Handle(cmafIngestPath, http.StripPrefix(strings.TrimSuffix(cmafIngestPath, "/"), cmafIn))
-		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
+		files := serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr()),
+			Mounts: status.mounts(ch)})
+		mux.Handle("/", status.viewers(files))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
@@ -196,10 +230,16 @@ Flags:
 		fmt.Fprintf(stdout, "RTMP: publish to rtmp://%s/live/KEY\n", displayAddr(ln.Addr()))
 	}
 
-	ch := newChannel(storage.Dir(*out)) // the INPUTs' channel
+	ch.UTCTiming = utcTiming
+	if drawStatus {
+		sctx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { status.run(sctx, ch); close(stopped) }()
+		defer func() { stop(); <-stopped }()
+	}
 	var runErr error
 	if fs.NArg() > 0 {
-		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
+		runErr = replayInputs(ctx, ch, fs.Args(), *loop, stdin, logger)
 	}
 	if (fs.NArg() == 0 || *rtmpAddr != "") && runErr == nil {
 		// RTMP publishers and HTTP pushes come and go until Ctrl-C.
@@ -246,7 +286,7 @@ Flags:
 // they arrive, files in real time. One file looped is one publisher on a
 // continuous clock (as an encoder looping a file), not a discontinuity per
 // loop.
-func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, logger *slog.Logger) error {
+func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop bool, stdin io.Reader, logger *slog.Logger) error {
 	if loop && len(inputs) == 1 && inputs[0] != "-" && !strings.HasPrefix(inputs[0], "udp://") {
 		if err := replayFile(ctx, ch, inputs[0], -1); err != nil && ctx.Err() == nil {
 			return err
@@ -258,7 +298,7 @@ func replayInputs(ctx context.Context, ch *live.Channel, inputs []string, loop b
 			var err error
 			switch {
 			case in == "-":
-				err = readStdin(ctx, ch, logger)
+				err = readStdin(ctx, ch, stdin, logger)
 			case strings.HasPrefix(in, "udp://"):
 				err = readUDP(ctx, ch, in, logger)
 			default:
@@ -305,7 +345,7 @@ func replayFile(ctx context.Context, ch *live.Channel, path string, loops int) e
 const tsIngestPath = "/ingest/ts/"
 
 // readStdin publishes the MPEG-TS on stdin until it ends.
-func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error {
+func readStdin(ctx context.Context, ch *live.Channel, stdin io.Reader, logger *slog.Logger) error {
 	pub, err := ch.Publish(ctx, "stdin")
 	if err != nil {
 		return err
@@ -313,7 +353,7 @@ func readStdin(ctx context.Context, ch *live.Channel, logger *slog.Logger) error
 	// A read from stdin cannot be interrupted: at Ctrl-C the channel is
 	// closed without waiting for it (the session's later calls fail).
 	done := make(chan error, 1)
-	go func() { done <- tsin.Read(ctx, os.Stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
+	go func() { done <- tsin.Read(ctx, stdin, pub, &tsin.Options{Name: "stdin", Logger: logger}) }()
 	select {
 	case err := <-done:
 		return err

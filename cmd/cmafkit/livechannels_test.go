@@ -17,9 +17,9 @@ import (
 	"github.com/cmafkit/cmafkit/live"
 )
 
-// startLive runs `cmafkit live -o DIR --http 127.0.0.1:0 args...` until the
+// startKeyedLive runs `cmafkit live -o DIR --http 127.0.0.1:0 args...` until the
 // test ends and returns DIR and the server's base URL.
-func startLive(t *testing.T, args ...string) (dir, base string, stderr *syncBuffer, stop func()) {
+func startKeyedLive(t *testing.T, args ...string) (dir, base string, stderr *syncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir = t.TempDir()
@@ -109,7 +109,7 @@ func TestLiveChannelsAndFaults(t *testing.T) {
 		t.Skip("8 s of real-time ffmpeg")
 	}
 	t.Parallel()
-	dir, base, _, stop := startLive(t)
+	dir, base, _, stop := startKeyedLive(t)
 	// The CMAF publisher runs until the checks are done, then is killed;
 	// the TS push ends by itself after 8 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -182,7 +182,7 @@ func TestLivePublisherKilledAndBack(t *testing.T) {
 		t.Skip("6 s of real-time ffmpeg")
 	}
 	t.Parallel()
-	dir, base, _, stop := startLive(t, "--segment-duration", "1s")
+	dir, base, _, stop := startKeyedLive(t, "--segment-duration", "1s")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	first := ffmpegLive(ctx, t, "30", cmafIngestArgs(base+"/ingest/cmaf/k")...)

@@ -144,8 +144,14 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 	} else {
 		m.MediaPresentationDuration = Duration(p.MediaDuration())
 	}
-	if d := p.MaxSegmentDuration(); d > 0 {
-		m.MaxSegmentDuration = Duration(d)
+	msd := p.MaxSegmentDuration()
+	if live {
+		// A promise for the segments still to come as well: the
+		// packager's maximum, or a longer segment already written.
+		msd = max(msd, p.TargetDuration)
+	}
+	if msd > 0 {
+		m.MaxSegmentDuration = Duration(msd)
 	}
 	mbt := p.MinBufferTime
 	if mbt <= 0 {
@@ -623,7 +629,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // ISO/IEC 23009-1 5.8.5.2 and 23001-7 11.2) followed by one descriptor per
 // DRM system with its pssh, PlayReady object and license URL.
 //
-// With key rotation (pi.KeyPeriods) the descriptors name no key: no
+// With key rotation (pi.KeyPeriods or pi.KeyRotation) the descriptors name no key: no
 // cenc:default_KID, cenc:pssh or mspr:pro, only the scheme, the systems and
 // their license URLs. Each crypto period's key is announced by the pssh
 // boxes in its moofs, and players only act on those when the MPD gave them
@@ -637,7 +643,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // key (ClearKey, Widevine crypto periods) need one license per period.
 func (b *builder) protection(pi *drm.Protection) ([]contentProtectionXML, error) {
 	b.ns.cenc = true
-	rotation := len(pi.KeyPeriods) > 0
+	rotation := len(pi.KeyPeriods) > 0 || pi.KeyRotation
 	defaultKID := pi.DefaultKID.String()
 	if rotation {
 		defaultKID = ""
