@@ -86,6 +86,16 @@ type Channel struct {
 	// OnEvent, when set, is called for each Event, in order, outside the
 	// channel's lock, from the goroutine of the publisher that caused it.
 	OnEvent func(Event)
+	// PartDuration, when set, makes the channel low-latency: each segment
+	// is made as CMAF chunks (parts) of at most this duration while it is
+	// cut, kept in memory with the last few segments for an Origin to serve
+	// (LL-HLS parts, LL-DASH segments sent as they grow), and the DASH MPD
+	// addresses segments by number and SegmentDuration, so keyframes
+	// should come at every multiple of it. See NewOrigin.
+	PartDuration time.Duration
+	// TargetLatency is the latency a low-latency channel asks DASH players
+	// to hold (ServiceDescription); zero means 3 s.
+	TargetLatency time.Duration
 
 	mu      sync.Mutex
 	init    bool
@@ -103,6 +113,7 @@ type Channel struct {
 	stats   Stats
 	pending []Event
 	warned  map[string]bool
+	ll      *lowLatency // with PartDuration
 }
 
 // Stats counts what a channel did.
@@ -196,6 +207,13 @@ func (c *Channel) setup() {
 	}
 	c.next = 1
 	c.warned = map[string]bool{}
+	if c.PartDuration > 0 {
+		c.PartDuration = min(c.PartDuration, c.SegmentDuration)
+		if c.TargetLatency <= 0 {
+			c.TargetLatency = 3 * time.Second
+		}
+		c.ll = newLowLatency()
+	}
 }
 
 func (c *Channel) lock() {
@@ -275,6 +293,9 @@ func (c *Channel) Close(ctx context.Context) error {
 		c.remove(ctx, t.name)
 	}
 	c.trash = nil
+	if c.ll != nil {
+		c.ll.end()
+	}
 	c.emit(Event{Kind: Ended})
 	return err
 }
