@@ -93,8 +93,14 @@ type Channel struct {
 	// addresses segments by number and SegmentDuration, so keyframes
 	// should come at every multiple of it. See NewOrigin.
 	PartDuration time.Duration
+	// SkipUntil, in a low-latency channel, offers LL-HLS playlist delta
+	// updates (CAN-SKIP-UNTIL): a playlist request with _HLS_skip leaves
+	// out the segments older than this. RFC 8216bis wants at least six
+	// target durations; zero offers none (hls.js 1.7 was seen to misplace
+	// program date-times after merging delta updates).
+	SkipUntil time.Duration
 	// TargetLatency is the latency a low-latency channel asks DASH players
-	// to hold (ServiceDescription); zero means 3 s.
+	// to hold (ServiceDescription); zero means 2 s.
 	TargetLatency time.Duration
 
 	mu      sync.Mutex
@@ -209,8 +215,11 @@ func (c *Channel) setup() {
 	c.warned = map[string]bool{}
 	if c.PartDuration > 0 {
 		c.PartDuration = min(c.PartDuration, c.SegmentDuration)
+		if c.SkipUntil > 0 {
+			c.SkipUntil = max(c.SkipUntil, 6*c.MaxSegmentDuration)
+		}
 		if c.TargetLatency <= 0 {
-			c.TargetLatency = 3 * time.Second
+			c.TargetLatency = 2 * time.Second
 		}
 		c.ll = newLowLatency()
 	}

@@ -310,16 +310,22 @@ func (pt *ptrack) writeLLSegment(ctx context.Context, cs closedSeg) error {
 // they start, with a target latency.
 func (c *Channel) lowLatencyModel(p *manifest.Presentation) {
 	seg := c.SegmentDuration
+	// Players start this far behind the live edge (Shaka's DASH seek
+	// range ends there): the target latency, not three segments.
+	p.SuggestedPresentationDelay = c.TargetLatency
 	p.LowLatency = &manifest.LowLatency{
-		PartTarget:             c.PartDuration,
+		PartTarget: c.PartDuration,
+		// Four parts: hls.js aims for PART-HOLD-BACK and, at the least
+		// (three), was seen to run out of buffer on a loaded machine.
+		PartHoldBack:           4 * c.PartDuration,
 		CanBlockReload:         true,
-		CanSkipUntil:           6 * c.MaxSegmentDuration,
+		CanSkipUntil:           c.SkipUntil,
 		AvailabilityTimeOffset: seg - c.PartDuration,
 		TargetLatency:          c.TargetLatency,
 		MinLatency:             c.TargetLatency / 2,
 		MaxLatency:             3 * c.TargetLatency,
 		MinPlaybackRate:        0.9,
-		MaxPlaybackRate:        1.1,
+		MaxPlaybackRate:        1.5,
 	}
 	for pi := range p.Periods {
 		pd := &p.Periods[pi]

@@ -59,7 +59,7 @@ func newFeeder(t *testing.T, loops int) *feeder {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{t: epoch}
-	ch := &Channel{Storage: newMem(), Clock: clk.Now, PartDuration: 500 * time.Millisecond, Window: time.Minute}
+	ch := &Channel{Storage: newMem(), Clock: clk.Now, PartDuration: 500 * time.Millisecond, Window: time.Minute, SkipUntil: time.Second}
 	pub, err := ch.Publish(context.Background(), "test")
 	if err != nil {
 		t.Fatal(err)
