@@ -50,9 +50,12 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	static := fs.Bool("static-mpd", false, "at the end, rewrite the MPD as static (a VOD of the window)")
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
+	lowLatency := fs.Bool("low-latency", false, "low latency: LL-HLS parts with blocking playlist reload and LL-DASH chunked segments, served from memory by --http")
+	partDur := fs.Duration("part-duration", 500*time.Millisecond, "with --low-latency, the longest part (CMAF chunk)")
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
+		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s]
+                    [--low-latency [--part-duration 500ms]] [INPUT...]
 
 Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
@@ -70,6 +73,12 @@ One publisher at a time: a second one is refused while one publishes.
 --stream-keys limits the keys RTMP and HTTP publishers may use. Ctrl-C ends
 the stream cleanly (HLS EXT-X-ENDLIST).
 
+--low-latency makes each segment as parts of --part-duration while it is cut
+and serves them from memory over --http: LL-HLS media playlists with parts,
+preload hints and blocking playlist reload (_HLS_msn/_HLS_part), and an MPD
+whose segments are fetched while they are written, sent chunk by chunk.
+Keyframes should come at every multiple of --segment-duration.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -83,6 +92,9 @@ Flags:
 	if *out == "" {
 		fs.Usage()
 		return usageError{"live needs -o DIR"}
+	}
+	if *lowLatency && (*httpAddr == "" || *partDur <= 0 || *partDur > *segDur) {
+		return usageError{"--low-latency needs --http and a --part-duration above zero and at most --segment-duration"}
 	}
 	if fs.NArg() == 0 && *rtmpAddr == "" && *httpAddr == "" {
 		fs.Usage()
@@ -108,6 +120,9 @@ Flags:
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ch := &live.Channel{
 		Storage: storage.Dir(*out), SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
+	}
+	if *lowLatency {
+		ch.PartDuration = *partDur
 	}
 	// publish admits RTMP and HTTP publishers: any key without --stream-keys.
 	publish := func(ctx context.Context, key string) (live.Publisher, error) {
@@ -153,7 +168,15 @@ Flags:
 		})
 		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
 			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
-		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
+		files := serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())})
+		if *lowLatency {
+			// Parts, playlists and growing segments from memory, the
+			// rest from the directory.
+			origin := live.NewOrigin(ch, live.OriginOptions{Fallback: files})
+			mux.Handle("/", serve.AllowHosts(serve.ListenHosts(ln.Addr()), origin))
+		} else {
+			mux.Handle("/", files)
+		}
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
