@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -94,7 +95,24 @@ type Channel struct {
 	// (AddTrack fails if they cannot be), a rotated key before the first
 	// segment of its crypto period. A fixed cenc IV is refused, as for
 	// VOD, when two renditions share a key.
+	// Low-latency channels cannot be encrypted yet: Publish fails.
 	Encryption *drm.Config
+	// PartDuration, when set, makes the channel low-latency: each segment
+	// is made as CMAF chunks (parts) of at most this duration while it is
+	// cut, kept in memory with the last few segments for an Origin to serve
+	// (LL-HLS parts, LL-DASH segments sent as they grow), and the DASH MPD
+	// addresses segments by number and SegmentDuration, so keyframes
+	// should come at every multiple of it. See NewOrigin.
+	PartDuration time.Duration
+	// SkipUntil, in a low-latency channel, offers LL-HLS playlist delta
+	// updates (CAN-SKIP-UNTIL): a playlist request with _HLS_skip leaves
+	// out the segments older than this. RFC 8216bis wants at least six
+	// target durations; zero offers none (hls.js 1.7 was seen to misplace
+	// program date-times after merging delta updates).
+	SkipUntil time.Duration
+	// TargetLatency is the latency a low-latency channel asks DASH players
+	// to hold (ServiceDescription); zero means 2 s.
+	TargetLatency time.Duration
 
 	mu         sync.Mutex
 	init       bool
@@ -116,6 +134,7 @@ type Channel struct {
 	drmErr     error          // Encryption is unusable: Publish fails
 	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
 	lost       int            // the last segment number some track could not store: the window starts after it
+	ll         *lowLatency    // with PartDuration
 }
 
 // Stats counts what a channel did.
@@ -211,6 +230,19 @@ func (c *Channel) setup() {
 	c.warned = map[string]bool{}
 	c.sampleBase = map[string]int{}
 	c.setupEncryption()
+	if c.PartDuration > 0 {
+		c.PartDuration = min(c.PartDuration, c.SegmentDuration)
+		if c.SkipUntil > 0 {
+			c.SkipUntil = max(c.SkipUntil, 6*c.MaxSegmentDuration)
+		}
+		if c.TargetLatency <= 0 {
+			c.TargetLatency = 2 * time.Second
+		}
+		c.ll = newLowLatency()
+	}
+	if c.ll != nil && c.Encryption != nil && c.drmErr == nil {
+		c.drmErr = errors.New("live: encryption of low-latency channels (PartDuration) is not supported")
+	}
 }
 
 func (c *Channel) lock() {
@@ -294,6 +326,9 @@ func (c *Channel) Close(ctx context.Context) error {
 		c.remove(ctx, t.name)
 	}
 	c.trash = nil
+	if c.ll != nil {
+		c.ll.end()
+	}
 	c.emit(Event{Kind: Ended})
 	return err
 }

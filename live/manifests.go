@@ -192,6 +192,9 @@ func (c *Channel) presentation() *manifest.Presentation {
 		}
 		pres.Periods = append(pres.Periods, mp)
 	}
+	if c.ll != nil && len(pres.Periods) > 0 {
+		c.lowLatencyModel(pres)
+	}
 	return pres
 }
 
@@ -223,7 +226,15 @@ func (c *Channel) render(ctx context.Context, p *manifest.Presentation) error {
 			buf bytes.Buffer
 		}
 		var out []*staged
-		err := hls.RenderAll(p, HLSName, func(uri string) (io.WriteCloser, error) {
+		hp := p
+		if p.LowLatency != nil {
+			// Stored playlists are for plain HTTP servers, which cannot
+			// hold requests: low-latency playlists come from an Origin.
+			v := *p
+			v.LowLatency = nil
+			hp = &v
+		}
+		err := hls.RenderAll(hp, HLSName, func(uri string) (io.WriteCloser, error) {
 			s := &staged{uri: uri}
 			out = append(out, s)
 			return nopCloser{&s.buf}, nil

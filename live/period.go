@@ -56,6 +56,7 @@ type ptrack struct {
 	scan     int // applyCuts looked at the samples before this one
 	closed   []closedSeg
 	segs     []manifest.SegmentRef // written, in the window
+	ll       *llTrack              // parts, in a low-latency channel
 }
 
 type closedSeg struct {
@@ -67,6 +68,9 @@ func (p *period) addTrack(st *strack) *ptrack {
 	pt := &ptrack{p: p, st: st, out: &t, number: p.nextWrite}
 	t.Index, t.Data = &pt.r, &pt.r
 	pt.r.base = p.c.sampleBase[st.rep]
+	if p.c.ll != nil {
+		pt.ll = &llTrack{}
+	}
 	for len(p.tracks) <= st.num {
 		p.tracks = append(p.tracks, nil)
 	}
@@ -150,6 +154,9 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 	if pt != p.ref {
 		pt.applyCuts()
 	}
+	if pt.ll != nil {
+		pt.emitParts(ctx)
+	}
 	p.writeReady(ctx)
 }
 
@@ -213,6 +220,9 @@ func (pt *ptrack) applyCuts() {
 
 // close ends the open segment before sample end (absolute).
 func (pt *ptrack) close(end int) {
+	if pt.ll != nil {
+		pt.finishParts(context.Background(), end)
+	}
 	if end > pt.segFirst {
 		pt.closed = append(pt.closed, closedSeg{number: pt.number, first: pt.segFirst, end: end})
 	}
@@ -273,22 +283,34 @@ func (p *period) writeNumber(ctx context.Context, n int) {
 	}
 }
 
+// writeInit stores the track's init segment once.
+func (pt *ptrack) writeInit(ctx context.Context) error {
+	if pt.init != "" {
+		return nil
+	}
+	name := fmt.Sprintf("%s/init-%s.mp4", pt.st.rep, pt.p.id)
+	obj, err := pt.p.c.Storage.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := cmaf.WriteInit(obj, pt.out, pt.protector()); err != nil {
+		obj.Abort()
+		return err
+	}
+	if err := obj.Commit(); err != nil {
+		return err
+	}
+	pt.init = name
+	return nil
+}
+
 func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	c := pt.p.c
-	if pt.init == "" {
-		name := fmt.Sprintf("%s/init-%s.mp4", pt.st.rep, pt.p.id)
-		obj, err := c.Storage.Create(ctx, name)
-		if err != nil {
-			return err
-		}
-		if err := cmaf.WriteInit(obj, pt.out, pt.protector()); err != nil {
-			obj.Abort()
-			return err
-		}
-		if err := obj.Commit(); err != nil {
-			return err
-		}
-		pt.init = name
+	if err := pt.writeInit(ctx); err != nil {
+		return err
+	}
+	if pt.ll != nil {
+		return pt.writeLLSegment(ctx, cs)
 	}
 	if e := pt.st.enc; e != nil {
 		if err := e.prepare(ctx, cs.number); err != nil {

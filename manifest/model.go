@@ -95,6 +95,12 @@ type Presentation struct {
 	// breaks (cues of kind CueOut with a Duration and their CueIn).
 	HLSCueTags bool
 
+	// LowLatency, when set on a live presentation, makes HLS write
+	// partial segments and server control, and DASH segment availability
+	// ahead of completion, a ServiceDescription and producer reference
+	// times; see LowLatency.
+	LowLatency *LowLatency
+
 	Periods []Period
 }
 
@@ -318,6 +324,10 @@ type SegmentRef struct {
 	// ProgramDateTime is the wall-clock time of the segment's start (live
 	// ingest time): HLS EXT-X-PROGRAM-DATE-TIME. Zero means none.
 	ProgramDateTime time.Time
+	// Parts are the segment's partial segments, in order, for low-latency
+	// HLS: a producer lists them for the last few segments only (RFC
+	// 8216bis drops them after three target durations).
+	Parts []Part
 }
 
 // IFrameRef locates one sync sample for trick play: the byte range covers
@@ -341,6 +351,14 @@ type IFrameRef struct {
 type Template struct {
 	Init  string
 	Media string
+	// Duration, when set, makes DASH write SegmentTemplate@duration in
+	// place of a SegmentTimeline, with StartNumber the number of the
+	// period's first segment: segment StartNumber+k starts k×Duration
+	// after the period start. A low-latency live MPD needs it, since a
+	// client must address the segment being written before any timeline
+	// lists it; the segments must then last Duration each.
+	Duration    time.Duration
+	StartNumber uint64
 }
 
 // SingleFile describes a representation stored as one file (DASH
@@ -415,6 +433,12 @@ type Representation struct {
 	// Template, when set, lets DASH use a SegmentTemplate instead of
 	// listing segments.
 	Template *Template
+	// Parts are the partial segments of the segment being written after
+	// the last of Segments (low-latency HLS: EXT-X-PART after the last
+	// EXTINF), and PreloadHint the URI of the part that comes next
+	// (EXT-X-PRELOAD-HINT), which a server answers as it is made.
+	Parts       []Part
+	PreloadHint string
 	// SingleFile, when set, makes DASH use SegmentBase (on-demand profile).
 	SingleFile *SingleFile
 

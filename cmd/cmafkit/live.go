@@ -56,11 +56,14 @@ func runLiveIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	static := fs.Bool("static-mpd", false, "at the end, rewrite the MPD as static (a VOD of the window)")
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
+	lowLatency := fs.Bool("low-latency", false, "low latency: LL-HLS parts with blocking playlist reload and LL-DASH chunked segments, served from memory by --http")
+	partDur := fs.Duration("part-duration", 500*time.Millisecond, "with --low-latency, the longest part (CMAF chunk)")
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
 	var prot protectionFlags
 	prot.register(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
+		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s]
+                    [--low-latency [--part-duration 500ms]] [INPUT...]
 
 Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
@@ -92,6 +95,12 @@ cleanly (HLS EXT-X-ENDLIST).
 "cmafkit package"; with --crypto-period the keys rotate every N segments,
 counted across discontinuities.
 
+--low-latency makes each segment as parts of --part-duration while it is cut
+and serves them from memory over --http: LL-HLS media playlists with parts,
+preload hints and blocking playlist reload (_HLS_msn/_HLS_part), and an MPD
+whose segments are fetched while they are written, sent chunk by chunk.
+Keyframes should come at every multiple of --segment-duration.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -105,6 +114,9 @@ Flags:
 	if *out == "" {
 		fs.Usage()
 		return usageError{"live needs -o DIR"}
+	}
+	if *lowLatency && (*httpAddr == "" || *partDur <= 0 || *partDur > *segDur) {
+		return usageError{"--low-latency needs --http and a --part-duration above zero and at most --segment-duration"}
 	}
 	if fs.NArg() == 0 && *rtmpAddr == "" && *httpAddr == "" {
 		fs.Usage()
@@ -141,6 +153,9 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if enc != nil && *lowLatency {
+		return usageError{"--low-latency cannot be combined with encryption yet"}
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
@@ -176,6 +191,17 @@ Flags:
 	// The INPUTs' channel, packaged into DIR itself; the status line and
 	// the preview page's charts follow it.
 	ch := newChannel(storage.Dir(*out))
+	if *lowLatency {
+		// A low-latency origin serves one channel: every publisher goes
+		// to it, whatever its key (one at a time).
+		ch.PartDuration = *partDur
+		publish = func(ctx context.Context, key string) (live.Publisher, error) {
+			if len(allowed) > 0 && !allowed[key] {
+				return nil, live.ErrUnknownKey
+			}
+			return ch.Publish(ctx, key)
+		}
+	}
 
 	var srv *http.Server
 	errc := make(chan error, 1)
@@ -205,7 +231,14 @@ Flags:
 		mux.Handle(cmafIngestPath, http.StripPrefix(strings.TrimSuffix(cmafIngestPath, "/"), cmafIn))
 		files := serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr()),
 			Mounts: status.mounts(ch)})
-		mux.Handle("/", status.viewers(files))
+		if *lowLatency {
+			// Parts, playlists and growing segments from memory, the
+			// rest from the directory.
+			origin := live.NewOrigin(ch, live.OriginOptions{Fallback: files})
+			mux.Handle("/", serve.AllowHosts(serve.ListenHosts(ln.Addr()), status.viewers(origin)))
+		} else {
+			mux.Handle("/", status.viewers(files))
+		}
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -59,13 +60,15 @@ func (lc *liveCmd) await(t *testing.T, re *regexp.Regexp, d time.Duration) strin
 	}
 }
 
-// awaitSegments waits until the video media playlist names n segments: the
-// players start a few segments behind the live edge.
-func (lc *liveCmd) awaitSegments(t *testing.T, n int, d time.Duration) {
+// awaitSegments waits until the video media playlist of the channel in
+// lc.dir/sub (sub is "" for the INPUTs' channel, the stream key for a
+// publisher's) names n segments: the players start a few segments behind
+// the live edge.
+func (lc *liveCmd) awaitSegments(t *testing.T, sub string, n int, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		b, _ := os.ReadFile(filepath.Join(lc.dir, "video0.m3u8"))
+		b, _ := os.ReadFile(filepath.Join(lc.dir, sub, "video0.m3u8"))
 		if strings.Count(string(b), "#EXTINF") >= n {
 			return
 		}
@@ -161,7 +164,7 @@ func TestLiveIngestPlayers(t *testing.T) {
 		start    func(t *testing.T) *liveCmd
 	}
 	ingests := []ingest{
-		{"rtmp", playertest.HLSJS, live.HLSName, func(t *testing.T) *liveCmd {
+		{"rtmp", playertest.HLSJS, "test/" + live.HLSName, func(t *testing.T) *liveCmd {
 			lc := startLive(t, nil, "--rtmp", "127.0.0.1:0")
 			url := lc.await(t, rtmpAtRE, 10*time.Second)
 			startEncoder(t, false, encoderArgs("-f", "flv", url+"/live/test"))
@@ -177,7 +180,7 @@ func TestLiveIngestPlayers(t *testing.T) {
 			out := startEncoder(t, true, encoderArgs("-f", "mpegts", "pipe:1"))
 			return startLive(t, out, "-")
 		}},
-		{"http", playertest.Shaka, live.HLSName, func(t *testing.T) *liveCmd {
+		{"http", playertest.Shaka, "test/" + live.HLSName, func(t *testing.T) *liveCmd {
 			lc := startLive(t, nil)
 			startEncoder(t, false, encoderArgs("-f", "mpegts", "-method", "PUT", lc.base+tsIngestPath+"test"))
 			return lc
@@ -192,7 +195,7 @@ func TestLiveIngestPlayers(t *testing.T) {
 		lc := lcs[i]
 		t.Run(in.name, func(t *testing.T) {
 			t.Parallel()
-			lc.awaitSegments(t, 4, 30*time.Second)
+			lc.awaitSegments(t, path.Dir(in.manifest), 4, 30*time.Second)
 			playertest.Play(t, context.Background(), playertest.Options{
 				Manifest: lc.base + "/" + in.manifest, Player: in.player, Live: true,
 				MinPlay: 30 * time.Second, Timeout: 2 * time.Minute,

@@ -141,6 +141,9 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 		for _, d := range p.UTCTiming {
 			m.UTCTiming = append(m.UTCTiming, descriptor(d.SchemeIDURI, d.Value))
 		}
+		if !p.Ended {
+			m.ServiceDescription = serviceDescription(p.LowLatency)
+		}
 	} else {
 		m.MediaPresentationDuration = Duration(p.MediaDuration())
 	}
@@ -177,6 +180,7 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 			if err != nil {
 				return nil, err
 			}
+			b.producerReference(&as, pd, set)
 			px.AdaptationSets = append(px.AdaptationSets, as)
 			if t, ok := b.trickSet(set, as); ok {
 				tricks = append(tricks, t)
@@ -283,7 +287,7 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	as.Accessibility = append(as.Accessibility, captions(set.ClosedCaptions)...)
 	shared := sharedTemplate(set.Representations)
 	if shared {
-		as.SegmentTemplate = template(&set.Representations[0])
+		as.SegmentTemplate = b.template(&set.Representations[0])
 		b.profiles[0] = true
 	}
 	for ri := range set.Representations {
@@ -494,7 +498,7 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 	switch {
 	case sharedTmpl:
 	case r.Template != nil:
-		rx.SegmentTemplate = template(r)
+		rx.SegmentTemplate = b.template(r)
 		b.profiles[0] = true
 	case r.SingleFile != nil:
 		rx.BaseURL = r.SingleFile.URI
