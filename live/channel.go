@@ -103,6 +103,7 @@ type Channel struct {
 	stats   Stats
 	pending []Event
 	warned  map[string]bool
+	subs    subscribers // Subscribe
 }
 
 // Stats counts what a channel did.
@@ -401,6 +402,7 @@ func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample
 	}
 	c.stats.Samples++
 	c.stats.Bytes += int64(len(payload))
+	c.subs.notify(TrackSample{Key: s.key, Track: track, Info: st.t, Sample: smp, Payload: payload})
 	c.write(ctx, s, st, smp, payload)
 	return nil
 }
