@@ -75,6 +75,11 @@ func (a *h264Assembler) push(p *rtp.Packet) (*accessUnit, error) {
 		a.loss()
 	}
 	a.started, a.lastSeq = true, p.SequenceNumber
+	if len(p.Payload) == 0 {
+		// Padding only (RFC 3550 5.1; senders probe bandwidth with
+		// these): it takes a sequence number and nothing else.
+		return nil, nil
+	}
 	if a.open && p.Timestamp != a.cur.rtpTime {
 		// A new timestamp without a marker on the last packet: the unit
 		// before is complete as far as it goes.

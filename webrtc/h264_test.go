@@ -77,6 +77,34 @@ func TestH264Assembler(t *testing.T) {
 	if len(got) != len(aus) {
 		t.Fatalf("%d access units, want %d", len(got), len(aus))
 	}
+
+	// Padding-only packets (bandwidth probes, as Chromium sends them,
+	// with the last packet's timestamp or a later one) between the
+	// fragments take sequence numbers and change nothing.
+	var padded []*rtp.Packet
+	seq := uint16(100)
+	for _, p := range pkts {
+		q := *p
+		q.SequenceNumber = seq
+		padded = append(padded, &q)
+		seq++
+		padded = append(padded, &rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: p.Timestamp + 7, Padding: true}})
+		seq++
+	}
+	var c h264Assembler
+	n := 0
+	for _, p := range padded {
+		au, err := c.push(p)
+		if err != nil {
+			t.Fatalf("with padding: %v", err)
+		}
+		if au != nil {
+			n++
+		}
+	}
+	if n != len(aus) || c.needKey {
+		t.Errorf("with padding packets: %d access units (want %d), needKey %v", n, len(aus), c.needKey)
+	}
 	if !got[0].key || !bytes.Equal(got[0].sps, sps) || !bytes.Equal(got[0].pps, pps) || got[1].key {
 		t.Errorf("first unit key %v sps %x pps %x; second key %v", got[0].key, got[0].sps, got[0].pps, got[1].key)
 	}

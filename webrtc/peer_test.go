@@ -2,6 +2,8 @@ package webrtc
 
 import (
 	"context"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/storage"
 )
@@ -39,8 +42,23 @@ func newTestServer(t testing.TB, segDur time.Duration) (*Server, *live.Channel, 
 		KeyframeInterval: segDur,
 		ICE:              ICE{Loopback: true},
 		ConnectTimeout:   3 * time.Second,
+		Logger:           slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	hs := httptest.NewServer(s)
+	// The test pages (testdata) under /_t/ and the preview page's assets
+	// (whep.js) come from the same origin as the endpoints.
+	pages, err := serve.Dir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := serve.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/whip/", s)
+	mux.Handle("/whep/", s)
+	mux.Handle("/", serve.NewHandler(root, serve.Config{Mounts: map[string]fs.FS{"/_t/": pages}, WHEP: "/whep/ch"}))
+	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		s.Close()
 		hs.Close()
@@ -131,8 +149,8 @@ func TestPionWHIPToWHEP(t *testing.T) {
 	if pub.plis.Load() < 2 {
 		t.Errorf("publisher got %d PLIs in ~3 s with a 1 s keyframe interval", pub.plis.Load())
 	}
-	checkInit(t, filepath.Join(dir, "video0", "init-p0.mp4"), "avc1")
-	checkInit(t, filepath.Join(dir, "audio0", "init-p0.mp4"), "Opus")
+	checkInit(t, filepath.Join(dir, "video0", "init-p0.mp4"), "avc1", 320, 240)
+	checkInit(t, filepath.Join(dir, "audio0", "init-p0.mp4"), "Opus", 0, 0)
 	master, err := os.ReadFile(filepath.Join(dir, live.HLSName))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +178,7 @@ func firstNALType(p *rtp.Packet) byte {
 
 // checkInit checks an init segment's sample entry type, and for avc1 the
 // picture size from the SPS.
-func checkInit(t *testing.T, path, entry string) {
+func checkInit(t *testing.T, path, entry string, width, height uint16) {
 	t.Helper()
 	f, err := mp4.ReadMP4File(path)
 	if err != nil {
@@ -169,12 +187,20 @@ func checkInit(t *testing.T, path, entry string) {
 	stsd := f.Init.Moov.Trak.Mdia.Minf.Stbl.Stsd
 	switch entry {
 	case "avc1":
-		if stsd.AvcX == nil || stsd.AvcX.AvcC == nil || stsd.AvcX.Width != 320 || stsd.AvcX.Height != 240 {
-			t.Errorf("%s: no avc1 320x240 with avcC", path)
+		if stsd.AvcX == nil || stsd.AvcX.AvcC == nil || stsd.AvcX.Width != width || stsd.AvcX.Height != height {
+			t.Errorf("%s: no avc1 %dx%d with avcC", path, width, height)
 		}
 	case "Opus":
 		if len(stsd.Children) == 0 || stsd.Children[0].Type() != "Opus" {
 			t.Errorf("%s: no Opus sample entry", path)
 		}
 	}
+}
+
+// testWriter writes log lines to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }

@@ -51,6 +51,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
+	wf := webrtcFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s] [INPUT...]
 
@@ -58,7 +59,8 @@ Packages a live stream into DIR as sliding-window HLS (master.m3u8) and dynamic
 DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
-The stream comes from RTMP publishers (--rtmp), from MPEG-TS pushed by HTTP
+The stream comes from RTMP publishers (--rtmp), from WHIP publishers
+(--webrtc: POST an SDP offer to http://ADDR/whip/KEY), from MPEG-TS pushed by HTTP
 PUT or POST (chunked) to http://ADDR/ingest/ts/KEY on the --http server
 (ffmpeg ... -f mpegts -method PUT URL), or from INPUTs, read one after the
 other, each a new publisher (a discontinuity):
@@ -67,6 +69,9 @@ other, each a new publisher (a discontinuity):
                        a multicast group), until Ctrl-C
   FILE                 an MP4 or MPEG-TS file replayed in real time (--loop: again and again)
 One publisher at a time: a second one is refused while one publishes.
+--webrtc also lets WebRTC viewers play the stream in real time with WHEP
+(http://ADDR/whep/live; the preview page has a WHEP player). WHEP sends
+H.264 video and Opus audio as they are (AAC is not sent: no transcoding).
 --stream-keys limits the keys RTMP and HTTP publishers may use. Ctrl-C ends
 the stream cleanly (HLS EXT-X-ENDLIST).
 
@@ -97,6 +102,14 @@ Flags:
 	if *rtmpAddr != "" && len(allowed) == 0 {
 		if host, _, err := net.SplitHostPort(*rtmpAddr); err != nil || !isLoopback(host) {
 			return usageError{"--rtmp on a non-loopback address needs --stream-keys: without them anyone who reaches the port could publish"}
+		}
+	}
+	if *wf.enable && *httpAddr == "" {
+		return usageError{"--webrtc needs the --http server"}
+	}
+	if *wf.enable {
+		if host, _, err := net.SplitHostPort(*httpAddr); *wf.tokens == "" && (err != nil || !isLoopback(host)) {
+			return usageError{"--webrtc on a non-loopback --http address needs --whip-tokens: without them anyone who reaches the port could publish"}
 		}
 	}
 	if *window == 0 {
@@ -153,11 +166,27 @@ Flags:
 		})
 		mux.Handle(tsIngestPath, http.StripPrefix(strings.TrimSuffix(tsIngestPath, "/"),
 			&tsin.Handler{Publish: publish, Options: &tsin.Options{Logger: logger}}))
-		mux.Handle("/", serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}))
+		scfg := serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr())}
+		if *wf.enable {
+			host, _, _ := net.SplitHostPort(*httpAddr)
+			ws, err := wf.server(ch, publish, *segDur, isLoopback(host), logger)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer ws.Close()
+			mux.Handle("/whip/", ws)
+			mux.Handle("/whep/", ws)
+			scfg.WHEP = whepPath
+		}
+		mux.Handle("/", serve.NewHandler(root, scfg))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
 		fmt.Fprintf(stdout, "  MPEG-TS push: PUT or POST %s%sKEY\n", base, tsIngestPath)
+		if *wf.enable {
+			fmt.Fprintf(stdout, "  WHIP %s/whip/KEY\n  WHEP %s%s\n", base, base, whepPath)
+		}
 		if host, _, err := net.SplitHostPort(*httpAddr); err == nil && !isLoopback(host) {
 			fmt.Fprintf(stderr, "cmafkit: note: listening on %s, reachable from other machines\n", *httpAddr)
 		}
@@ -181,7 +210,7 @@ Flags:
 	if fs.NArg() > 0 {
 		runErr = replayInputs(ctx, ch, fs.Args(), *loop, logger)
 	}
-	if (fs.NArg() == 0 || *rtmpAddr != "") && runErr == nil {
+	if (fs.NArg() == 0 || *rtmpAddr != "" || *wf.enable) && runErr == nil {
 		// RTMP publishers and HTTP pushes come and go until Ctrl-C.
 		select {
 		case <-ctx.Done():
