@@ -135,6 +135,7 @@ type Channel struct {
 	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
 	lost       int            // the last segment number some track could not store: the window starts after it
 	ll         *lowLatency    // with PartDuration
+	subs       subscribers    // Subscribe
 }
 
 // Stats counts what a channel did.
@@ -462,6 +463,7 @@ func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample
 	}
 	c.stats.Samples++
 	c.stats.Bytes += int64(len(payload))
+	c.subs.notify(TrackSample{Key: s.key, Track: track, Info: st.t, Sample: smp, Payload: payload})
 	c.write(ctx, s, st, smp, payload)
 	return nil
 }

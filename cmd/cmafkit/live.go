@@ -61,6 +61,7 @@ func runLiveIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	streamKeys := fs.String("stream-keys", "", "comma-separated stream keys allowed to publish over RTMP (default: any key, only when --rtmp is a loopback address)")
 	var prot protectionFlags
 	prot.register(fs)
+	wf := webrtcFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: cmafkit live -o DIR [--http ADDR] [--rtmp ADDR [--stream-keys K1,K2]] [--window 60s] [--segment-duration 2s]
                     [--low-latency [--part-duration 500ms]] [INPUT...]
@@ -70,6 +71,7 @@ DASH (manifest.mpd), and serves DIR over HTTP (short Cache-Control for
 manifests, long for segments) with the preview player.
 
 Publishers push with a stream key: RTMP (--rtmp, rtmp://ADDR/live/KEY),
+WHIP (--webrtc: POST an SDP offer to http://ADDR/whip/KEY; into DIR, see below),
 MPEG-TS by HTTP PUT or POST (chunked) to http://ADDR/ingest/ts/KEY on the
 --http server (ffmpeg ... -f mpegts -method PUT URL), or CMAF ingest (DASH-IF
 Live Media Ingest interface 1) to http://ADDR/ingest/cmaf/KEY/TRACK, one
@@ -101,6 +103,12 @@ preload hints and blocking playlist reload (_HLS_msn/_HLS_part), and an MPD
 whose segments are fetched while they are written, sent chunk by chunk.
 Keyframes should come at every multiple of --segment-duration.
 
+--webrtc also lets WebRTC viewers play the stream in real time with WHEP
+(http://ADDR/whep/live; the preview page has a WHEP player). WHEP sends
+H.264 video and Opus audio as they are (AAC is not sent: no transcoding).
+WHIP publishers, like every publisher with --low-latency, go to the one
+channel packaged into DIR (one at a time), the channel WHEP plays.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -131,6 +139,14 @@ Flags:
 	if *rtmpAddr != "" && len(allowed) == 0 {
 		if host, _, err := net.SplitHostPort(*rtmpAddr); err != nil || !isLoopback(host) {
 			return usageError{"--rtmp on a non-loopback address needs --stream-keys: without them anyone who reaches the port could publish"}
+		}
+	}
+	if *wf.enable && *httpAddr == "" {
+		return usageError{"--webrtc needs the --http server"}
+	}
+	if *wf.enable {
+		if host, _, err := net.SplitHostPort(*httpAddr); *wf.tokens == "" && (err != nil || !isLoopback(host)) {
+			return usageError{"--webrtc on a non-loopback --http address needs --whip-tokens: without them anyone who reaches the port could publish"}
 		}
 	}
 	if *window == 0 {
@@ -191,16 +207,18 @@ Flags:
 	// The INPUTs' channel, packaged into DIR itself; the status line and
 	// the preview page's charts follow it.
 	ch := newChannel(storage.Dir(*out))
-	if *lowLatency {
-		// A low-latency origin serves one channel: every publisher goes
-		// to it, whatever its key (one at a time).
-		ch.PartDuration = *partDur
-		publish = func(ctx context.Context, key string) (live.Publisher, error) {
-			if len(allowed) > 0 && !allowed[key] {
-				return nil, live.ErrUnknownKey
-			}
-			return ch.Publish(ctx, key)
+	// publishToInputs admits a publisher to ch, whatever its key (one at a
+	// time): WHIP's (WHEP plays ch), and every one with --low-latency (the
+	// low-latency origin serves ch).
+	publishToInputs := func(ctx context.Context, key string) (live.Publisher, error) {
+		if len(allowed) > 0 && !allowed[key] {
+			return nil, live.ErrUnknownKey
 		}
+		return ch.Publish(ctx, key)
+	}
+	if *lowLatency {
+		ch.PartDuration = *partDur
+		publish = publishToInputs
 	}
 
 	var srv *http.Server
@@ -229,8 +247,21 @@ Flags:
 		cmafIn := &cmafingest.Handler{Publish: publish, Options: cmafingest.Options{Logger: logger}}
 		defer cmafIn.Close(context.Canceled)
 		mux.Handle(cmafIngestPath, http.StripPrefix(strings.TrimSuffix(cmafIngestPath, "/"), cmafIn))
-		files := serve.NewHandler(root, serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr()),
-			Mounts: status.mounts(ch)})
+		scfg := serve.Config{CacheControl: liveCacheControl, AllowedHosts: serve.ListenHosts(ln.Addr()),
+			Mounts: status.mounts(ch)}
+		if *wf.enable {
+			host, _, _ := net.SplitHostPort(*httpAddr)
+			ws, err := wf.server(ch, publishToInputs, *segDur, isLoopback(host), logger)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer ws.Close()
+			mux.Handle("/whip/", ws)
+			mux.Handle("/whep/", ws)
+			scfg.WHEP = whepPath
+		}
+		files := serve.NewHandler(root, scfg)
 		if *lowLatency {
 			// Parts, playlists and growing segments from memory, the
 			// rest from the directory.
@@ -244,6 +275,9 @@ Flags:
 		fmt.Fprintf(stdout, "Live at %s/ (preview player)\n  HLS  %s/%s\n  DASH %s/%s\n", base, base, live.HLSName, base, live.DASHName)
 		fmt.Fprintf(stdout, "  MPEG-TS push: PUT or POST %s%sKEY\n", base, tsIngestPath)
 		fmt.Fprintf(stdout, "  CMAF ingest:  PUT or POST %s%sKEY/TRACK (or KEY/NAME.mpd and its objects)\n", base, cmafIngestPath)
+		if *wf.enable {
+			fmt.Fprintf(stdout, "  WHIP %s/whip/KEY\n  WHEP %s%s\n", base, base, whepPath)
+		}
 		if host, _, err := net.SplitHostPort(*httpAddr); err == nil && !isLoopback(host) {
 			fmt.Fprintf(stderr, "cmafkit: note: listening on %s, reachable from other machines\n", *httpAddr)
 		}
@@ -274,7 +308,7 @@ Flags:
 	if fs.NArg() > 0 {
 		runErr = replayInputs(ctx, ch, fs.Args(), *loop, stdin, logger)
 	}
-	if (fs.NArg() == 0 || *rtmpAddr != "") && runErr == nil {
+	if (fs.NArg() == 0 || *rtmpAddr != "" || *wf.enable) && runErr == nil {
 		// RTMP publishers and HTTP pushes come and go until Ctrl-C.
 		select {
 		case <-ctx.Done():

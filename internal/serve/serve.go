@@ -49,6 +49,11 @@ type Config struct {
 	// matching prefix wins, and a mount shadows the served directory.
 	Mounts map[string]fs.FS
 
+	// WHEP is the path of a WHEP endpoint (RFC 9725) on the same server,
+	// e.g. "/whep/live": the preview page then offers a WebRTC player for
+	// it. Empty means none.
+	WHEP string
+
 	// Logger receives one Debug record per request. Nil logs nothing.
 	Logger *slog.Logger
 

@@ -5,7 +5,8 @@
 //   {"result": <what page/play.js reported or null>, "console": [...], "harnessError": "..."}
 //
 // Usage: node play.mjs '<json config>'
-//   config: {"pageURL": "...", "chromium": "/usr/bin/chromium", "timeoutMs": 90000}
+//   config: {"pageURL": "...", "chromium": "/usr/bin/chromium", "timeoutMs": 90000,
+//            "args": ["--extra-switch"]}
 //
 // A fresh temporary profile is used for every run (Playwright refuses
 // --user-data-dir in args, so launchPersistentContext gets it instead), and
@@ -34,6 +35,7 @@ try {
       '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      ...(cfg.args || []),
     ],
     timeout: 60000,
   });
