@@ -216,13 +216,43 @@ func ccTags(w *writer, g *ccGroup) {
 	}
 }
 
-// multivariant writes the multivariant playlist.
+// multivariant writes the multivariant playlist: the header, session keys
+// and renditions, then the variants (one per video representation and
+// audio and subtitle group, or per audio group without video) and the
+// I-frame streams.
 func multivariant(p *manifest.Presentation) *writer {
 	w := &writer{b: make([]byte, 0, 4096)}
 	audio := collect(p, manifest.Audio)
 	subs := collect(p, manifest.Text)
 	ccs, ccOf := ccGroups(p)
+	videos, version := videoRenditions(p)
+	multivariantHeader(w, version, len(audio)+len(subs) > 0, ccs)
+	sessionKeys(w, p)
+	for _, g := range audio {
+		for _, r := range g.rends {
+			mediaTag(w, "AUDIO", g.id, r)
+		}
+	}
+	for _, g := range subs {
+		for _, r := range g.rends {
+			mediaTag(w, "SUBTITLES", g.id, r)
+		}
+	}
+	for _, g := range ccs {
+		ccTags(w, g)
+	}
+	if len(videos) == 0 {
+		audioVariants(w, audio, subs)
+		return w
+	}
+	videoVariants(w, videos, audio, subs, ccs, ccOf)
+	iframeStreams(w, videos)
+	return w
+}
 
+// videoRenditions returns the video representations that have segments,
+// and the highest version any media playlist of p needs.
+func videoRenditions(p *manifest.Presentation) ([]rendition, int) {
 	var videos []rendition
 	version := 1
 	for si := range p.Periods[0].Sets {
@@ -242,13 +272,18 @@ func multivariant(p *manifest.Presentation) *writer {
 			version = max(version, v)
 		}
 	}
+	return videos, version
+}
 
+// multivariantHeader writes EXTM3U, the version and EXT-X-INDEPENDENT-SEGMENTS. The
+// version is at least version, what the media playlists need.
+func multivariantHeader(w *writer, version int, renditions bool, ccs []*ccGroup) {
 	// The version is the highest any media playlist needs, so a client that
 	// accepts the multivariant playlist can read every playlist it names;
 	// EXT-X-MEDIA and I-frame streams suggest at least 4 (RFC 8216bis 8).
 	// PROGRAM-ID, removed in version 6, is never written (grafov/m3u8
 	// v0.12.1 always writes it).
-	if len(audio)+len(subs)+len(ccs) > 0 {
+	if renditions || len(ccs) > 0 {
 		version = max(version, 4)
 	}
 	for _, g := range ccs {
@@ -263,11 +298,14 @@ func multivariant(p *manifest.Presentation) *writer {
 	// Apple HLS Authoring Spec 9.12 (9.11 in earlier revisions): every
 	// segment starts with an IDR, so the multivariant playlist says so.
 	w.line("#EXT-X-INDEPENDENT-SEGMENTS")
+}
 
+// sessionKeys writes an EXT-X-SESSION-KEY per distinct key of p.
+func sessionKeys(w *writer, p *manifest.Presentation) {
 	// EXT-X-SESSION-KEY lets players start key requests early; one per
 	// distinct key (RFC 8216 4.3.4.5 forbids duplicates). grafov/m3u8
 	// v0.12.1 has no EXT-X-SESSION-KEY at all.
-	var sessionKeys []string
+	var keys []string
 	for si := range p.Periods[0].Sets {
 		set := &p.Periods[0].Sets[si]
 		for ri := range set.Representations {
@@ -280,53 +318,42 @@ func multivariant(p *manifest.Presentation) *writer {
 				if err != nil && w.err == nil {
 					w.err = err
 				}
-				if lines != "" && !contains(sessionKeys, lines) {
-					sessionKeys = append(sessionKeys, lines)
+				if lines != "" && !contains(keys, lines) {
+					keys = append(keys, lines)
 				}
 			}
 		}
 	}
-	for _, k := range sessionKeys {
+	for _, k := range keys {
 		w.str(k)
 	}
+}
 
+// audioVariants writes the variants of an audio-only presentation: one per
+// audio group, pointing at the group's default rendition.
+func audioVariants(w *writer, audio, subs []*group) {
 	for _, g := range audio {
+		var dflt rendition
 		for _, r := range g.rends {
-			mediaTag(w, "AUDIO", g.id, r)
-		}
-	}
-	for _, g := range subs {
-		for _, r := range g.rends {
-			mediaTag(w, "SUBTITLES", g.id, r)
-		}
-	}
-	for _, g := range ccs {
-		ccTags(w, g)
-	}
-
-	if len(videos) == 0 {
-		// Audio-only presentation: one variant per audio group, pointing at
-		// the group's default rendition.
-		for _, g := range audio {
-			var dflt rendition
-			for _, r := range g.rends {
-				if r.dflt {
-					dflt = r
-				}
+			if r.dflt {
+				dflt = r
 			}
-			peak, avg := g.bandwidth()
-			codecs := g.codecs()
-			if len(subs) > 0 {
-				sp, sa := subs[0].bandwidth()
-				peak, avg = peak+sp, avg+sa
-				codecs = append(codecs, subs[0].codecs()...)
-			}
-			streamInf(w, peak, avg, codecs, nil, g.id, firstID(subs), "")
-			w.uriLine(PlaylistURI(dflt.rep))
 		}
-		return w
+		peak, avg := g.bandwidth()
+		codecs := g.codecs()
+		if len(subs) > 0 {
+			sp, sa := subs[0].bandwidth()
+			peak, avg = peak+sp, avg+sa
+			codecs = append(codecs, subs[0].codecs()...)
+		}
+		streamInf(w, peak, avg, codecs, nil, g.id, firstID(subs), "")
+		w.uriLine(PlaylistURI(dflt.rep))
 	}
+}
 
+// videoVariants writes a variant per video representation and audio (and
+// subtitle) group combination.
+func videoVariants(w *writer, videos []rendition, audio, subs []*group, ccs []*ccGroup, ccOf map[*manifest.SwitchingSet]*ccGroup) {
 	audioChoices := make([]*group, 0, len(audio))
 	audioChoices = append(audioChoices, audio...)
 	if len(audioChoices) == 0 {
@@ -374,6 +401,11 @@ func multivariant(p *manifest.Presentation) *writer {
 			}
 		}
 	}
+}
+
+// iframeStreams writes an EXT-X-I-FRAME-STREAM-INF per video representation
+// with I-frames.
+func iframeStreams(w *writer, videos []rendition) {
 	for _, v := range videos {
 		if len(v.rep.IFrames) == 0 {
 			continue
@@ -393,7 +425,6 @@ func multivariant(p *manifest.Presentation) *writer {
 		w.quoted(false, "URI", IFramePlaylistURI(v.rep))
 		w.b = append(w.b, '\n')
 	}
-	return w
 }
 
 func firstID(groups []*group) string {
