@@ -7,6 +7,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/drm/internal/fastaes"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // BenchmarkPackage measures writing all fragments of a track the way
@@ -42,7 +43,7 @@ func BenchmarkPackage(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				cpu := processCPU()
+				cpu := int64(testutil.CPUTime())
 				for b.Loop() {
 					var seq uint32
 					first := 0
@@ -71,7 +72,7 @@ func BenchmarkPackage(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(ct.samples)), "ns/sample")
 				if cpu > 0 {
-					b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/float64(len(ct.samples)), "cpu-ns/sample")
+					b.ReportMetric(float64(int64(testutil.CPUTime())-cpu)/float64(b.N)/float64(len(ct.samples)), "cpu-ns/sample")
 				}
 			})
 		}

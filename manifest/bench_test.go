@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/dash"
 	"github.com/cmafkit/cmafkit/manifest/hls"
@@ -29,7 +30,7 @@ func BenchmarkRenderBoth(b *testing.B) {
 	p := bigPresentation()
 	var n int64
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.CPUTime()
 	for b.Loop() {
 		n = 0
 		if err := hls.RenderAll(p, "main.m3u8", func(string) (io.WriteCloser, error) { return discard{&n}, nil }); err != nil {
@@ -39,7 +40,7 @@ func BenchmarkRenderBoth(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 	b.ReportMetric(float64(n), "output-bytes")
 }
 
@@ -47,36 +48,36 @@ func BenchmarkRenderHLS(b *testing.B) {
 	p := bigPresentation()
 	var n int64
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.CPUTime()
 	for b.Loop() {
 		if err := hls.RenderAll(p, "main.m3u8", func(string) (io.WriteCloser, error) { return discard{&n}, nil }); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 func BenchmarkRenderDASH(b *testing.B) {
 	p := bigPresentation()
 	var n int64
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.CPUTime()
 	for b.Loop() {
 		if err := dash.Render(discard{&n}, p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 func BenchmarkValidate(b *testing.B) {
 	p := bigPresentation()
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testutil.CPUTime()
 	for b.Loop() {
 		if err := p.Validate(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(testutil.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }

@@ -314,13 +314,7 @@ func TestTextFFmpeg(t *testing.T) {
 			t.Errorf("%d video frames through HLS, want 240", s.Frames)
 		}
 	}
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
 	for _, pl := range []string{"text_eng_webvtt.m3u8", "text_de_webvtt.m3u8"} {
 		out, err := exec.Command(ffmpeg, "-v", "error", "-i", filepath.Join(dir, pl), "-f", "webvtt", "-").Output()
 		if err != nil {

@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/serve"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // Player names a browser player.
@@ -323,16 +324,13 @@ func maxBrowsers() int {
 	return 3
 }
 
-// inCI reports whether missing tools must fail tests rather than skip them.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
 // Require skips t when err reports a missing tool, or fails it under CI=true.
 func require(t testing.TB, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	if inCI() {
+	if testutil.InCI() {
 		t.Fatalf("%v (CI=true: required)", err)
 	}
 	t.Skipf("%v", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
@@ -62,9 +63,7 @@ func muxTrack(t *testing.T, tr *segment.Track, p *segment.Plan) [][]byte {
 // segments, joined as a client joins them, with ffmpeg: as many frames as
 // the source, no error.
 func TestDecode(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testutil.NeedTool(t, "ffmpeg")
 	for _, name := range []string{"ladder_720p.mp4", "hev1.mp4", "hevc_ac3.mp4", "avc3.mp4", "avc3_change.mp4", "eac3.mp4"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("../../testdata", name)
