@@ -23,6 +23,12 @@ type Protection struct {
 	// segments are encrypted with KeyPeriods[i].KID (named in their seig
 	// sample groups, and in the pssh boxes of their moofs).
 	KeyPeriods []KeyPeriod
+	// KeyRotation says that keys rotate even where KeyPeriods lists no
+	// period after the first: a live window within one crypto period.
+	// Manifests then signal as under key rotation (no key named for the
+	// whole presentation), so that players take each period's key from
+	// the segments.
+	KeyRotation bool `json:",omitempty"`
 }
 
 // KeyPeriod is one crypto period of key rotation after the first.

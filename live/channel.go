@@ -2,12 +2,14 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -86,23 +88,54 @@ type Channel struct {
 	// OnEvent, when set, is called for each Event, in order, outside the
 	// channel's lock, from the goroutine of the publisher that caused it.
 	OnEvent func(Event)
+	// Encryption, when set, encrypts every track as packager.Job's does
+	// (cenc or cbcs, static keys or CPIX, key rotation every
+	// CryptoPeriod segments, counted across periods) and signals it in
+	// the manifests. A track's keys are fetched when it is declared
+	// (AddTrack fails if they cannot be), a rotated key before the first
+	// segment of its crypto period. A fixed cenc IV is refused, as for
+	// VOD, when two renditions share a key.
+	// Low-latency channels cannot be encrypted yet: Publish fails.
+	Encryption *drm.Config
+	// PartDuration, when set, makes the channel low-latency: each segment
+	// is made as CMAF chunks (parts) of at most this duration while it is
+	// cut, kept in memory with the last few segments for an Origin to serve
+	// (LL-HLS parts, LL-DASH segments sent as they grow), and the DASH MPD
+	// addresses segments by number and SegmentDuration, so keyframes
+	// should come at every multiple of it. See NewOrigin.
+	PartDuration time.Duration
+	// SkipUntil, in a low-latency channel, offers LL-HLS playlist delta
+	// updates (CAN-SKIP-UNTIL): a playlist request with _HLS_skip leaves
+	// out the segments older than this. RFC 8216bis wants at least six
+	// target durations; zero offers none (hls.js 1.7 was seen to misplace
+	// program date-times after merging delta updates).
+	SkipUntil time.Duration
+	// TargetLatency is the latency a low-latency channel asks DASH players
+	// to hold (ServiceDescription); zero means 2 s.
+	TargetLatency time.Duration
 
-	mu      sync.Mutex
-	init    bool
-	closed  bool
-	sess    *session
-	started bool      // the timeline has begun
-	ast     time.Time // availability start time: wall clock of timeline zero
-	end     time.Duration
-	period  *period   // the period being cut, nil between sessions
-	periods []*period // periods with segments in the window, oldest first
-	nperiod int       // periods started
-	next    int       // next segment number
-	discSeq uint64
-	trash   []trashed
-	stats   Stats
-	pending []Event
-	warned  map[string]bool
+	mu         sync.Mutex
+	init       bool
+	closed     bool
+	sess       *session
+	started    bool      // the timeline has begun
+	ast        time.Time // availability start time: wall clock of timeline zero
+	end        time.Duration
+	period     *period   // the period being cut, nil between sessions
+	periods    []*period // periods with segments in the window, oldest first
+	nperiod    int       // periods started
+	next       int       // next segment number
+	discSeq    uint64
+	trash      []trashed
+	stats      Stats
+	pending    []Event
+	warned     map[string]bool
+	drm        *drm.Session   // of Encryption
+	drmErr     error          // Encryption is unusable: Publish fails
+	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
+	lost       int            // the last segment number some track could not store: the window starts after it
+	ll         *lowLatency    // with PartDuration
+	subs       subscribers    // Subscribe
 }
 
 // Stats counts what a channel did.
@@ -196,6 +229,21 @@ func (c *Channel) setup() {
 	}
 	c.next = 1
 	c.warned = map[string]bool{}
+	c.sampleBase = map[string]int{}
+	c.setupEncryption()
+	if c.PartDuration > 0 {
+		c.PartDuration = min(c.PartDuration, c.SegmentDuration)
+		if c.SkipUntil > 0 {
+			c.SkipUntil = max(c.SkipUntil, 6*c.MaxSegmentDuration)
+		}
+		if c.TargetLatency <= 0 {
+			c.TargetLatency = 2 * time.Second
+		}
+		c.ll = newLowLatency()
+	}
+	if c.ll != nil && c.Encryption != nil && c.drmErr == nil {
+		c.drmErr = errors.New("live: encryption of low-latency channels (PartDuration) is not supported")
+	}
 }
 
 func (c *Channel) lock() {
@@ -246,6 +294,10 @@ func (c *Channel) Publish(ctx context.Context, key string) (Publisher, error) {
 		c.stats.Refused++
 		return nil, fmt.Errorf("%w: %q", ErrKeyInUse, key)
 	}
+	if c.drmErr != nil {
+		c.stats.Refused++
+		return nil, c.drmErr
+	}
 	s := &session{c: c, key: key}
 	c.sess = s
 	c.stats.Publishers++
@@ -275,6 +327,9 @@ func (c *Channel) Close(ctx context.Context) error {
 		c.remove(ctx, t.name)
 	}
 	c.trash = nil
+	if c.ll != nil {
+		c.ll.end()
+	}
 	c.emit(Event{Kind: Ended})
 	return err
 }
@@ -305,9 +360,10 @@ type strack struct {
 	t       *segment.Track // described: codec string, sizes; Index/Data unused
 	rep     string
 	retired bool
-	nalLen  bool   // payload is 4-byte length-prefixed NAL units
-	count   int64  // samples received
-	buf     []byte // payload held back (see ptrack.held)
+	nalLen  bool      // payload is 4-byte length-prefixed NAL units
+	count   int64     // samples received
+	buf     []byte    // payload held back (see ptrack.held)
+	enc     *encTrack // nil: clear
 }
 
 func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
@@ -347,26 +403,32 @@ func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
 			replaced = o
 		}
 	}
-	if s.wrote && replaced != nil {
+	replace := s.wrote && replaced != nil
+	if replace {
+		st.rep = replaced.rep
+	} else {
+		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
+	}
+	d.Source = "live " + s.key + " " + st.rep
+	var err error
+	if st.enc, err = c.protectTrack(ctx, st); err != nil {
+		return 0, fmt.Errorf("live: %s: %w", d.Source, err)
+	}
+	if replace {
 		// A new configuration of a track already publishing: it
 		// replaces the last track of its kind, in a new period with a
 		// new init segment.
 		replaced.retired = true
-		st.rep = replaced.rep
-		s.tracks = append(s.tracks, st)
-		c.discontinuity(ctx, s)
-	} else {
-		st.rep = fmt.Sprintf("%s%d", t.Kind, ordinal)
-		s.tracks = append(s.tracks, st)
-		if s.wrote {
-			c.discontinuity(ctx, s)
-		}
 	}
-	d.Source = "live " + s.key + " " + st.rep
+	s.tracks = append(s.tracks, st)
+	if s.wrote {
+		c.discontinuity(storeContext(ctx), s)
+	}
 	return st.num, nil
 }
 
 func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample, payload []byte) error {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
@@ -401,9 +463,17 @@ func (s *session) WriteSample(ctx context.Context, track int, smp segment.Sample
 	}
 	c.stats.Samples++
 	c.stats.Bytes += int64(len(payload))
+	c.subs.notify(TrackSample{Key: s.key, Track: track, Info: st.t, Sample: smp, Payload: payload})
 	c.write(ctx, s, st, smp, payload)
 	return nil
 }
+
+// storeContext is the context of the storage writes a publisher's call
+// makes: its values without its cancellation. The stream outlives the call
+// (an HTTP push's request context ends when the client goes away while the
+// ingest still delivers what it buffered), and a segment not stored would
+// leave a hole in the window.
+func storeContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // nalUnitsOK reports whether b is a sequence of NAL units each preceded by
 // its 4-byte length, exactly filling b.
@@ -422,6 +492,7 @@ func nalUnitsOK(b []byte) bool {
 }
 
 func (s *session) Discontinuity(ctx context.Context) {
+	ctx = storeContext(ctx)
 	c := s.c
 	c.lock()
 	defer c.unlock()
@@ -524,8 +595,12 @@ func (c *Channel) write(ctx context.Context, s *session, st *strack, smp segment
 
 // newPeriod starts a period for session s at the channel's present: the end
 // of what was written, or the wall clock's time on the channel timeline if
-// that is later (after a publisher gap), so that program date times stay
-// true.
+// that is later by more than a segment duration (after a publisher gap),
+// so that program date times stay true. A shorter gap (a quick reconnect, a
+// timestamp reset) continues the timeline without a hole, at which players
+// would stall: program date times are then early by the gap, never by more
+// than a segment duration, since a larger lag is caught up at the next
+// period.
 func (c *Channel) newPeriod(s *session) *period {
 	var start time.Duration
 	if !c.started {
@@ -533,7 +608,10 @@ func (c *Channel) newPeriod(s *session) *period {
 		c.ast = c.Clock()
 	} else {
 		_, now := c.now()
-		start = max(c.end, now)
+		start = c.end
+		if now-c.end > c.SegmentDuration {
+			start = now
+		}
 		c.stats.Discontinuities++
 		c.emit(Event{Kind: Discontinuity, Key: s.key})
 	}

@@ -25,6 +25,9 @@ func (c *Channel) writeManifests(ctx context.Context) error {
 		return nil
 	}
 	p := c.presentation()
+	if len(p.Periods) == 0 {
+		return nil // nothing left to name (see trim): the manifests stored stay
+	}
 	err := c.render(ctx, p)
 	if err != nil {
 		c.stats.Errors++
@@ -60,11 +63,16 @@ func (c *Channel) remove(ctx context.Context, name string) {
 
 // trim drops segments that ended more than Window before the newest end,
 // and periods left without segments, queueing their objects for deletion.
+// A segment that could not be stored (c.lost) takes every segment up to it
+// out of the window, so that the manifests stay contiguous.
 func (c *Channel) trim() {
-	if c.Window < 0 {
+	if c.Window < 0 && c.lost == 0 {
 		return
 	}
 	edge := c.end - c.Window
+	if c.Window < 0 {
+		edge = -1 << 62
+	}
 	at := c.Clock().Add(c.Grace)
 	for _, p := range c.periods {
 		for _, pt := range p.tracks {
@@ -74,7 +82,7 @@ func (c *Channel) trim() {
 			k := 0
 			for k < len(pt.segs) {
 				s := pt.segs[k]
-				if ticksToDur(int64(s.Start+s.Duration), pt.out.Timescale) > edge {
+				if ticksToDur(int64(s.Start+s.Duration), pt.out.Timescale) > edge && s.Number > uint64(c.lost) {
 					break
 				}
 				c.trash = append(c.trash, trashed{s.URI, at})
@@ -171,6 +179,9 @@ func (c *Channel) presentation() *manifest.Presentation {
 						Default: true, Autoselect: true, Label: t.Language}
 				}
 			}
+			if e := pt.st.enc; e != nil {
+				r.Protection = e.protection(r.Segments)
+			}
 			r.FillBandwidth(c.MaxSegmentDuration)
 			(*set).Representations = append((*set).Representations, r)
 		}
@@ -180,6 +191,9 @@ func (c *Channel) presentation() *manifest.Presentation {
 			}
 		}
 		pres.Periods = append(pres.Periods, mp)
+	}
+	if c.ll != nil && len(pres.Periods) > 0 {
+		c.lowLatencyModel(pres)
 	}
 	return pres
 }
@@ -212,7 +226,15 @@ func (c *Channel) render(ctx context.Context, p *manifest.Presentation) error {
 			buf bytes.Buffer
 		}
 		var out []*staged
-		err := hls.RenderAll(p, HLSName, func(uri string) (io.WriteCloser, error) {
+		hp := p
+		if p.LowLatency != nil {
+			// Stored playlists are for plain HTTP servers, which cannot
+			// hold requests: low-latency playlists come from an Origin.
+			v := *p
+			v.LowLatency = nil
+			hp = &v
+		}
+		err := hls.RenderAll(hp, HLSName, func(uri string) (io.WriteCloser, error) {
 			s := &staged{uri: uri}
 			out = append(out, s)
 			return nopCloser{&s.buf}, nil

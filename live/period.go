@@ -56,6 +56,7 @@ type ptrack struct {
 	scan     int // applyCuts looked at the samples before this one
 	closed   []closedSeg
 	segs     []manifest.SegmentRef // written, in the window
+	ll       *llTrack              // parts, in a low-latency channel
 }
 
 type closedSeg struct {
@@ -66,6 +67,10 @@ func (p *period) addTrack(st *strack) *ptrack {
 	t := *st.t
 	pt := &ptrack{p: p, st: st, out: &t, number: p.nextWrite}
 	t.Index, t.Data = &pt.r, &pt.r
+	pt.r.base = p.c.sampleBase[st.rep]
+	if p.c.ll != nil {
+		pt.ll = &llTrack{}
+	}
 	for len(p.tracks) <= st.num {
 		p.tracks = append(p.tracks, nil)
 	}
@@ -149,6 +154,9 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 	if pt != p.ref {
 		pt.applyCuts()
 	}
+	if pt.ll != nil {
+		pt.emitParts(ctx)
+	}
 	p.writeReady(ctx)
 }
 
@@ -212,6 +220,9 @@ func (pt *ptrack) applyCuts() {
 
 // close ends the open segment before sample end (absolute).
 func (pt *ptrack) close(end int) {
+	if pt.ll != nil {
+		pt.finishParts(context.Background(), end)
+	}
 	if end > pt.segFirst {
 		pt.closed = append(pt.closed, closedSeg{number: pt.number, first: pt.segFirst, end: end})
 	}
@@ -261,6 +272,7 @@ func (p *period) writeNumber(ctx context.Context, n int) {
 		cs := pt.closed[0]
 		pt.closed = pt.closed[1:]
 		if err := pt.writeSegment(ctx, cs); err != nil {
+			c.lost = max(c.lost, cs.number)
 			c.stats.Errors++
 			c.warn("live: segment not stored", "rep", pt.st.rep, "number", cs.number, "err", err)
 		}
@@ -271,22 +283,39 @@ func (p *period) writeNumber(ctx context.Context, n int) {
 	}
 }
 
+// writeInit stores the track's init segment once.
+func (pt *ptrack) writeInit(ctx context.Context) error {
+	if pt.init != "" {
+		return nil
+	}
+	name := fmt.Sprintf("%s/init-%s.mp4", pt.st.rep, pt.p.id)
+	obj, err := pt.p.c.Storage.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := cmaf.WriteInit(obj, pt.out, pt.protector()); err != nil {
+		obj.Abort()
+		return err
+	}
+	if err := obj.Commit(); err != nil {
+		return err
+	}
+	pt.init = name
+	return nil
+}
+
 func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	c := pt.p.c
-	if pt.init == "" {
-		name := fmt.Sprintf("%s/init-%s.mp4", pt.st.rep, pt.p.id)
-		obj, err := c.Storage.Create(ctx, name)
-		if err != nil {
+	if err := pt.writeInit(ctx); err != nil {
+		return err
+	}
+	if pt.ll != nil {
+		return pt.writeLLSegment(ctx, cs)
+	}
+	if e := pt.st.enc; e != nil {
+		if err := e.prepare(ctx, cs.number); err != nil {
 			return err
 		}
-		if err := cmaf.WriteInit(obj, pt.out, nil); err != nil {
-			obj.Abort()
-			return err
-		}
-		if err := obj.Commit(); err != nil {
-			return err
-		}
-		pt.init = name
 	}
 	ss, payload, err := pt.r.segment(cs.first, cs.end)
 	if err != nil {
@@ -297,7 +326,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	if err != nil {
 		return err
 	}
-	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{})
+	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{Protector: pt.protector()})
 	if err != nil {
 		obj.Abort()
 		return err
@@ -346,6 +375,7 @@ func (p *period) flush(ctx context.Context) {
 	for _, pt := range p.tracks {
 		if pt != nil {
 			pt.number = last
+			p.c.sampleBase[pt.st.rep] = pt.r.Len()
 		}
 	}
 	for ; p.nextWrite < last; p.nextWrite++ {

@@ -54,8 +54,10 @@ type Presentation struct {
 	// target must never change (RFC 8216 section 6.2.1): there a longer
 	// segment is rendered as it is under the same target, and the packager
 	// reports it. It is also the window length of the peak
-	// bit rate computation (see [PeakBandwidth]). Zero derives both from the
-	// longest segment.
+	// bit rate computation (see [PeakBandwidth]), and in a Live
+	// presentation DASH MPD@maxSegmentDuration (the longest segment
+	// when a longer one was written), a promise about segments still to
+	// come. Zero derives all of them from the longest segment.
 	TargetDuration time.Duration
 
 	// CMAF declares that every media segment conforms to CMAF (ISO/IEC
@@ -93,6 +95,12 @@ type Presentation struct {
 	// EXT-X-CUE-OUT:<seconds>, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN tags for
 	// breaks (cues of kind CueOut with a Duration and their CueIn).
 	HLSCueTags bool
+
+	// LowLatency, when set on a live presentation, makes HLS write
+	// partial segments and server control, and DASH segment availability
+	// ahead of completion, a ServiceDescription and producer reference
+	// times; see LowLatency.
+	LowLatency *LowLatency
 
 	Periods []Period
 }
@@ -285,6 +293,10 @@ type SegmentRef struct {
 	// ProgramDateTime is the wall-clock time of the segment's start (live
 	// ingest time): HLS EXT-X-PROGRAM-DATE-TIME. Zero means none.
 	ProgramDateTime time.Time
+	// Parts are the segment's partial segments, in order, for low-latency
+	// HLS: a producer lists them for the last few segments only (RFC
+	// 8216bis drops them after three target durations).
+	Parts []Part
 }
 
 // IFrameRef locates one sync sample for trick play: the byte range covers
@@ -308,6 +320,14 @@ type IFrameRef struct {
 type Template struct {
 	Init  string
 	Media string
+	// Duration, when set, makes DASH write SegmentTemplate@duration in
+	// place of a SegmentTimeline, with StartNumber the number of the
+	// period's first segment: segment StartNumber+k starts k×Duration
+	// after the period start. A low-latency live MPD needs it, since a
+	// client must address the segment being written before any timeline
+	// lists it; the segments must then last Duration each.
+	Duration    time.Duration
+	StartNumber uint64
 }
 
 // SingleFile describes a representation stored as one file (DASH
@@ -358,6 +378,12 @@ type Representation struct {
 	// the channel count (Dolby codecs need their own scheme).
 	ChannelConfig *Descriptor
 
+	// CodecPrivateData is the decoder configuration in the form Smooth
+	// Streaming's client manifest carries it (MS-SSTR 2.2.2.5): for H.264
+	// the SPS and PPS each after a 00000001 start code, for AAC the
+	// AudioSpecificConfig. Only manifest/smooth reads it.
+	CodecPrivateData []byte
+
 	// Timescale of Start/Duration values (ticks per second).
 	Timescale uint32
 	// PresentationTimeOffset in ticks: the media time that corresponds to
@@ -376,6 +402,12 @@ type Representation struct {
 	// Template, when set, lets DASH use a SegmentTemplate instead of
 	// listing segments.
 	Template *Template
+	// Parts are the partial segments of the segment being written after
+	// the last of Segments (low-latency HLS: EXT-X-PART after the last
+	// EXTINF), and PreloadHint the URI of the part that comes next
+	// (EXT-X-PRELOAD-HINT), which a server answers as it is made.
+	Parts       []Part
+	PreloadHint string
 	// SingleFile, when set, makes DASH use SegmentBase (on-demand profile).
 	SingleFile *SingleFile
 

@@ -9,16 +9,22 @@ import (
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
-// Format selects manifest formats. The zero value means HLS and DASH.
+// Format selects output formats. The zero value means HLS and DASH.
 type Format int
 
 // Formats; combine with |.
 const (
 	HLS Format = 1 << iota
 	DASH
+	// Smooth is Microsoft Smooth Streaming: fragments in the PIFF shape
+	// (package segment/piff) under the client manifest's directory, named
+	// as its URL template says, so a plain web server serves them
+	// (manifest/smooth). H.264 and AAC only; text tracks are left out.
+	Smooth
 )
 
 // Input is one source file: a path, or an io.ReaderAt with its size and a
@@ -72,6 +78,10 @@ type Naming struct {
 	// files in single-file mode too (see Job.SingleFile), so the template
 	// needs $Number$ or $Time$ whenever HLS is written.
 	WebVTT string // "$RepresentationID$/seg-$Number$.vtt"
+
+	// Smooth names the Smooth Streaming client manifest; its fragments go
+	// under the same directory (QualityLevels({bitrate})/Fragments(...)).
+	Smooth string // "smooth/Manifest"
 }
 
 func (n Naming) withDefaults() Naming {
@@ -87,6 +97,7 @@ func (n Naming) withDefaults() Naming {
 	def(&n.TS, "$RepresentationID$/seg-$Number$.ts")
 	def(&n.HLS, "master.m3u8")
 	def(&n.DASH, "manifest.mpd")
+	def(&n.Smooth, "smooth/Manifest")
 	return n
 }
 
@@ -168,6 +179,11 @@ type Job struct {
 	// padding, the IV the segment's media sequence number). DASH, if also
 	// written, stays clear.
 	HLSAES128 *AES128Key
+	// Steering, when set, adds content steering to the multivariant
+	// playlist and the MPD (see package steering): a copy of each variant
+	// per pathway, ContentSteering and a BaseURL per pathway. Each
+	// pathway's BaseURL is where that CDN serves the output's root.
+	Steering *steering.Config
 }
 
 // AES128Key is the key of HLS AES-128 segment encryption.

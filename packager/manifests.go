@@ -1,6 +1,7 @@
 package packager
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -84,11 +85,14 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 		if !r.job.DASHTrickMode {
 			dp = withoutIFrames(dp)
 		}
-		if _, err := r.put(ctx, r.naming.DASH, func(w io.Writer) error { return dash.Render(w, dp) }); err != nil {
+		if _, err := r.put(ctx, r.naming.DASH, func(w io.Writer) error { return r.steer(w, dp, dash.Render, r.job.Steering.DASH) }); err != nil {
 			return err
 		}
 		r.manifests = append(r.manifests, r.naming.DASH)
 		r.rendered.DASH = dp
+	}
+	if err := r.writeSmoothManifest(ctx, p); err != nil {
+		return err
 	}
 	if r.job.Formats&HLS != 0 {
 		// Media playlists first, the multivariant playlist that names them last.
@@ -111,6 +115,14 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 		}
 		for i := len(out) - 1; i >= 0; i-- {
 			s := out[i]
+			if s.uri == r.naming.HLS && r.job.Steering != nil {
+				b, err := r.job.Steering.HLS([]byte(s.buf.String()), "")
+				if err != nil {
+					return fmt.Errorf("packager: %w", err)
+				}
+				s.buf.Reset()
+				s.buf.Write(b)
+			}
 			if _, err := r.put(ctx, s.uri, func(w io.Writer) error { _, err := io.WriteString(w, s.buf.String()); return err }); err != nil {
 				return err
 			}
@@ -119,6 +131,24 @@ func (r *runner) writeManifests(ctx context.Context, p *manifest.Presentation) e
 		r.rendered.HLS = hp
 	}
 	return nil
+}
+
+// steer renders p with render, through the steering rewrite add when the
+// job has steering.
+func (r *runner) steer(w io.Writer, p *manifest.Presentation, render func(io.Writer, *manifest.Presentation) error, add func([]byte, string) ([]byte, error)) error {
+	if r.job.Steering == nil {
+		return render(w, p)
+	}
+	var b bytes.Buffer
+	if err := render(&b, p); err != nil {
+		return err
+	}
+	out, err := add(b.Bytes(), "")
+	if err != nil {
+		return fmt.Errorf("packager: %w", err)
+	}
+	_, err = w.Write(out)
+	return err
 }
 
 type nopCloser struct{ io.Writer }

@@ -45,7 +45,7 @@ func (r *runner) presentation() *manifest.Presentation {
 				Template: &manifest.Template{Media: r.naming.WebVTT},
 			})
 		}
-		if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) == 0 {
+		if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) == 0 && rep.smooth == nil {
 			continue // a wvtt track written for HLS only
 		}
 		fam := manifest.CodecFamily(t.Codec)
@@ -55,7 +55,7 @@ func (r *runner) presentation() *manifest.Presentation {
 		}
 		set := sets[k]
 		if set == nil {
-			set = &manifest.SwitchingSet{ID: fmt.Sprintf("%s-%s", t.Kind, strings.ReplaceAll(k.group, "/", "-")), CodecFamily: fam, Roles: rep.input.Roles, Label: rep.input.Label}
+			set = &manifest.SwitchingSet{ID: setID(rep), CodecFamily: fam, Roles: rep.input.Roles, Label: rep.input.Label}
 			switch t.Kind {
 			case segment.KindVideo:
 				set.ContentType = segment.KindVideo
@@ -170,5 +170,21 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 		m.Segments, m.Init, m.IFrames = rep.ts, manifest.Resource{}, nil
 		m.Template = &manifest.Template{Media: r.naming.TS}
 	}
+	if len(m.Segments) == 0 && rep.single == nil && rep.smooth != nil {
+		// Smooth Streaming alone: its fragments are the only segments.
+		m.Segments, m.Init, m.IFrames, m.Template = rep.smooth.frags, manifest.Resource{}, nil, nil
+	}
 	return m
+}
+
+// setID is the ID of the switching set of an audio, video or CMAF text
+// representation: its kind and codec family, and for all but video its
+// language and label (see presentation).
+func setID(rep *repJob) string {
+	t := rep.track
+	group := manifest.CodecFamily(t.Codec)
+	if t.Kind != segment.KindVideo {
+		group = t.Language + "/" + group + "/" + rep.input.Label
+	}
+	return fmt.Sprintf("%s-%s", t.Kind, strings.ReplaceAll(group, "/", "-"))
 }

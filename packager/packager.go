@@ -19,6 +19,7 @@ import (
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/segment/cmaf"
 )
 
 // Run executes the job. It stops promptly when ctx is cancelled.
@@ -36,6 +37,32 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if job.Storage == nil {
 		return nil, errors.New("packager: job has no storage")
 	}
+	r, err := prepare(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	defer r.closeSources()
+	if err := r.replaceOutput(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeTracks(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.writeAES128Key(ctx); err != nil {
+		return nil, err
+	}
+	pres := r.presentation()
+	if err := r.writeManifests(ctx, pres); err != nil {
+		return nil, err
+	}
+	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
+	return &Result{Presentation: pres, HLS: r.rendered.HLS, DASH: r.rendered.DASH, Objects: r.objects, Manifests: r.manifests}, nil
+}
+
+// prepare checks the job, opens its inputs, plans the segments and sets up
+// each representation (text aligned to the plan, protection), writing
+// nothing. On success the caller closes the sources (runner.closeSources).
+func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if len(job.Inputs) == 0 {
 		return nil, ErrNoInputs
 	}
@@ -52,8 +79,16 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	if err := r.checkSegmentType(); err != nil {
 		return nil, err
 	}
+	if err := r.checkSmooth(); err != nil {
+		return nil, err
+	}
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
+	}
+	if job.Steering != nil {
+		if err := job.Steering.Check(); err != nil {
+			return nil, fmt.Errorf("packager: %w", err)
+		}
 	}
 	if job.Encryption != nil {
 		var err error
@@ -61,7 +96,11 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 			return nil, fmt.Errorf("packager: %w", err)
 		}
 	}
-	defer r.closeSources()
+	defer func() {
+		if err != nil {
+			r.closeSources()
+		}
+	}()
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -82,22 +121,14 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		return nil, err
 	}
 	r.plan = plan
+	if err := r.planSmooth(); err != nil {
+		return nil, err
+	}
 	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
-	if err := r.replaceOutput(ctx); err != nil {
+	if err := r.setupReps(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.writeTracks(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.writeAES128Key(ctx); err != nil {
-		return nil, err
-	}
-	pres := r.presentation()
-	if err := r.writeManifests(ctx, pres); err != nil {
-		return nil, err
-	}
-	sort.Slice(r.objects, func(i, j int) bool { return r.objects[i].Name < r.objects[j].Name })
-	return &Result{Presentation: pres, HLS: r.rendered.HLS, DASH: r.rendered.DASH, Objects: r.objects, Manifests: r.manifests}, nil
+	return r, nil
 }
 
 type runner struct {
@@ -140,6 +171,12 @@ type repJob struct {
 	ts []manifest.SegmentRef
 	// captions found in a video track (see CaptionOptions).
 	captions segment.Captions
+	// smooth is the Smooth Streaming output of an audio or video track
+	// (Format Smooth), nil otherwise.
+	smooth *smoothRep
+	// protector encrypts the CMAF segments (nil: clear), set up with
+	// protection by setupReps.
+	protector cmaf.FragmentProtector
 }
 
 func (r *runner) checkNaming() error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
+	"github.com/cmafkit/cmafkit/manifest/smooth"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -52,6 +53,9 @@ func (r *runner) manifestNames() []string {
 			names = append(names, hls.PlaylistURI(&manifest.Representation{ID: webvttID(rep)}))
 		}
 	}
+	if r.job.Formats&Smooth != 0 {
+		names = append(names, r.naming.Smooth)
+	}
 	return names
 }
 
@@ -76,6 +80,9 @@ func (r *runner) outputDirs() []string {
 		}
 		if rep.track.Codec == "wvtt" {
 			add(manifest.ExpandTemplate(r.naming.WebVTT, webvttID(rep), 0, 1, 0))
+		}
+		if sm := rep.smooth; sm != nil {
+			add(path.Join(r.smoothDir(), smooth.FragmentName(sm.stream, sm.bitrate, 0)), nil)
 		}
 	}
 	return dirs

@@ -2,14 +2,12 @@ package packager
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
-	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
@@ -20,20 +18,6 @@ import (
 func (r *runner) writeTracks(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	for _, rep := range r.reps {
-		// Text is cut exactly at the plan's boundaries (see segment.AlignText).
-		aligned, err := segment.AlignText(rep.track, r.plan)
-		if err != nil {
-			return err
-		}
-		rep.track = aligned
-		cuts, err := r.plan.Cuts(rep.track)
-		if err != nil {
-			return err
-		}
-		rep.nsegs = len(cuts) - 1
-		r.total += rep.nsegs
-	}
 	par := r.job.Parallelism
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
@@ -156,31 +140,17 @@ func (r *runner) writeRep(ctx context.Context, rep *repJob) error {
 			return err
 		}
 		if r.job.Formats&DASH == 0 {
-			return nil // the CMAF segments are for DASH only
+			// The CMAF segments are for DASH only. (TS output is never
+			// encrypted with a CMAF scheme: Smooth's are clear too.)
+			return r.writeSmooth(ctx, rep, nil)
 		}
 	}
-	opts := cmaf.Options{ChunkDuration: r.job.ChunkDuration, IsolateSyncSample: t.Kind == segment.KindVideo}
-	if r.drm != nil {
-		clear, err := cmaf.BuildInit(t)
-		if err != nil {
-			return err
-		}
-		// Unnamed inputs cannot be told apart: each track is one of its own.
-		var id string
-		if t.Source != "" {
-			id = fmt.Sprintf("%q/%d", t.Source, t.ID)
-		}
-		tp, prot, err := r.drm.Track(ctx, clear, drm.TrackOptions{Name: t.String(), ID: id, Segments: rep.nsegs})
-		if err != nil {
-			if _, named := errors.AsType[*drm.IVReuseError](err); named {
-				return err // it names the track (and the other one) itself
-			}
-			return fmt.Errorf("packager: %s: %w", t, err)
-		}
-		if tp != nil {
-			opts.Protector = tp
-			rep.protection = prot
-		}
+	opts := r.segmentOptions(rep)
+	if err := r.writeSmooth(ctx, rep, opts.Protector); err != nil {
+		return err
+	}
+	if r.job.Formats&(HLS|DASH) == 0 {
+		return nil // Smooth Streaming only
 	}
 	if r.job.SingleFile {
 		return r.writeSingle(ctx, rep, opts)

@@ -38,6 +38,11 @@ func describeSampleEntry(t *Track) error {
 			return fmt.Errorf("%w: visual sample entry %q in a %s track", ErrUnsupportedCodec, e.Type(), t.Kind)
 		}
 		t.Width, t.Height = int(e.Width), int(e.Height)
+		if t.Width == 0 || t.Height == 0 {
+			// Some writers leave the sample entry's size 0 (mp4parser's
+			// h264-sample.mp4): the SPS has it.
+			t.Width, t.Height = spsSize(e)
+		}
 		t.PixelAspect = Rational{1, 1}
 		if e.Pasp != nil && e.Pasp.HSpacing > 0 && e.Pasp.VSpacing > 0 {
 			t.PixelAspect = reduce(Rational{int64(e.Pasp.HSpacing), int64(e.Pasp.VSpacing)})

@@ -89,3 +89,27 @@ func spsColor(e *mp4.VisualSampleEntryBox) (c *Color) {
 	}
 	return nil
 }
+
+// spsSize reads the picture size (after cropping) from the first SPS in an
+// avcC or hvcC, or returns 0, 0 when there is none mp4ff can parse.
+func spsSize(e *mp4.VisualSampleEntryBox) (width, height int) {
+	defer func() {
+		if recover() != nil {
+			width, height = 0, 0
+		}
+	}()
+	switch {
+	case e.AvcC != nil && len(e.AvcC.SPSnalus) > 0:
+		if sps, err := avcsps.Parse(e.AvcC.SPSnalus[0]); err == nil {
+			return int(sps.Width), int(sps.Height)
+		}
+	case e.HvcC != nil:
+		if nalus := e.HvcC.GetNalusForType(hevc.NALU_SPS); len(nalus) > 0 {
+			if sps, err := hevc.ParseSPSNALUnit(nalus[0]); err == nil {
+				w, h := sps.ImageSize()
+				return int(w), int(h)
+			}
+		}
+	}
+	return 0, 0
+}

@@ -74,6 +74,10 @@ func identify(r io.ReaderAt, size int64, head []byte, name string) (what, hint s
 		return "a FLAC file", "FLAC input is not supported"
 	case bytes.HasPrefix(head, []byte("FLV\x01")):
 		return "an FLV file", "FLV input is not supported; " + remux
+	case bytes.HasPrefix(head, []byte("#!AMR")):
+		return "an AMR file", "AMR input is not supported; encode it to AAC in MP4 first, e.g. ffmpeg -i " + shellQuote(name) + " -c:a aac out.mp4"
+	case isSubRip(head):
+		return "a SubRip (SRT) subtitle file", "SRT is not supported; convert it to WebVTT, e.g. ffmpeg -i " + shellQuote(name) + " out.vtt"
 	case bytes.HasPrefix(head, []byte("#EXTM3U")):
 		return "an HLS playlist", "package the media files it lists, not the playlist"
 	case isXML(head) && bytes.Contains(head, []byte("<MPD")):
@@ -347,4 +351,17 @@ func isRegistered(name string) bool {
 		}
 	}
 	return false
+}
+
+// isSubRip reports whether head starts like a SubRip document: a cue
+// number on its own line, then a timing line "00:00:01,000 --> ...".
+func isSubRip(head []byte) bool {
+	b := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), "\r\n ")
+	num, rest, ok := bytes.Cut(b, []byte("\n"))
+	num = bytes.TrimSuffix(num, []byte("\r"))
+	if !ok || len(num) == 0 || len(num) > 9 || bytes.ContainsFunc(num, func(r rune) bool { return r < '0' || r > '9' }) {
+		return false
+	}
+	timing, _, _ := bytes.Cut(rest, []byte("\n"))
+	return bytes.Contains(timing, []byte("-->")) && len(timing) >= 8 && timing[2] == ':' && timing[5] == ':'
 }

@@ -35,12 +35,19 @@ func (s *syncBuffer) String() string {
 
 var liveAtRE = regexp.MustCompile(`Live at (http://\S+)/`)
 
-// TestLivePlayers runs `cmafkit live --loop` on testdata/ladder_360p.mp4 (a
-// real-time replay, served on 127.0.0.1 by the command's own server) and
-// plays its live HLS in hls.js and Shaka and its live MPD in dash.js and
-// Shaka, in parallel: each player must report a live stream and play at
-// real-time speed without a stall for 10 s; the latency is logged. The 360p
-// rendition keeps three browsers decoding at once within two cores.
+// periodLength is the length of testdata/ladder_360p.mp4, one publisher
+// session of TestLivePlayers.
+const periodLength = 8008 * time.Millisecond
+
+// TestLivePlayers runs `cmafkit live --loop` on testdata/ladder_360p.mp4
+// given twice (a real-time replay, served on 127.0.0.1 by the command's own
+// server; each replay a new publisher with timestamps reset to zero, so a
+// new period and an EXT-X-DISCONTINUITY every 8 s) and plays its live HLS
+// in hls.js and Shaka and its live MPD in dash.js and Shaka, in parallel:
+// each player must report a live stream and play at real-time speed
+// without a stall for 14 s, across a discontinuity; the latency is logged.
+// The 360p rendition keeps three browsers decoding at once within two
+// cores.
 func TestLivePlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time live stream and browsers")
@@ -56,7 +63,10 @@ func TestLivePlayers(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runLive(ctx, []string{"-o", dir, "--http", "127.0.0.1:0", "--loop", filepath.Join("..", "..", "testdata", "ladder_360p.mp4")}, &stdout, &stderr)
+		// The file twice: each replay is a new publisher whose
+		// timestamps restart at zero, a discontinuity every 8 s.
+		in := filepath.Join("..", "..", "testdata", "ladder_360p.mp4")
+		done <- runLive(ctx, []string{"-o", dir, "--http", "127.0.0.1:0", "--loop", in, in}, &stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -75,7 +85,7 @@ func TestLivePlayers(t *testing.T) {
 			base = m[1]
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "video0.m3u8"))
-		if base != "" && strings.Count(string(b), "#EXTINF") >= 4 {
+		if base != "" && strings.Count(string(b), "#EXTINF") >= 4 && strings.Contains(string(b), "#EXT-X-DISCONTINUITY\n") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -87,10 +97,15 @@ func TestLivePlayers(t *testing.T) {
 		for _, p := range playertest.Players(manifest) {
 			t.Run(string(p)+"/"+manifest, func(t *testing.T) {
 				t.Parallel()
-				playertest.Play(t, ctx, playertest.Options{
+				res := playertest.Play(t, ctx, playertest.Options{
 					Manifest: base + "/" + manifest, Player: p, Live: true,
-					MinPlay: 10 * time.Second, Timeout: 90 * time.Second,
+					MinPlay: 14 * time.Second, Timeout: 90 * time.Second,
 				})
+				// More media than one publisher session lasts: the
+				// player played across a discontinuity.
+				if res.MediaPlayed <= periodLength.Seconds() {
+					t.Errorf("played %.2fs of media, no more than one period (%v): no discontinuity crossed for sure", res.MediaPlayed, periodLength)
+				}
 			})
 		}
 	}

@@ -27,6 +27,7 @@ Usage:
                                        INPUT, the small sample ladder built into cmafkit
   cmafkit inspect [--json] FILE...     show tracks, codecs, GOPs, bitrates; can it be packaged?
   cmafkit serve [--addr ADDR] DIR      serve a packaged directory with a preview player
+  cmafkit origin [flags] ROOT          package the titles under ROOT (directory or bucket) on request
   cmafkit live -o DIR [flags] INPUT... package a live stream (files replayed in real time) and serve it
   cmafkit ladder [flags]               plan an ABR ladder for a source; "ladder simulate" scores one
 
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPackage(ctx, rest, stdout, stderr)
 	case "inspect":
 		return runInspect(ctx, rest, stdout, stderr)
+	case "origin":
+		return runOrigin(ctx, rest, stdout, stderr)
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)
 	case "live":

@@ -331,3 +331,32 @@ func TestPackageFairPlayURI(t *testing.T) {
 		t.Errorf("playlist lacks %s:\n%s", want, pl)
 	}
 }
+
+// TestPackageSmooth checks that --smooth alone writes the Smooth Streaming
+// client manifest and fragments and no HLS or DASH, and with --dash both.
+func TestPackageSmooth(t *testing.T) {
+	for _, c := range []struct {
+		flags []string
+		mpd   bool
+	}{{[]string{"--smooth"}, false}, {[]string{"--smooth", "--dash"}, true}} {
+		dir := t.TempDir()
+		var out, errb bytes.Buffer
+		args := append(append([]string{"package", "-q"}, c.flags...), "-o", dir, "../../testdata/ladder_360p.mp4")
+		if err := run(context.Background(), args, &out, &errb); err != nil {
+			t.Fatalf("%v: %v", c.flags, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "smooth", "Manifest")); err != nil {
+			t.Errorf("%v: no smooth/Manifest: %v", c.flags, err)
+		}
+		frags, _ := filepath.Glob(filepath.Join(dir, "smooth", "QualityLevels(*)", "Fragments(*)"))
+		if len(frags) == 0 {
+			t.Errorf("%v: no fragments", c.flags)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "master.m3u8")); !os.IsNotExist(err) {
+			t.Errorf("%v wrote HLS", c.flags)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "manifest.mpd")); (err == nil) != c.mpd {
+			t.Errorf("%v: manifest.mpd written %v, want %v", c.flags, err == nil, c.mpd)
+		}
+	}
+}

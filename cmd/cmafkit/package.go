@@ -18,6 +18,7 @@ import (
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -42,6 +43,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	chunkDur := fs.Duration("chunk-duration", 0, "split segments into CMAF chunks of this `duration` (low latency)")
 	hlsOnly := fs.Bool("hls", false, "write HLS only")
 	dashOnly := fs.Bool("dash", false, "write DASH only")
+	smoothOut := fs.Bool("smooth", false, "write Microsoft Smooth Streaming (smooth/Manifest and its fragments; H.264 and AAC; clear or cenc with PlayReady): alone, Smooth only; with --hls or --dash, those too")
 	hlsSegType := fs.String("hls-segment-type", "fmp4", "container of HLS audio and video segments: fmp4 (CMAF) or ts (MPEG-TS; DASH stays CMAF)")
 	aesKey := fs.String("hls-aes128-key", "", "with --hls-segment-type ts: encrypt each TS segment with this AES-128 `key` (32 hex digits or base64; METHOD=AES-128)")
 	aesURI := fs.String("hls-aes128-key-uri", "", "EXT-X-KEY `URI` of the AES-128 key (default: write the key as aes-128.key next to the playlists)")
@@ -57,6 +59,9 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mediaName := fs.String("segment-name", "", "media segment name template (default $RepresentationID$/seg-$Number$.m4s)")
 	hlsName := fs.String("hls-name", "master.m3u8", "multivariant playlist name")
 	dashName := fs.String("dash-name", "manifest.mpd", "MPD name")
+	steerServer := fs.String("steering-server", "", "content steering: `URL` of the steering manifest (with --pathway)")
+	var pathways repeated
+	fs.Var(&pathways, "pathway", "content steering: a CDN as `ID=BASEURL`, BASEURL where it serves the output directory (repeatable; the first is the default)")
 	quiet := fs.Bool("q", false, "quiet: no progress output")
 	verbose := fs.Bool("v", false, "verbose: log decisions and warnings")
 	cuesFile := fs.String("cues", "", "JSON cue list `file`: [{\"time\": 30, \"duration\": 15, \"kind\": \"out\"}, ...] (times in seconds; kind out, in or signal; optional base64 \"scte35\")")
@@ -84,6 +89,20 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off
+	}
+	if *steerServer != "" || len(pathways) > 0 {
+		st := &steering.Config{ServerURI: *steerServer}
+		for _, p := range pathways {
+			id, base, ok := strings.Cut(p, "=")
+			if !ok {
+				return usageError{fmt.Sprintf("--pathway %q: want ID=BASEURL", p)}
+			}
+			st.Pathways = append(st.Pathways, steering.Pathway{ID: id, BaseURL: base})
+		}
+		if err := st.Check(); err != nil {
+			return usageError{fmt.Sprintf("--steering-server, --pathway: %v", err)}
+		}
+		job.Steering = st
 	}
 	job.CueOptions = packager.CueOptions{NearestKeyframe: *cueNearest, HLSCueTags: *cueTags, IgnoreInput: *noInputCues}
 	if *pdt != "" {
@@ -114,13 +133,15 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	switch {
-	case *hlsOnly && *dashOnly:
-		job.Formats = packager.HLS | packager.DASH
-	case *hlsOnly:
-		job.Formats = packager.HLS
-	case *dashOnly:
-		job.Formats = packager.DASH
+	// The formats named; none means HLS and DASH (the zero value).
+	if *hlsOnly {
+		job.Formats |= packager.HLS
+	}
+	if *dashOnly {
+		job.Formats |= packager.DASH
+	}
+	if *smoothOut {
+		job.Formats |= packager.Smooth
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -366,3 +387,9 @@ func withHint(err error) error {
 	}
 	return err
 }
+
+// repeated collects the values of a repeatable flag.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/cmafkit/cmafkit/drm"
@@ -35,41 +36,53 @@ func (p *protectionFlags) register(fs *flag.FlagSet) {
 // apply configures job.Encryption from the flags; without --encryption it
 // refuses the other protection flags rather than ignoring them.
 func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
+	cfg, err := p.config(job.Logger)
+	if err != nil || cfg == nil {
+		return err
+	}
+	job.Encryption = cfg
+	return nil
+}
+
+// config returns the drm configuration the flags ask for: nil without
+// --encryption (the other protection flags are then refused rather than
+// ignored).
+func (p *protectionFlags) config(logger *slog.Logger) (*drm.Config, error) {
 	if p.scheme == "" {
 		if p.keys != "" || p.iv != "" || p.systems != "" || p.cpixFile != "" || p.cryptoPeriod != 0 {
-			return usageError{"--key, --iv, --drm, --cpix and --crypto-period need --encryption cenc|cbcs"}
+			return nil, usageError{"--key, --iv, --drm, --cpix and --crypto-period need --encryption cenc|cbcs"}
 		}
-		return nil
+		return nil, nil
 	}
 	if p.cryptoPeriod < 0 {
-		return usageError{"--crypto-period must be a positive number of segments"}
+		return nil, usageError{"--crypto-period must be a positive number of segments"}
 	}
 	scheme, err := drm.ParseScheme(p.scheme)
 	if err != nil {
-		return usageError{fmt.Sprintf("--encryption: %v", err)}
+		return nil, usageError{fmt.Sprintf("--encryption: %v", err)}
 	}
 	if _, err := drm.FairPlayURI(p.fairplayURI, drm.KID{}); err != nil {
-		return usageError{fmt.Sprintf("--fairplay-uri: %v", err)}
+		return nil, usageError{fmt.Sprintf("--fairplay-uri: %v", err)}
 	}
-	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, CryptoPeriod: p.cryptoPeriod, Logger: job.Logger}
+	cfg := drm.Config{Scheme: scheme, OmitPSSH: p.omitPSSH, CryptoPeriod: p.cryptoPeriod, Logger: logger}
 	cfg.SignalingOptions = drm.SignalingOptions{FairPlayURI: p.fairplayURI, PlayReadyLAURL: p.playreadyLAURL, ClearKeyLAURL: p.clearkeyLAURL}
 	if p.systems != "" {
 		if cfg.Systems, err = drm.ParseSystems(p.systems); err != nil {
-			return usageError{fmt.Sprintf("--drm: %v", err)}
+			return nil, usageError{fmt.Sprintf("--drm: %v", err)}
 		}
 	}
 	if p.iv != "" {
 		if cfg.IV, err = drm.ParseIV(p.iv); err != nil {
-			return usageError{fmt.Sprintf("--iv: %v", err)}
+			return nil, usageError{fmt.Sprintf("--iv: %v", err)}
 		}
 	}
 	switch {
 	case p.cpixFile != "" && p.keys != "":
-		return usageError{"give keys with --key or --cpix, not both"}
+		return nil, usageError{"give keys with --key or --cpix, not both"}
 	case p.cpixFile != "":
 		doc, err := cpix.ReadFile(p.cpixFile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Keys = doc
 		if len(cfg.Systems) == 0 {
@@ -78,18 +91,17 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 	case p.keys != "":
 		keys, err := drm.ParseKeyPairs(p.keys)
 		if err != nil {
-			return usageError{fmt.Sprintf("--key: %v", err)}
+			return nil, usageError{fmt.Sprintf("--key: %v", err)}
 		}
 		cfg.Keys = &drm.StaticKeys{Default: keys}
 	default:
 		// A generated key would have to be printed or stored for the output
 		// to be playable; the CLI never prints secrets, so ask for them.
-		return usageError{"--encryption needs --key KID:KEY or --cpix FILE"}
+		return nil, usageError{"--encryption needs --key KID:KEY or --cpix FILE"}
 	}
 	if err := cfg.Validate(); err != nil {
 		// The flags disagree (FairPlay with cenc, an 8-byte IV with cbcs).
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	job.Encryption = &cfg
-	return nil
+	return &cfg, nil
 }

@@ -64,10 +64,14 @@ const (
 	Shaka  Player = "shaka"  // shaka-player: HLS and DASH
 	HLSJS  Player = "hlsjs"  // hls.js: HLS only
 	DashJS Player = "dashjs" // dash.js: DASH only
+	// DashJSMSS is dash.js with its Smooth Streaming module
+	// (dash.mss.min.js): Smooth Streaming client manifests.
+	DashJSMSS Player = "dashjs-mss"
 )
 
-// Players lists every player for a manifest kind: "hls" or "dash" (compared
-// case-insensitively), or by the manifest's extension (.m3u8, .mpd).
+// Players lists every player for a manifest kind: "hls", "dash" or
+// "smooth" (compared case-insensitively), or by the manifest's name
+// (.m3u8, .mpd, a Smooth client manifest's "Manifest").
 func Players(kindOrManifest string) []Player {
 	k := strings.ToLower(kindOrManifest)
 	switch {
@@ -75,6 +79,8 @@ func Players(kindOrManifest string) []Player {
 		return []Player{Shaka, HLSJS}
 	case k == "dash" || strings.HasSuffix(k, ".mpd"):
 		return []Player{Shaka, DashJS}
+	case k == "smooth" || k == "manifest" || strings.HasSuffix(k, "/manifest"):
+		return []Player{DashJSMSS}
 	}
 	return nil
 }
@@ -105,6 +111,17 @@ type Options struct {
 	// playhead is behind the wall clock where the player exposes it. Live
 	// runs never seek.
 	Live bool
+	// LowLatency configures a Live run for a low-latency stream: each
+	// player in its low-latency mode with latency catch-up (hls.js
+	// lowLatencyMode and maxLiveSyncPlaybackRate, Shaka lowLatencyMode and
+	// liveSync with a TargetLatency, dash.js's own low-latency mode and
+	// catch-up, which the MPD turns on), and playback up to 1.5× real time
+	// accepted while it catches up. Result.FinalLatency reports where the
+	// latency settled.
+	LowLatency bool
+	// TargetLatency is the latency the players aim for in a LowLatency
+	// run where the manifest does not say (Shaka with HLS); zero means 2 s.
+	TargetLatency time.Duration
 	// AudioOnly accepts zero decoded video frames.
 	AudioOnly bool
 	// PlaybackRate sets video.playbackRate; zero means 1.
@@ -212,6 +229,9 @@ type Result struct {
 	// getPlayheadTimeAsDate) or dash.js getCurrentLiveLatency, in
 	// seconds; -1 when the player exposed none.
 	Latency float64
+	// FinalLatency is the mean of the last five latency samples (one a
+	// second), where a catching-up player settled; -1 without samples.
+	FinalLatency float64
 }
 
 // SourceBuffer is what a run saw of one MSE SourceBuffer: where the player's
@@ -335,8 +355,8 @@ func Play(t testing.TB, ctx context.Context, opts Options) *Result {
 		t.Fatal(b.String())
 	}
 	if opts.Live {
-		t.Logf("%s %s: live, %.2fs of media in %.2fs, %d stalls, latency %.2fs, %d frames (%d dropped), %s",
-			res.Player, res.PlayerVersion, res.MediaPlayed, res.WallPlayed, res.Stalls, res.Latency, res.Frames, res.DroppedFrames, res.Elapsed.Round(time.Millisecond))
+		t.Logf("%s %s: live, %.2fs of media in %.2fs, %d stalls, latency %.2fs (final %.2fs), %d frames (%d dropped), %s",
+			res.Player, res.PlayerVersion, res.MediaPlayed, res.WallPlayed, res.Stalls, res.Latency, res.FinalLatency, res.Frames, res.DroppedFrames, res.Elapsed.Round(time.Millisecond))
 		return res
 	}
 	t.Logf("%s %s: reached %.2fs, %d frames (%d dropped), seek %.2f→%.2f, %s",
@@ -386,6 +406,8 @@ type pageConfig struct {
 	MinPlaySeconds float64     `json:"minPlaySeconds"`
 	Seek           bool        `json:"seek"`
 	Live           bool        `json:"live,omitempty"`
+	LowLatency     bool        `json:"lowLatency,omitempty"`
+	TargetLatency  float64     `json:"targetLatency,omitempty"`
 	PlaybackRate   float64     `json:"playbackRate,omitempty"`
 	StepTimeoutMs  int64       `json:"stepTimeoutMs"`
 	Debug          bool        `json:"debug"`
@@ -432,6 +454,7 @@ type pageResult struct {
 	MediaPlayed   float64        `json:"mediaPlayed"`
 	Stalls        int            `json:"stalls"`
 	Latency       float64        `json:"latency"`
+	FinalLatency  float64        `json:"finalLatency"`
 }
 
 type driverOutput struct {
@@ -452,7 +475,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Player = Shaka
 	}
 	switch opts.Player {
-	case Shaka, HLSJS, DashJS:
+	case Shaka, HLSJS, DashJS, DashJSMSS:
 	default:
 		return nil, fmt.Errorf("playertest: unknown player %q", opts.Player)
 	}
@@ -516,6 +539,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		MinPlaySeconds: opts.MinPlay.Seconds(),
 		Seek:           !opts.NoSeek && !opts.Live,
 		Live:           opts.Live,
+		LowLatency:     opts.LowLatency,
+		TargetLatency:  opts.TargetLatency.Seconds(),
 		PlaybackRate:   opts.PlaybackRate,
 		StepTimeoutMs:  opts.StepTimeout.Milliseconds(),
 		Debug:          opts.Debug,
@@ -621,6 +646,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.TextTrack, res.TextTracks, res.Cues, res.ShownTexts = p.TextTrack, p.TextTracks, p.Cues, p.Shown
 		res.Requests, res.SourceBuffers = p.Requests, p.SourceBuffers
 		res.IsLive, res.WallPlayed, res.MediaPlayed, res.Stalls, res.Latency = p.Live, p.WallPlayed, p.MediaPlayed, p.Stalls, p.Latency
+		res.FinalLatency = p.FinalLatency
 	}
 	if out.HarnessError != "" {
 		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)
@@ -678,6 +704,10 @@ func (r *Result) check(opts Options) error {
 // Below half speed the stream itself is suspect.
 const minLiveRate = 0.5
 
+// maxLowLatencyRate is the fastest a low-latency run may advance on
+// average: players speed up to catch up with the live edge.
+const maxLowLatencyRate = 1.5
+
 func (r *Result) checkLive(opts Options) error {
 	if !r.IsLive {
 		return errors.New("the player did not report a live stream")
@@ -685,7 +715,11 @@ func (r *Result) checkLive(opts Options) error {
 	if want := 0.9 * opts.MinPlay.Seconds(); r.WallPlayed < want {
 		return fmt.Errorf("live playback measured over %.3fs, want ≥ %.3fs", r.WallPlayed, want)
 	}
-	if rate := r.MediaPlayed / r.WallPlayed; rate < minLiveRate || rate > 1.2 {
+	maxRate := 1.2
+	if opts.LowLatency {
+		maxRate = maxLowLatencyRate
+	}
+	if rate := r.MediaPlayed / r.WallPlayed; rate < minLiveRate || rate > maxRate {
 		return fmt.Errorf("live playback advanced %.3fs in %.3fs (%.2f× real time)", r.MediaPlayed, r.WallPlayed, rate)
 	}
 	if r.Stalls > 0 {

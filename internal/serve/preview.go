@@ -16,7 +16,7 @@ import (
 // (shaka-player.ui.js and controls.css, copied from the shaka-player npm
 // package pinned in internal/playertest/js/package.json) with its licence.
 //
-//go:embed assets/shaka-player.ui.js assets/controls.css assets/shaka-player.LICENSE assets/preview.js
+//go:embed assets/shaka-player.ui.js assets/controls.css assets/shaka-player.LICENSE assets/preview.js assets/whep.js
 var assets embed.FS
 
 // ShakaVersion is the version of the embedded Shaka Player build.
@@ -110,6 +110,7 @@ type previewData struct {
 	Asset        string
 	ShakaVersion string
 	Error        string
+	WHEP         string // WHEP endpoint path, empty for none
 }
 
 var previewTmpl = template.Must(template.New("preview").Parse(`<!DOCTYPE html>
@@ -151,16 +152,23 @@ footer { margin-top: 2rem; font-size: .8rem; color: #666; }
 <div data-shaka-player-container><video data-shaka-player id="video" playsinline></video></div>
 <div id="status"></div>
 </section>{{end}}
+{{if .WHEP}}<section class="player" id="whep-player" data-whep="{{.WHEP}}">
+<h2>WebRTC (WHEP): {{.WHEP}}</h2>
+<video id="whep-video" playsinline muted controls></video>
+<div><button id="whep-start" type="button">Play with WebRTC</button> <button id="whep-stop" type="button" disabled>Stop</button></div>
+<div id="whep-status"></div>
+</section>{{end}}
 </main>
 <footer>Player: <a href="https://github.com/shaka-project/shaka-player">Shaka Player</a> {{.ShakaVersion}}, embedded (<a href="{{.Asset}}shaka-player.LICENSE">Apache License 2.0</a>).</footer>
 {{if .Selected}}<script src="{{.Asset}}shaka-player.ui.js"></script>
 <script src="{{.Asset}}preview.js"></script>{{end}}
+{{if .WHEP}}<script src="{{.Asset}}whep.js"></script>{{end}}
 </body>
 </html>
 `))
 
 func (h *handler) servePreview(w http.ResponseWriter, r *http.Request) {
-	d := previewData{Asset: AssetPrefix, ShakaVersion: ShakaVersion}
+	d := previewData{Asset: AssetPrefix, ShakaVersion: ShakaVersion, WHEP: h.cfg.WHEP}
 	ms, truncated, err := FindManifests(h.root, h.cfg.MaxWalk, h.cfg.MaxManifests)
 	if err != nil {
 		d.Error = "cannot list the served directory: " + err.Error()

@@ -49,6 +49,11 @@ type Config struct {
 	// matching prefix wins, and a mount shadows the served directory.
 	Mounts map[string]fs.FS
 
+	// WHEP is the path of a WHEP endpoint (RFC 9725) on the same server,
+	// e.g. "/whep/live": the preview page then offers a WebRTC player for
+	// it. Empty means none.
+	WHEP string
+
 	// Logger receives one Debug record per request. Nil logs nothing.
 	Logger *slog.Logger
 
@@ -476,7 +481,24 @@ var mediaExts = map[string]bool{
 // file by its extension. The directory serves these, to any origin, and HLS
 // key files, to this server's own pages only.
 func IsMedia(name string) bool {
-	return mediaExts[strings.ToLower(path.Ext(name))]
+	return mediaExts[strings.ToLower(path.Ext(name))] || smoothType(name) != ""
+}
+
+// smoothType returns the media type of a Smooth Streaming object, which
+// has no extension: the client manifest ("Manifest") or a fragment
+// (".../QualityLevels(bitrate)/Fragments(stream=time)", as package
+// manifest/smooth names them); "" for any other name.
+func smoothType(name string) string {
+	base := path.Base(name)
+	if base == "Manifest" {
+		return "text/xml; charset=utf-8"
+	}
+	dir := path.Base(path.Dir(name))
+	if strings.HasPrefix(base, "Fragments(") && strings.HasSuffix(base, ")") && strings.Contains(base, "=") &&
+		strings.HasPrefix(dir, "QualityLevels(") && strings.HasSuffix(dir, ")") {
+		return "video/mp4"
+	}
+	return ""
 }
 
 // isKeyFile reports whether name is an HLS key file (an EXT-X-KEY URI such
@@ -491,6 +513,9 @@ func isKeyFile(name string) bool {
 // extension, or application/octet-stream when the extension is unknown.
 func ContentType(name string) string {
 	if ct, ok := contentTypes[strings.ToLower(path.Ext(name))]; ok {
+		return ct
+	}
+	if ct := smoothType(name); ct != "" {
 		return ct
 	}
 	if strings.EqualFold(path.Base(name), "LICENSE") {

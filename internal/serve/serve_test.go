@@ -396,3 +396,30 @@ func TestCacheControl(t *testing.T) {
 		}
 	}
 }
+
+// TestSmoothObjects serves a Smooth Streaming output, whose client
+// manifest and fragments have no extension, with CORS and the media types
+// clients expect, and still nothing else without an extension.
+func TestSmoothObjects(t *testing.T) {
+	root := fstest.MapFS{
+		"ss/Manifest": {Data: []byte("<SmoothStreamingMedia/>")},
+		"ss/QualityLevels(800000)/Fragments(video=60060)": {Data: []byte("moof")},
+		"ss/QualityLevels(800000)/notes":                  {Data: []byte("secret")},
+		"ss/Fragments(video=0)":                           {Data: []byte("stray")},
+	}
+	h := Handler(root)
+	for target, want := range map[string]string{
+		"/ss/Manifest": "text/xml; charset=utf-8",
+		"/ss/QualityLevels(800000)/Fragments(video=60060)": "video/mp4",
+	} {
+		resp := do(t, h, http.MethodGet, target, nil)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != want || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("GET %s: status %d, Content-Type %q, CORS %q; want 200 %q with CORS", target, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Access-Control-Allow-Origin"), want)
+		}
+	}
+	for _, target := range []string{"/ss/QualityLevels(800000)/notes", "/ss/Fragments(video=0)"} {
+		if resp := do(t, h, http.MethodGet, target, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, resp.StatusCode)
+		}
+	}
+}

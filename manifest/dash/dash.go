@@ -143,11 +143,20 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 		for _, d := range p.UTCTiming {
 			m.UTCTiming = append(m.UTCTiming, descriptor(d.SchemeIDURI, d.Value))
 		}
+		if !p.Ended {
+			m.ServiceDescription = serviceDescription(p.LowLatency)
+		}
 	} else {
 		m.MediaPresentationDuration = Duration(p.MediaDuration())
 	}
-	if d := p.MaxSegmentDuration(); d > 0 {
-		m.MaxSegmentDuration = Duration(d)
+	msd := p.MaxSegmentDuration()
+	if live {
+		// A promise for the segments still to come as well: the
+		// packager's maximum, or a longer segment already written.
+		msd = max(msd, p.TargetDuration)
+	}
+	if msd > 0 {
+		m.MaxSegmentDuration = Duration(msd)
 	}
 	mbt := p.MinBufferTime
 	if mbt <= 0 {
@@ -173,6 +182,7 @@ func build(p *manifest.Presentation) (*mpdXML, error) {
 			if err != nil {
 				return nil, err
 			}
+			b.producerReference(&as, pd, set)
 			px.AdaptationSets = append(px.AdaptationSets, as)
 			if t, ok := b.trickSet(set, as); ok {
 				tricks = append(tricks, t)
@@ -279,7 +289,7 @@ func (b *builder) adaptationSet(set *manifest.SwitchingSet, id int) (adaptationS
 	as.Accessibility = append(as.Accessibility, captions(set.ClosedCaptions)...)
 	shared := sharedTemplate(set.Representations)
 	if shared {
-		as.SegmentTemplate = template(&set.Representations[0])
+		as.SegmentTemplate = b.template(&set.Representations[0])
 		b.profiles[0] = true
 	}
 	for ri := range set.Representations {
@@ -490,7 +500,7 @@ func (b *builder) representation(set *manifest.SwitchingSet, r *manifest.Represe
 	switch {
 	case sharedTmpl:
 	case r.Template != nil:
-		rx.SegmentTemplate = template(r)
+		rx.SegmentTemplate = b.template(r)
 		b.profiles[0] = true
 	case r.SingleFile != nil:
 		rx.BaseURL = r.SingleFile.URI
@@ -625,7 +635,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // ISO/IEC 23009-1 5.8.5.2 and 23001-7 11.2) followed by one descriptor per
 // DRM system with its pssh, PlayReady object and license URL.
 //
-// With key rotation (pi.KeyPeriods) the descriptors name no key: no
+// With key rotation (pi.KeyPeriods or pi.KeyRotation) the descriptors name no key: no
 // cenc:default_KID, cenc:pssh or mspr:pro, only the scheme, the systems and
 // their license URLs. Each crypto period's key is announced by the pssh
 // boxes in its moofs, and players only act on those when the MPD gave them
@@ -639,7 +649,7 @@ func initURL(r *manifest.Representation) *mpd.URL {
 // key (ClearKey, Widevine crypto periods) need one license per period.
 func (b *builder) protection(pi *drm.Protection) ([]contentProtectionXML, error) {
 	b.ns.cenc = true
-	rotation := len(pi.KeyPeriods) > 0
+	rotation := len(pi.KeyPeriods) > 0 || pi.KeyRotation
 	defaultKID := pi.DefaultKID.String()
 	if rotation {
 		defaultKID = ""

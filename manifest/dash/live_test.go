@@ -236,3 +236,25 @@ func TestLiveVODUnchanged(t *testing.T) {
 		t.Errorf("live fields changed a VOD MPD:\n%s", got)
 	}
 }
+
+// TestLiveMaxSegmentDuration: a dynamic MPD's maxSegmentDuration is the
+// packager's maximum (TargetDuration), which segments still to come keep
+// to, unless a longer segment was already written; a static MPD's is the
+// longest segment.
+func TestLiveMaxSegmentDuration(t *testing.T) {
+	for _, tc := range []struct {
+		target time.Duration
+		typ    manifest.PresentationType
+		want   string
+	}{
+		{5 * time.Second, manifest.Live, `maxSegmentDuration="PT5S"`},
+		{time.Second, manifest.Live, `maxSegmentDuration="PT2S"`}, // the segments' 2 s
+		{5 * time.Second, manifest.VOD, `maxSegmentDuration="PT2S"`},
+	} {
+		p := manifesttest.LiveModels()["live-discontinuity"]
+		p.TargetDuration, p.Type = tc.target, tc.typ
+		if b := render(t, p); !strings.Contains(string(b), tc.want) {
+			t.Errorf("%v target %v: want %s in\n%s", tc.typ, tc.target, tc.want, b)
+		}
+	}
+}

@@ -46,25 +46,26 @@ const (
 )
 
 type mpdXML struct {
-	XMLName                    xml.Name    `xml:"MPD"`
-	Xmlns                      string      `xml:"xmlns,attr"`
-	XmlnsCENC                  string      `xml:"xmlns:cenc,attr,omitempty"`
-	XmlnsMSPR                  string      `xml:"xmlns:mspr,attr,omitempty"`
-	XmlnsDASHIF                string      `xml:"xmlns:dashif,attr,omitempty"`
-	XmlnsClearKey              string      `xml:"xmlns:clearkey,attr,omitempty"`
-	XmlnsSCTE214               string      `xml:"xmlns:scte214,attr,omitempty"`
-	XmlnsSCTE35                string      `xml:"xmlns:scte35,attr,omitempty"`
-	Profiles                   string      `xml:"profiles,attr"`
-	Type                       string      `xml:"type,attr"`
-	AvailabilityStartTime      string      `xml:"availabilityStartTime,attr,omitempty"`
-	PublishTime                string      `xml:"publishTime,attr,omitempty"`
-	MediaPresentationDuration  string      `xml:"mediaPresentationDuration,attr,omitempty"`
-	MinimumUpdatePeriod        string      `xml:"minimumUpdatePeriod,attr,omitempty"`
-	TimeShiftBufferDepth       string      `xml:"timeShiftBufferDepth,attr,omitempty"`
-	SuggestedPresentationDelay string      `xml:"suggestedPresentationDelay,attr,omitempty"`
-	MaxSegmentDuration         string      `xml:"maxSegmentDuration,attr,omitempty"`
-	MinBufferTime              string      `xml:"minBufferTime,attr"`
-	Periods                    []periodXML `xml:"Period"`
+	XMLName                    xml.Name               `xml:"MPD"`
+	Xmlns                      string                 `xml:"xmlns,attr"`
+	XmlnsCENC                  string                 `xml:"xmlns:cenc,attr,omitempty"`
+	XmlnsMSPR                  string                 `xml:"xmlns:mspr,attr,omitempty"`
+	XmlnsDASHIF                string                 `xml:"xmlns:dashif,attr,omitempty"`
+	XmlnsClearKey              string                 `xml:"xmlns:clearkey,attr,omitempty"`
+	XmlnsSCTE214               string                 `xml:"xmlns:scte214,attr,omitempty"`
+	XmlnsSCTE35                string                 `xml:"xmlns:scte35,attr,omitempty"`
+	Profiles                   string                 `xml:"profiles,attr"`
+	Type                       string                 `xml:"type,attr"`
+	AvailabilityStartTime      string                 `xml:"availabilityStartTime,attr,omitempty"`
+	PublishTime                string                 `xml:"publishTime,attr,omitempty"`
+	MediaPresentationDuration  string                 `xml:"mediaPresentationDuration,attr,omitempty"`
+	MinimumUpdatePeriod        string                 `xml:"minimumUpdatePeriod,attr,omitempty"`
+	TimeShiftBufferDepth       string                 `xml:"timeShiftBufferDepth,attr,omitempty"`
+	SuggestedPresentationDelay string                 `xml:"suggestedPresentationDelay,attr,omitempty"`
+	MaxSegmentDuration         string                 `xml:"maxSegmentDuration,attr,omitempty"`
+	MinBufferTime              string                 `xml:"minBufferTime,attr"`
+	ServiceDescription         *serviceDescriptionXML `xml:"ServiceDescription"`
+	Periods                    []periodXML            `xml:"Period"`
 	// After Period, Metrics, EssentialProperty and SupplementalProperty.
 	UTCTiming []mpd.DescriptorType `xml:"UTCTiming"`
 }
@@ -109,10 +110,11 @@ type adaptationSetXML struct {
 	MaxFrameRate     string `xml:"maxFrameRate,attr,omitempty"`
 	Par              string `xml:"par,attr,omitempty"`
 	// RepresentationBaseType elements.
-	ContentProtection    []contentProtectionXML `xml:"ContentProtection"`
-	EssentialProperty    []mpd.DescriptorType   `xml:"EssentialProperty"`
-	SupplementalProperty []mpd.DescriptorType   `xml:"SupplementalProperty"`
-	Label                string                 `xml:"Label,omitempty"`
+	ContentProtection     []contentProtectionXML     `xml:"ContentProtection"`
+	EssentialProperty     []mpd.DescriptorType       `xml:"EssentialProperty"`
+	SupplementalProperty  []mpd.DescriptorType       `xml:"SupplementalProperty"`
+	Label                 string                     `xml:"Label,omitempty"`
+	ProducerReferenceTime []producerReferenceTimeXML `xml:"ProducerReferenceTime"`
 	// AdaptationSetType elements.
 	Accessibility   []mpd.DescriptorType `xml:"Accessibility"`
 	Roles           []mpd.DescriptorType `xml:"Role"`
@@ -173,6 +175,9 @@ type clearKeyLaurl struct {
 type segmentTemplateXML struct {
 	Timescale              uint32               `xml:"timescale,attr"`
 	PresentationTimeOffset uint64               `xml:"presentationTimeOffset,attr,omitempty"`
+	AvailabilityTimeOffset string               `xml:"availabilityTimeOffset,attr,omitempty"`
+	AvailabilityComplete   string               `xml:"availabilityTimeComplete,attr,omitempty"`
+	Duration               uint64               `xml:"duration,attr,omitempty"`
 	StartNumber            *uint64              `xml:"startNumber,attr"`
 	Initialization         string               `xml:"initialization,attr,omitempty"`
 	Media                  string               `xml:"media,attr"`
@@ -194,4 +199,31 @@ type segmentListXML struct {
 	Initialization         *mpd.URL             `xml:"Initialization"`
 	SegmentTimeline        *mpd.SegmentTimeline `xml:"SegmentTimeline"`
 	SegmentURLs            []mpd.SegmentURL     `xml:"SegmentURL"`
+}
+
+// serviceDescriptionXML is the MPD's ServiceDescription of a low-latency
+// presentation (ISO/IEC 23009-1 K.4).
+type serviceDescriptionXML struct {
+	ID           uint32           `xml:"id,attr"`
+	Latency      *latencyXML      `xml:"Latency"`
+	PlaybackRate *playbackRateXML `xml:"PlaybackRate"`
+}
+
+type latencyXML struct {
+	Target uint64 `xml:"target,attr,omitempty"` // milliseconds
+	Max    uint64 `xml:"max,attr,omitempty"`
+	Min    uint64 `xml:"min,attr,omitempty"`
+}
+
+type playbackRateXML struct {
+	Max string `xml:"max,attr,omitempty"`
+	Min string `xml:"min,attr,omitempty"`
+}
+
+type producerReferenceTimeXML struct {
+	ID               uint32              `xml:"id,attr"`
+	Type             string              `xml:"type,attr,omitempty"`
+	WallClockTime    string              `xml:"wallClockTime,attr"`
+	PresentationTime uint64              `xml:"presentationTime,attr"`
+	UTCTiming        *mpd.DescriptorType `xml:"UTCTiming"`
 }

@@ -238,7 +238,7 @@ func RenderMedia(w io.Writer, p *manifest.Presentation, repID string) error {
 	if err != nil {
 		return err
 	}
-	return flush(w, media(p, spans, targetFor(p, spans)))
+	return flush(w, mediaPlaylist(p, spans, targetFor(p, spans), false))
 }
 
 // RenderIFrames validates the representation repID and writes its I-frame
@@ -284,7 +284,7 @@ func RenderAll(p *manifest.Presentation, multivariantURI string, create func(uri
 			if spans[0].set.ContentType == segment.KindText {
 				t = textTarget(p, spans)
 			}
-			out = media(p, spans, t)
+			out = mediaPlaylist(p, spans, t, false)
 		}
 		if err := writeTo(create, pl.URI, out); err != nil {
 			return err
@@ -434,16 +434,26 @@ func mediaVersion(set *manifest.SwitchingSet, r *manifest.Representation, iframe
 	return v
 }
 
-// media writes a media playlist: the segments of each span (period) in
-// order, with EXT-X-DISCONTINUITY between spans.
-func media(p *manifest.Presentation, spans []span, target uint64) *writer {
+// mediaPlaylist writes a media playlist: the segments of each span
+// (period) in order, with EXT-X-DISCONTINUITY between spans; with skip, a
+// delta update (see RenderMediaSkip).
+func mediaPlaylist(p *manifest.Presentation, spans []span, target uint64, skip bool) *writer {
 	first := spans[0]
 	n := 0
 	for _, sp := range spans {
 		n += len(sp.r.Segments)
 	}
 	w := &writer{b: make([]byte, 0, 128+n*(40+len(first.r.Segments[0].URI)))}
-	k := header(w, p, spans, target, first.r.Segments[0].Number, false)
+	skipped := 0
+	if skip {
+		skipped = skipCount(p, spans)
+	}
+	k := header(w, p, spans, target, first.r.Segments[0].Number, false, skipped > 0)
+	if skipped > 0 {
+		w.str("#EXT-X-SKIP:SKIPPED-SEGMENTS=")
+		w.uint(uint64(skipped))
+		w.b = append(w.b, '\n')
+	}
 	for si, sp := range spans {
 		set, r := sp.set, sp.r
 		if si > 0 {
@@ -454,14 +464,18 @@ func media(p *manifest.Presentation, spans []span, target uint64) *writer {
 		marks := cueMarks(p, r)
 		for i := range r.Segments {
 			s := &r.Segments[i]
-			if marks != nil {
+			if marks != nil && (si > 0 || i >= skipped) {
 				w.str(marks[i])
 			}
 			if pi != nil && next < len(pi.KeyPeriods) && pi.KeyPeriods[next].FirstSegment == i {
 				k.keys(w, pi.Scheme, pi.KeyPeriods[next].KID, pi.KeyPeriods[next].Systems)
 				next++
 			}
+			if si == 0 && i < skipped {
+				continue
+			}
 			w.programDateTime(s.ProgramDateTime)
+			w.parts(s.Parts, r.Timescale)
 			w.str("#EXTINF:")
 			w.b = appendSeconds(w.b, s.Duration, r.Timescale)
 			w.str(",\n")
@@ -477,6 +491,7 @@ func media(p *manifest.Presentation, spans []span, target uint64) *writer {
 			w.uriLine(s.URI)
 		}
 	}
+	liveEdge(w, p, spans[len(spans)-1].r)
 	endList(w, p)
 	return w
 }
@@ -504,7 +519,7 @@ func iframes(p *manifest.Presentation, spans []span) *writer {
 	}
 	w := &writer{b: make([]byte, 0, 128+n*(70+uriLen))}
 	target := max(avTarget(p), m)
-	k := header(w, p, spans, target, first.r.Segments[0].Number, true)
+	k := header(w, p, spans, target, first.r.Segments[0].Number, true, false)
 	written := false
 	for _, sp := range spans {
 		set, r := sp.set, sp.r
@@ -590,11 +605,14 @@ func (k *keyState) next(w *writer, sp span) {
 
 // header writes the tags before the first segment and returns the keys
 // and map it wrote.
-func header(w *writer, p *manifest.Presentation, spans []span, target, seq uint64, iframe bool) *keyState {
+func header(w *writer, p *manifest.Presentation, spans []span, target, seq uint64, iframe, skip bool) *keyState {
 	set, r := spans[0].set, spans[0].r
 	version := 0
 	for _, sp := range spans {
 		version = max(version, mediaVersion(sp.set, sp.r, iframe))
+	}
+	if skip {
+		version = max(version, 9) // EXT-X-SKIP (RFC 8216bis 8)
 	}
 	w.str("#EXTM3U\n#EXT-X-VERSION:")
 	w.uint(uint64(version))
@@ -624,6 +642,9 @@ func header(w *writer, p *manifest.Presentation, spans []span, target, seq uint6
 		// Every segment starts with a sync sample (CMAF segments do; WebVTT
 		// cues are independent). Apple HLS Authoring Spec 9.12.
 		w.line("#EXT-X-INDEPENDENT-SEGMENTS")
+		if p.LowLatency != nil && p.Type == manifest.Live {
+			serverControl(w, p, target)
+		}
 	}
 	k := &keyState{}
 	// One EXT-X-KEY per DRM system, before the EXT-X-MAP and every segment

@@ -1,7 +1,9 @@
 package isobmff
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -152,6 +154,7 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		}
 		return nil, p.errAt(segment.ErrMalformed, -1, "no moov box")
 	}
+	var noSamples error // the first track without samples, skipped
 	for _, t := range p.tracks {
 		if t.skip {
 			continue
@@ -159,6 +162,15 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		if err := p.finishTrack(t); err != nil {
 			if t.Kind == segment.KindText && errors.Is(err, segment.ErrEmptySamples) {
 				p.log.Warn("skipping text track whose samples are all empty", "source", p.name, "track", t.ID, "error", err)
+				continue
+			}
+			if t.SampleCount() == 0 {
+				// An empty track beside others (androidx's
+				// sample_empty_track.mp4) does not stop the rest.
+				p.log.Warn("skipping track without samples", "source", p.name, "track", t.ID, "kind", t.Kind)
+				if noSamples == nil {
+					noSamples = err
+				}
 				continue
 			}
 			return nil, err
@@ -174,6 +186,9 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		src.Tracks = append(src.Tracks, t.Track)
 	}
 	if len(src.Tracks) == 0 {
+		if noSamples != nil {
+			return nil, noSamples
+		}
 		return nil, &segment.FormatError{Source: p.name, Offset: -1, Err: segment.ErrNoTracks}
 	}
 	return src, nil
@@ -461,14 +476,98 @@ func (p *mp4Parser) parseStsd(t *mp4Track, stsd *rawBox) (err error) {
 	raw := stsd.payload[8+int(e.offset-(stsd.offset+int64(stsd.hdrLen)+8)):]
 	raw = raw[:e.hdrLen+len(e.payload)]
 	box, err := decodeBoxSafe(raw, uint64(e.offset))
+	if err != nil && t.Kind == segment.KindVideo {
+		if kids, ok := visualChildren(raw, e.hdrLen); ok {
+			if c, ok := kids["avcC"]; ok && len(c) > 12 && c[12]&3 != 3 {
+				return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ + "/avcC", Track: t.ID, Offset: e.offset, Err: segment.ErrUnsupportedCodec,
+					Detail: fmt.Sprintf("H.264 with %d-byte NAL unit lengths (only 4-byte lengths are supported)", c[12]&3+1)}
+			}
+			if _, ok := kids["colr"]; ok {
+				// Colour is optional: a colr mp4ff cannot parse (androidx's
+				// 18-byte nclx colr) is dropped, the SPS may still say it.
+				if b, err2 := decodeBoxSafe(withoutChild(raw, e.hdrLen, "colr"), uint64(e.offset)); err2 == nil {
+					p.log.Warn("ignoring a colr box that does not parse", "source", p.name, "track", t.ID, "error", err)
+					box, err = b, nil
+				}
+			}
+		}
+	}
 	if err != nil {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: segment.ErrMalformed, Detail: err.Error()}
 	}
-	t.SampleEntry = box
+	t.SampleEntry = isoSoundEntry(box)
 	if err := t.DescribeSampleEntry(); err != nil {
 		return &segment.FormatError{Source: p.name, Box: "moov/trak/mdia/minf/stbl/stsd/" + e.typ, Track: t.ID, Offset: e.offset, Err: err}
 	}
 	return nil
+}
+
+// visualEntryLen is the length of a visual sample entry's fields after
+// its box header, before its child boxes (ISO/IEC 14496-12 12.1.3).
+const visualEntryLen = 78
+
+// visualChildren returns the child boxes (whole, header included) of the
+// visual sample entry raw, by type, or false when they do not tile the
+// entry's payload.
+func visualChildren(raw []byte, hdrLen int) (map[string][]byte, bool) {
+	kids := map[string][]byte{}
+	for b := raw[min(len(raw), hdrLen+visualEntryLen):]; len(b) > 0; {
+		if len(b) < 8 {
+			return nil, false
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		if n < 8 || n > len(b) {
+			return nil, false
+		}
+		kids[string(b[4:8])] = b[:n]
+		b = b[n:]
+	}
+	return kids, true
+}
+
+// withoutChild returns a copy of the visual sample entry raw without its
+// child boxes of type typ (visualChildren must have accepted raw).
+func withoutChild(raw []byte, hdrLen int, typ string) []byte {
+	start := min(len(raw), hdrLen+visualEntryLen)
+	out := bytes.Clone(raw[:start])
+	for b := raw[start:]; len(b) >= 8; {
+		n := int(binary.BigEndian.Uint32(b))
+		if string(b[4:8]) != typ {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	if hdrLen == 8 {
+		binary.BigEndian.PutUint32(out, uint32(len(out)))
+	} else {
+		binary.BigEndian.PutUint64(out[8:], uint64(len(out)))
+	}
+	return out
+}
+
+// isoSoundEntry turns a QuickTime sound description (version 1 or 2, as
+// iPhone recordings and ffmpeg's mov muxer write) that keeps its esds
+// inside a wave box into the ISO version-0 mp4a a CMAF init carries: the
+// esds directly inside, the other children kept. Other entries are
+// returned as they are.
+func isoSoundEntry(box mp4.Box) mp4.Box {
+	a, ok := box.(*mp4.AudioSampleEntryBox)
+	if !ok || a.Type() != "mp4a" || a.Esds != nil || a.Wave == nil || a.Wave.Esds == nil {
+		return box
+	}
+	channels, rate := a.ChannelCount, a.SampleRate
+	if q := a.QuickTimeV2; q != nil {
+		channels = uint16(min(q.NumAudioChannels, 0xffff))
+		rate = uint16(min(q.AudioSampleRate, 0xffff))
+	}
+	iso := mp4.CreateAudioSampleEntryBox("mp4a", channels, 16, rate, a.Wave.Esds)
+	iso.DataReferenceIndex = a.DataReferenceIndex
+	for _, c := range a.Children {
+		if c.Type() != "wave" {
+			iso.AddChild(c)
+		}
+	}
+	return iso
 }
 
 // decodeBoxSafe decodes one complete box from memory with mp4ff, converting

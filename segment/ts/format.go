@@ -12,13 +12,33 @@ func init() {
 	segment.RegisterFormat(segment.Format{Name: "MPEG-TS", Match: isTS, Open: openSource})
 }
 
-// isTS reports whether head starts like an MPEG-TS (188-byte packets) or
-// M2TS (192-byte packets) stream: sync bytes at the start of two packets.
+// isTS reports whether head starts like an MPEG-TS (188- or 204-byte
+// packets) or M2TS (192-byte packets) stream: sync bytes at the start of
+// two packets, or, after leading junk or a cut through a packet (a
+// recording joined late), five packets in a row. The demuxer skips what
+// comes before the first packet, with a warning.
 func isTS(head []byte) bool {
 	if len(head) < 2*192 {
 		return false
 	}
-	return (head[0] == 0x47 && head[188] == 0x47) || (head[4] == 0x47 && head[196] == 0x47)
+	if (head[0] == 0x47 && head[188] == 0x47) || (head[4] == 0x47 && head[196] == 0x47) {
+		return true
+	}
+	switch string(head[4:8]) {
+	case "ftyp", "styp", "moov", "moof", "mdat", "free", "skip", "wide", "sidx", "uuid":
+		return false // an MP4 box, whose payload may hold sync bytes by chance
+	}
+	for q, c := range head {
+		if c != 0x47 {
+			continue
+		}
+		for _, ps := range []int{188, 192, 204} {
+			if q+4*ps < len(head) && head[q+ps] == 0x47 && head[q+2*ps] == 0x47 && head[q+3*ps] == 0x47 && head[q+4*ps] == 0x47 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // openSource is Open for segment.Open.

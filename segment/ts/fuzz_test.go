@@ -3,33 +3,41 @@ package ts
 import (
 	"bytes"
 	"context"
-	"runtime"
+	"runtime/metrics"
+	"slices"
 	"testing"
 	"time"
 )
 
-// FuzzOpen feeds arbitrary bytes to the demuxer: it must never panic, must
-// fail with a *segment.FormatError, or return tracks whose every sample reads
-// back with exactly Size bytes in increasing decode order, and whose compact
-// index decodes to exactly the plain reference index (checkIndex); and it
-// must allocate no more than allocBound.
+// FuzzOpen feeds the demuxer damaged streams: one of a few real streams
+// (openBases) with byte edits applied where the fuzzer says (damage), or,
+// for the last base, the fuzzer's bytes as they are. The demuxer must never
+// panic, must fail with a *segment.FormatError, or return tracks whose every
+// sample reads back with exactly Size bytes in increasing decode order, and
+// whose compact index decodes to exactly the plain reference index
+// (checkIndex); and it must allocate no more than allocBound.
+//
+// The fuzzer's input is the short edit list, not the stream: the Go fuzzer
+// minimizes every input that finds new coverage by trying to remove each
+// byte range (quadratic in the input's length) and runs no new input while
+// it does, so multi-kilobyte inputs stall it for its whole minimize time.
 func FuzzOpen(f *testing.F) {
-	for _, name := range []string{"h264_aac.ts", "hevc_ac3.ts"} {
-		b := readFile(f, name)
-		f.Add(b[:min(len(b), 24*tsLen)])
-		// A damaged variant: a bad sync byte, a lost packet and a cut end.
-		d := bytes.Clone(b[:min(len(b), 24*tsLen)])
-		d[16*tsLen] = 0
-		d = append(d[:8*tsLen], d[9*tsLen:]...)
-		f.Add(d[:len(d)-100])
+	bases := openBases(f)
+	for i := range bases {
+		f.Add(uint8(i), []byte{})
+		// A bad sync byte, a lost packet, a flipped bit and a cut end.
+		f.Add(uint8(i), []byte{5, 171, 0, 0, 7, 86, 0, 0, 1, 0x80, 0, 3, 4, 0xf0, 0, 0})
 	}
-	f.Add([]byte{0x47})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		// Small seeds and inputs keep the fuzzer mutating rather than
-		// minimizing (its minimization is quadratic in the input size);
-		// FuzzCut covers whole streams.
-		if len(b) > 48*tsLen {
+	f.Add(uint8(len(bases)), []byte{0x47})
+	f.Fuzz(func(t *testing.T, base uint8, edits []byte) {
+		if len(edits) > maxEdits {
 			return
+		}
+		var b []byte
+		if int(base)%(len(bases)+1) == len(bases) {
+			b = edits
+		} else {
+			b = damage(bases[int(base)%(len(bases)+1)], edits)
 		}
 		wd := time.AfterFunc(20*time.Second, func() { panic("FuzzOpen: one input took over 20 s") })
 		defer wd.Stop()
@@ -37,6 +45,63 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Open allocated %d bytes for %d bytes of input", alloc, len(b))
 		}
 	})
+}
+
+// maxEdits is the longest edit list (or raw stream) FuzzOpen and
+// FuzzDemuxer take: two packets, 94 edits, short enough to minimize in
+// well under a second; longer inputs are skipped, so they find no coverage
+// and are never minimized.
+const maxEdits = 2 * tsLen
+
+// openBases are the streams FuzzOpen damages: 24 packets from the start of
+// each cutBases stream, and 24 packets of H.264 + AAC whose first PSI comes
+// after its first keyframe.
+func openBases(t testing.TB) [][]byte {
+	var out [][]byte
+	for _, b := range cutBases(t) {
+		out = append(out, b[:min(len(b), 24*tsLen)])
+	}
+	late := withoutPSI(readFile(t, "h264_aac.ts")[:48*tsLen], 20)
+	return append(out, late[:24*tsLen])
+}
+
+// damage returns a copy of b with edits applied. Each edit is four bytes:
+// an operation, a 16-bit position scaled to the stream (for the packet
+// operations: a packet scaled from the first byte, and an offset) and a
+// value. The operations overwrite a byte, flip a
+// bit, insert a byte, delete a run of bytes, cut the stream, overwrite one
+// of a packet's first 24 bytes (its header, adaptation field, PES or
+// section header), repeat a packet and drop packets.
+func damage(b, edits []byte) []byte {
+	b = bytes.Clone(b)
+	for ; len(edits) >= 4 && len(b) > 0; edits = edits[4:] {
+		op, v := edits[0], edits[3]
+		i := (int(edits[1])<<8 | int(edits[2])) * len(b) >> 16
+		pk := int(edits[1]) * (len(b) / tsLen) >> 8 * tsLen // a packet start, if any
+		switch op % 8 {
+		case 0:
+			b[i] = v
+		case 1:
+			b[i] ^= 1 << (v % 8)
+		case 2:
+			b = slices.Insert(b, i, v)
+		case 3:
+			b = slices.Delete(b, i, min(i+1+int(v), len(b)))
+		case 4:
+			b = b[:i]
+		case 5:
+			if j := pk + int(edits[2]%24); j < len(b) {
+				b[j] = v
+			}
+		case 6:
+			if pk+tsLen <= len(b) {
+				b = slices.Insert(b, int(v)*len(b)>>8, b[pk:pk+tsLen]...)
+			}
+		case 7:
+			b = slices.Delete(b, pk, min(pk+tsLen*(1+int(v%8)), len(b)))
+		}
+	}
+	return b
 }
 
 // allocBound is the most Open may allocate for n bytes of input in the fuzz
@@ -48,11 +113,15 @@ func allocBound(n int) uint64 { return 4<<20 + 16*uint64(n) }
 // checkOpen opens b and checks the outcome as FuzzOpen describes. It
 // returns the bytes the demuxer allocated.
 func checkOpen(t *testing.T, b []byte) uint64 {
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
+	// runtime/metrics, unlike runtime.ReadMemStats, does not stop the
+	// world; its count may lag by the unused part of a span per size class,
+	// far below allocBound's slack.
+	m := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(m)
+	a0 := m[0].Value.Uint64()
 	src, d, err := open(context.Background(), bytes.NewReader(b), int64(len(b)), "fuzz", &Options{MaxSampleSize: 1 << 20}, true)
-	runtime.ReadMemStats(&m1)
-	alloc := m1.TotalAlloc - m0.TotalAlloc
+	metrics.Read(m)
+	alloc := m[0].Value.Uint64() - a0
 	if err != nil {
 		if !isFormatErr(err) {
 			t.Fatalf("error without position: %v", err)

@@ -102,10 +102,12 @@ func feed(t *testing.T, b []byte, seed byte) *checker {
 	return c
 }
 
-// FuzzDemuxer feeds arbitrary bytes, and real streams cut and spliced, to a
+// FuzzDemuxer feeds real streams, cut, spliced and damaged (damage, as in
+// FuzzOpen), or for the last base the fuzzer's bytes as they are, to a
 // Demuxer in pieces: it must never panic or fail, must hand over only
 // declared tracks' samples with valid payloads in increasing decode order
-// on each time base, and must hand over the same whatever the pieces.
+// on each time base, and must hand over the same whatever the pieces. The
+// fuzzer's input is the edit list, short enough for it to minimize.
 func FuzzDemuxer(f *testing.F) {
 	var streams [][]byte
 	for _, name := range []string{"h264_aac.ts", "hevc_ac3.ts"} {
@@ -113,16 +115,26 @@ func FuzzDemuxer(f *testing.F) {
 		streams = append(streams, b[:min(len(b), 48*tsLen)])
 	}
 	a, b := streams[0], streams[1]
-	f.Add(byte(0), a)
-	f.Add(byte(7), b)
-	f.Add(byte(3), append(bytes.Clone(a[:len(a)/2]), b[len(b)/3:]...))                                                   // spliced
-	f.Add(byte(5), append(bytes.Clone(a[:len(a)/2+77]), a[len(a)/4+13:]...))                                             // cut mid-packet, replayed
-	f.Add(byte(9), append(append(bytes.Clone(a[:24*tsLen]), bytes.Repeat([]byte{0x47, 0, 1}, 100)...), a[24*tsLen:]...)) // garbage
-	f.Add(byte(1), []byte{0x47})
-	f.Fuzz(func(t *testing.T, seed byte, b []byte) {
-		// Small inputs keep the fuzzer mutating rather than minimizing.
-		if len(b) > 100*tsLen {
+	bases := [][]byte{
+		a, b,
+		append(bytes.Clone(a[:len(a)/2]), b[len(b)/3:]...),                                                   // spliced
+		append(bytes.Clone(a[:len(a)/2+77]), a[len(a)/4+13:]...),                                             // cut mid-packet, replayed
+		append(append(bytes.Clone(a[:24*tsLen]), bytes.Repeat([]byte{0x47, 0, 1}, 100)...), a[24*tsLen:]...), // garbage
+	}
+	for i := range bases {
+		f.Add(byte(2*i+1), uint8(i), []byte{})
+		f.Add(byte(i), uint8(i), []byte{5, 171, 0, 0, 7, 86, 0, 0, 1, 0x80, 0, 3, 4, 0xf0, 0, 0})
+	}
+	f.Add(byte(1), uint8(len(bases)), []byte{0x47})
+	f.Fuzz(func(t *testing.T, seed byte, base uint8, edits []byte) {
+		if len(edits) > maxEdits {
 			return
+		}
+		var b []byte
+		if int(base)%(len(bases)+1) == len(bases) {
+			b = edits
+		} else {
+			b = damage(bases[int(base)%(len(bases)+1)], edits)
 		}
 		wd := time.AfterFunc(20*time.Second, func() { panic("FuzzDemuxer: one input took over 20 s") })
 		defer wd.Stop()

@@ -1,0 +1,283 @@
+// Command livebench runs N live channels in one process, each fed by a
+// synthetic publisher (live.Replay of a file, looped on one clock, in real
+// time), and measures what a live origin host needs to know: whether the
+// channels keep up with real time, the CPU and memory each costs, and the
+// delay from the arrival of the sample that completes a segment to the
+// channel's manifests naming it (segment cut, CMAF writing, encryption,
+// storage and manifest rendering and storage, all done inside that one
+// WriteSample call before OnEvent reports the segment).
+//
+//	go run ./bench/livebench -channels 20 -duration 60s -input clip.mp4 [-encryption cenc] [-dir /dev/shm]
+//
+// It prints one Markdown table row; bench/live.sh makes a 1080p input and
+// runs it for several channel counts. See bench/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/live"
+	"github.com/cmafkit/cmafkit/segment"
+	"github.com/cmafkit/cmafkit/storage"
+)
+
+// config is what one run measures.
+type config struct {
+	Channels   int
+	Duration   time.Duration // wall clock of the run (Speed > 0)
+	Input      string
+	Dir        string  // parent of the channels' output directories
+	Speed      float64 // 1: real time; 0: as fast as possible, one loop (smoke)
+	Encryption string  // "", "cenc" or "cbcs"
+	Segment    time.Duration
+	Window     time.Duration
+}
+
+// result is what a run measured.
+type result struct {
+	Channels        int
+	Wall            time.Duration
+	CPU             time.Duration // user + system of the process during the run
+	Segments        int64
+	Errors          int64
+	MaxLag          time.Duration // the most any publisher fell behind real time
+	P50, P99, Max   time.Duration // segment availability delay
+	RSSPerChannelMB float64       // (RSS at the end − RSS before) / channels
+	HeapPerChannel  float64       // live heap MiB per channel at the end
+	MediaSeconds    float64       // media pushed per channel
+	CPUPerChannel   float64       // cores one channel keeps busy
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.Channels, "channels", 10, "channels in the process")
+	flag.DurationVar(&c.Duration, "duration", 60*time.Second, "how long the channels run")
+	flag.StringVar(&c.Input, "input", "testdata/ladder_360p.mp4", "MP4 or MPEG-TS replayed by every channel, looped")
+	flag.StringVar(&c.Dir, "dir", os.TempDir(), "where the channels write (a directory each)")
+	flag.Float64Var(&c.Speed, "speed", 1, "replay speed (1: real time; 0: as fast as possible, once)")
+	flag.StringVar(&c.Encryption, "encryption", "", "encrypt: cenc or cbcs")
+	flag.DurationVar(&c.Segment, "segment-duration", 2*time.Second, "target segment duration")
+	flag.DurationVar(&c.Window, "window", 30*time.Second, "window")
+	header := flag.Bool("header", false, "print the table header first")
+	flag.Parse()
+	ctx := context.Background()
+	r, err := run(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "livebench:", err)
+		os.Exit(1)
+	}
+	if *header {
+		fmt.Println("| channels | enc | wall s | CPU cores | cores/channel | max lag ms | delay p50 ms | p99 ms | max ms | RSS MiB/channel | heap MiB/channel | segments | errors |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	}
+	enc := c.Encryption
+	if enc == "" {
+		enc = "clear"
+	}
+	fmt.Printf("| %d | %s | %.1f | %.2f | %.3f | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d |\n",
+		r.Channels, enc, r.Wall.Seconds(), r.CPU.Seconds()/r.Wall.Seconds(), r.CPUPerChannel, r.MaxLag.Milliseconds(),
+		ms(r.P50), ms(r.P99), ms(r.Max), r.RSSPerChannelMB, r.HeapPerChannel, r.Segments, r.Errors)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// timedPublisher measures, for the channel it publishes to, how far the
+// replay falls behind real time and how long the WriteSample call that
+// completes a segment takes to report it.
+type timedPublisher struct {
+	live.Publisher
+	mu     sync.Mutex
+	ts     []uint32
+	start  time.Time // wall clock of the first sample
+	first  time.Duration
+	callAt time.Time // when the current WriteSample began
+	maxLag time.Duration
+	media  time.Duration
+	delays []time.Duration
+	seen   map[uint64]bool
+}
+
+func (p *timedPublisher) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
+	n, err := p.Publisher.AddTrack(ctx, t)
+	if err == nil {
+		p.mu.Lock()
+		for len(p.ts) <= n {
+			p.ts = append(p.ts, 0)
+		}
+		p.ts[n] = t.Timescale
+		p.mu.Unlock()
+	}
+	return n, err
+}
+
+func (p *timedPublisher) WriteSample(ctx context.Context, track int, s segment.Sample, payload []byte) error {
+	now := time.Now()
+	p.mu.Lock()
+	at := time.Duration(s.DecodeTime) * time.Second / time.Duration(p.ts[track])
+	if p.start.IsZero() {
+		p.start, p.first = now, at
+	}
+	p.media = max(p.media, at-p.first)
+	p.maxLag = max(p.maxLag, now.Sub(p.start)-(at-p.first))
+	p.callAt = now
+	p.mu.Unlock()
+	return p.Publisher.WriteSample(ctx, track, s, payload)
+}
+
+// event is the channel's OnEvent: it runs inside the WriteSample call that
+// wrote the segment, after the manifests were stored.
+func (p *timedPublisher) event(e live.Event) {
+	if e.Kind != live.SegmentWritten {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen[e.Segment.Number] || p.callAt.IsZero() {
+		return
+	}
+	p.seen[e.Segment.Number] = true
+	p.delays = append(p.delays, now.Sub(p.callAt))
+}
+
+var testKey = "00112233445566778899aabbccddeeff:0123456789abcdef0123456789abcdef"
+
+func run(ctx context.Context, c config) (*result, error) {
+	if c.Channels <= 0 {
+		return nil, errors.New("no channels")
+	}
+	var enc *drm.Config
+	if c.Encryption != "" {
+		scheme, err := drm.ParseScheme(c.Encryption)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := drm.ParseKeyPairs(testKey)
+		if err != nil {
+			return nil, err
+		}
+		enc = &drm.Config{Scheme: scheme, Keys: &drm.StaticKeys{Default: keys}}
+	}
+	work, err := os.MkdirTemp(c.Dir, "livebench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	runtime.GC()
+	rss0 := rssMB()
+	cpu0 := cpuTime()
+	start := time.Now()
+	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
+	defer cancel()
+	if c.Speed <= 0 {
+		runCtx = ctx
+	}
+	pubs := make([]*timedPublisher, c.Channels)
+	chans := make([]*live.Channel, c.Channels)
+	errs := make([]error, c.Channels)
+	var wg sync.WaitGroup
+	for i := range c.Channels {
+		dir := filepath.Join(work, strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, err
+		}
+		src, err := segment.OpenFile(ctx, c.Input, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		tp := &timedPublisher{seen: map[uint64]bool{}}
+		ch := &live.Channel{Storage: storage.Dir(dir), SegmentDuration: c.Segment, Window: c.Window, Encryption: enc, OnEvent: tp.event}
+		pub, err := ch.Publish(ctx, "bench")
+		if err != nil {
+			return nil, err
+		}
+		tp.Publisher = pub
+		pubs[i], chans[i] = tp, ch
+		loops := -1
+		if c.Speed <= 0 {
+			loops = 1
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Staggered so that the channels do not all cut at once.
+			if c.Speed > 0 {
+				time.Sleep(time.Duration(i) * c.Segment / time.Duration(c.Channels))
+			}
+			err := live.Replay(runCtx, src.Tracks, tp, live.ReplayOptions{Speed: c.Speed, Loops: loops})
+			if err != nil && runCtx.Err() == nil {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
+	rss := rssMB()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r := &result{Channels: c.Channels, Wall: wall, CPU: cpu, RSSPerChannelMB: (rss - rss0) / float64(c.Channels),
+		HeapPerChannel: float64(ms.HeapInuse) / (1 << 20) / float64(c.Channels)}
+	var all []time.Duration
+	var media time.Duration
+	for i, tp := range pubs {
+		tp.Close(nil)
+		if err := chans[i].Close(ctx); err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+		st := chans[i].Stats()
+		r.Segments += st.Segments
+		r.Errors += st.Errors
+		all = append(all, tp.delays...)
+		r.MaxLag = max(r.MaxLag, tp.maxLag)
+		media += tp.media
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.MediaSeconds = media.Seconds() / float64(c.Channels)
+	r.CPUPerChannel = cpu.Seconds() / wall.Seconds() / float64(c.Channels)
+	slices.Sort(all)
+	if n := len(all); n > 0 {
+		r.P50, r.P99, r.Max = all[n/2], all[min(n-1, n*99/100)], all[n-1]
+	}
+	return r, nil
+}
+
+// cpuTime is the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rssMB is the resident set size in MiB (Linux), or 0.
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
