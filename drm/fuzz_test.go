@@ -14,7 +14,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 )
 
-// maxFuzzSample caps the samples FuzzSubsamples tries. The Go fuzzer
+// maxFuzzSample caps the samples FuzzSubsamples edits. The Go fuzzer
 // minimizes every input that finds new coverage by removing each range of
 // its bytes, quadratic in its length: whole video frames (tens of KiB) kept
 // the workers minimizing instead of fuzzing. Slice and frame headers sit
@@ -68,38 +68,58 @@ func shrinkOBUs(b []byte) []byte {
 	return out
 }
 
-// FuzzSubsamples feeds arbitrary sample payloads to the subsample
+// FuzzSubsamples feeds damaged sample payloads to the subsample
 // computations (which run the slice-header sizing and mp4ff's AV1 parsers
 // on untrusted bytes): they must not panic, and on success the subsamples
 // must cover the sample exactly, with cenc protected ranges in whole blocks
-// for NAL video. Seeds are the test media's small samples and its first
-// frames with every NAL unit or frame OBU cut short.
+// for NAL video. The samples are the test media's small samples and its
+// first frames with every NAL unit or frame OBU cut short, with the
+// fuzzer's edits applied (editSample), or, for the last base, the fuzzer's
+// bytes as they are.
+//
+// The fuzzer's input is the short edit list, not the sample: the Go fuzzer
+// minimizes every input that finds new coverage by removing each byte range
+// (quadratic in the input's length) and runs nothing else meanwhile.
 func FuzzSubsamples(f *testing.F) {
 	type src struct{ file, handler string }
 	var entries []*mp4.VisualSampleEntryBox
+	var bases [][][]byte // per entry
 	for _, s := range []src{{"ladder_720p.mp4", "vide"}, {"hevc_ac3.mp4", "vide"}, {"av1.mp4", "vide"}} {
 		ct := loadTrack(f, s.file, s.handler)
 		e := ct.entry.(*mp4.VisualSampleEntryBox)
 		entries = append(entries, e)
-		which := uint8(len(entries) - 1)
+		var bs [][]byte
 		for i := 0; i < 3; i++ {
 			if e.Type() == "av01" {
-				f.Add(which, shrinkOBUs(ct.samples[i].Data))
+				bs = append(bs, shrinkOBUs(ct.samples[i].Data))
 			} else {
-				f.Add(which, shrinkNALs(ct.samples[i].Data))
+				bs = append(bs, shrinkNALs(ct.samples[i].Data))
 			}
 		}
 		small := 0
 		for _, smp := range ct.samples {
 			if len(smp.Data) <= maxFuzzSample/2 && small < 4 {
-				f.Add(which, smp.Data)
+				bs = append(bs, smp.Data)
 				small++
 			}
 		}
+		bases = append(bases, bs)
+		which := uint8(len(entries) - 1)
+		for i := range bs {
+			f.Add(which, uint8(i), []byte{})
+			// A flipped header bit, a lost byte and a cut end.
+			f.Add(which, uint8(i), []byte{1, 0, 16, 7, 3, 64, 0, 0, 4, 200, 0, 0})
+		}
+		f.Add(which, uint8(len(bs)), bs[0][:min(len(bs[0]), maxSubsampleEdits)])
 	}
-	f.Fuzz(func(t *testing.T, which uint8, sample []byte) {
-		if len(sample) > maxFuzzSample {
+	f.Fuzz(func(t *testing.T, which, base uint8, edits []byte) {
+		if len(edits) > maxSubsampleEdits {
 			return
+		}
+		bs := bases[int(which)%len(entries)]
+		sample := edits
+		if i := int(base) % (len(bs) + 1); i < len(bs) {
+			sample = editSample(bs[i], edits)
 		}
 		e := entries[int(which)%len(entries)]
 		for _, scheme := range []Scheme{SchemeCENC, SchemeCBCS} {
@@ -131,6 +151,44 @@ func FuzzSubsamples(f *testing.F) {
 			}
 		}
 	})
+}
+
+// maxSubsampleEdits is the longest edit list (or raw sample)
+// FuzzSubsamples takes; longer inputs are skipped, so they find no coverage
+// and are never minimized.
+const maxSubsampleEdits = 192
+
+// editSample returns a copy of b with edits applied. Each edit is four
+// bytes: an operation, a 16-bit position scaled to the sample and a value.
+// The operations overwrite a byte, flip a bit, insert a byte, delete a run
+// of bytes, cut the sample, overwrite a byte near the start (NAL and OBU
+// headers, slice and frame headers), repeat a run of bytes and grow or
+// shrink a byte (lengths and sizes).
+func editSample(b, edits []byte) []byte {
+	b = bytes.Clone(b)
+	for ; len(edits) >= 4 && len(b) > 0; edits = edits[4:] {
+		op, v := edits[0], edits[3]
+		i := (int(edits[1])<<8 | int(edits[2])) * len(b) >> 16
+		switch op % 8 {
+		case 0:
+			b[i] = v
+		case 1:
+			b[i] ^= 1 << (v % 8)
+		case 2:
+			b = slices.Insert(b, i, v)
+		case 3:
+			b = slices.Delete(b, i, min(i+1+int(v), len(b)))
+		case 4:
+			b = b[:i]
+		case 5:
+			b[int(edits[2])%min(len(b), 64)] = v
+		case 6:
+			b = slices.Insert(b, i, bytes.Clone(b[i:min(i+1+int(v), len(b))])...)
+		case 7:
+			b[i] += v
+		}
+	}
+	return b
 }
 
 // FuzzParseKID checks the KID and key parsers (the --key flag's two sides)

@@ -74,8 +74,11 @@ func TestStppProfile(t *testing.T) {
 	}
 }
 
-// FuzzStpp feeds mutated stpp tracks with image subsamples (progressive and
-// fragmented) through indexing and segment writing.
+// FuzzStpp feeds stpp tracks with image subsamples (progressive and
+// fragmented), changed by fuzzed edit lists (applyEdits), through indexing
+// and segment writing. The fuzzed value is the short edit list, not the
+// file: whole files as inputs kept the fuzzer minimizing (quadratic in the
+// input's length) instead of running inputs.
 func FuzzStpp(f *testing.F) {
 	doc := mp4fixture.TTML(`ttp:profile="`+imscImage+`"`, "", imageBody)
 	img := []byte("\x89PNG image")
@@ -83,12 +86,25 @@ func FuzzStpp(f *testing.F) {
 	subs := func() *mp4.SubsBox {
 		return &mp4.SubsBox{Entries: []mp4.SubsEntry{{SampleDelta: 1, SubSamples: []mp4.SubsSample{{SubsampleSize: uint32(len(doc))}, {SubsampleSize: uint32(len(img))}}}}}
 	}
-	f.Add(mp4fixture.Progressive(f, 1000, "subtitle", mp4fixture.Stpp("", ""), samples, func(stbl *mp4.StblBox) { stbl.AddChild(subs()) }))
-	f.Add(mp4fixture.FMP4(f, 1000, "subtitle", mp4fixture.Stpp(imscImage, "application/ttml+xml;codecs=im1i"), samples))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	seeds := [][]byte{
+		mp4fixture.Progressive(f, 1000, "subtitle", mp4fixture.Stpp("", ""), samples, func(stbl *mp4.StblBox) { stbl.AddChild(subs()) }),
+		mp4fixture.FMP4(f, 1000, "subtitle", mp4fixture.Stpp(imscImage, "application/ttml+xml;codecs=im1i"), samples),
+	}
+	for i := range seeds {
+		f.Add(uint8(i), []byte{})
+	}
+	var buf []byte
+	f.Fuzz(func(t *testing.T, which uint8, edits []byte) {
+		if len(edits) > maxFuzzEdits {
+			return
+		}
+		buf = applyEdits(buf, seeds[int(which)%len(seeds)], edits)
+		if len(buf) > maxFuzzInput {
+			return
+		}
 		wd := time.AfterFunc(5*time.Second, func() { panic("FuzzStpp: one input took over 5 s") })
 		defer wd.Stop()
-		_ = open(b)
+		_ = open(buf)
 	})
 }
 

@@ -1,6 +1,7 @@
 package ts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,19 @@ func (m *Demuxer) Close() error {
 		return err
 	}
 	d := m.d
+	if m.lost {
+		// Out of sync, the bytes skipped so far depend on where the
+		// writes ended (findSync skips to the first sync byte it cannot
+		// judge yet, or over all bytes without one): skip to the first
+		// sync byte of the remainder, as a single write would have.
+		q := bytes.IndexByte(m.pend, 0x47)
+		if q < 0 {
+			q = len(m.pend)
+		}
+		d.stats.SkippedBytes += int64(q)
+		m.off += int64(q)
+		m.pend = m.pend[q:]
+	}
 	if rem := len(m.pend); rem > 0 {
 		d.stats.TruncatedPackets++
 		d.log.Warn("input ends with a partial TS packet", "offset", m.off, "bytes", rem)
