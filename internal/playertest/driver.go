@@ -113,10 +113,11 @@ func (d *driver) alive() bool {
 	return d.err == nil
 }
 
-// play opens pageURL in a fresh context and waits for the page's verdict,
-// or for ctx: then it cancels the run in the browser and returns ctx's
-// error.
-func (d *driver) play(ctx context.Context, pageURL string, timeout time.Duration) (*driverOutput, error) {
+// play opens pageURL in a fresh context of the browser launched with the
+// extra command-line switches args (nil: the common one) and waits for the
+// page's verdict, or for ctx: then it cancels the run in the browser and
+// returns ctx's error.
+func (d *driver) play(ctx context.Context, pageURL string, args []string, timeout time.Duration) (*driverOutput, error) {
 	ch := make(chan driverOutput, 1)
 	d.mu.Lock()
 	if d.err != nil {
@@ -127,7 +128,11 @@ func (d *driver) play(ctx context.Context, pageURL string, timeout time.Duration
 	id := d.next
 	d.waiting[id] = ch
 	d.mu.Unlock()
-	if err := d.send(map[string]any{"id": id, "pageURL": pageURL, "timeoutMs": timeout.Milliseconds()}); err != nil {
+	req := map[string]any{"id": id, "pageURL": pageURL, "timeoutMs": timeout.Milliseconds()}
+	if len(args) > 0 {
+		req["args"] = args
+	}
+	if err := d.send(req); err != nil {
 		d.mu.Lock()
 		delete(d.waiting, id)
 		d.mu.Unlock()

@@ -1,13 +1,9 @@
 package playertest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -32,26 +28,13 @@ func RunPage(ctx context.Context, pageURL string, args []string, timeout time.Du
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cfg, _ := json.Marshal(map[string]any{
-		"pageURL":   pageURL,
-		"chromium":  chromiumPath(&Options{}),
-		"timeoutMs": timeout.Milliseconds(),
-		"args":      args,
-	})
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(JSDir(), "page.mjs"), string(cfg))
-	cmd.Dir = JSDir()
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var out struct {
-		Result       json.RawMessage `json:"result"`
-		Console      []string        `json:"console"`
-		HarnessError string          `json:"harnessError"`
+	d, err := driverFor(chromiumPath(&Options{}))
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := json.Unmarshal(lastLine(stdout.Bytes()), &out); err != nil {
-		return nil, nil, fmt.Errorf("playertest: driver failed (%v): %v\nstderr:\n%s", runErr, err, tail(stderr.Bytes()))
+	out, err := d.play(ctx, pageURL, args, timeout)
+	if err != nil {
+		return nil, nil, err
 	}
 	if out.HarnessError != "" {
 		return out.Result, out.Console, fmt.Errorf("%w: %s", ErrPlayback, out.HarnessError)
@@ -63,13 +46,4 @@ func RunPage(ctx context.Context, pageURL string, args []string, timeout time.Du
 func Require(t testing.TB) {
 	t.Helper()
 	require(t, Available())
-}
-
-// lastLine is the last non-empty line of b: page.mjs's JSON answer.
-func lastLine(b []byte) []byte {
-	b = bytes.TrimSpace(b)
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		return b[i+1:]
-	}
-	return b
 }

@@ -458,10 +458,10 @@ type pageResult struct {
 }
 
 type driverOutput struct {
-	ID           int64       `json:"id"`
-	Result       *pageResult `json:"result"`
-	Console      []string    `json:"console"`
-	HarnessError string      `json:"harnessError"`
+	ID           int64           `json:"id"`
+	Result       json.RawMessage `json:"result"`
+	Console      []string        `json:"console"`
+	HarnessError string          `json:"harnessError"`
 }
 
 // Run is Play without testing.TB: it returns the observations and an error
@@ -615,7 +615,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	opts.Log("playertest: %s playing %s", opts.Player, cfg.Manifest)
 	start := time.Now()
-	out, runErr := d.play(ctx, base+"/_pt/page/play.html", opts.Timeout)
+	out, runErr := d.play(ctx, base+"/_pt/page/play.html", nil, opts.Timeout)
 	res := &Result{
 		Player:       opts.Player,
 		ManifestURL:  cfg.Manifest,
@@ -637,7 +637,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, runErr
 	}
 	res.Console = out.Console
-	if p := out.Result; p != nil {
+	var p *pageResult
+	if err := json.Unmarshal(out.Result, &p); err != nil && len(out.Result) > 0 {
+		return res, fmt.Errorf("playertest: %s: the page's result: %w", opts.Player, err)
+	}
+	if p != nil {
 		res.PlayerVersion, res.OK, res.Phase = p.PlayerVersion, p.OK, p.Phase
 		res.Reached, res.Duration = p.Reached, p.Duration
 		res.Frames, res.DroppedFrames = p.Frames, p.DroppedFrames

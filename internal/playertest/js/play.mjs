@@ -9,11 +9,12 @@
 // Usage: node play.mjs '<json config>'
 //   config: {"chromium": "/usr/bin/chromium"}
 // stdin, one request a line:
-//   {"id": 1, "pageURL": "...", "timeoutMs": 90000}   run a page
+//   {"id": 1, "pageURL": "...", "timeoutMs": 90000,    run a page (in a browser
+//    "args": ["--extra-switch"]}                       launched with those extra switches)
 //   {"cancel": 1}                                      give up run 1 (its context is closed)
 // stdout, one answer a line per run:
 //   {"id": 1, "result": <what page/play.js reported or null>, "console": [...], "harnessError": "..."}
-// When stdin ends (the Go process is gone), the browser is closed and the
+// When stdin ends (the Go process is gone), the browsers are closed and the
 // process exits.
 //
 // Background networking is disabled: this machine has no network, and
@@ -23,25 +24,30 @@ import { createInterface } from 'node:readline';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
 
-let browserPromise = null;
-function browser() {
-  if (!browserPromise) {
-    const p = chromium.launch({
+// One browser per set of extra switches (most runs have none; WebRTC pages
+// ask for a fake camera), each launched on first use.
+const browsers = new Map(); // JSON of the extra switches → Promise<Browser>
+function browser(extra) {
+  const key = JSON.stringify(extra || []);
+  let p = browsers.get(key);
+  if (!p) {
+    p = chromium.launch({
       executablePath: cfg.chromium || '/usr/bin/chromium',
       headless: true,
       args: [
         '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
         '--autoplay-policy=no-user-gesture-required',
+        ...(extra || []),
       ],
       timeout: 60000,
     });
-    browserPromise = p;
+    browsers.set(key, p);
     // A crashed or failed browser is launched again by the next run.
-    p.then((b) => b.on('disconnected', () => { if (browserPromise === p) { browserPromise = null; } }),
-      () => { if (browserPromise === p) { browserPromise = null; } });
+    const forget = () => { if (browsers.get(key) === p) { browsers.delete(key); } };
+    p.then((b) => b.on('disconnected', forget), forget);
   }
-  return browserPromise;
+  return p;
 }
 
 const contexts = new Map(); // run id → its browser context, for cancel
@@ -55,7 +61,7 @@ async function run(req) {
   let context;
   let page;
   try {
-    context = await (await browser()).newContext();
+    context = await (await browser(req.args)).newContext();
     contexts.set(req.id, context);
     page = await context.newPage();
     page.on('console', (m) => log('console.' + m.type() + ': ' + m.text()));
@@ -100,8 +106,8 @@ lines.on('line', (line) => {
 lines.on('close', async () => {
   for (const c of contexts.values()) { c.close().catch(() => {}); }
   await Promise.allSettled([...running]);
-  if (browserPromise) {
-    const b = await browserPromise.catch(() => null);
+  for (const p of browsers.values()) {
+    const b = await p.catch(() => null);
     if (b) { await b.close().catch(() => {}); }
   }
   process.exit(0);
