@@ -95,22 +95,7 @@ Flags:
 		}
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return serveUntilDone(ctx, srv, ln, "serve")
 }
 
 // displayAddr turns a listener address into one a browser can open: an
@@ -149,6 +134,28 @@ func (h *hostList) Set(v string) error {
 			return fmt.Errorf("%q is not a host (name, name:port or *)", host)
 		}
 		*h = append(*h, host)
+	}
+	return nil
+}
+
+// serveUntilDone serves ln with srv until ctx is done (Ctrl-C), then shuts
+// srv down, giving requests in flight 5 s; a serving error ends it early.
+// Errors are prefixed with the command's name.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, name string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("%s: %w", name, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
