@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // FuzzCalculators drives every built-in calculator with arbitrary sources
@@ -158,21 +160,9 @@ const maxEdits = 256
 // bytes, cut the document, overwrite a byte with a digit, repeat a run of
 // bytes and swap two bytes.
 func editBytes(b, edits []byte) []byte {
-	b = bytes.Clone(b)
-	for ; len(edits) >= 4 && len(b) > 0; edits = edits[4:] {
-		op, v := edits[0], edits[3]
-		i := (int(edits[1])<<8 | int(edits[2])) * len(b) >> 16
-		switch op % 8 {
-		case 0:
-			b[i] = v
-		case 1:
-			b[i] ^= 1 << (v % 8)
-		case 2:
-			b = slices.Insert(b, i, v)
-		case 3:
-			b = slices.Delete(b, i, min(i+1+int(v), len(b)))
-		case 4:
-			b = b[:i]
+	return testutil.ApplyEdits(b, edits, func(b []byte, e testutil.Edit) []byte {
+		i, v := e.At(len(b)), e.Value
+		switch e.Op % 8 {
 		case 5:
 			b[i] = '0' + v%10
 		case 6:
@@ -181,8 +171,8 @@ func editBytes(b, edits []byte) []byte {
 			j := int(v) * len(b) >> 8
 			b[i], b[j] = b[j], b[i]
 		}
-	}
-	return b
+		return b
+	})
 }
 
 // FuzzParseCodec checks the --codec parser: an accepted spelling names a

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // maxFuzzSample caps the samples FuzzSubsamples edits. The Go fuzzer
@@ -165,30 +166,18 @@ const maxSubsampleEdits = 192
 // headers, slice and frame headers), repeat a run of bytes and grow or
 // shrink a byte (lengths and sizes).
 func editSample(b, edits []byte) []byte {
-	b = bytes.Clone(b)
-	for ; len(edits) >= 4 && len(b) > 0; edits = edits[4:] {
-		op, v := edits[0], edits[3]
-		i := (int(edits[1])<<8 | int(edits[2])) * len(b) >> 16
-		switch op % 8 {
-		case 0:
-			b[i] = v
-		case 1:
-			b[i] ^= 1 << (v % 8)
-		case 2:
-			b = slices.Insert(b, i, v)
-		case 3:
-			b = slices.Delete(b, i, min(i+1+int(v), len(b)))
-		case 4:
-			b = b[:i]
+	return testutil.ApplyEdits(b, edits, func(b []byte, e testutil.Edit) []byte {
+		i, v := e.At(len(b)), e.Value
+		switch e.Op % 8 {
 		case 5:
-			b[int(edits[2])%min(len(b), 64)] = v
+			b[int(e.Lo)%min(len(b), 64)] = v
 		case 6:
 			b = slices.Insert(b, i, bytes.Clone(b[i:min(i+1+int(v), len(b))])...)
 		case 7:
 			b[i] += v
 		}
-	}
-	return b
+		return b
+	})
 }
 
 // FuzzParseKID checks the KID and key parsers (the --key flag's two sides)

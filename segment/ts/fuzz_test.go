@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // FuzzOpen feeds the demuxer damaged streams: one of a few real streams
@@ -73,24 +75,12 @@ func openBases(t testing.TB) [][]byte {
 // of a packet's first 24 bytes (its header, adaptation field, PES or
 // section header), repeat a packet and drop packets.
 func damage(b, edits []byte) []byte {
-	b = bytes.Clone(b)
-	for ; len(edits) >= 4 && len(b) > 0; edits = edits[4:] {
-		op, v := edits[0], edits[3]
-		i := (int(edits[1])<<8 | int(edits[2])) * len(b) >> 16
-		pk := int(edits[1]) * (len(b) / tsLen) >> 8 * tsLen // a packet start, if any
-		switch op % 8 {
-		case 0:
-			b[i] = v
-		case 1:
-			b[i] ^= 1 << (v % 8)
-		case 2:
-			b = slices.Insert(b, i, v)
-		case 3:
-			b = slices.Delete(b, i, min(i+1+int(v), len(b)))
-		case 4:
-			b = b[:i]
+	return testutil.ApplyEdits(b, edits, func(b []byte, e testutil.Edit) []byte {
+		v := e.Value
+		pk := int(e.Hi) * (len(b) / tsLen) >> 8 * tsLen // a packet start, if any
+		switch e.Op % 8 {
 		case 5:
-			if j := pk + int(edits[2]%24); j < len(b) {
+			if j := pk + int(e.Lo%24); j < len(b) {
 				b[j] = v
 			}
 		case 6:
@@ -100,8 +90,8 @@ func damage(b, edits []byte) []byte {
 		case 7:
 			b = slices.Delete(b, pk, min(pk+tsLen*(1+int(v%8)), len(b)))
 		}
-	}
-	return b
+		return b
+	})
 }
 
 // allocBound is the most Open may allocate for n bytes of input in the fuzz
