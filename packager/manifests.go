@@ -48,30 +48,20 @@ func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 			ts[rep.id] = rep.ts
 		}
 	}
-	c := *p
-	c.CMAF = false
-	c.Periods = append([]manifest.Period(nil), p.Periods...)
-	for pi := range c.Periods {
-		c.Periods[pi].Sets = append([]manifest.SwitchingSet(nil), c.Periods[pi].Sets...)
-		for si := range c.Periods[pi].Sets {
-			set := &c.Periods[pi].Sets[si]
-			set.Representations = append([]manifest.Representation(nil), set.Representations...)
-			for ri := range set.Representations {
-				rr := &set.Representations[ri]
-				segs, ok := ts[rr.ID]
-				if !ok {
-					continue
-				}
-				rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
-				rr.Template = &manifest.Template{Media: r.naming.TS}
-				if r.job.HLSAES128 != nil {
-					rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
-				}
-			}
+	c := withReps(p, func(rr *manifest.Representation) {
+		segs, ok := ts[rr.ID]
+		if !ok {
+			return
 		}
-	}
+		rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
+		rr.Template = &manifest.Template{Media: r.naming.TS}
+		if r.job.HLSAES128 != nil {
+			rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
+		}
+	})
+	c.CMAF = false
 	c.FillBandwidth()
-	return &c
+	return c
 }
 
 // writeManifests renders the requested formats into storage, after every
@@ -158,6 +148,13 @@ func (nopCloser) Close() error { return nil }
 // withoutIFrames returns a copy of p whose representations carry no I-frame
 // references, so the DASH renderer writes no trick-mode sets.
 func withoutIFrames(p *manifest.Presentation) *manifest.Presentation {
+	return withReps(p, func(rr *manifest.Representation) { rr.IFrames = nil })
+}
+
+// withReps returns a copy of p in which edit has changed each
+// representation; p and what it shares are left as they are (periods,
+// sets and representations are copied, what they point to is not).
+func withReps(p *manifest.Presentation, edit func(*manifest.Representation)) *manifest.Presentation {
 	c := *p
 	c.Periods = append([]manifest.Period(nil), p.Periods...)
 	for pi := range c.Periods {
@@ -166,7 +163,7 @@ func withoutIFrames(p *manifest.Presentation) *manifest.Presentation {
 			set := &c.Periods[pi].Sets[si]
 			set.Representations = append([]manifest.Representation(nil), set.Representations...)
 			for ri := range set.Representations {
-				set.Representations[ri].IFrames = nil
+				edit(&set.Representations[ri])
 			}
 		}
 	}
