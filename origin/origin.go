@@ -47,6 +47,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/internal/httpx"
 	"github.com/cmafkit/cmafkit/internal/serve"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/steering"
@@ -299,25 +300,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(rec, r)
 }
 
-const corsAllowHeaders = "Range, Content-Type, Accept, Accept-Encoding, Origin, If-Modified-Since, If-None-Match, If-Range"
-
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag, Last-Modified")
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		hd.Set("Allow", "GET, HEAD, OPTIONS")
-		hd.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-		hd.Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		hd.Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !httpx.ReadOnly(w, r, httpx.MediaCORS) {
 		return
 	}
 	t, err := parsePath(r.URL.EscapedPath(), h.cfg.Keys != nil)

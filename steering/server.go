@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/httpx"
 )
 
 // Clone is a pathway a client makes from another by replacing the host
@@ -143,17 +145,8 @@ func (p *Policy) Manifest(reloadURI string) Manifest {
 func Handler(p *Policy) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("X-Content-Type-Options", "nosniff")
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-		case http.MethodOptions:
-			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		default:
-			h.Set("Allow", "GET, HEAD, OPTIONS")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		if !httpx.ReadOnly(w, r, &httpx.CORS{}) {
 			return
 		}
 		m := p.Manifest(r.URL.EscapedPath())

@@ -33,6 +33,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/httpx"
 )
 
 // AssetPrefix is the URL path under which the preview page's own files (the
@@ -284,22 +286,13 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		// CORS preflight: players send Range, which is not a simple header.
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		if media {
-			setCORS(w.Header())
-			w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Range, Content-Type, Accept, Origin, If-Modified-Since, If-None-Match, If-Range")
-			w.Header().Set("Access-Control-Max-Age", "86400")
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	// Manifests and media are readable from other origins (a player page
+	// elsewhere); the preview page, assets and mounts are not.
+	var cors *httpx.CORS
+	if media {
+		cors = httpx.MediaCORS
+	}
+	if !httpx.ReadOnly(w, r, cors) {
 		return
 	}
 	if fsys == nil {
@@ -419,7 +412,7 @@ func throughSymlink(fsys fs.FS, name string) bool {
 
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type")
+	h.Set("Access-Control-Expose-Headers", httpx.MediaExpose)
 }
 
 func unsetCORS(h http.Header) {
