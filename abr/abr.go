@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these.
@@ -170,21 +172,11 @@ func ParseRational(s string) (Rational, error) {
 	return R(n, 1000), nil
 }
 
-func gcd(a, b int64) int64 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	if a < 0 {
-		return -a
-	}
-	return a
-}
-
 func (r Rational) reduce() Rational {
 	if r.Den == 0 {
 		return r
 	}
-	g := gcd(r.Num, r.Den)
+	g := mediatime.GCD(r.Num, r.Den)
 	if g > 1 {
 		return Rational{r.Num / g, r.Den / g}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
@@ -217,7 +218,7 @@ func FuzzParseRational(f *testing.F) {
 			}
 			return
 		}
-		if r.IsZero() || r.Float() > 1e6 || gcd(r.Num, r.Den) != 1 {
+		if r.IsZero() || r.Float() > 1e6 || mediatime.GCD(r.Num, r.Den) != 1 {
 			t.Fatalf("%q: %d/%d is not a positive reduced value up to 1e6", s, r.Num, r.Den)
 		}
 		back, err := ParseRational(r.String())

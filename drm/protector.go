@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/mp4util"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -399,16 +400,11 @@ func sameFamily(a, b string) bool {
 	return fam(a) == fam(b)
 }
 
-// cloneBox deep-copies a box by encoding and decoding it.
+// cloneBox deep-copies a box; a box that does not read back is malformed.
 func cloneBox(b mp4.Box) (mp4.Box, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(b.Size()))
-	if err := b.Encode(&buf); err != nil {
-		return nil, fmt.Errorf("clone %s: %w", b.Type(), err)
-	}
-	c, err := mp4.DecodeBox(0, &buf)
+	c, err := mp4util.CloneBox(b)
 	if err != nil {
-		return nil, fmt.Errorf("clone %s: %v: %w", b.Type(), err, ErrMalformed)
+		return nil, fmt.Errorf("%v: %w", err, ErrMalformed)
 	}
 	return c, nil
 }

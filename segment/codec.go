@@ -10,6 +10,7 @@ import (
 	"github.com/Eyevinn/mp4ff/aac"
 	"github.com/Eyevinn/mp4ff/av1"
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // DescribeSampleEntry fills the codec string (Codec) and the properties
@@ -45,7 +46,7 @@ func describeSampleEntry(t *Track) error {
 		}
 		t.PixelAspect = Rational{1, 1}
 		if e.Pasp != nil && e.Pasp.HSpacing > 0 && e.Pasp.VSpacing > 0 {
-			t.PixelAspect = reduce(Rational{int64(e.Pasp.HSpacing), int64(e.Pasp.VSpacing)})
+			t.PixelAspect = Rational{int64(e.Pasp.HSpacing), int64(e.Pasp.VSpacing)}.Reduce()
 		}
 		t.Color = sampleEntryColor(e)
 		t.VideoRange = t.Color.VideoRange()
@@ -309,21 +310,9 @@ func av1CodecString(c *av1.CodecConfRec) string {
 	return c.CodecString("av01")
 }
 
-func gcd(a, b int64) int64 {
-	if a < 0 {
-		a = -a
-	}
-	if b < 0 {
-		b = -b
-	}
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
-func reduce(r Rational) Rational {
-	if g := gcd(r.Num, r.Den); g > 1 {
+// Reduce returns r in lowest terms.
+func (r Rational) Reduce() Rational {
+	if g := mediatime.GCD(r.Num, r.Den); g > 1 {
 		return Rational{r.Num / g, r.Den / g}
 	}
 	return r

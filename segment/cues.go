@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // Cue is an SCTE-35 splice_info_section found in an input, with the time it
@@ -105,7 +107,7 @@ func PlanSegmentsWith(tracks []*Track, target time.Duration, opts PlanOptions) (
 		got := syncs[best].pt
 		if d := got - want; d > tol || d < -tol {
 			if !opts.Nearest {
-				return nil, &CueCutError{Track: ref.String(), At: c, Nearest: ticksToDuration(got, ts)}
+				return nil, &CueCutError{Track: ref.String(), At: c, Nearest: mediatime.Duration(got, ts)}
 			}
 		}
 		if best == 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/Eyevinn/mp4ff/bits"
 	"github.com/Eyevinn/mp4ff/hevc"
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // Parameter sets of avc3/hev1 tracks.
@@ -237,7 +238,7 @@ func ResolveParameterSets(ctx context.Context, t *Track, log *slog.Logger) error
 			}
 			if conflict {
 				return keep("parameter sets change in-band", "sample", sc.Index()+1,
-					"time", ticksToDuration(relPresentation(t, s), t.Timescale))
+					"time", mediatime.Duration(relPresentation(t, s), t.Timescale))
 			}
 			n += uint32(c.lengthSize + len(nal))
 		}

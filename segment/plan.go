@@ -3,6 +3,8 @@ package segment
 import (
 	"fmt"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // DefaultSegmentDuration is the target segment duration when none is given.
@@ -204,7 +206,7 @@ func (p *Plan) Cuts(t *Track) ([]int, error) {
 				if want >= end {
 					break // this rendition ends before the boundary
 				}
-				return nil, fmt.Errorf("%w: %s has no sync sample at %s", ErrUnaligned, t, ticksToDuration(b, p.Timescale))
+				return nil, fmt.Errorf("%w: %s has no sync sample at %s", ErrUnaligned, t, mediatime.Duration(b, p.Timescale))
 			}
 			cuts = append(cuts, found)
 		}
@@ -232,8 +234,4 @@ func (p *Plan) Cuts(t *Track) ([]int, error) {
 		}
 	}
 	return append(cuts, n), nil
-}
-
-func ticksToDuration(v int64, ts uint32) time.Duration {
-	return time.Duration(v) * time.Second / time.Duration(ts)
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/abr"
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 )
 
 // Sentinel errors.
@@ -146,7 +147,7 @@ func NewPlan(l abr.Ladder, opts Options) (Plan, error) {
 			return Plan{}, fmt.Errorf("%w: rung %s at %v fps, source %v fps", ErrFrameRate, r.Name, r.FrameRate, src)
 		}
 		divs[i] = q.Num().Int64()
-		lcm = lcm / gcd(lcm, divs[i]) * divs[i]
+		lcm = lcm / mediatime.GCD(lcm, divs[i]) * divs[i]
 		if lcm > 1000 {
 			return Plan{}, fmt.Errorf("%w: frame-rate divisors of the ladder have no small common multiple", ErrFrameRate)
 		}
@@ -158,13 +159,6 @@ func NewPlan(l abr.Ladder, opts Options) (Plan, error) {
 		p.RungFrames = append(p.RungFrames, int(n/d))
 	}
 	return p, nil
-}
-
-func gcd(a, b int64) int64 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }
 
 // OutputPath returns where Args writes rung r.

@@ -1,14 +1,5 @@
 package cmaf
 
-import (
-	"bytes"
-	"fmt"
-	"time"
-
-	"github.com/Eyevinn/mp4ff/bits"
-	"github.com/Eyevinn/mp4ff/mp4"
-)
-
 // Flags of tfhd and trun (ISO/IEC 14496-12 8.8.7, 8.8.8).
 const (
 	tfhdDefaultFlags        = 0x000020
@@ -19,11 +10,6 @@ const (
 	sampleFlagDependsOnMore = 0x01000000
 )
 
-// ticksToDuration converts v ticks of timescale ts to a time.Duration.
-func ticksToDuration(v int64, ts uint32) time.Duration {
-	return time.Duration(v) * time.Second / time.Duration(ts)
-}
-
 // growBy extends b by n bytes, reallocating when its capacity is short.
 func growBy(b []byte, n int) []byte {
 	if cap(b)-len(b) < n {
@@ -32,19 +18,4 @@ func growBy(b []byte, n int) []byte {
 		b = nb
 	}
 	return b[:len(b)+n]
-}
-
-// cloneBox deep-copies an mp4ff box by encoding and decoding it,
-// converting a panic of mp4ff's decoder into an error.
-func cloneBox(b mp4.Box) (box mp4.Box, err error) {
-	var buf bytes.Buffer
-	if err := b.Encode(&buf); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			box, err = nil, fmt.Errorf("undecodable box: %v", r)
-		}
-	}()
-	return mp4.DecodeBoxSR(0, bits.NewFixedSliceReader(buf.Bytes()))
 }

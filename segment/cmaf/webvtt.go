@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/cmafkit/cmafkit/internal/mediatime"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/webvtt"
 )
@@ -66,7 +67,7 @@ func (sw *Writer) WriteWebVTT(ctx context.Context, w io.Writer, i int) (SegmentI
 			return webvtt.Sample{}, &segment.FormatError{Source: t.Source, Track: t.ID, Sample: k + 1, Offset: s.Offset, Err: segment.ErrMalformed, Detail: err.Error()}
 		}
 		a := t.PresentationTime(s)
-		return webvtt.Sample{Start: ticksToDuration(a, t.Timescale), End: ticksToDuration(a+int64(s.Duration), t.Timescale), Cues: cues}, nil
+		return webvtt.Sample{Start: mediatime.Duration(a, t.Timescale), End: mediatime.Duration(a+int64(s.Duration), t.Timescale), Cues: cues}, nil
 	}
 	samples := make([]webvtt.Sample, 0, len(ss)+2)
 	for k := range ss {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/cmafkit/cmafkit/internal/fastcopy"
+	"github.com/cmafkit/cmafkit/internal/mediatime"
+	"github.com/cmafkit/cmafkit/internal/mp4util"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -98,7 +100,7 @@ func BuildInit(t *segment.Track) (*mp4.InitSegment, error) {
 		lang = "und"
 	}
 	trak := init.AddEmptyTrack(t.Timescale, mediaType, lang)
-	entry, err := cloneBox(t.SampleEntry)
+	entry, err := mp4util.CloneBox(t.SampleEntry)
 	if err != nil {
 		return nil, fmt.Errorf("%s: copy sample entry: %w", t, err)
 	}
@@ -171,7 +173,7 @@ type SegmentInfo struct {
 
 // Start returns the segment's presentation start as a time.Duration (for logs).
 func (s SegmentInfo) Start(timescale uint32) time.Duration {
-	return ticksToDuration(s.PresentationTime, timescale)
+	return mediatime.Duration(s.PresentationTime, timescale)
 }
 
 // Options configures media segment writing. The zero value writes one

@@ -25,25 +25,5 @@ func frameRateOf(t *segment.Track) (segment.Rational, error) {
 	if best == 0 {
 		return segment.Rational{}, nil
 	}
-	return reduce(segment.Rational{Num: int64(t.Timescale), Den: int64(best)}), nil
-}
-
-func reduce(r segment.Rational) segment.Rational {
-	if g := gcd(r.Num, r.Den); g > 1 {
-		return segment.Rational{Num: r.Num / g, Den: r.Den / g}
-	}
-	return r
-}
-
-func gcd(a, b int64) int64 {
-	if a < 0 {
-		a = -a
-	}
-	if b < 0 {
-		b = -b
-	}
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
+	return segment.Rational{Num: int64(t.Timescale), Den: int64(best)}.Reduce(), nil
 }
