@@ -18,6 +18,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +47,16 @@ type config struct {
 	Encryption string  // "", "cenc" or "cbcs"
 	Segment    time.Duration
 	Window     time.Duration
+	// Media, when set, is how much media each channel is fed (the source
+	// looped as often as needed) instead of Duration of wall clock. With
+	// Speed 0 the channels then run on a media clock (their Clock is the
+	// first sample's wall time plus the media pushed), so that window
+	// trimming and deletion behave as in a real-time stream: the soak.
+	Media time.Duration
+	// Log, when set, receives one line every Every of wall clock: media
+	// pushed, RSS, live heap, and the objects and bytes stored.
+	Log   io.Writer
+	Every time.Duration
 }
 
 // result is what a run measured.
@@ -59,6 +72,16 @@ type result struct {
 	HeapPerChannel  float64       // live heap MiB per channel at the end
 	MediaSeconds    float64       // media pushed per channel
 	CPUPerChannel   float64       // cores one channel keeps busy
+	Soak            soakStats     // with config.Log
+}
+
+// soakStats sums up the -log samples.
+type soakStats struct {
+	Samples           int
+	RSSFirst, RSSLast float64 // MiB, at the first sample after one window of media, and at the end
+	RSSMin, RSSMax    float64 // MiB, over the samples after one window of media
+	MaxObjects        int     // most objects stored at once, all channels
+	MaxBytes          int64
 }
 
 func main() {
@@ -71,9 +94,21 @@ func main() {
 	flag.StringVar(&c.Encryption, "encryption", "", "encrypt: cenc or cbcs")
 	flag.DurationVar(&c.Segment, "segment-duration", 2*time.Second, "target segment duration")
 	flag.DurationVar(&c.Window, "window", 30*time.Second, "window")
+	flag.DurationVar(&c.Media, "media", 0, "feed this much media per channel (looping the input) instead of -duration; with -speed 0, on a media clock (the soak)")
+	logName := flag.String("log", "", "append a sample line (media, RSS, heap, stored objects and bytes) to this file every -every")
+	flag.DurationVar(&c.Every, "every", 5*time.Second, "wall-clock interval of the -log lines")
 	header := flag.Bool("header", false, "print the table header first")
 	flag.Parse()
 	ctx := context.Background()
+	if *logName != "" {
+		f, err := os.OpenFile(*logName, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "livebench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		c.Log = f
+	}
 	r, err := run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "livebench:", err)
@@ -90,6 +125,11 @@ func main() {
 	fmt.Printf("| %d | %s | %.1f | %.2f | %.3f | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d |\n",
 		r.Channels, enc, r.Wall.Seconds(), r.CPU.Seconds()/r.Wall.Seconds(), r.CPUPerChannel, r.MaxLag.Milliseconds(),
 		ms(r.P50), ms(r.P99), ms(r.Max), r.RSSPerChannelMB, r.HeapPerChannel, r.Segments, r.Errors)
+	if c.Log != nil {
+		s := r.Soak
+		fmt.Printf("soak: %.0f s of media per channel in %.0f s; RSS after the first window %.1f MiB, min %.1f, max %.1f, at the end %.1f (%d samples); stored at most %d objects, %.1f MiB\n",
+			r.MediaSeconds, r.Wall.Seconds(), s.RSSFirst, s.RSSMin, s.RSSMax, s.RSSLast, s.Samples, s.MaxObjects, float64(s.MaxBytes)/(1<<20))
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -106,6 +146,7 @@ type timedPublisher struct {
 	callAt time.Time // when the current WriteSample began
 	maxLag time.Duration
 	media  time.Duration
+	clock  atomic.Int64 // media pushed, for the media clock (see config.Media)
 	delays []time.Duration
 	seen   map[uint64]bool
 }
@@ -131,6 +172,7 @@ func (p *timedPublisher) WriteSample(ctx context.Context, track int, s segment.S
 		p.start, p.first = now, at
 	}
 	p.media = max(p.media, at-p.first)
+	p.clock.Store(int64(p.media))
 	p.maxLag = max(p.maxLag, now.Sub(p.start)-(at-p.first))
 	p.callAt = now
 	p.mu.Unlock()
@@ -182,7 +224,7 @@ func run(ctx context.Context, c config) (*result, error) {
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
-	if c.Speed <= 0 {
+	if c.Speed <= 0 || c.Media > 0 {
 		runCtx = ctx
 	}
 	pubs := make([]*timedPublisher, c.Channels)
@@ -201,6 +243,10 @@ func run(ctx context.Context, c config) (*result, error) {
 		defer src.Close()
 		tp := &timedPublisher{seen: map[uint64]bool{}}
 		ch := &live.Channel{Storage: storage.Dir(dir), SegmentDuration: c.Segment, Window: c.Window, Encryption: enc, OnEvent: tp.event}
+		if c.Media > 0 && c.Speed <= 0 {
+			t0 := time.Now()
+			ch.Clock = func() time.Time { return t0.Add(time.Duration(tp.clock.Load())) }
+		}
 		pub, err := ch.Publish(ctx, "bench")
 		if err != nil {
 			return nil, err
@@ -210,6 +256,9 @@ func run(ctx context.Context, c config) (*result, error) {
 		loops := -1
 		if c.Speed <= 0 {
 			loops = 1
+		}
+		if c.Media > 0 {
+			loops = loopsFor(src.Tracks, c.Media)
 		}
 		wg.Add(1)
 		go func() {
@@ -224,14 +273,27 @@ func run(ctx context.Context, c config) (*result, error) {
 			}
 		}()
 	}
+	var soak soakStats
+	stopLog := make(chan struct{})
+	logged := make(chan struct{})
+	if c.Log != nil {
+		go func() {
+			defer close(logged)
+			soak = logSamples(c, work, pubs, start, stopLog)
+		}()
+	} else {
+		close(logged)
+	}
 	wg.Wait()
+	close(stopLog)
+	<-logged
 	wall := time.Since(start)
 	cpu := cpuTime() - cpu0
 	rss := rssMB()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r := &result{Channels: c.Channels, Wall: wall, CPU: cpu, RSSPerChannelMB: (rss - rss0) / float64(c.Channels),
-		HeapPerChannel: float64(ms.HeapInuse) / (1 << 20) / float64(c.Channels)}
+		HeapPerChannel: float64(ms.HeapInuse) / (1 << 20) / float64(c.Channels), Soak: soak}
 	var all []time.Duration
 	var media time.Duration
 	for i, tp := range pubs {
@@ -256,6 +318,81 @@ func run(ctx context.Context, c config) (*result, error) {
 		r.P50, r.P99, r.Max = all[n/2], all[min(n-1, n*99/100)], all[n-1]
 	}
 	return r, nil
+}
+
+// loopsFor is how many loops of tracks make at least media (as live.Replay
+// loops: each by the longest track's duration).
+func loopsFor(tracks []*segment.Track, media time.Duration) int {
+	var loop time.Duration
+	for _, t := range tracks {
+		if (t.Kind == segment.KindVideo || t.Kind == segment.KindAudio) && t.Timescale > 0 {
+			loop = max(loop, time.Duration(float64(t.Duration)/float64(t.Timescale)*float64(time.Second)))
+		}
+	}
+	if loop <= 0 {
+		return 1
+	}
+	return int((media + loop - 1) / loop)
+}
+
+// logSamples writes a line to c.Log every c.Every until stop is closed, and
+// once more at the end: wall and media seconds (the least any channel
+// pushed), RSS and live heap, and the objects and bytes stored under work.
+func logSamples(c config, work string, pubs []*timedPublisher, start time.Time, stop <-chan struct{}) soakStats {
+	var st soakStats
+	fmt.Fprintf(c.Log, "# livebench soak: %d channels, input %s, speed %g, encryption %q, segment %s, window %s, media %s per channel\n",
+		c.Channels, c.Input, c.Speed, c.Encryption, c.Segment, c.Window, c.Media)
+	fmt.Fprintln(c.Log, "# wall_s media_s rss_mib heap_mib objects bytes")
+	tick := time.NewTicker(c.Every)
+	defer tick.Stop()
+	sample := func() {
+		media := time.Duration(-1)
+		for _, p := range pubs {
+			m := time.Duration(p.clock.Load())
+			if media < 0 || m < media {
+				media = m
+			}
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rss := rssMB()
+		objects, bytes := stored(work)
+		fmt.Fprintf(c.Log, "%.1f %.1f %.1f %.1f %d %d\n", time.Since(start).Seconds(), media.Seconds(), rss,
+			float64(ms.HeapInuse)/(1<<20), objects, bytes)
+		st.MaxObjects = max(st.MaxObjects, objects)
+		st.MaxBytes = max(st.MaxBytes, bytes)
+		if media >= c.Window {
+			if st.Samples == 0 {
+				st.RSSFirst, st.RSSMin, st.RSSMax = rss, rss, rss
+			}
+			st.Samples++
+			st.RSSLast = rss
+			st.RSSMin, st.RSSMax = min(st.RSSMin, rss), max(st.RSSMax, rss)
+		}
+	}
+	for {
+		select {
+		case <-stop:
+			sample()
+			return st
+		case <-tick.C:
+			sample()
+		}
+	}
+}
+
+// stored counts the files under dir and their bytes.
+func stored(dir string) (n int, bytes int64) {
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n++
+				bytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n, bytes
 }
 
 // cpuTime is the process's user and system CPU time.
