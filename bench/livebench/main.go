@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,8 +46,13 @@ type config struct {
 	Dir        string  // parent of the channels' output directories
 	Speed      float64 // 1: real time; 0: as fast as possible, one loop (smoke)
 	Encryption string  // "", "cenc" or "cbcs"
-	Segment    time.Duration
-	Window     time.Duration
+	// Ingest is how samples reach the channels: "" (or "direct") through
+	// the live.Publisher of Channel.Publish; "rtmp" through the RTMP
+	// ingest (ingest/rtmp on 127.0.0.1), each channel's samples sent by a
+	// Go RTMP client (gortmplib) in the same process.
+	Ingest  string
+	Segment time.Duration
+	Window  time.Duration
 	// Media, when set, is how much media each channel is fed (the source
 	// looped as often as needed) instead of Duration of wall clock. With
 	// Speed 0 the channels then run on a media clock (their Clock is the
@@ -69,8 +75,9 @@ type result struct {
 	MaxLag          time.Duration // the most any publisher fell behind real time
 	P50, P99, Max   time.Duration // segment availability delay
 	RSSPerChannelMB float64       // (RSS at the end − RSS before) / channels
-	HeapPerChannel  float64       // live heap MiB per channel at the end
+	HeapPerChannel  float64       // peak live heap (as of each GC) MiB per channel, above the heap before the channels
 	MediaSeconds    float64       // media pushed per channel
+	BitrateMbps     float64       // payload accepted per channel over MediaSeconds
 	CPUPerChannel   float64       // cores one channel keeps busy
 	Soak            soakStats     // with config.Log
 }
@@ -92,6 +99,7 @@ func main() {
 	flag.StringVar(&c.Dir, "dir", os.TempDir(), "where the channels write (a directory each)")
 	flag.Float64Var(&c.Speed, "speed", 1, "replay speed (1: real time; 0: as fast as possible, once)")
 	flag.StringVar(&c.Encryption, "encryption", "", "encrypt: cenc or cbcs")
+	flag.StringVar(&c.Ingest, "ingest", "direct", "how samples arrive: direct (live.Publisher) or rtmp (RTMP ingest on 127.0.0.1, a Go RTMP client per channel)")
 	flag.DurationVar(&c.Segment, "segment-duration", 2*time.Second, "target segment duration")
 	flag.DurationVar(&c.Window, "window", 30*time.Second, "window")
 	flag.DurationVar(&c.Media, "media", 0, "feed this much media per channel (looping the input) instead of -duration; with -speed 0, on a media clock (the soak)")
@@ -115,16 +123,35 @@ func main() {
 		os.Exit(1)
 	}
 	if *header {
-		fmt.Println("| channels | enc | wall s | CPU cores | cores/channel | max lag ms | delay p50 ms | p99 ms | max ms | RSS MiB/channel | heap MiB/channel | segments | errors |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| channels | enc | ingest | wall s | CPU cores | cores/channel | max lag ms | delay p50 ms | p99 ms | max ms | RSS MiB/channel | heap MiB/channel | Mb/s/channel | segments | errors | real time | p99 < 5 ms | heap ≤ goal MiB | RSS ≤ goal |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	}
+	ingest := c.Ingest
+	if ingest == "" {
+		ingest = "direct"
+	}
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "**no**"
+	}
+	// The goals of issue 17: channels keep real time (no publisher more
+	// than a segment duration behind), p99 delay under 5 ms, and memory
+	// per channel at most two segment durations of media plus 1 MiB.
+	memGoal := 2*c.Segment.Seconds()*r.BitrateMbps*1e6/8/(1<<20) + 1
+	realTime := "n/a"
+	if c.Speed == 1 {
+		realTime = yes(r.MaxLag < c.Segment)
 	}
 	enc := c.Encryption
 	if enc == "" {
 		enc = "clear"
 	}
-	fmt.Printf("| %d | %s | %.1f | %.2f | %.3f | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d |\n",
-		r.Channels, enc, r.Wall.Seconds(), r.CPU.Seconds()/r.Wall.Seconds(), r.CPUPerChannel, r.MaxLag.Milliseconds(),
-		ms(r.P50), ms(r.P99), ms(r.Max), r.RSSPerChannelMB, r.HeapPerChannel, r.Segments, r.Errors)
+	fmt.Printf("| %d | %s | %s | %.1f | %.2f | %.3f | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s | %s | %s (%.1f) | %s |\n",
+		r.Channels, enc, ingest, r.Wall.Seconds(), r.CPU.Seconds()/r.Wall.Seconds(), r.CPUPerChannel, r.MaxLag.Milliseconds(),
+		ms(r.P50), ms(r.P99), ms(r.Max), r.RSSPerChannelMB, r.HeapPerChannel, r.BitrateMbps, r.Segments, r.Errors,
+		realTime, yes(r.P99 < 5*time.Millisecond), yes(r.HeapPerChannel <= memGoal), memGoal, yes(r.RSSPerChannelMB <= memGoal))
 	if c.Log != nil {
 		s := r.Soak
 		fmt.Printf("soak: %.0f s of media per channel in %.0f s; RSS after the first window %.1f MiB, min %.1f, max %.1f, at the end %.1f (%d samples); stored at most %d objects, %.1f MiB\n",
@@ -146,7 +173,9 @@ type timedPublisher struct {
 	callAt time.Time // when the current WriteSample began
 	maxLag time.Duration
 	media  time.Duration
-	clock  atomic.Int64 // media pushed, for the media clock (see config.Media)
+	clock  atomic.Int64  // media pushed, for the media clock (see config.Media)
+	gone   chan struct{} // closed when the channel reports its publisher gone
+	goneMu sync.Once
 	delays []time.Duration
 	seen   map[uint64]bool
 }
@@ -182,6 +211,9 @@ func (p *timedPublisher) WriteSample(ctx context.Context, track int, s segment.S
 // event is the channel's OnEvent: it runs inside the WriteSample call that
 // wrote the segment, after the manifests were stored.
 func (p *timedPublisher) event(e live.Event) {
+	if e.Kind == live.PublisherGone {
+		p.goneMu.Do(func() { close(p.gone) })
+	}
 	if e.Kind != live.SegmentWritten {
 		return
 	}
@@ -220,6 +252,9 @@ func run(ctx context.Context, c config) (*result, error) {
 	defer os.RemoveAll(work)
 	runtime.GC()
 	rss0 := rssMB()
+	live0 := liveHeap()
+	stopHeap, heapPeak := make(chan struct{}), make(chan uint64, 1)
+	go func() { heapPeak <- peakLiveHeap(stopHeap) }()
 	cpu0 := cpuTime()
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, c.Duration)
@@ -229,6 +264,34 @@ func run(ctx context.Context, c config) (*result, error) {
 	}
 	pubs := make([]*timedPublisher, c.Channels)
 	chans := make([]*live.Channel, c.Channels)
+	var rtmpURL string
+	switch c.Ingest {
+	case "", "direct":
+	case "rtmp":
+		// Key N publishes to channel N, through its timedPublisher.
+		url, stop, err := startRTMP(ctx, func(ctx context.Context, key string) (live.Publisher, error) {
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(chans) {
+				return nil, live.ErrUnknownKey
+			}
+			pub, err := chans[i].Publish(ctx, key)
+			if err != nil {
+				return nil, err
+			}
+			tp := pubs[i]
+			tp.mu.Lock()
+			tp.Publisher = pub
+			tp.mu.Unlock()
+			return tp, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		rtmpURL = url
+	default:
+		return nil, fmt.Errorf("unknown -ingest %q (direct or rtmp)", c.Ingest)
+	}
 	errs := make([]error, c.Channels)
 	var wg sync.WaitGroup
 	for i := range c.Channels {
@@ -241,18 +304,23 @@ func run(ctx context.Context, c config) (*result, error) {
 			return nil, err
 		}
 		defer src.Close()
-		tp := &timedPublisher{seen: map[uint64]bool{}}
+		tp := &timedPublisher{seen: map[uint64]bool{}, gone: make(chan struct{})}
 		ch := &live.Channel{Storage: storage.Dir(dir), SegmentDuration: c.Segment, Window: c.Window, Encryption: enc, OnEvent: tp.event}
 		if c.Media > 0 && c.Speed <= 0 {
 			t0 := time.Now()
 			ch.Clock = func() time.Time { return t0.Add(time.Duration(tp.clock.Load())) }
 		}
-		pub, err := ch.Publish(ctx, "bench")
-		if err != nil {
-			return nil, err
-		}
-		tp.Publisher = pub
 		pubs[i], chans[i] = tp, ch
+		var feed live.Publisher = tp
+		if rtmpURL != "" {
+			feed = &rtmpPublisher{url: rtmpURL + strconv.Itoa(i)}
+		} else {
+			pub, err := ch.Publish(ctx, "bench")
+			if err != nil {
+				return nil, err
+			}
+			tp.Publisher = pub
+		}
 		loops := -1
 		if c.Speed <= 0 {
 			loops = 1
@@ -267,7 +335,10 @@ func run(ctx context.Context, c config) (*result, error) {
 			if c.Speed > 0 {
 				time.Sleep(time.Duration(i) * c.Segment / time.Duration(c.Channels))
 			}
-			err := live.Replay(runCtx, src.Tracks, tp, live.ReplayOptions{Speed: c.Speed, Loops: loops})
+			err := live.Replay(runCtx, src.Tracks, feed, live.ReplayOptions{Speed: c.Speed, Loops: loops})
+			if rtmpURL != "" {
+				feed.Close(nil)
+			}
 			if err != nil && runCtx.Err() == nil {
 				errs[i] = err
 			}
@@ -285,25 +356,39 @@ func run(ctx context.Context, c config) (*result, error) {
 		close(logged)
 	}
 	wg.Wait()
+	if rtmpURL != "" {
+		// What the clients sent is still being ingested: wait for each
+		// session to end.
+		for _, tp := range pubs {
+			select {
+			case <-tp.gone:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
 	close(stopLog)
 	<-logged
 	wall := time.Since(start)
 	cpu := cpuTime() - cpu0
 	rss := rssMB()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
+	close(stopHeap)
+	peak := <-heapPeak
 	r := &result{Channels: c.Channels, Wall: wall, CPU: cpu, RSSPerChannelMB: (rss - rss0) / float64(c.Channels),
-		HeapPerChannel: float64(ms.HeapInuse) / (1 << 20) / float64(c.Channels), Soak: soak}
+		HeapPerChannel: float64(peak-live0) / (1 << 20) / float64(c.Channels), Soak: soak}
 	var all []time.Duration
 	var media time.Duration
+	var bytes int64
 	for i, tp := range pubs {
-		tp.Close(nil)
+		if rtmpURL == "" {
+			tp.Close(nil)
+		}
 		if err := chans[i].Close(ctx); err != nil && errs[i] == nil {
 			errs[i] = err
 		}
 		st := chans[i].Stats()
 		r.Segments += st.Segments
 		r.Errors += st.Errors
+		bytes += st.Bytes
 		all = append(all, tp.delays...)
 		r.MaxLag = max(r.MaxLag, tp.maxLag)
 		media += tp.media
@@ -312,6 +397,9 @@ func run(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	r.MediaSeconds = media.Seconds() / float64(c.Channels)
+	if r.MediaSeconds > 0 {
+		r.BitrateMbps = float64(bytes) * 8 / 1e6 / float64(c.Channels) / r.MediaSeconds
+	}
 	r.CPUPerChannel = cpu.Seconds() / wall.Seconds() / float64(c.Channels)
 	slices.Sort(all)
 	if n := len(all); n > 0 {
@@ -393,6 +481,33 @@ func stored(dir string) (n int, bytes int64) {
 		return nil
 	})
 	return n, bytes
+}
+
+// liveHeap is the heap live after the last GC (runtime/metrics).
+func liveHeap() uint64 {
+	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return m[0].Value.Uint64()
+}
+
+// peakLiveHeap samples liveHeap every 100 ms until stop is closed and
+// returns the highest: the live data at its peak, without the garbage
+// that HeapInuse or RSS also count.
+func peakLiveHeap(stop <-chan struct{}) uint64 {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	peak := liveHeap()
+	for {
+		select {
+		case <-stop:
+			return max(peak, liveHeap())
+		case <-tick.C:
+			peak = max(peak, liveHeap())
+		}
+	}
 }
 
 // cpuTime is the process's user and system CPU time.

@@ -44,3 +44,16 @@ func TestSoakSmoke(t *testing.T) {
 		t.Errorf("soak %+v: want 1..%d objects stored", s, bound)
 	}
 }
+
+// TestSmokeRTMP is TestSmoke through the RTMP ingest: a Go RTMP client per
+// channel, every segment written.
+func TestSmokeRTMP(t *testing.T) {
+	r, err := run(t.Context(), config{Channels: 2, Input: "../../testdata/ladder_360p.mp4", Dir: t.TempDir(),
+		Ingest: "rtmp", Segment: 2e9, Window: 30e9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Segments != 16 || r.Errors != 0 || r.P50 <= 0 || r.MediaSeconds < 7 || r.BitrateMbps <= 0 {
+		t.Errorf("%+v", r)
+	}
+}
