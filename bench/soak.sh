@@ -4,7 +4,7 @@
 # process, clear and then cenc, 2 s segments, HLS + DASH, a 60 s window. The
 # channels run on a media clock (their Clock advances with the media pushed),
 # so window trimming and deletion behave as in a real-time stream of that
-# length. Every SOAK_EVERY (default 1s) of wall clock a line goes to the log:
+# length. Every SOAK_EVERY (default 250ms) of wall clock a line goes to the log:
 # wall s, media s, RSS MiB, live heap MiB, objects and bytes stored.
 #
 #   bash bench/soak.sh [LOG]          (default log: /tmp/cmafkit-soak.log)
@@ -19,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log=${1:-/tmp/cmafkit-soak.log}
 media=${SOAK_MEDIA:-2h}
 n=${SOAK_CHANNELS:-4}
-every=${SOAK_EVERY:-1s}
+every=${SOAK_EVERY:-250ms}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/cmafkit-soak.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 input=${SOAK_INPUT:-}
