@@ -119,10 +119,19 @@ func TestUDPLossChannel(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	// What is in flight reaches the channel; then the stream ends.
-	time.Sleep(500 * time.Millisecond)
+	// What is in flight reaches the channel (its sample count stops
+	// growing); then the stream ends.
+	time.Sleep(200 * time.Millisecond)
 	relayIn.Close()
 	rc := <-relayed
+	for last, still, deadline := int64(-1), 0, time.Now().Add(10*time.Second); still < 5 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		if n := ch.Stats().Samples; n != last {
+			last, still = n, 0
+		} else {
+			still++
+		}
+	}
 	mu.Lock()
 	if gone != 0 {
 		t.Errorf("the publisher went away during the stream")
