@@ -97,6 +97,12 @@ type Channel struct {
 	// VOD, when two renditions share a key.
 	// Low-latency channels cannot be encrypted yet: Publish fails.
 	Encryption *drm.Config
+	// EncryptionSession, when set, is the drm session the channel
+	// encrypts through instead of one of its own: drm.NewSession of
+	// Encryption, shared by the channels that use the same keys, so that
+	// its refusal of a fixed cenc IV under a key another track uses
+	// (drm.ErrIVReuse, at AddTrack) covers every channel, not each alone.
+	EncryptionSession *drm.Session
 	// PartDuration, when set, makes the channel low-latency: each segment
 	// is made as CMAF chunks (parts) of at most this duration while it is
 	// cut, kept in memory with the last few segments for an Origin to serve
@@ -131,6 +137,7 @@ type Channel struct {
 	pending    []Event
 	warned     map[string]bool
 	drm        *drm.Session   // of Encryption
+	drmShared  bool           // drm is EncryptionSession
 	drmErr     error          // Encryption is unusable: Publish fails
 	sampleBase map[string]int // representation → samples written in ended periods (cenc IVs run on)
 	lost       int            // the last segment number some track could not store: the window starts after it

@@ -364,6 +364,7 @@ func (p *period) flush(ctx context.Context) {
 			pt.commit(ctx, *h, pt.st.buf)
 		}
 	}
+	p.alignEnds()
 	for _, pt := range p.tracks {
 		if pt == nil {
 			continue
@@ -381,4 +382,55 @@ func (p *period) flush(ctx context.Context) {
 	for ; p.nextWrite < last; p.nextWrite++ {
 		p.writeNumber(ctx, p.nextWrite)
 	}
+}
+
+// alignEnds lengthens the last sample of each track that ends a little
+// before the period's longest track (by at most a segment duration: the
+// source's audio outlasting its video by part of a frame, as most files
+// and encoders leave it), so that every track reaches the period's end,
+// where the next period starts: a hole there (13 ms of video on each
+// replay of testdata/ladder_360p.mp4) is a gap in the player's buffer at
+// every period boundary. Low-latency tracks are left as they are: their
+// parts may already be out.
+func (p *period) alignEnds() {
+	var end time.Duration
+	ends := make([]time.Duration, len(p.tracks))
+	for i, pt := range p.tracks {
+		if pt != nil {
+			ends[i] = pt.openEnd()
+			end = max(end, ends[i])
+		}
+	}
+	for i, pt := range p.tracks {
+		if pt == nil || pt.ll != nil || ends[i] <= 0 {
+			continue
+		}
+		gap := end - ends[i]
+		if gap <= 0 || gap > p.c.SegmentDuration {
+			continue
+		}
+		ts := int64(pt.out.Timescale)
+		ticks := (int64(gap)*ts + int64(time.Second) - 1) / int64(time.Second) // rounded up: no hole of a tick
+		last := pt.r.last()
+		if d := int64(last.Duration) + ticks; d < 1<<32 {
+			last.Duration = uint32(d)
+		}
+	}
+}
+
+// openEnd returns where the track's open segment ends on the channel
+// timeline (its earliest presentation time plus its samples' durations, as
+// the CMAF writer reports it), or 0 when it has no sample.
+func (pt *ptrack) openEnd() time.Duration {
+	if pt.r.Len() <= pt.segFirst {
+		return 0
+	}
+	ept := int64(1<<62 - 1)
+	var dur int64
+	for k := pt.segFirst; k < pt.r.Len(); k++ {
+		s := pt.r.at(k)
+		ept = min(ept, s.PresentationTime()-pt.out.PresentationOffset)
+		dur += int64(s.Duration)
+	}
+	return ticksToDur(ept+dur, pt.out.Timescale)
 }

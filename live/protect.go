@@ -24,6 +24,10 @@ func (c *Channel) setupEncryption() {
 	if c.Encryption == nil {
 		return
 	}
+	if c.EncryptionSession != nil {
+		c.drm, c.drmShared = c.EncryptionSession, true
+		return
+	}
 	cfg := *c.Encryption
 	if cfg.Logger == nil {
 		cfg.Logger = c.Logger
@@ -40,7 +44,9 @@ func (c *Channel) setupEncryption() {
 // default key. Tracks of one representation (a publisher's track and the
 // tracks that replace it later, in this session or the next) are one track
 // to the drm session's IV reuse check: their sample numbers, from which
-// cenc IVs derive, run on across periods (see Channel.sampleBase).
+// cenc IVs derive, run on across periods (see Channel.sampleBase). In a
+// session shared with other channels (Channel.EncryptionSession), the
+// channel tells its tracks apart from theirs.
 func (c *Channel) protectTrack(ctx context.Context, st *strack) (*encTrack, error) {
 	if c.drm == nil {
 		return nil, nil
@@ -49,7 +55,13 @@ func (c *Channel) protectTrack(ctx context.Context, st *strack) (*encTrack, erro
 	if err != nil {
 		return nil, err
 	}
-	tp, prot, err := c.drm.Track(ctx, clear, drm.TrackOptions{Name: st.t.Source, ID: st.rep, Segments: 1})
+	id := st.rep
+	if c.drmShared {
+		// Another channel's representation of the same name is
+		// another track.
+		id = fmt.Sprintf("%p %s", c, st.rep)
+	}
+	tp, prot, err := c.drm.Track(ctx, clear, drm.TrackOptions{Name: st.t.Source, ID: id, Segments: 1})
 	if err != nil || tp == nil {
 		return nil, err
 	}

@@ -211,6 +211,7 @@ func (o *fileObject) Commit() error {
 	}
 	o.done = true
 	err := o.w.Flush()
+	o.w.release()
 	if err == nil {
 		err = o.f.Chmod(0o644)
 	}
@@ -239,6 +240,7 @@ func (o *fileObject) Abort() error {
 		return nil
 	}
 	o.done = true
+	o.w.release()
 	var err error
 	if renameOpen {
 		err = os.Remove(o.f.Name())
@@ -266,7 +268,24 @@ type bufWriter struct {
 
 const bufSize = 64 << 10
 
-func newBufWriter(w io.Writer) *bufWriter { return &bufWriter{w: w, buf: make([]byte, 0, bufSize)} }
+// writeBufs recycles bufWriter buffers: a live channel creates several
+// objects per segment (the segments and each manifest), and a fresh 64 KiB
+// buffer each time was a large allocation to clear and collect.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, bufSize); return &b }}
+
+func newBufWriter(w io.Writer) *bufWriter {
+	return &bufWriter{w: w, buf: (*writeBufs.Get().(*[]byte))[:0]}
+}
+
+// release returns the buffer to writeBufs; the writer passes writes
+// straight through afterwards.
+func (b *bufWriter) release() {
+	if b.buf != nil {
+		buf := b.buf[:0]
+		b.buf = nil
+		writeBufs.Put(&buf)
+	}
+}
 
 func (b *bufWriter) Write(p []byte) (int, error) {
 	if len(b.buf)+len(p) <= cap(b.buf) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/ingest/cmafingest"
 	"github.com/cmafkit/cmafkit/ingest/rtmp"
 	"github.com/cmafkit/cmafkit/ingest/tsin"
@@ -172,6 +173,15 @@ Flags:
 	if enc != nil && *lowLatency {
 		return usageError{"--low-latency cannot be combined with encryption yet"}
 	}
+	// One drm session for every channel: they all encrypt with the same
+	// keys, so a fixed cenc IV (--iv) is refused for the second channel
+	// that would use it, as for a second track of one channel.
+	var encSession *drm.Session
+	if enc != nil {
+		if encSession, err = drm.NewSession(*enc); err != nil {
+			return fmt.Errorf("live: %w", err)
+		}
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
@@ -181,7 +191,7 @@ Flags:
 	var onEvent func(live.Event)
 	newChannel := func(st storage.Storage) *live.Channel {
 		return &live.Channel{Storage: st, SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
-			UTCTiming: utcTiming, OnEvent: onEvent, Encryption: enc}
+			UTCTiming: utcTiming, OnEvent: onEvent, Encryption: enc, EncryptionSession: encSession}
 	}
 	// RTMP, MPEG-TS and CMAF ingest publishers: each key its own channel
 	// under DIR/KEY/ (any key without --stream-keys).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/playertest"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/live"
 )
 
@@ -138,7 +139,8 @@ func freeUDPPort(t *testing.T) int {
 
 // TestLiveIngestPlayers publishes a real-time ffmpeg encoding to each
 // ingest of `cmafkit live` at once (RTMP, MPEG-TS over UDP, on stdin and
-// pushed by HTTP PUT), one `cmafkit live` each, and plays each stream in a
+// pushed by HTTP PUT; and CMAF ingest of `cmafkit package` output, paced in
+// real time), one `cmafkit live` each, and plays each stream in a
 // player in live mode for 30 s of wall clock with no stall, the players in
 // parallel (as many as playertest and -parallel allow; the streams run
 // all along): hls.js, Shaka and dash.js, each ingest in another player
@@ -185,6 +187,11 @@ func TestLiveIngestPlayers(t *testing.T) {
 			startEncoder(t, false, encoderArgs("-f", "mpegts", "-method", "PUT", lc.base+tsIngestPath+"test"))
 			return lc
 		}},
+		{"cmaf", playertest.DashJS, "test/" + live.DASHName, func(t *testing.T) *liveCmd {
+			lc := startLive(t, nil)
+			startCMAFIngest(t, filepath.Join("..", "..", "testdata", "ladder_360p.mp4"), lc.base+cmafIngestPath+"test/")
+			return lc
+		}},
 	}
 	// Every stream runs from the start, whichever player runs first.
 	lcs := make([]*liveCmd, len(ingests))
@@ -200,6 +207,14 @@ func TestLiveIngestPlayers(t *testing.T) {
 				Manifest: lc.base + "/" + in.manifest, Player: in.player, Live: true,
 				MinPlay: 30 * time.Second, Timeout: 2 * time.Minute,
 			})
+			if in.name == "cmaf" {
+				// The ingest's timestamps run on across loops: one
+				// period, and a valid dynamic MPD.
+				testutil.ValidateMPD(t, filepath.Join(lc.dir, in.manifest))
+				if b, _ := os.ReadFile(filepath.Join(lc.dir, "test", "video0.m3u8")); strings.Contains(string(b), "#EXT-X-DISCONTINUITY") {
+					t.Errorf("discontinuity in a continuous CMAF ingest:\n%s", b)
+				}
+			}
 		})
 	}
 }

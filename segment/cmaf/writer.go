@@ -743,6 +743,14 @@ func (sw *Writer) readPieces(buf []byte, r io.ReaderAt) ([]byte, error) {
 // so the cost is close to a file copy.
 func (sw *Writer) copySamples(cw *countingWriter, first int, ss []segment.Sample) error {
 	t := sw.track
+	if m, ok := t.Data.(*memSegment); ok {
+		if b, ok := m.span(ss); ok {
+			// A live segment already in memory, back to back: written
+			// as it is, not copied into a buffer of its size first.
+			_, err := cw.Write(b)
+			return err
+		}
+	}
 	ra, ok := t.Data.(interface{ ReaderAt() io.ReaderAt })
 	if !ok || meanRun(ss) < sw.kernelRun(ra.ReaderAt()) {
 		// No file to copy from, or many small runs: reading them into
