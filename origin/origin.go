@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,6 +282,7 @@ func hasDotElement(p string) bool {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	defer rec.closeFiles()
 	defer func() {
 		v := recover()
 		if v != nil && v != http.ErrAbortHandler {
@@ -663,6 +665,8 @@ type recorder struct {
 	status int
 	n      int64
 	wrote  bool
+	// reopened holds the source files ReadFrom opened for sendfile.
+	reopened map[*os.File]*os.File
 }
 
 func (r *recorder) WriteHeader(code int) {
