@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/steering"
 	"github.com/cmafkit/cmafkit/storage"
@@ -142,6 +143,7 @@ func offline(t testing.TB, root, title string, scheme drm.Scheme, steer ...*stee
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.ValidateMPDs(t, out)
 	objs := map[string][]byte{}
 	for _, o := range res.Objects {
 		b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(o.Name)))
@@ -616,6 +618,7 @@ func TestEmbedded(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<BaseURL serviceLocation="b">https://b.example/movies/ladder.json/</BaseURL>`)) {
 		t.Errorf("%s: steered MPD:\n%.600s", resp.Status, body)
 	}
+	testutil.ValidateMPDBytes(t, "steered.mpd", body)
 	if resp, _ := get(t, srv.URL+"/vod/movies/%2e%2e/movies/ladder.json/master.m3u8"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("encoded dot-dot under a prefix: %s", resp.Status)
 	}

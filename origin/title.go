@@ -90,6 +90,12 @@ func openTitle(ctx context.Context, src Source, name string) (_ *openedTitle, er
 		}
 		t.files, t.names = append(t.files, f), append(t.names, name)
 		in.Reader, in.Size, in.Name = f, f.Size(), name
+		if df, ok := f.(*dirFile); ok {
+			// The *os.File itself, so that segment writing can read a
+			// segment's runs of samples with one preadv and tell tmpfs
+			// from disk (internal/fastcopy), as for `cmafkit package`.
+			in.Reader = df.File
+		}
 		t.inputs = append(t.inputs, in)
 		t.version += f.Version() + ";"
 		if m := f.ModTime(); m.After(t.modTime) {

@@ -71,14 +71,15 @@ func PlanSegmentsWith(tracks []*Track, target time.Duration, opts PlanOptions) (
 		return nil, ErrNoTracks
 	}
 	ref := referenceTrack(tracks)
-	syncs, err := syncSamples(ref)
+	memo := newPlanMemo()
+	syncs, err := memo.syncSamples(ref)
 	if err != nil {
 		return nil, err
 	}
 	if len(syncs) == 0 {
 		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrNoSyncSample}
 	}
-	refEnd, err := trackEnd(ref)
+	refEnd, err := memo.trackEnd(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func PlanSegmentsWith(tracks []*Track, target time.Duration, opts PlanOptions) (
 	if step <= 0 {
 		step = 1
 	}
-	p := &Plan{Timescale: ts}
+	p := &Plan{Timescale: ts, memo: memo}
 	first := syncs[0].pt
 	p.Starts = append(p.Starts, first)
 	base, next := first, first+step
@@ -141,7 +142,7 @@ func PlanSegmentsWith(tracks []*Track, target time.Duration, opts PlanOptions) (
 		}
 	}
 	for _, t := range tracks {
-		end, err := trackEnd(t)
+		end, err := memo.trackEnd(t)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,8 @@ package segment
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/cmafkit/cmafkit/internal/mediatime"
@@ -21,6 +23,77 @@ type Plan struct {
 	Starts []int64
 	// End is the end of the longest track.
 	End int64
+
+	// memo keeps what planning learnt from passes over the tracks'
+	// samples (nil for a Plan made by hand).
+	memo *planMemo
+}
+
+// planMemo remembers, per track, the results of passes over its samples —
+// its sync samples and end, and its cuts — so that planning and cutting a
+// track (Cuts is asked for the same track several times while a job is
+// set up) read its index once rather than once a question. A long title's
+// tables have hundreds of thousands of samples: each pass over them is
+// milliseconds of the first request to a just-in-time origin.
+type planMemo struct {
+	mu    sync.Mutex
+	syncs map[*Track][]syncSample
+	ends  map[*Track]int64
+	cuts  map[*Track]memoCuts
+}
+
+// memoCuts are a track's cuts for the plan's Starts as they were (Starts
+// is exported: a caller may change it).
+type memoCuts struct {
+	starts []int64
+	cuts   []int
+}
+
+func newPlanMemo() *planMemo {
+	return &planMemo{syncs: map[*Track][]syncSample{}, ends: map[*Track]int64{}, cuts: map[*Track]memoCuts{}}
+}
+
+// syncSamples is syncSamples(t), remembered. Its pass over t's samples
+// also finds t's end.
+func (m *planMemo) syncSamples(t *Track) ([]syncSample, error) {
+	if m == nil {
+		return syncSamples(t)
+	}
+	m.mu.Lock()
+	syncs, ok := m.syncs[t]
+	m.mu.Unlock()
+	if ok {
+		return syncs, nil
+	}
+	syncs, end, err := syncSamplesAndEnd(t)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.syncs[t], m.ends[t] = syncs, end
+	m.mu.Unlock()
+	return syncs, nil
+}
+
+// trackEnd is trackEnd(t), remembered.
+func (m *planMemo) trackEnd(t *Track) (int64, error) {
+	if m == nil {
+		return trackEnd(t)
+	}
+	m.mu.Lock()
+	end, ok := m.ends[t]
+	m.mu.Unlock()
+	if ok {
+		return end, nil
+	}
+	end, err := trackEnd(t)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	m.ends[t] = end
+	m.mu.Unlock()
+	return end, nil
 }
 
 // SegmentCount returns the number of segments in the plan.
@@ -73,13 +146,17 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 	if step <= 0 {
 		step = 1
 	}
-	p := &Plan{Timescale: ts}
+	p := &Plan{Timescale: ts, memo: newPlanMemo()}
 	// Candidate start points: the sync samples, which must be presented in
 	// decode order (a segment holds the samples from one sync sample to the
 	// next in decode order).
-	cands, err := syncTimes(ref)
+	syncs, err := p.memo.syncSamples(ref)
 	if err != nil {
 		return nil, err
+	}
+	cands := make([]int64, len(syncs))
+	for i, s := range syncs {
+		cands[i] = s.pt
 	}
 	if len(cands) == 0 {
 		return nil, &FormatError{Source: ref.Source, Track: ref.ID, Offset: -1, Err: ErrNoSyncSample}
@@ -94,7 +171,7 @@ func PlanSegments(tracks []*Track, target time.Duration) (*Plan, error) {
 		}
 	}
 	for _, t := range tracks {
-		end, err := trackEnd(t)
+		end, err := p.memo.trackEnd(t)
 		if err != nil {
 			return nil, err
 		}
@@ -125,31 +202,31 @@ type syncSample struct {
 // presentation times must increase: a stream whose sync samples are
 // presented out of decode order cannot be cut into segments.
 func syncSamples(t *Track) ([]syncSample, error) {
+	out, _, err := syncSamplesAndEnd(t)
+	return out, err
+}
+
+// syncSamplesAndEnd is syncSamples and trackEnd in one pass.
+func syncSamplesAndEnd(t *Track) ([]syncSample, int64, error) {
 	var out []syncSample
+	var end int64
 	sc := t.Scan(0, t.SampleCount())
 	for sc.Next() {
 		s := sc.Sample()
+		pt := relPresentation(t, s)
+		if e := pt + int64(s.Duration); e > end {
+			end = e
+		}
 		if !s.Sync {
 			continue
 		}
-		pt := relPresentation(t, s)
 		if len(out) > 0 && pt <= out[len(out)-1].pt {
-			return nil, &FormatError{Source: t.Source, Track: t.ID, Sample: sc.Index() + 1, Offset: s.Offset, Err: ErrMalformed,
+			return nil, 0, &FormatError{Source: t.Source, Track: t.ID, Sample: sc.Index() + 1, Offset: s.Offset, Err: ErrMalformed,
 				Detail: fmt.Sprintf("sync sample presented at %d, not after the previous sync sample (%d)", pt, out[len(out)-1].pt)}
 		}
 		out = append(out, syncSample{sc.Index(), pt, int64(s.Duration)})
 	}
-	return out, sc.Err()
-}
-
-// syncTimes returns the presentation times of t's sync samples.
-func syncTimes(t *Track) ([]int64, error) {
-	syncs, err := syncSamples(t)
-	times := make([]int64, len(syncs))
-	for i, s := range syncs {
-		times[i] = s.pt
-	}
-	return times, err
+	return out, end, sc.Err()
 }
 
 // trackEnd is the presentation end of a track relative to its zero.
@@ -171,11 +248,32 @@ func trackEnd(t *Track) (int64, error) {
 // the sample whose start is nearest to the boundary, so that consecutive
 // segments neither overlap nor leave a gap.
 func (p *Plan) Cuts(t *Track) ([]int, error) {
+	m := p.memo
+	if m == nil {
+		return p.cuts(t)
+	}
+	m.mu.Lock()
+	c, ok := m.cuts[t]
+	m.mu.Unlock()
+	if ok && slices.Equal(c.starts, p.Starts) {
+		return slices.Clone(c.cuts), nil
+	}
+	cuts, err := p.cuts(t)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.cuts[t] = memoCuts{slices.Clone(p.Starts), slices.Clone(cuts)}
+	m.mu.Unlock()
+	return cuts, nil
+}
+
+func (p *Plan) cuts(t *Track) ([]int, error) {
 	n := t.SampleCount()
 	cuts := make([]int, 0, len(p.Starts)+1)
 	cuts = append(cuts, 0)
 	if t.Kind == KindVideo {
-		syncs, err := syncSamples(t)
+		syncs, err := p.memo.syncSamples(t)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +297,7 @@ func (p *Plan) Cuts(t *Track) ([]int, error) {
 				}
 			}
 			if found < 0 {
-				end, err := trackEnd(t)
+				end, err := p.memo.trackEnd(t)
 				if err != nil {
 					return nil, err
 				}

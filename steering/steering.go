@@ -177,10 +177,15 @@ func (c *Config) HLS(master []byte, prefix string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// DASH adds content steering to an MPD: a ContentSteering element naming
-// the server and the default service location, and an MPD-level BaseURL
-// per pathway (serviceLocation = pathway ID) under which the relative
-// segment URLs resolve, at the pathway's base URL plus prefix.
+// DASH adds content steering to an MPD: an MPD-level BaseURL per pathway
+// (serviceLocation = pathway ID) under which the relative segment URLs
+// resolve, at the pathway's base URL plus prefix, and a ContentSteering
+// element naming the server and the default service location.
+//
+// The elements go where the MPD schema's sequence puts them: the BaseURLs
+// after any ProgramInformation, ContentSteering (ISO/IEC 23009-1 6th
+// edition, from DASH-IF's Content Steering for DASH) last, after
+// UTCTiming and LeapSecondInformation.
 func (c *Config) DASH(mpd []byte, prefix string) ([]byte, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
@@ -193,17 +198,29 @@ func (c *Config) DASH(mpd []byte, prefix string) ([]byte, error) {
 		return nil, errors.New("steering: not an MPD")
 	}
 	end := bytes.IndexByte(mpd[start:], '>')
-	if end < 0 {
+	closing := bytes.LastIndex(mpd, []byte("</MPD>"))
+	if end < 0 || mpd[start+end-1] == '/' || closing < start+end {
 		return nil, errors.New("steering: not an MPD")
 	}
 	at := start + end + 1
+	if i := bytes.LastIndex(mpd[:closing], []byte("</ProgramInformation>")); i >= 0 {
+		at = i + len("</ProgramInformation>")
+	}
+	const indent = "\n  "
 	var b bytes.Buffer
 	b.Write(mpd[:at])
-	fmt.Fprintf(&b, "\n  <ContentSteering defaultServiceLocation=\"%s\" queryBeforeStart=\"%t\">%s</ContentSteering>", c.Pathways[0].ID, c.QueryBeforeStart, xmlEscape(c.ServerURI))
 	for _, p := range c.Pathways {
-		fmt.Fprintf(&b, "\n  <BaseURL serviceLocation=\"%s\">%s</BaseURL>", p.ID, xmlEscape(base(p, prefix)))
+		fmt.Fprintf(&b, "%s<BaseURL serviceLocation=\"%s\">%s</BaseURL>", indent, p.ID, xmlEscape(base(p, prefix)))
 	}
-	b.Write(mpd[at:])
+	tail := mpd[at:closing]
+	b.Write(tail)
+	// The closing tag's own line break and indentation stay before it.
+	trimmed := bytes.TrimRight(tail, " \t\r\n")
+	ws := tail[len(trimmed):]
+	b.Truncate(b.Len() - len(ws))
+	fmt.Fprintf(&b, "%s<ContentSteering defaultServiceLocation=\"%s\" queryBeforeStart=\"%t\">%s</ContentSteering>", indent, c.Pathways[0].ID, c.QueryBeforeStart, xmlEscape(c.ServerURI))
+	b.Write(ws)
+	b.Write(mpd[closing:])
 	return b.Bytes(), nil
 }
 

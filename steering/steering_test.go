@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 const master = `#EXTM3U
@@ -66,9 +69,12 @@ func TestHLS(t *testing.T) {
 // document that still parses.
 func TestDASH(t *testing.T) {
 	mpd := `<?xml version="1.0" encoding="UTF-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static">
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" minBufferTime="PT2S">
+  <ProgramInformation><Title>t</Title></ProgramInformation>
   <Period id="0"></Period>
-</MPD>`
+  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="2026-12-05T00:00:00Z"></UTCTiming>
+</MPD>
+`
 	c := testConfig()
 	c.QueryBeforeStart = true
 	out, err := c.DASH([]byte(mpd), "movies/a%20b.mp4/")
@@ -89,6 +95,10 @@ func TestDASH(t *testing.T) {
 	}
 	if err := xml.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
+	}
+	testutil.ValidateMPDBytes(t, "steered.mpd", out)
+	if !bytes.HasSuffix(out, []byte("</ContentSteering>\n</MPD>\n")) || !bytes.Contains(out, []byte("</ProgramInformation>\n  <BaseURL")) {
+		t.Errorf("elements out of the schema's order:\n%s", out)
 	}
 	if doc.Steering.Default != "cdn-a" || !doc.Steering.QBS || doc.Steering.URL != c.ServerURI || len(doc.Periods) != 1 {
 		t.Errorf("ContentSteering %+v, %d periods", doc.Steering, len(doc.Periods))

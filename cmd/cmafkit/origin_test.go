@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cmafkit/cmafkit/internal/testutil"
 )
 
 // TestOriginCommand runs `cmafkit origin` on a directory and on a file://
@@ -95,6 +97,7 @@ func TestPackageSteering(t *testing.T) {
 		!bytes.Contains(m, []byte("PATHWAY-ID=\"b\"\nhttps://b.example/vod/video_360p_avc.m3u8")) {
 		t.Errorf("master.m3u8:\n%s", m)
 	}
+	testutil.ValidateMPD(t, filepath.Join(out, "manifest.mpd"))
 	if !bytes.Contains(d, []byte(`<BaseURL serviceLocation="b">https://b.example/vod/</BaseURL>`)) || !bytes.Contains(d, []byte(`<ContentSteering defaultServiceLocation="a"`)) {
 		t.Errorf("manifest.mpd:\n%.500s", d)
 	}

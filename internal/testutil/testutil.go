@@ -6,7 +6,9 @@ package testutil
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,11 +103,62 @@ func ValidateMPD(t testing.TB, path string) {
 		t.Logf("not validating %s: xmllint not installed", path)
 		return
 	}
-	out, err := exec.Command(xmllint, "--noout", "--schema", schema, path).CombinedOutput()
+	used, err := withContentSteering(t, schema)
 	if err != nil {
-		t.Errorf("%s does not validate against %s: %v\n%s", path, schema, err, bytes.TrimSpace(out))
+		t.Fatalf("DASH schema %s: %v", schema, err)
+	}
+	out, err := exec.Command(xmllint, "--noout", "--schema", used, path).CombinedOutput()
+	if err != nil {
+		t.Errorf("%s does not validate against %s (+ ContentSteering, 23009-1 6th edition): %v\n%s", path, schema, err, bytes.TrimSpace(out))
 	}
 }
+
+// The official schema in shared/dash-schema (MPEGGroup/DASHSchema at
+// fb663fd, 5th edition with amendment 1) predates content steering: the
+// ContentSteering element came with the 6th edition of ISO/IEC 23009-1
+// (from DASH-IF's Content Steering for DASH). withContentSteering returns
+// the path of a copy of that schema that adds exactly that element, as
+// the 6th edition defines it: at most one, last in the MPD's sequence
+// (after LeapSecondInformation, before elements of other namespaces), an
+// xs:anyURI (the steering server) with the attributes
+// defaultServiceLocation, queryBeforeStart and clientRequirement. Every
+// other element and attribute is checked by the official text. A schema
+// that already declares ContentSteering is used as it is.
+func withContentSteering(t testing.TB, schema string) (string, error) {
+	b, err := os.ReadFile(schema)
+	if err != nil {
+		return "", err
+	}
+	s := string(b)
+	if strings.Contains(s, `name="ContentSteering"`) {
+		return schema, nil
+	}
+	const leap = `<xs:element name="LeapSecondInformation" type="LeapSecondInformationType" minOccurs="0"/>`
+	const imp = `schemaLocation="xlink.xsd"`
+	if strings.Count(s, leap) != 1 || strings.Count(s, imp) != 1 || !strings.Contains(s, "</xs:schema>") {
+		return "", errors.New("not the expected DASH-MPD.xsd: cannot add the ContentSteering element")
+	}
+	s = strings.Replace(s, leap, leap+`
+			<xs:element name="ContentSteering" type="ContentSteeringType" minOccurs="0"/>`, 1)
+	s = strings.Replace(s, "</xs:schema>", contentSteeringType+"</xs:schema>", 1)
+	xlink := filepath.Join(filepath.Dir(schema), "xlink.xsd")
+	s = strings.Replace(s, imp, `schemaLocation="`+(&url.URL{Scheme: "file", Path: filepath.ToSlash(xlink)}).String()+`"`, 1)
+	p := filepath.Join(t.TempDir(), "DASH-MPD-contentsteering.xsd")
+	return p, os.WriteFile(p, []byte(s), 0o644)
+}
+
+// contentSteeringType is the 6th edition's ContentSteeringType.
+const contentSteeringType = `	<!-- Content Steering (ISO/IEC 23009-1 6th edition), added for cmafkit's tests -->
+	<xs:complexType name="ContentSteeringType">
+		<xs:simpleContent>
+			<xs:extension base="xs:anyURI">
+				<xs:attribute name="defaultServiceLocation" type="xs:string"/>
+				<xs:attribute name="queryBeforeStart" type="xs:boolean" default="false"/>
+				<xs:attribute name="clientRequirement" type="xs:boolean" default="true"/>
+			</xs:extension>
+		</xs:simpleContent>
+	</xs:complexType>
+`
 
 // ValidateMPDBytes is ValidateMPD for an MPD in memory.
 func ValidateMPDBytes(t testing.TB, name string, mpd []byte) {

@@ -752,10 +752,12 @@ func (sw *Writer) copySamples(cw *countingWriter, first int, ss []segment.Sample
 		}
 	}
 	ra, ok := t.Data.(interface{ ReaderAt() io.ReaderAt })
-	if !ok || meanRun(ss) < sw.kernelRun(ra.ReaderAt()) {
-		// No file to copy from, or many small runs: reading them into
-		// memory (joined across small gaps) and one write cost less than a
-		// kernel copy each, whose per-call cost dominates.
+	if !ok || !copiesRuns(cw.w) || meanRun(ss) < sw.kernelRun(ra.ReaderAt()) {
+		// No file to copy from, a destination that would take each run
+		// through a buffer anyway (a network connection behind an
+		// http.ResponseWriter wrapper), or many small runs: reading them
+		// into memory (joined across small gaps, one preadv) and one write
+		// cost less than a copy each, whose per-call cost dominates.
 		buf, err := sw.readSamples(first, ss)
 		if err != nil {
 			return err
@@ -778,6 +780,16 @@ func (sw *Writer) copySamples(cw *countingWriter, first int, ss []segment.Sample
 		k = j
 	}
 	return nil
+}
+
+// copiesRuns reports whether w takes a run of samples without a buffer of
+// the writer's: a file (copy_file_range) or an io.ReaderFrom.
+func copiesRuns(w io.Writer) bool {
+	switch w.(type) {
+	case *os.File, io.ReaderFrom:
+		return true
+	}
+	return false
 }
 
 // smallRun and diskRun are the mean run lengths (bytes of samples stored

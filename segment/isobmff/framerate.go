@@ -9,6 +9,24 @@ func frameRateOf(t *segment.Track) (segment.Rational, error) {
 	if t.Kind != segment.KindVideo || t.SampleCount() == 0 || t.Timescale == 0 {
 		return segment.Rational{}, nil
 	}
+	if x, ok := t.Index.(*stblIndex); ok {
+		// Progressive MP4: the durations are stts's runs, counted without
+		// a pass over every sample.
+		counts, err := x.durationCounts()
+		if err != nil {
+			return segment.Rational{}, err
+		}
+		var best uint32
+		for d, n := range counts {
+			if n > counts[best] || (n == counts[best] && d < best) {
+				best = d
+			}
+		}
+		if best == 0 {
+			return segment.Rational{}, nil
+		}
+		return reduce(segment.Rational{Num: int64(t.Timescale), Den: int64(best)}), nil
+	}
 	counts := map[uint32]int{}
 	var best uint32
 	sc := t.Scan(0, t.SampleCount())

@@ -207,6 +207,30 @@ func (x *stblIndex) AppendSamples(dst []segment.Sample, from, to int) ([]segment
 	return dst, nil
 }
 
+// durationCounts counts the samples of the index (those hidden before the
+// first sync sample excluded) by duration, from the stts runs.
+func (x *stblIndex) durationCounts() (map[uint32]int, error) {
+	var c tableCursor
+	c.reset(x.r, &x.stts, tableWindow)
+	counts := map[uint32]int{}
+	k := 0 // first sample of the entry
+	for i := 0; i < x.stts.n && k < x.count; i++ {
+		e, err := c.entry(i)
+		if err != nil {
+			return nil, err
+		}
+		n, d := int(binary.BigEndian.Uint32(e)), binary.BigEndian.Uint32(e[4:])
+		if lo, hi := max(k, x.skip), min(k+n, x.count); hi > lo {
+			counts[d] += hi - lo
+		}
+		k += n
+	}
+	if k < x.count {
+		return nil, x.errf(segment.ErrMalformed, &x.stts, k+1, "covers %d of %d samples", k, x.count)
+	}
+	return counts, nil
+}
+
 func (x *stblIndex) errf(sentinel error, t *fileTable, sample int, format string, args ...any) error {
 	box, off := "", int64(-1)
 	if t != nil {
