@@ -128,6 +128,9 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if err := r.setupReps(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.checkSmoothKeys(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
