@@ -107,6 +107,9 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if err := r.checkHLSVariants(); err != nil {
 		return nil, err
 	}
+	if err := r.checkTSTracks(); err != nil {
+		return nil, err
+	}
 	cues, err := r.cues(math.MaxInt64)
 	if err != nil {
 		return nil, err
