@@ -12,6 +12,7 @@
 //	/movies/a.mp4/manifest.mpd
 //	/movies/a.mp4/video_720p_avc/seg-1.m4s   (as the manifests name them)
 //	/cbcs/movies/a.mp4/master.m3u8           (encrypted, with Config.Keys)
+//	/movies/a.mp4/smooth/Manifest            (Smooth Streaming, with Config.Smooth)
 //
 // Opening a title reads its sample tables, not its media; a segment is
 // read from the source by byte range and written from the index alone, so
