@@ -419,7 +419,9 @@ func throughSymlink(fsys fs.FS, name string) bool {
 
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type")
+	// Date: players synchronise their clocks on it (DASH
+	// urn:mpeg:dash:utc:http-head:2014; dash.js for live Smooth).
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, Content-Type, Date")
 }
 
 func unsetCORS(h http.Header) {

@@ -38,6 +38,12 @@ var ErrUnsupported = errors.New("smooth: not supported by Smooth Streaming")
 // StreamIndex states its own.
 const Timescale = 10_000_000
 
+// LookAhead is the LookAheadFragmentCount of live manifests: how many
+// following fragments each live fragment announces in its tfrf box
+// (segment/piff.LiveFragment). A live packager stores a fragment once the
+// next one is cut.
+const LookAhead = 1
+
 // URLTemplate is a StreamIndex's Url attribute: where clients fetch the
 // fragments of the stream named name (MS-SSTR 2.2.2.3), relative to the
 // manifest.
@@ -106,7 +112,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	fmt.Fprintf(&b, `<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="%d"`, Timescale)
 	if p.Type == manifest.Live {
-		fmt.Fprintf(&b, ` Duration="0" IsLive="TRUE" LookAheadFragmentCount="2" DVRWindowLength="%d"`, hundredNS(p.TimeShiftBufferDepth))
+		fmt.Fprintf(&b, ` Duration="0" IsLive="TRUE" LookAheadFragmentCount="%d" DVRWindowLength="%d"`, LookAhead, hundredNS(p.TimeShiftBufferDepth))
 	} else {
 		d := p.Duration
 		if d == 0 {
