@@ -30,6 +30,20 @@ type smoothRep struct {
 	frags   []manifest.SegmentRef
 	pending []byte // the newest CMAF segment, stored once the next is known
 	pendAt  manifest.SegmentRef
+	period  *period // of the newest segment
+	shift   uint64  // added to the times of period's fragments
+}
+
+// end is the end of the stream's newest fragment, stored or pending.
+func (sr *smoothRep) end() uint64 {
+	switch {
+	case sr.pending != nil:
+		return sr.pendAt.Start + sr.pendAt.Duration
+	case len(sr.frags) > 0:
+		f := sr.frags[len(sr.frags)-1]
+		return f.Start + f.Duration
+	}
+	return 0
 }
 
 // checkSmoothTrack refuses, when the channel writes Smooth Streaming, a
@@ -93,6 +107,16 @@ func (pt *ptrack) smoothSegment(ctx context.Context, seg []byte, ref manifest.Se
 	// timescale), from which clients compute their latency.
 	ts := int64(pt.out.Timescale)
 	ref.Start = decodeTime + uint64(c.ast.Unix()*ts+int64(c.ast.Nanosecond())*ts/int64(time.Second))
+	if sr.period != pt.p {
+		// A new period may start a tick before the track's previous end
+		// (its start is rounded to each timescale): Smooth fragments must
+		// not overlap, so this period's are moved that tick later.
+		sr.period, sr.shift = pt.p, 0
+		if end := sr.end(); end > ref.Start && end-ref.Start < ref.Duration {
+			sr.shift = end - ref.Start
+		}
+	}
+	ref.Start += sr.shift
 	c.storeSmooth(ctx, sr, []piff.Next{{Time: ref.Start, Duration: ref.Duration}})
 	sr.pending, sr.pendAt = slices.Clone(seg), ref
 }

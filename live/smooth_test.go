@@ -231,3 +231,46 @@ func TestLiveSmoothRefuses(t *testing.T) {
 		t.Errorf("HEVC: %v, want ErrBadTrack naming Smooth", err)
 	}
 }
+
+// TestLiveSmoothAcrossPublishers: a second publisher (timestamps from zero
+// again, a new period) continues the Smooth timeline: the last manifest
+// lists fragments of both periods, their times increasing, every one
+// stored, and the channel counted no error.
+func TestLiveSmoothAcrossPublishers(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	st := &recStorage{memStorage: newMem()}
+	ch, _ := newTestChannel(clk, st)
+	ch.Window, ch.Smooth = -1, true
+	tracks := openTracks(t, "ladder_720p.mp4")
+	replayLoops(t, ch, clk, tracks, 1)
+	replayLoops(t, ch, clk, tracks, 1)
+	closeChannel(t, ch)
+	if s := ch.Stats(); s.Errors != 0 || s.Discontinuities != 1 {
+		t.Fatalf("stats %+v, want one discontinuity and no error", s)
+	}
+	var m liveSmooth
+	if err := xml.Unmarshal(st.versions[len(st.versions)-1], &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range m.Streams {
+		var at, n uint64
+		for _, c := range s.C {
+			if c.T != nil {
+				if *c.T < at {
+					t.Errorf("%s: chunk at %d before the previous end %d", s.Type, *c.T, at)
+				}
+				at = *c.T
+			}
+			name := "smooth/" + strings.NewReplacer("{bitrate}", strconv.FormatUint(s.Levels[0].Bitrate, 10), "{start time}", strconv.FormatUint(at, 10)).Replace(s.URL)
+			if st.get(name) == nil {
+				t.Errorf("%s listed but not stored", name)
+			}
+			at += c.D
+			n++
+		}
+		// Two runs of the 8 s file.
+		if n < 8 {
+			t.Errorf("%s: %d chunks over two publishers", s.Type, n)
+		}
+	}
+}

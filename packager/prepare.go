@@ -305,7 +305,7 @@ func (p *Prepared) Has(name string) bool {
 func (p *Prepared) IsManifest(name string) bool { return p.manifests[name] }
 
 // SegmentCount returns the number of media segments over every
-// representation (WebVTT segments included).
+// representation (WebVTT segments and Smooth Streaming fragments included).
 func (p *Prepared) SegmentCount() int { return len(p.objects) }
 
 // WriteObject writes the object Run would store under name to w. An
