@@ -119,6 +119,13 @@ type Channel struct {
 	// TargetLatency is the latency a low-latency channel asks DASH players
 	// to hold (ServiceDescription); zero means 2 s.
 	TargetLatency time.Duration
+	// Smooth also writes live Microsoft Smooth Streaming: the client
+	// manifest SmoothName (IsLive, DVRWindowLength the Window) and PIFF
+	// fragments with tfxd and a tfrf announcing the next fragment, so each
+	// is stored once the next segment of its track is cut. H.264 and AAC
+	// only (AddTrack refuses others); not with PartDuration or Encryption
+	// (Publish fails).
+	Smooth bool
 
 	mu         sync.Mutex
 	init       bool
@@ -143,6 +150,8 @@ type Channel struct {
 	lost       int            // the last segment number some track could not store: the window starts after it
 	ll         *lowLatency    // with PartDuration
 	subs       subscribers    // Subscribe
+
+	smoothReps map[string]*smoothRep // with Smooth, by representation
 }
 
 // Stats counts what a channel did.
@@ -305,6 +314,10 @@ func (c *Channel) Publish(ctx context.Context, key string) (Publisher, error) {
 		c.stats.Refused++
 		return nil, c.drmErr
 	}
+	if err := c.checkSmooth(); err != nil {
+		c.stats.Refused++
+		return nil, err
+	}
 	s := &session{c: c, key: key}
 	c.sess = s
 	c.stats.Publishers++
@@ -392,6 +405,9 @@ func (s *session) AddTrack(ctx context.Context, t *segment.Track) (int, error) {
 		return 0, fmt.Errorf("%w: %w", ErrBadTrack, err)
 	}
 	c := s.c
+	if err := c.checkSmoothTrack(d); err != nil {
+		return 0, err
+	}
 	c.lock()
 	defer c.unlock()
 	if s.done {
@@ -546,6 +562,7 @@ func (c *Channel) flush(ctx context.Context) {
 		c.sess.wrote = false
 	}
 	p.flush(ctx)
+	c.flushSmooth(ctx)
 	c.writeManifests(ctx)
 }
 

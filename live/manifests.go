@@ -250,6 +250,9 @@ func (c *Channel) render(ctx context.Context, p *manifest.Presentation) error {
 			}
 		}
 	}
+	if err := c.renderSmooth(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -326,7 +326,7 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	if err != nil {
 		return err
 	}
-	info, err := cmaf.WriteSamples(ctx, obj, pt.out, cs.number, cs.first, ss, payload, cmaf.Options{Protector: pt.protector()})
+	info, seg, err := pt.writeCMAF(ctx, obj, cs.number, cs.first, ss, payload)
 	if err != nil {
 		obj.Abort()
 		return err
@@ -338,6 +338,9 @@ func (pt *ptrack) writeSegment(ctx context.Context, cs closedSeg) error {
 	ref := manifest.SegmentRef{URI: name, Number: uint64(cs.number), Start: info.MediaTime, Duration: info.Duration,
 		Size: uint64(info.Size), ProgramDateTime: c.ast.Add(ticksToDur(int64(info.MediaTime), ts))}
 	pt.segs = append(pt.segs, ref)
+	if seg != nil {
+		pt.smoothSegment(ctx, seg, ref, info.DecodeTime)
+	}
 	c.stats.Segments++
 	end := ticksToDur(int64(info.MediaTime+info.Duration), ts)
 	c.end = max(c.end, end)

@@ -12,6 +12,7 @@
 //	/movies/a.mp4/manifest.mpd
 //	/movies/a.mp4/video_720p_avc/seg-1.m4s   (as the manifests name them)
 //	/cbcs/movies/a.mp4/master.m3u8           (encrypted, with Config.Keys)
+//	/movies/a.mp4/smooth/Manifest            (Smooth Streaming, with Config.Smooth)
 //
 // Opening a title reads its sample tables, not its media; a segment is
 // read from the source by byte range and written from the index alone, so
@@ -41,6 +42,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +86,16 @@ type Config struct {
 	// RenderParallelism bounds the tracks written at once when a title's
 	// manifests are rendered (packager.Job.Parallelism); zero means all cores.
 	RenderParallelism int
+
+	// Smooth also serves each title as Microsoft Smooth Streaming: the
+	// client manifest at {title}/smooth/Manifest and its fragments at
+	// {title}/smooth/QualityLevels({bitrate})/Fragments({type}={time}),
+	// with the bytes of `cmafkit package --smooth`. Titles that Smooth
+	// cannot carry (a codec other than H.264 or AAC, cbcs, cenc without
+	// PlayReady in Signaling or with a key per track) are still served as
+	// HLS and DASH; their Smooth URLs answer 409 Conflict naming why.
+	// Rendering a title's manifests then also sizes its Smooth fragments.
+	Smooth bool
 
 	// Steering, when set, adds content steering to the multivariant
 	// playlists and MPDs: each pathway's BaseURL is where that CDN serves
@@ -183,6 +195,9 @@ type entry struct {
 	title *openedTitle
 	prep  *packager.Prepared
 	etag  string // hex, from the files' versions and the options
+	// noSmooth, with Config.Smooth, is why the title is not served as
+	// Smooth Streaming (nil when it is).
+	noSmooth error
 	// Set and read under titleCache.mu.
 	el   *list.Element
 	refs int
@@ -323,6 +338,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.cache.release(e)
+	if e.noSmooth != nil && isSmoothObject(t.object) {
+		hd.Set("Cache-Control", "no-store")
+		http.Error(w, "no Smooth Streaming for "+t.title+": "+e.noSmooth.Error(), http.StatusConflict)
+		return
+	}
 	if !e.prep.Has(t.object) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -573,17 +593,52 @@ func (h *handler) openEntry(ctx context.Context, t target) (*entry, error) {
 		enc = &drm.Config{Scheme: scheme, Keys: stableIVs{kp: kp, title: t.title, scheme: scheme},
 			SignalingOptions: h.cfg.Signaling, Logger: h.cfg.Logger}
 	}
-	prep, err := packager.Prepare(ctx, h.cfg.job(ot, enc, h.steering(t)))
+	job := h.cfg.job(ot, enc, h.steering(t))
+	noSmooth := h.cfg.smoothRefusal(scheme)
+	if h.cfg.Smooth && noSmooth == nil {
+		job.Formats |= packager.Smooth
+	}
+	prep, err := packager.Prepare(ctx, job)
+	if errors.Is(err, packager.ErrSmooth) {
+		// The title, not the origin, rules Smooth out: serve the rest.
+		noSmooth, job.Formats = err, job.Formats&^packager.Smooth
+		prep, err = packager.Prepare(ctx, job)
+	}
 	if err != nil {
 		ot.close()
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s", ot.version, scheme, h.cfg.SegmentDuration, t.title)))
+	if !h.cfg.Smooth {
+		noSmooth = nil
+	}
 	return &entry{
-		title: ot, prep: prep, etag: hex.EncodeToString(sum[:9]),
+		title: ot, prep: prep, etag: hex.EncodeToString(sum[:9]), noSmooth: noSmooth,
 		manifests: map[string]*rendered{}, checked: time.Now(),
 		cost: 16<<10 + 160*int64(prep.SegmentCount()),
 	}, nil
+}
+
+// smoothDir is the directory, in a title, of the Smooth Streaming client
+// manifest and fragments (packager.Naming's default).
+const smoothDir = "smooth/"
+
+// isSmoothObject reports whether a title's object is a Smooth Streaming
+// one.
+func isSmoothObject(object string) bool { return strings.HasPrefix(object, smoothDir) }
+
+// smoothRefusal returns why titles encrypted with scheme cannot be served
+// as Smooth Streaming by this origin, or nil.
+func (c *Config) smoothRefusal(scheme drm.Scheme) error {
+	switch {
+	case scheme == "":
+		return nil
+	case scheme != drm.SchemeCENC:
+		return fmt.Errorf("%w: Smooth Streaming with %s encryption (PlayReady in Smooth is cenc: request it under /cenc/)", packager.ErrCombination, scheme)
+	case !slices.Contains(c.Signaling.Systems, drm.PlayReady):
+		return fmt.Errorf("%w: Smooth Streaming with cenc and no PlayReady signaling (Smooth's ProtectionHeader is PlayReady's)", packager.ErrCombination)
+	}
+	return nil
 }
 
 // inputName returns the source name of the title's i-th file.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,6 +119,18 @@ func get(t testing.TB, url string, hdr ...string) (*http.Response, []byte) {
 // packager.Run into a directory, and returns the objects.
 func offline(t testing.TB, root, title string, scheme drm.Scheme, steer ...*steering.Config) (*packager.Result, map[string][]byte) {
 	t.Helper()
+	var s *steering.Config
+	if len(steer) > 0 {
+		s = steer[0]
+	}
+	return offlineWith(t, Config{Keys: testKeys}, root, title, scheme, s)
+}
+
+// offlineWith is offline for an origin configured as cfg (its Keys,
+// Signaling and Smooth): Smooth Streaming is written too when the origin
+// serves it for the title.
+func offlineWith(t testing.TB, cfg Config, root, title string, scheme drm.Scheme, steer *steering.Config) (*packager.Result, map[string][]byte) {
+	t.Helper()
 	src, err := Dir(root)
 	if err != nil {
 		t.Fatal(err)
@@ -129,17 +142,20 @@ func offline(t testing.TB, root, title string, scheme drm.Scheme, steer ...*stee
 	defer ot.close()
 	var enc *drm.Config
 	if scheme != "" {
-		kp, _ := testKeys.TitleKeys(t.Context(), title)
-		enc = &drm.Config{Scheme: scheme, Keys: stableIVs{kp: kp, title: title, scheme: scheme}}
+		kp, _ := cfg.Keys.TitleKeys(t.Context(), title)
+		enc = &drm.Config{Scheme: scheme, Keys: stableIVs{kp: kp, title: title, scheme: scheme}, SignalingOptions: cfg.Signaling}
 	}
-	cfg := Config{}
-	job := cfg.job(ot, enc, nil)
-	if len(steer) > 0 {
-		job.Steering = steer[0]
+	job := cfg.job(ot, enc, steer)
+	if cfg.Smooth && cfg.smoothRefusal(scheme) == nil {
+		job.Formats |= packager.Smooth
 	}
 	out := t.TempDir()
 	job.Storage = storage.Dir(out)
 	res, err := packager.Run(t.Context(), job)
+	if errors.Is(err, packager.ErrSmooth) {
+		job.Formats &^= packager.Smooth
+		res, err = packager.Run(t.Context(), job)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,43 +172,83 @@ func offline(t testing.TB, root, title string, scheme drm.Scheme, steer ...*stee
 }
 
 // TestByteIdentity requests every object of a title from the origin, clear
-// and encrypted with cenc and cbcs (by request path), and compares each
-// byte for byte with what packager.Run writes for the same inputs and
-// options; names that Run does not write are not found.
+// and encrypted with cenc and cbcs (by request path), with Smooth
+// Streaming served too, and compares each byte for byte with what
+// packager.Run writes for the same inputs and options; names that Run
+// does not write are not found. Smooth Streaming is served clear, and
+// with cenc when the origin signals PlayReady and the title has one key;
+// otherwise its URLs are refused with 409 naming why.
 func TestByteIdentity(t *testing.T) {
 	root := ladderRoot(t)
-	srv := newTestOrigin(t, root, Config{Keys: testKeys})
-	for _, title := range []string{"movies/ladder.json", "movies/ladder_720p.mp4"} {
-		for _, scheme := range []drm.Scheme{"", drm.SchemeCENC, drm.SchemeCBCS} {
-			t.Run(fmt.Sprintf("%s/%s", title, scheme), func(t *testing.T) {
-				t.Parallel()
-				res, want := offline(t, root, title, scheme)
-				base := srv.URL + "/" + title + "/"
-				if scheme != "" {
-					base = srv.URL + "/" + string(scheme) + "/" + title + "/"
+	oneKey := &StaticKeys{Default: []drm.ContentKey{testKeyHD}}
+	playReady := drm.SignalingOptions{Systems: []drm.System{drm.PlayReady, drm.Widevine}}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		// refused is what the Smooth refusal names, by scheme ("" where
+		// Smooth is served).
+		refused map[drm.Scheme]string
+	}{
+		{"key per class", Config{Keys: testKeys, Smooth: true},
+			map[drm.Scheme]string{drm.SchemeCENC: "no PlayReady", drm.SchemeCBCS: "Smooth Streaming with cbcs"}},
+		{"PlayReady", Config{Keys: testKeys, Signaling: playReady, Smooth: true},
+			map[drm.Scheme]string{drm.SchemeCENC: "different keys", drm.SchemeCBCS: "Smooth Streaming with cbcs"}},
+		{"PlayReady one key", Config{Keys: oneKey, Signaling: playReady, Smooth: true},
+			map[drm.Scheme]string{drm.SchemeCBCS: "Smooth Streaming with cbcs"}},
+	} {
+		srv := newTestOrigin(t, root, c.cfg)
+		for _, title := range []string{"movies/ladder.json", "movies/ladder_720p.mp4"} {
+			for _, scheme := range []drm.Scheme{"", drm.SchemeCENC, drm.SchemeCBCS} {
+				if c.name != "key per class" && scheme == "" {
+					continue // the same as the first
 				}
-				// Segments before manifests, in reverse, concurrently.
-				var wg sync.WaitGroup
-				for i := len(res.Objects) - 1; i >= 0; i-- {
-					name := res.Objects[i].Name
-					wg.Go(func() {
-						resp, body := get(t, base+name)
-						if resp.StatusCode != http.StatusOK {
-							t.Errorf("%s: %s", name, resp.Status)
-							return
-						}
-						if !bytes.Equal(body, want[name]) {
-							t.Errorf("%s: %d bytes differ from packager.Run's %d", name, len(body), len(want[name]))
-						}
-					})
-				}
-				wg.Wait()
-				for _, name := range []string{"video_720p_avc/seg-99.m4s", "video_720p_avc/init.mp4x", "aes-128.key", "nope/master.m3u8"} {
-					if resp, _ := get(t, base+name); resp.StatusCode != http.StatusNotFound {
-						t.Errorf("%s: %s, want 404", name, resp.Status)
+				t.Run(fmt.Sprintf("%s/%s/%s", c.name, title, scheme), func(t *testing.T) {
+					t.Parallel()
+					res, want := offlineWith(t, c.cfg, root, title, scheme, nil)
+					base := srv.URL + "/" + title + "/"
+					if scheme != "" {
+						base = srv.URL + "/" + string(scheme) + "/" + title + "/"
 					}
-				}
-			})
+					// Segments before manifests, in reverse, concurrently.
+					var wg sync.WaitGroup
+					smooth := 0
+					for i := len(res.Objects) - 1; i >= 0; i-- {
+						name := res.Objects[i].Name
+						if strings.HasPrefix(name, "smooth/") {
+							smooth++
+						}
+						wg.Go(func() {
+							resp, body := get(t, base+name)
+							if resp.StatusCode != http.StatusOK {
+								t.Errorf("%s: %s", name, resp.Status)
+								return
+							}
+							if !bytes.Equal(body, want[name]) {
+								t.Errorf("%s: %d bytes differ from packager.Run's %d", name, len(body), len(want[name]))
+							}
+						})
+					}
+					wg.Wait()
+					if why := c.refused[scheme]; why != "" {
+						if smooth != 0 {
+							t.Errorf("packager.Run wrote %d Smooth objects where the origin refuses Smooth", smooth)
+						}
+						for _, name := range []string{"smooth/Manifest", "smooth/QualityLevels(1)/Fragments(video=0)"} {
+							resp, body := get(t, base+name)
+							if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), why) {
+								t.Errorf("%s: %s %q, want 409 naming %q", name, resp.Status, body, why)
+							}
+						}
+					} else if _, ok := want["smooth/Manifest"]; !ok || smooth < 3 {
+						t.Errorf("%d Smooth objects (manifest: %v), want the manifest and every fragment", smooth, ok)
+					}
+					for _, name := range []string{"video_720p_avc/seg-99.m4s", "video_720p_avc/init.mp4x", "aes-128.key", "nope/master.m3u8", "smooth/QualityLevels(1)/Fragments(video=0)"} {
+						if resp, _ := get(t, base+name); resp.StatusCode != http.StatusNotFound && (c.refused[scheme] == "" || !strings.HasPrefix(name, "smooth/")) {
+							t.Errorf("%s: %s, want 404", name, resp.Status)
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -20,7 +20,8 @@ import (
 
 // TestPlayers plays titles from a running origin in Chromium: hls.js the
 // clear ladder with subtitles, dash.js and Shaka the ladder encrypted on
-// request with cenc and cbcs (ClearKey, keys given to the player).
+// request with cenc and cbcs (ClearKey, keys given to the player), and
+// dash.js with its MSS module the clear ladder as Smooth Streaming.
 func TestPlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("player tests start browsers")
@@ -33,7 +34,7 @@ func TestPlayers(t *testing.T) {
 	// Shaka's HLS parser knows no org.w3.clearkey KEYFORMAT: it finds the
 	// KIDs through the Widevine and PlayReady signalling.
 	srv := newTestOrigin(t, root, Config{Keys: testKeys,
-		Signaling: drm.SignalingOptions{Systems: []drm.System{drm.ClearKey, drm.Widevine, drm.PlayReady}}})
+		Signaling: drm.SignalingOptions{Systems: []drm.System{drm.ClearKey, drm.Widevine, drm.PlayReady}}, Smooth: true})
 	clearKeys := map[string]string{}
 	for _, k := range []drm.ContentKey{testKeyHD, testKeySD, testKeyAudio} {
 		clearKeys[k.KID.Hex()] = hex.EncodeToString(k.Key.Secret())
@@ -47,6 +48,7 @@ func TestPlayers(t *testing.T) {
 		{"clear/hlsjs", "/movies/ladder.json/master.m3u8", playertest.HLSJS, nil},
 		{"cenc/dashjs", "/cenc/movies/ladder.json/manifest.mpd", playertest.DashJS, clearKeys},
 		{"cbcs/shaka", "/cbcs/movies/ladder.json/master.m3u8", playertest.Shaka, clearKeys},
+		{"smooth/dashjs-mss", "/movies/ladder.json/smooth/Manifest", playertest.DashJSMSS, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -9,9 +9,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
 )
@@ -28,6 +30,9 @@ func (r *runner) checkSegmentType() error {
 	case "", HLSSegmentFMP4:
 		if r.job.HLSAES128 != nil {
 			return fmt.Errorf("%w: HLS AES-128 with fMP4 segments (it encrypts MPEG-TS segments)", ErrCombination)
+		}
+		if r.job.HLSPackedAudio {
+			return fmt.Errorf("%w: HLS packed audio with fMP4 segments (it replaces MPEG-TS audio segments)", ErrCombination)
 		}
 		return nil
 	case HLSSegmentTS:
@@ -50,6 +55,57 @@ func (r *runner) checkSegmentType() error {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF chunks", ErrCombination)
 	}
 	return nil
+}
+
+// checkTSTracks refuses, before anything is written, audio and video
+// tracks that MPEG-TS segments (or packed audio) cannot carry, naming the
+// combination: AV1, Opus, ...
+func (r *runner) checkTSTracks() error {
+	if !r.hlsTS() {
+		return nil
+	}
+	for _, rep := range r.reps {
+		t := rep.track
+		if t.Kind != segment.KindVideo && t.Kind != segment.KindAudio {
+			continue
+		}
+		m, err := tsmux.New(t)
+		if err == nil && r.packedAudio(rep) {
+			_, err = m.PackedAudioExtension()
+		}
+		if err != nil {
+			what := "MPEG-TS segments"
+			if r.packedAudio(rep) {
+				what = "packed audio"
+			}
+			return fmt.Errorf("%w: HLS with %s and %s (%s): %w", ErrCombination, what, t, t.Codec, err)
+		}
+	}
+	return nil
+}
+
+// packedAudio reports whether rep's HLS segments are packed audio
+// (Job.HLSPackedAudio).
+func (r *runner) packedAudio(rep *repJob) bool {
+	return r.job.HLSPackedAudio && r.hlsTS() && rep.track.Kind == segment.KindAudio
+}
+
+// tsTemplate is the naming template of rep's HLS segments with MPEG-TS
+// segments: Naming.TS, its extension replaced by the codec's for packed
+// audio (.aac, .ac3, .ec3).
+func (r *runner) tsTemplate(rep *repJob) string {
+	if !r.packedAudio(rep) {
+		return r.naming.TS
+	}
+	m, err := tsmux.New(rep.track)
+	if err != nil {
+		return r.naming.TS // refused by checkTSTracks
+	}
+	ext, err := m.PackedAudioExtension()
+	if err != nil {
+		return r.naming.TS
+	}
+	return strings.TrimSuffix(r.naming.TS, path.Ext(r.naming.TS)) + ext
 }
 
 // webvttID is the ID of the WebVTT (HLS) representation made from the
@@ -107,6 +163,12 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 	if err != nil {
 		return err
 	}
+	packed := r.packedAudio(rep)
+	tmpl := r.tsTemplate(rep)
+	write := m.WriteSegment
+	if packed {
+		write = m.WritePackedAudio
+	}
 	var block cipher.Block
 	var buf bytes.Buffer
 	if k := r.job.HLSAES128; k != nil {
@@ -119,21 +181,21 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 		if err != nil {
 			return err
 		}
-		name, err := manifest.ExpandTemplate(r.naming.TS, rep.id, 0, uint64(info.Number), info.MediaTime)
+		name, err := manifest.ExpandTemplate(tmpl, rep.id, 0, uint64(info.Number), info.MediaTime)
 		if err != nil {
 			return err
 		}
 		n, err := r.put(ctx, name, func(w io.Writer) error {
 			if block != nil {
 				buf.Reset()
-				if err := m.WriteSegment(ctx, &buf, ss); err != nil {
+				if err := write(ctx, &buf, ss); err != nil {
 					return err
 				}
 				_, err := w.Write(encryptAES128(block, buf.Bytes(), uint64(info.Number)))
 				return err
 			}
 			bw := bufio.NewWriterSize(w, 64<<10)
-			if err := m.WriteSegment(ctx, bw, ss); err != nil {
+			if err := write(ctx, bw, ss); err != nil {
 				return err
 			}
 			return bw.Flush()

@@ -174,6 +174,13 @@ type Job struct {
 	// always gets CMAF; with both formats, the TS segments are written
 	// besides the CMAF ones (Naming.TS).
 	HLSSegmentType HLSSegmentType
+	// HLSPackedAudio, with MPEG-TS segments (HLSSegmentTS), writes the
+	// segments of audio renditions as packed audio (RFC 8216 3.4) rather
+	// than TS: the raw frames (ADTS for AAC, AC-3, E-AC-3) after an ID3
+	// tag whose PRIV frame carries the first frame's MPEG-2 timestamp, on
+	// the TS video's timeline; named as Naming.TS with the extension .aac,
+	// .ac3 or .ec3. HLSAES128 encrypts them as TS segments.
+	HLSPackedAudio bool
 	// HLSAES128, with MPEG-TS segments (HLSSegmentTS), encrypts each whole
 	// TS segment with AES-128-CBC (RFC 8216 4.3.2.4 METHOD=AES-128, PKCS7
 	// padding, the IV the segment's media sequence number). DASH, if also

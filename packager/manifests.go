@@ -43,9 +43,10 @@ func forFormat(p *manifest.Presentation, f Format) *manifest.Presentation {
 // bandwidths measured on the TS segments. p must not be changed.
 func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 	ts := map[string][]manifest.SegmentRef{}
+	tmpl := map[string]string{}
 	for _, rep := range r.reps {
 		if len(rep.ts) > 0 {
-			ts[rep.id] = rep.ts
+			ts[rep.id], tmpl[rep.id] = rep.ts, r.tsTemplate(rep)
 		}
 	}
 	c := withReps(p, func(rr *manifest.Representation) {
@@ -54,7 +55,7 @@ func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 			return
 		}
 		rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
-		rr.Template = &manifest.Template{Media: r.naming.TS}
+		rr.Template = &manifest.Template{Media: tmpl[rr.ID]}
 		if r.job.HLSAES128 != nil {
 			rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
 		}

@@ -168,7 +168,7 @@ func (r *runner) representation(rep *repJob) manifest.Representation {
 	if len(rep.segments) == 0 && rep.single == nil && len(rep.ts) > 0 {
 		// HLS alone, with MPEG-TS segments: no CMAF was written.
 		m.Segments, m.Init, m.IFrames = rep.ts, manifest.Resource{}, nil
-		m.Template = &manifest.Template{Media: r.naming.TS}
+		m.Template = &manifest.Template{Media: r.tsTemplate(rep)}
 	}
 	if len(m.Segments) == 0 && rep.single == nil && rep.smooth != nil {
 		// Smooth Streaming alone: its fragments are the only segments.

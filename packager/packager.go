@@ -107,6 +107,9 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if err := r.checkHLSVariants(); err != nil {
 		return nil, err
 	}
+	if err := r.checkTSTracks(); err != nil {
+		return nil, err
+	}
 	cues, err := r.cues(math.MaxInt64)
 	if err != nil {
 		return nil, err
@@ -126,6 +129,9 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	}
 	r.cueList = r.cuesBefore(cues, manifest.TicksToDuration(uint64(max(plan.End, 0)), plan.Timescale))
 	if err := r.setupReps(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.checkSmoothKeys(); err != nil {
 		return nil, err
 	}
 	return r, nil

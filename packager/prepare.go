@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"sync"
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
+	"github.com/cmafkit/cmafkit/manifest/smooth"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
+	"github.com/cmafkit/cmafkit/segment/piff"
 	"github.com/cmafkit/cmafkit/storage"
 )
 
@@ -75,8 +78,8 @@ func (r *runner) segmentOptions(rep *repJob) cmaf.Options {
 // time, on request, rather than all at once into a Storage: what a
 // just-in-time origin serves. Every object has the bytes and the name that
 // Run gives it for the same job, because Prepared runs Run's own code:
-// segments are written from the index alone (any one, in any order), and
-// the manifests are rendered once, on the first request for one, by a run
+// segments (CMAF, WebVTT and Smooth Streaming fragments) are written from
+// the index alone (any one, in any order), and the manifests are rendered once, on the first request for one, by a run
 // that writes every segment to nowhere to learn their sizes.
 //
 // A Prepared is safe for concurrent use. Close it to close the inputs.
@@ -99,6 +102,7 @@ const (
 	objectInit objectKind = iota
 	objectMedia
 	objectWebVTT
+	objectSmooth // a Smooth Streaming fragment (Format Smooth)
 )
 
 type preparedObject struct {
@@ -191,6 +195,12 @@ func (p *Prepared) index() error {
 		if rep.protector != nil && cmaf.Sequential(rep.protector) {
 			return fmt.Errorf("%w: %s: its encryption needs the segments in order", ErrNotPrepared, t)
 		}
+		if err := p.indexSmooth(rep, add); err != nil {
+			return err
+		}
+		if r.job.Formats&(HLS|DASH) == 0 {
+			continue // Smooth Streaming only
+		}
 		name, err := manifest.ExpandTemplate(r.naming.Init, rep.id, 0, 0, 0)
 		if err != nil {
 			return err
@@ -228,6 +238,36 @@ func (p *Prepared) index() error {
 	return nil
 }
 
+// indexSmooth names the Smooth Streaming fragments of rep, if it has
+// any, as writeSmooth does: by stream, bit rate and decode time.
+func (p *Prepared) indexSmooth(rep *repJob, add func(string, preparedObject) error) error {
+	sm := rep.smooth
+	if sm == nil {
+		return nil
+	}
+	r := p.r
+	opts := cmaf.Options{NoStyp: true, Protector: rep.protector}
+	sw, err := cmaf.NewWriter(rep.track, r.plan, opts)
+	if err != nil {
+		return err
+	}
+	pool, err := r.writerPool(rep.track, sw, opts)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < sw.Len(); i++ {
+		info, err := sw.Info(i)
+		if err != nil {
+			return err
+		}
+		name := path.Join(r.smoothDir(), smooth.FragmentName(sm.stream, sm.bitrate, info.DecodeTime))
+		if err := add(name, preparedObject{kind: objectSmooth, rep: rep, index: i, writers: pool}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writerPool returns a pool of writers of the same segments as sw, each
 // with buffers of its own (the track's cuts are planned once).
 func (r *runner) writerPool(t *segment.Track, sw *cmaf.Writer, opts cmaf.Options) (*sync.Pool, error) {
@@ -260,12 +300,12 @@ func (p *Prepared) Has(name string) bool {
 	return ok || p.manifests[name]
 }
 
-// IsManifest reports whether name is a manifest of the job (a playlist or
-// an MPD), which WriteObject renders, on first use, from every segment.
+// IsManifest reports whether name is a manifest of the job (a playlist,
+// an MPD or a Smooth client manifest), which WriteObject renders, on first use, from every segment.
 func (p *Prepared) IsManifest(name string) bool { return p.manifests[name] }
 
 // SegmentCount returns the number of media segments over every
-// representation (WebVTT segments included).
+// representation (WebVTT segments and Smooth Streaming fragments included).
 func (p *Prepared) SegmentCount() int { return len(p.objects) }
 
 // WriteObject writes the object Run would store under name to w. An
@@ -300,9 +340,22 @@ func (p *Prepared) WriteObject(ctx context.Context, name string, w io.Writer) er
 	}
 	defer o.writers.Put(sw)
 	var err error
-	if o.kind == objectWebVTT {
+	switch o.kind {
+	case objectWebVTT:
 		_, err = sw.WriteWebVTT(ctx, w, o.index)
-	} else {
+	case objectSmooth:
+		var seg bytes.Buffer
+		info, err := sw.WriteSegment(ctx, &seg, o.index)
+		if err != nil {
+			return err
+		}
+		frag, err := piff.Fragment(seg.Bytes(), info.DecodeTime, info.Duration)
+		if err != nil {
+			return fmt.Errorf("packager: %s segment %d: %w", o.rep.track, info.Number, err)
+		}
+		_, err = w.Write(frag)
+		return err
+	default:
 		_, err = sw.WriteSegment(ctx, w, o.index)
 	}
 	return err

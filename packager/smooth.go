@@ -3,6 +3,7 @@ package packager
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -15,6 +16,26 @@ import (
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/piff"
 )
+
+// ErrSmooth is wrapped, beside ErrCombination or the segment/piff error,
+// by the errors of jobs whose inputs or options Smooth Streaming output
+// (Format Smooth) cannot carry: a codec other than H.264 or AAC, cbcs,
+// key rotation, protection without PlayReady or with a different key per
+// track. A caller that can do without Smooth (a just-in-time origin
+// serving it beside HLS and DASH) tells these apart with errors.Is and
+// runs the job again without it.
+var ErrSmooth = errors.New("packager: not carried by Smooth Streaming")
+
+// smoothError is an error of Smooth Streaming output: it wraps err and
+// ErrSmooth.
+type smoothError struct{ err error }
+
+func (e *smoothError) Error() string   { return e.err.Error() }
+func (e *smoothError) Unwrap() []error { return []error{e.err, ErrSmooth} }
+
+func smoothRefusal(format string, args ...any) error {
+	return &smoothError{fmt.Errorf(format, args...)}
+}
 
 // smoothRep is what Smooth Streaming output needs of one audio or video
 // representation: its stream (StreamIndex) name, the bit rate that names
@@ -38,13 +59,13 @@ func (r *runner) checkSmooth() error {
 	}
 	if e := r.job.Encryption; e != nil {
 		if e.Scheme != drm.SchemeCENC {
-			return fmt.Errorf("%w: Smooth Streaming with %s encryption (PlayReady in Smooth is cenc)", ErrCombination, e.Scheme)
+			return smoothRefusal("%w: Smooth Streaming with %s encryption (PlayReady in Smooth is cenc)", ErrCombination, e.Scheme)
 		}
 		if e.CryptoPeriod > 0 {
-			return fmt.Errorf("%w: Smooth Streaming with key rotation", ErrCombination)
+			return smoothRefusal("%w: Smooth Streaming with key rotation", ErrCombination)
 		}
 		if len(e.Systems) > 0 && !slices.Contains(e.Systems, drm.PlayReady) {
-			return fmt.Errorf("%w: Smooth Streaming encrypted without PlayReady (systems %v)", ErrCombination, e.Systems)
+			return smoothRefusal("%w: Smooth Streaming encrypted without PlayReady (systems %v)", ErrCombination, e.Systems)
 		}
 	}
 	return nil
@@ -68,7 +89,7 @@ func (r *runner) planSmooth() error {
 		}
 		cpd, err := piff.CodecPrivateData(t)
 		if err != nil {
-			return fmt.Errorf("packager: Smooth Streaming: %w", err)
+			return smoothRefusal("packager: Smooth Streaming: %w", err)
 		}
 		sw, err := cmaf.NewWriter(t, r.plan, cmaf.Options{})
 		if err != nil {
@@ -102,6 +123,38 @@ func (r *runner) planSmooth() error {
 	return nil
 }
 
+// checkSmoothKeys refuses, before anything is written, encrypted Smooth
+// Streaming output whose tracks have different PlayReady objects (one key
+// per track class, say): the client manifest has one ProtectionHeader.
+func (r *runner) checkSmoothKeys() error {
+	if r.job.Formats&Smooth == 0 || r.drm == nil {
+		return nil
+	}
+	var first *repJob
+	var pro []byte
+	for _, rep := range r.reps {
+		if rep.smooth == nil {
+			continue
+		}
+		var got []byte
+		if rep.protection != nil {
+			for _, s := range rep.protection.Systems {
+				if s.System == drm.PlayReady {
+					got = s.PlayReadyObject
+				}
+			}
+		}
+		if first == nil {
+			first, pro = rep, got
+			continue
+		}
+		if !bytes.Equal(got, pro) {
+			return smoothRefusal("%w: Smooth Streaming of %s and %s, encrypted with different keys (the client manifest has one PlayReady header: use one key for every track)", ErrCombination, first.track, rep.track)
+		}
+	}
+	return nil
+}
+
 // writeSmooth writes the Smooth Streaming fragments of rep: each CMAF
 // segment of one chunk rewritten by piff.Fragment, named as the client
 // manifest's URL template says, timed by its decode time.
@@ -116,7 +169,7 @@ func (r *runner) writeSmooth(ctx context.Context, rep *repJob, protector cmaf.Fr
 	}
 	if protector != nil {
 		if cmaf.Sequential(protector) {
-			return fmt.Errorf("%w: Smooth Streaming of %s, whose encryption needs its fragments in order once (in-band parameter sets or AV1)", ErrCombination, rep.track)
+			return smoothRefusal("%w: Smooth Streaming of %s, whose encryption needs its fragments in order once (in-band parameter sets or AV1)", ErrCombination, rep.track)
 		}
 		// The protector learns the track from the init; Smooth clients
 		// build theirs from the manifest.

@@ -155,18 +155,22 @@ func checkSmoothFragment(t *testing.T, name string, at, d uint64) {
 func TestSmoothRefuses(t *testing.T) {
 	dir := t.TempDir()
 	_, err := packager.Run(context.Background(), packager.Job{Inputs: []packager.Input{{Path: "../testdata/hevc_ac3.mp4"}}, Formats: packager.Smooth, SegmentDuration: 2 * time.Second, Storage: storage.Dir(dir)})
-	if !errors.Is(err, piff.ErrUnsupported) || !strings.Contains(err.Error(), "hvc1") && !strings.Contains(err.Error(), "hev1") {
-		t.Errorf("HEVC: err %v, want piff.ErrUnsupported naming the codec", err)
+	if !errors.Is(err, piff.ErrUnsupported) || !errors.Is(err, packager.ErrSmooth) || !strings.Contains(err.Error(), "hvc1") && !strings.Contains(err.Error(), "hev1") {
+		t.Errorf("HEVC: err %v, want piff.ErrUnsupported and ErrSmooth naming the codec", err)
 	}
+	other := drm.ContentKey{KID: drm.MustParseKID("fedcba9876543210fedcba9876543210"), Key: smoothKey(t).Key}
 	keys := &drm.StaticKeys{Default: []drm.ContentKey{smoothKey(t)}}
 	for name, enc := range map[string]*drm.Config{
 		"cbcs":          {Scheme: drm.SchemeCBCS, Keys: keys},
 		"rotation":      {Scheme: drm.SchemeCENC, Keys: keys, CryptoPeriod: 1},
 		"Widevine only": {Scheme: drm.SchemeCENC, Keys: keys, SignalingOptions: drm.SignalingOptions{Systems: []drm.System{drm.Widevine}}},
+		// One ProtectionHeader cannot name two keys' PlayReady objects.
+		"key per class": {Scheme: drm.SchemeCENC, SignalingOptions: drm.SignalingOptions{Systems: []drm.System{drm.PlayReady}},
+			Keys: &drm.StaticKeys{Default: []drm.ContentKey{smoothKey(t)}, ByClass: map[drm.TrackClass][]drm.ContentKey{drm.ClassAudio: {other}}}},
 	} {
 		_, err = packager.Run(context.Background(), packager.Job{Inputs: ladderInputs(), Formats: packager.Smooth | packager.DASH, SegmentDuration: 2 * time.Second, Storage: storage.Dir(dir), Encryption: enc})
-		if !errors.Is(err, packager.ErrCombination) || !strings.Contains(err.Error(), "Smooth") {
-			t.Errorf("%s: err %v, want ErrCombination naming Smooth", name, err)
+		if !errors.Is(err, packager.ErrCombination) || !errors.Is(err, packager.ErrSmooth) || !strings.Contains(err.Error(), "Smooth") {
+			t.Errorf("%s: err %v, want ErrCombination and ErrSmooth naming Smooth", name, err)
 		}
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

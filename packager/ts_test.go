@@ -246,3 +246,97 @@ func TestHLSSegmentTSWebVTT(t *testing.T) {
 		}
 	}
 }
+
+// TestHLSPackedAudio writes the ladder's audio rendition as packed audio
+// next to TS video: the audio playlist lists .aac segments without
+// EXT-X-MAP, each starting with the ID3 timestamp tag; the multivariant
+// playlist still signals AAC; ffprobe, through the HLS playlist (which
+// reads the ID3 timestamps), finds audio and video starting where the
+// all-TS output starts them; ffmpeg decodes it without error; and
+// without -short hls.js plays it.
+func TestHLSPackedAudio(t *testing.T) {
+	dir := runJob(t, packager.Job{Inputs: ladderInputs(), Formats: packager.HLS, HLSSegmentType: packager.HLSSegmentTS, HLSPackedAudio: true})
+	ts := runJob(t, packager.Job{Inputs: ladderInputs(), Formats: packager.HLS, HLSSegmentType: packager.HLSSegmentTS})
+	pl, err := os.ReadFile(filepath.Join(dir, "audio_und_aac_2ch.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := 0
+	for _, line := range strings.Split(string(pl), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		segs++
+		if !strings.HasSuffix(line, ".aac") {
+			t.Errorf("audio playlist lists %s, want .aac segments", line)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("ID3\x04")) || !bytes.Contains(b[:80], []byte(tsmux.PackedAudioOwner+"\x00")) {
+			t.Errorf("%s does not start with the ID3 timestamp tag: % x", line, b[:min(len(b), 16)])
+		}
+	}
+	if segs < 2 || strings.Contains(string(pl), "EXT-X-MAP") {
+		t.Errorf("audio playlist: %d segments, want several without EXT-X-MAP:\n%s", segs, pl)
+	}
+	master, err := os.ReadFile(filepath.Join(dir, "master.m3u8"))
+	if err != nil || !strings.Contains(string(master), "mp4a.40.2") {
+		t.Errorf("master.m3u8 does not signal AAC (%v):\n%s", err, master)
+	}
+	starts := func(dir string) string {
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time", "-of", "csv=p=0", filepath.Join(dir, "master.m3u8")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ffprobe: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	got, want := starts(dir), starts(ts)
+	t.Logf("start times, packed audio: %q; TS: %q", got, want)
+	if got != want || !strings.Contains(got, "audio,1.378667") || !strings.Contains(got, "video,1.400000") {
+		t.Errorf("start times with packed audio %q, want the TS output's %q (audio 1.378667: one AAC frame of priming before video's 1.4)", got, want)
+	}
+	if msg, err := exec.Command("ffmpeg", "-v", "error", "-i", filepath.Join(dir, "master.m3u8"), "-map", "0", "-f", "null", "-").CombinedOutput(); err != nil || len(msg) > 0 {
+		t.Errorf("ffmpeg decoding master.m3u8: %v: %s", err, msg)
+	}
+	if testing.Short() {
+		return
+	}
+	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: "master.m3u8", Player: playertest.HLSJS, Log: t.Logf})
+}
+
+// TestHLSTSRefusesCodecs: tracks MPEG-TS segments or packed audio cannot
+// carry are refused before anything is written, naming the combination.
+func TestHLSTSRefusesCodecs(t *testing.T) {
+	for _, c := range []struct {
+		name, file string
+		packed     bool
+		want       []string
+	}{
+		{"AV1", "av1.mp4", false, []string{"MPEG-TS segments", "av01"}},
+		{"Opus packed", "opus.mp4", true, []string{"packed audio", "Opus"}},
+		{"packed fMP4", "ladder_360p.mp4", true, []string{"packed audio with fMP4"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			typ := packager.HLSSegmentTS
+			if c.name == "packed fMP4" {
+				typ = packager.HLSSegmentFMP4
+			}
+			_, err := packager.Run(context.Background(), packager.Job{Inputs: []packager.Input{{Path: filepath.Join("..", "testdata", c.file)}},
+				HLSSegmentType: typ, HLSPackedAudio: c.packed, Storage: storage.Dir(dir)})
+			if !errors.Is(err, packager.ErrCombination) {
+				t.Fatalf("got %v, want ErrCombination", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(w)) {
+					t.Errorf("%v does not name %q", err, w)
+				}
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+				t.Errorf("%d objects written", len(ents))
+			}
+		})
+	}
+}

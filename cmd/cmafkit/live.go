@@ -55,6 +55,7 @@ func runLiveIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	segDur := fs.Duration("segment-duration", live.DefaultSegmentDuration, "target segment duration")
 	loop := fs.Bool("loop", false, "replay the inputs over and over until Ctrl-C")
 	static := fs.Bool("static-mpd", false, "at the end, rewrite the MPD as static (a VOD of the window)")
+	smoothOut := fs.Bool("smooth", false, "also write live Microsoft Smooth Streaming (smooth/Manifest; H.264 and AAC; not with --low-latency or encryption)")
 	verbose := fs.Bool("v", false, "log each segment")
 	rtmpAddr := fs.String("rtmp", "", "accept RTMP publishers at this address, e.g. 127.0.0.1:1935 (publish to rtmp://ADDR/live/KEY)")
 	lowLatency := fs.Bool("low-latency", false, "low latency: LL-HLS parts with blocking playlist reload and LL-DASH chunked segments, served from memory by --http")
@@ -191,7 +192,8 @@ Flags:
 	var onEvent func(live.Event)
 	newChannel := func(st storage.Storage) *live.Channel {
 		return &live.Channel{Storage: st, SegmentDuration: *segDur, Window: *window, StaticMPD: *static, Logger: logger,
-			UTCTiming: utcTiming, OnEvent: onEvent, Encryption: enc, EncryptionSession: encSession}
+			UTCTiming: utcTiming, OnEvent: onEvent, Encryption: enc, EncryptionSession: encSession,
+			Smooth: *smoothOut}
 	}
 	// RTMP, MPEG-TS and CMAF ingest publishers: each key its own channel
 	// under DIR/KEY/ (any key without --stream-keys).

@@ -110,3 +110,57 @@ func TestLivePlayers(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveSmoothPlays runs `cmafkit live --smooth --loop` on
+// testdata/ladder_360p.mp4 in real time and plays its live Smooth
+// Streaming client manifest in dash.js with its MSS module: the player
+// must report a live stream and play 10 s without a stall.
+func TestLiveSmoothPlays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time live stream and a browser")
+	}
+	if err := playertest.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		in := filepath.Join("..", "..", "testdata", "ladder_360p.mp4")
+		done <- runLive(ctx, []string{"-o", dir, "--http", "127.0.0.1:0", "--smooth", "--loop", in}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("cmafkit live: %v", err)
+		}
+		t.Logf("cmafkit live stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	})
+	var base string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := liveAtRE.FindStringSubmatch(stdout.String()); m != nil && base == "" {
+			base = m[1]
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(live.SmoothName)))
+		if base != "" && strings.Count(string(b), "<c ") >= 2*3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live Smooth stream after 30 s: stdout %q stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	res := playertest.Play(t, ctx, playertest.Options{
+		Manifest: base + "/" + live.SmoothName, Player: playertest.DashJSMSS, Live: true,
+		MinPlay: 10 * time.Second, Timeout: 40 * time.Second, Log: t.Logf,
+	})
+	if !res.IsLive {
+		t.Errorf("dash.js did not report a live stream: %+v", res)
+	}
+}

@@ -360,3 +360,23 @@ func TestPackageSmooth(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagePackedAudio: --hls-packed-audio with TS segments writes the
+// audio rendition as .aac packed audio; without TS it is a combination
+// the packager refuses by name.
+func TestPackagePackedAudio(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"package", "-q", "--hls", "--hls-segment-type", "ts", "--hls-packed-audio", "-o", dir, "../../testdata/ladder_360p.mp4"}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	aac, _ := filepath.Glob(filepath.Join(dir, "audio_*", "seg-*.aac"))
+	ts, _ := filepath.Glob(filepath.Join(dir, "video_*", "seg-*.ts"))
+	if len(aac) == 0 || len(ts) == 0 {
+		t.Errorf("%d .aac and %d .ts segments, want both", len(aac), len(ts))
+	}
+	err := run(context.Background(), []string{"package", "-q", "--hls", "--hls-packed-audio", "-o", t.TempDir(), "../../testdata/ladder_360p.mp4"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "packed audio with fMP4") {
+		t.Errorf("--hls-packed-audio with fMP4: %v, want the combination named", err)
+	}
+}

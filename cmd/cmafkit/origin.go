@@ -37,6 +37,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cacheMB := fs.Int64("cache-mb", 256, "memory for opened titles, in `MiB`")
 	maxAge := fs.Duration("manifest-max-age", 10*time.Second, "Cache-Control max-age of manifests, and how often a title's files are checked for change")
 	quiet := fs.Bool("quiet", false, "do not log requests")
+	smoothOut := fs.Bool("smooth", false, "also serve Microsoft Smooth Streaming ({title}/smooth/Manifest; H.264 and AAC; clear, or /cenc/ with --drm playready and one key)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: cmafkit origin [flags] ROOT
 
@@ -62,7 +63,7 @@ Flags:
 		fs.Usage()
 		return usageError{"origin needs exactly one ROOT"}
 	}
-	cfg := origin.Config{SegmentDuration: *segDur, CacheBytes: *cacheMB << 20, ManifestMaxAge: *maxAge}
+	cfg := origin.Config{SegmentDuration: *segDur, CacheBytes: *cacheMB << 20, ManifestMaxAge: *maxAge, Smooth: *smoothOut}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if !*quiet {
 		cfg.Logger = logger

@@ -17,7 +17,9 @@ import (
 
 // TestOriginCommand runs `cmafkit origin` on a directory and on a file://
 // bucket, fetches a manifest and an encrypted init segment, and finds the
-// requests logged and no key printed; bad flags are usage errors.
+// requests logged and no key printed; with --smooth, the Smooth client
+// manifest served clear and refused under /cbcs/; bad flags are usage
+// errors.
 func TestOriginCommand(t *testing.T) {
 	dir := t.TempDir()
 	b, err := os.ReadFile("../../testdata/ladder_360p.mp4")
@@ -33,7 +35,7 @@ func TestOriginCommand(t *testing.T) {
 		var stdout, stderr syncBuffer
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"origin", "--addr", "127.0.0.1:0", "--key", key, root}, &stdout, &stderr)
+			done <- run(ctx, []string{"origin", "--addr", "127.0.0.1:0", "--key", key, "--smooth", root}, &stdout, &stderr)
 		}()
 		var base string
 		for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -45,14 +47,19 @@ func TestOriginCommand(t *testing.T) {
 			cancel()
 			t.Fatalf("%s: no address printed: %q %q", root, stdout.String(), stderr.String())
 		}
-		for path, want := range map[string]string{"/a.mp4/master.m3u8": "#EXTM3U", "/cbcs/a.mp4/manifest.mpd": `value="cbcs"`, "/cenc/a.mp4/video_360p_avc/init.mp4": "encv"} {
+		for path, want := range map[string]string{"/a.mp4/master.m3u8": "#EXTM3U", "/cbcs/a.mp4/manifest.mpd": `value="cbcs"`, "/cenc/a.mp4/video_360p_avc/init.mp4": "encv",
+			"/a.mp4/smooth/Manifest": "<SmoothStreamingMedia", "/cbcs/a.mp4/smooth/Manifest": "Smooth Streaming with cbcs"} {
 			resp, err := http.Get(base + path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || !bytes.Contains(body, []byte(want)) {
+			status := 200
+			if strings.HasPrefix(path, "/cbcs/a.mp4/smooth/") {
+				status = http.StatusConflict
+			}
+			if resp.StatusCode != status || !bytes.Contains(body, []byte(want)) {
 				t.Errorf("%s %s: %s, body lacks %q", root, path, resp.Status, want)
 			}
 		}

@@ -45,6 +45,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dashOnly := fs.Bool("dash", false, "write DASH only")
 	smoothOut := fs.Bool("smooth", false, "write Microsoft Smooth Streaming (smooth/Manifest and its fragments; H.264 and AAC; clear or cenc with PlayReady): alone, Smooth only; with --hls or --dash, those too")
 	hlsSegType := fs.String("hls-segment-type", "fmp4", "container of HLS audio and video segments: fmp4 (CMAF) or ts (MPEG-TS; DASH stays CMAF)")
+	packedAudio := fs.Bool("hls-packed-audio", false, "with --hls-segment-type ts: write audio renditions as packed audio (.aac/.ac3/.ec3 with an ID3 timestamp) instead of TS")
 	aesKey := fs.String("hls-aes128-key", "", "with --hls-segment-type ts: encrypt each TS segment with this AES-128 `key` (32 hex digits or base64; METHOD=AES-128)")
 	aesURI := fs.String("hls-aes128-key-uri", "", "EXT-X-KEY `URI` of the AES-128 key (default: write the key as aes-128.key next to the playlists)")
 	single := fs.Bool("single-file", false, "one file per representation with a sidx (HLS byte ranges, DASH on-demand)")
@@ -86,6 +87,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Naming:          packager.Naming{Init: *initName, Media: *mediaName, HLS: *hlsName, DASH: *dashName},
 		Captions:        packager.CaptionOptions{Scan: *ccScan},
 		HLSSegmentType:  packager.HLSSegmentType(*hlsSegType),
+		HLSPackedAudio:  *packedAudio,
 	}
 	if *ccScan <= 0 {
 		job.Captions.Scan = -1 // off

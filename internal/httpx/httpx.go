@@ -14,8 +14,10 @@ const ReadOnlyMethods = "GET, HEAD, OPTIONS"
 const PlayerRequestHeaders = "Range, Content-Type, Accept, Accept-Encoding, Origin, If-Modified-Since, If-None-Match, If-Range"
 
 // MediaExpose is the Access-Control-Expose-Headers value for manifests and
-// segments: what players and their range and revalidation logic read.
-const MediaExpose = "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag, Last-Modified"
+// segments: what players and their range and revalidation logic read, and
+// Date, on which players synchronise their clocks (DASH
+// urn:mpeg:dash:utc:http-head:2014; dash.js for live Smooth).
+const MediaExpose = "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag, Last-Modified, Date"
 
 // MediaCORS is the CORS of manifests and segments.
 var MediaCORS = &CORS{Expose: MediaExpose}

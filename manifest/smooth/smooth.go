@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,12 @@ var ErrUnsupported = errors.New("smooth: not supported by Smooth Streaming")
 // units) of the SmoothStreamingMedia Duration and DVRWindowLength; each
 // StreamIndex states its own.
 const Timescale = 10_000_000
+
+// LookAhead is the LookAheadFragmentCount of live manifests: how many
+// following fragments each live fragment announces in its tfrf box
+// (segment/piff.LiveFragment). A live packager stores a fragment once the
+// next one is cut.
+const LookAhead = 1
 
 // URLTemplate is a StreamIndex's Url attribute: where clients fetch the
 // fragments of the stream named name (MS-SSTR 2.2.2.3), relative to the
@@ -96,8 +103,8 @@ func FourCC(codecs string) string {
 // VOD presentation lists every fragment; a live one is marked IsLive with
 // its DVR window (the time-shift buffer) and the fragments in it.
 func Render(w io.Writer, p *manifest.Presentation) error {
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("smooth: %w", err)
+	if err := validate(p); err != nil {
+		return err
 	}
 	if len(p.Periods) != 1 {
 		return fmt.Errorf("%w: %d periods (Smooth has one timeline)", ErrUnsupported, len(p.Periods))
@@ -106,7 +113,7 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	fmt.Fprintf(&b, `<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="%d"`, Timescale)
 	if p.Type == manifest.Live {
-		fmt.Fprintf(&b, ` Duration="0" IsLive="TRUE" LookAheadFragmentCount="2" DVRWindowLength="%d"`, hundredNS(p.TimeShiftBufferDepth))
+		fmt.Fprintf(&b, ` Duration="0" IsLive="TRUE" LookAheadFragmentCount="%d" DVRWindowLength="%d"`, LookAhead, hundredNS(p.TimeShiftBufferDepth))
 	} else {
 		d := p.Duration
 		if d == 0 {
@@ -151,6 +158,40 @@ func Render(w io.Writer, p *manifest.Presentation) error {
 	b.WriteString("</SmoothStreamingMedia>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// validate validates p as manifest.Presentation.Validate does, but for
+// gaps between fragments, which a Smooth chunk list states (a c element
+// with its own t, as after a live stream's discontinuity) and the common
+// model does not: they are closed up in a copy for validation. Overlaps
+// are refused.
+func validate(p *manifest.Presentation) error {
+	c := *p
+	c.Periods = slices.Clone(p.Periods)
+	for pi := range c.Periods {
+		per := &c.Periods[pi]
+		per.Sets = slices.Clone(per.Sets)
+		for si := range per.Sets {
+			set := &per.Sets[si]
+			set.Representations = slices.Clone(set.Representations)
+			for ri := range set.Representations {
+				r := &set.Representations[ri]
+				segs := slices.Clone(r.Segments)
+				for k := 1; k < len(segs); k++ {
+					end := segs[k-1].Start + segs[k-1].Duration
+					if r.Segments[k].Start < r.Segments[k-1].Start+r.Segments[k-1].Duration {
+						return fmt.Errorf("%w: %s: fragment %d at %d overlaps the previous one, ending at %d", ErrUnsupported, r.ID, k, r.Segments[k].Start, r.Segments[k-1].Start+r.Segments[k-1].Duration)
+					}
+					segs[k].Start = end
+				}
+				r.Segments = segs
+			}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("smooth: %w", err)
+	}
+	return nil
 }
 
 // playReady returns the PlayReady signalling of a protected set (nil for

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,5 +258,33 @@ func TestRefuses(t *testing.T) {
 	p = withCodecData(manifesttest.Protected(8*time.Second, drm.SchemeCENC))
 	if err := smooth.Render(&bytes.Buffer{}, p); !errors.Is(err, smooth.ErrUnsupported) || !strings.Contains(err.Error(), "different PlayReady headers") {
 		t.Errorf("two keys: err %v", err)
+	}
+}
+
+// TestGapsAndOverlaps: a gap between fragments (a live stream's
+// discontinuity) is stated by a c element with its own t; an overlap is
+// refused.
+func TestGapsAndOverlaps(t *testing.T) {
+	p := models()["live"]
+	for si := range p.Periods[0].Sets {
+		for ri := range p.Periods[0].Sets[si].Representations {
+			segs := p.Periods[0].Sets[si].Representations[ri].Segments
+			for k := 2; k < len(segs); k++ {
+				segs[k].Start += 1000
+			}
+		}
+	}
+	out := string(render(t, p))
+	video := p.Periods[0].Sets[0].Representations[0].Segments
+	if want := fmt.Sprintf(`<c t="%d" d="%d"/>`, video[2].Start, video[2].Duration); !strings.Contains(out, want) {
+		t.Errorf("no %s after the gap:\n%s", want, out)
+	}
+	for si := range p.Periods[0].Sets {
+		for ri := range p.Periods[0].Sets[si].Representations {
+			p.Periods[0].Sets[si].Representations[ri].Segments[2].Start -= 2000
+		}
+	}
+	if err := smooth.Render(&bytes.Buffer{}, p); !errors.Is(err, smooth.ErrUnsupported) || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("overlap: err %v, want ErrUnsupported naming the overlap", err)
 	}
 }

@@ -25,7 +25,7 @@ func frameRateOf(t *segment.Track) (segment.Rational, error) {
 		if best == 0 {
 			return segment.Rational{}, nil
 		}
-		return reduce(segment.Rational{Num: int64(t.Timescale), Den: int64(best)}), nil
+		return segment.Rational{Num: int64(t.Timescale), Den: int64(best)}.Reduce(), nil
 	}
 	counts := map[uint32]int{}
 	var best uint32

@@ -38,6 +38,37 @@ var ErrUnsupported = errors.New("piff: not supported by Smooth Streaming")
 // duration, in the track's timescale, ends the traf, and the trun data
 // offset is recomputed. The samples are unchanged.
 func Fragment(seg []byte, time, duration uint64) ([]byte, error) {
+	return fragment(seg, time, duration, nil)
+}
+
+// Next is a fragment that follows a live fragment, as its tfrf box
+// announces it: its absolute time and duration in the track's timescale.
+type Next struct {
+	Time, Duration uint64
+}
+
+// maxLookAhead bounds the fragments one tfrf announces (its count is a
+// byte).
+const maxLookAhead = 255
+
+// LiveFragment is Fragment for a live presentation (MS-SSTR 2.2.4.5): a
+// tfrf box (version 1) after the tfxd announces the fragments that follow
+// (next, in order, usually the client manifest's LookAheadFragmentCount of
+// them), so that a client can request them without reading the manifest
+// again. A fragment written before its successors are known may announce
+// none. More than 255 are refused with ErrUnsupported.
+func LiveFragment(seg []byte, time, duration uint64, next []Next) ([]byte, error) {
+	if len(next) > maxLookAhead {
+		return nil, fmt.Errorf("%w: tfrf announcing %d fragments (at most %d)", ErrUnsupported, len(next), maxLookAhead)
+	}
+	if next == nil {
+		next = []Next{}
+	}
+	return fragment(seg, time, duration, next)
+}
+
+// fragment rewrites seg; next, if not nil, is announced in a tfrf box.
+func fragment(seg []byte, time, duration uint64, next []Next) ([]byte, error) {
 	f, err := mp4.DecodeFile(bytes.NewReader(seg))
 	if err != nil {
 		return nil, fmt.Errorf("piff: decode segment: %w", err)
@@ -67,6 +98,17 @@ func Fragment(seg []byte, time, duration uint64) ([]byte, error) {
 	tfxd.Tfxd.Version = 1
 	if err := traf.AddChild(tfxd); err != nil {
 		return nil, fmt.Errorf("piff: %w", err)
+	}
+	if next != nil {
+		times, durs := make([]uint64, len(next)), make([]uint64, len(next))
+		for i, n := range next {
+			times[i], durs[i] = n.Time, n.Duration
+		}
+		tfrf := mp4.NewTfrfBox(byte(len(next)), times, durs)
+		tfrf.Tfrf.Version = 1
+		if err := traf.AddChild(tfrf); err != nil {
+			return nil, fmt.Errorf("piff: %w", err)
+		}
 	}
 	if sepiff != nil {
 		// saio (default-base-is-moof) points at the first IV: past the

@@ -189,3 +189,82 @@ func TestFourCCRefuses(t *testing.T) {
 		t.Fatalf("HEVC: err %v, want ErrUnsupported naming the codec", err)
 	}
 }
+
+// TestLiveFragment announces the next two fragments of each video
+// fragment in a tfrf box (MS-SSTR 2.2.4.5): the traf ends with tfxd then
+// tfrf (uuid d4807ef2-ca39-4695-8e54-26cb9e46a79f, version 1, flags 0, a
+// count, 64-bit time and duration pairs); the trun still points at the
+// unchanged payload. The last fragments announce fewer, and a tfrf of
+// more than 255 entries is refused.
+func TestLiveFragment(t *testing.T) {
+	src, plan := openLadder(t)
+	tr := src.Tracks[0]
+	w, err := cmaf.NewWriter(tr, plan, cmaf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []cmaf.SegmentInfo
+	for i := 0; i < w.Len(); i++ {
+		info, err := w.Info(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, info)
+	}
+	for i := range infos {
+		var seg bytes.Buffer
+		info, err := w.WriteSegment(context.Background(), &seg, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var next []piff.Next
+		for _, n := range infos[i+1 : min(i+3, len(infos))] {
+			next = append(next, piff.Next{Time: n.DecodeTime, Duration: n.Duration})
+		}
+		out, err := piff.LiveFragment(seg.Bytes(), info.DecodeTime, info.Duration, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moof, _ := box(t, out, "moof")
+		traf, _ := box(t, moof, "traf")
+		if got := strings.Join(children(t, traf), ","); got != "tfhd,trun,uuid,uuid" {
+			t.Fatalf("segment %d: traf holds %s, want tfhd,trun,uuid (tfxd),uuid (tfrf)", i, got)
+		}
+		// The second uuid: skip the first (tfxd, 8+36 bytes).
+		tfxdAt := bytes.Index(traf, []byte("uuid")) - 4
+		tfrf := traf[tfxdAt+44+8:]
+		if got := hex.EncodeToString(tfrf[:16]); got != "d4807ef2ca3946958e5426cb9e46a79f" {
+			t.Fatalf("segment %d: second uuid %s, want tfrf's", i, got)
+		}
+		if tfrf[16] != 1 || binary.BigEndian.Uint32(tfrf[16:])&0xffffff != 0 {
+			t.Errorf("segment %d: tfrf version/flags % x, want 1 and 0", i, tfrf[16:20])
+		}
+		if int(tfrf[20]) != len(next) || len(tfrf) != 21+16*len(next) {
+			t.Fatalf("segment %d: tfrf count %d in %d bytes, want %d entries", i, tfrf[20], len(tfrf), len(next))
+		}
+		for k, n := range next {
+			e := tfrf[21+16*k:]
+			if binary.BigEndian.Uint64(e) != n.Time || binary.BigEndian.Uint64(e[8:]) != n.Duration {
+				t.Errorf("segment %d: tfrf entry %d: %d/%d, want %d/%d", i, k, binary.BigEndian.Uint64(e), binary.BigEndian.Uint64(e[8:]), n.Time, n.Duration)
+			}
+		}
+		trun, _ := box(t, traf, "trun")
+		off := int(int32(binary.BigEndian.Uint32(trun[8:])))
+		mdat, mdatAt := box(t, out, "mdat")
+		if off != mdatAt+8 {
+			t.Errorf("segment %d: trun data offset %d, want %d", i, off, mdatAt+8)
+		}
+		orig, _ := box(t, seg.Bytes(), "mdat")
+		if !bytes.Equal(mdat, orig) {
+			t.Errorf("segment %d: mdat changed", i)
+		}
+	}
+	var seg bytes.Buffer
+	info, err := w.WriteSegment(context.Background(), &seg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := piff.LiveFragment(seg.Bytes(), info.DecodeTime, info.Duration, make([]piff.Next, 256)); !errors.Is(err, piff.ErrUnsupported) {
+		t.Errorf("256 look-ahead entries: err %v, want ErrUnsupported", err)
+	}
+}

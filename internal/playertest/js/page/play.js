@@ -359,6 +359,13 @@
       note(state.events, 'stream initialized: ' + reps.length + ' video representations');
     });
     player.updateSettings({ debug: { logLevel: cfg.debug ? dashjs.Debug.LOG_LEVEL_DEBUG : dashjs.Debug.LOG_LEVEL_WARNING } });
+    if (cfg.player === 'dashjs-mss') {
+      // A Smooth client manifest has no UTCTiming: synchronise on the Date
+      // header of the manifest's server, not dash.js's default (a public
+      // time server, unreachable from tests).
+      player.updateSettings({ streaming: { utcSynchronization: { defaultTimingSource: {
+        scheme: 'urn:mpeg:dash:utc:http-head:2014', value: new URL(cfg.manifest, location.href).href } } } });
+    }
     if (cfg.text) {
       // dash.js picks the text adaptation set to stream when the stream is
       // built, from its initial media settings (language and codec), and
