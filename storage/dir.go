@@ -171,6 +171,9 @@ func (o *fileObject) Write(p []byte) (int, error) {
 // cmaf.Writer passes clear sample runs), the bytes go from file to
 // file inside the kernel (copy_file_range on Linux) without a user-space copy.
 func (o *fileObject) ReadFrom(r io.Reader) (int64, error) {
+	if o.done {
+		return 0, errFinished
+	}
 	if sr, ok := r.(*io.SectionReader); ok {
 		ra, off, n := sr.Outer()
 		pos, err := sr.Seek(0, io.SeekCurrent)

@@ -112,3 +112,56 @@ func TestAppendPayloadJoinsRuns(t *testing.T) {
 		})
 	}
 }
+
+// maxWriteRecorder keeps what is written and the largest single write.
+type maxWriteRecorder struct {
+	bytes.Buffer
+	largest, calls int
+}
+
+func (m *maxWriteRecorder) Write(p []byte) (int, error) {
+	m.largest = max(m.largest, len(p))
+	m.calls++
+	return m.Buffer.Write(p)
+}
+
+// TestCopySamplesThroughMemoryBounded copies a segment of several MiB whose
+// runs are too short for kernel copies (video frames between audio frames)
+// and checks that the bytes are the samples' in order while the writer's
+// buffer and each write stay within maxThrough (plus appendPayload's eighth
+// of headroom), not the size of the segment.
+func TestCopySamplesThroughMemoryBounded(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	file := make([]byte, 8<<20)
+	for i := range file {
+		file[i] = byte(r.Uint32())
+	}
+	var ss []segment.Sample
+	var want []byte
+	for off := 0; ; {
+		size, gap := 20000+r.IntN(40000), 300+r.IntN(500)
+		off += gap
+		if off+size > len(file) {
+			break
+		}
+		ss = append(ss, segment.Sample{Offset: int64(off), Size: uint32(size)})
+		want = append(want, file[off:off+size]...)
+		off += size
+	}
+	if len(want) < 4*maxThrough {
+		t.Fatalf("test segment of %d bytes is too small", len(want))
+	}
+	sw := &Writer{track: &segment.Track{Data: segment.NewReaderAtSamples(bytes.NewReader(file))}}
+	var out maxWriteRecorder
+	cw := &countingWriter{w: &out}
+	if err := sw.copySamples(cw, 0, ss); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) || cw.n != int64(len(want)) {
+		t.Fatalf("copied %d bytes, not the %d bytes of the samples in order", out.Len(), len(want))
+	}
+	if limit := maxThrough + maxThrough/8; cap(sw.buf) > limit || out.largest > maxThrough {
+		t.Errorf("buffer of %d bytes, largest write %d: want at most %d and %d", cap(sw.buf), out.largest, limit, maxThrough)
+	}
+	t.Logf("%d bytes in %d samples: %d writes, largest %d", len(want), len(ss), out.calls, out.largest)
+}

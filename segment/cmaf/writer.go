@@ -757,13 +757,25 @@ func (sw *Writer) copySamples(cw *countingWriter, first int, ss []segment.Sample
 		// through a buffer anyway (a network connection behind an
 		// http.ResponseWriter wrapper), or many small runs: reading them
 		// into memory (joined across small gaps, one preadv) and one write
-		// cost less than a copy each, whose per-call cost dominates.
-		buf, err := sw.readSamples(first, ss)
-		if err != nil {
-			return err
+		// cost less than a copy each, whose per-call cost dominates. At most
+		// maxThrough bytes at a time, so that a clear segment does not need
+		// a buffer of its size (4 MiB and more at 8 Mb/s).
+		for k := 0; k < len(ss); {
+			j, n := k+1, int64(ss[k].Size)
+			for j < len(ss) && n+int64(ss[j].Size) <= maxThrough {
+				n += int64(ss[j].Size)
+				j++
+			}
+			buf, err := sw.readSamples(first+k, ss[k:j])
+			if err != nil {
+				return err
+			}
+			if _, err := cw.Write(buf); err != nil {
+				return err
+			}
+			k = j
 		}
-		_, err = cw.Write(buf)
-		return err
+		return nil
 	}
 	r := ra.ReaderAt()
 	const maxRun = 4 << 20 // bounds the buffer of the last resort
@@ -805,6 +817,12 @@ const (
 	smallRun = 8 << 10
 	diskRun  = 64 << 10
 )
+
+// maxThrough bounds the bytes of samples that copySamples reads into
+// memory for one write (at least one sample): large enough that the
+// reads stay few (a 1 Mb/s segment is one), small enough that clear
+// packaging holds no segment-sized buffer per worker.
+const maxThrough = 1 << 20
 
 // kernelRun returns the mean run length from which copySamples copies runs
 // from r in the kernel (see smallRun).
