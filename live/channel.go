@@ -152,6 +152,8 @@ type Stats struct {
 	Deleted         int64 // objects deleted after leaving the window
 	Manifests       int64 // manifest updates
 	Errors          int64 // storage and rendering errors
+	Cues            int64 // SCTE-35 cues taken (CuePublisher)
+	BadCues         int64 // SCTE-35 cues refused (ErrBadCue)
 }
 
 // EventKind says what happened.

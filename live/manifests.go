@@ -190,6 +190,10 @@ func (c *Channel) presentation() *manifest.Presentation {
 				mp.Sets = append(mp.Sets, *s)
 			}
 		}
+		if p.ref != nil && len(p.ref.segs) > 0 {
+			since := ticksToDur(int64(p.ref.segs[0].Start), p.ref.out.Timescale) - p.start
+			mp.Cues = p.windowCues(since)
+		}
 		pres.Periods = append(pres.Periods, mp)
 	}
 	if c.ll != nil && len(pres.Periods) > 0 {

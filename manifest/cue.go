@@ -52,6 +52,10 @@ type Cue struct {
 	// writes the date range without an SCTE35 attribute and DASH an empty
 	// Event.
 	SCTE35 []byte
+	// EventID is the DASH Event@id; zero numbers the period's events in
+	// cue order from 1. A live window, where earlier cues leave, sets it so
+	// that each event keeps its id. Set it on all cues or none.
+	EventID uint32
 	// Class is the HLS date range CLASS (such as
 	// "com.apple.hls.interstitial"); empty writes none.
 	Class string

@@ -94,14 +94,16 @@ func cueMarks(p *manifest.Presentation, r *manifest.Representation) []string {
 			b.WriteString("," + attr + "=0x" + strings.ToUpper(hex.EncodeToString(c.SCTE35)))
 		}
 		b.WriteByte('\n')
+		if c.Kind == manifest.CueOut {
+			// Even outside this rendition's segments (a live window
+			// the break's start has left): its return still closes it.
+			opened[c.ID] = c
+		}
 		i := segmentAt(c.Start)
 		if c.Start < starts[0]-cueTolerance || c.Start >= starts[len(starts)-1]+manifest.TicksToDuration(r.Segments[len(starts)-1].Duration, r.Timescale) {
 			continue // outside this rendition
 		}
 		marks[i] += b.String()
-		if c.Kind == manifest.CueOut {
-			opened[c.ID] = c
-		}
 		if p.HLSCueTags && c.Kind == manifest.CueOut && c.Duration > 0 {
 			cueOutTags(marks, starts, segmentAt, c)
 		}
