@@ -131,6 +131,7 @@ func (c *Channel) presentation() *manifest.Presentation {
 		UTCTiming:                  c.UTCTiming,
 		Ended:                      c.closed,
 		DiscontinuitySequence:      c.discSeq,
+		HLSInterstitials:           c.HLSInterstitials,
 	}
 	if c.Window > 0 {
 		pres.TimeShiftBufferDepth = c.Window

@@ -49,6 +49,9 @@ type CueOptions struct {
 	// HLSCueTags also writes EXT-X-CUE-OUT/-CONT/-IN in HLS media
 	// playlists (see manifest.Presentation.HLSCueTags).
 	HLSCueTags bool
+	// HLSInterstitials also writes an HLS Interstitial for each break, for
+	// server-guided ad insertion (see manifest.Interstitials).
+	HLSInterstitials *manifest.Interstitials
 	// ProgramDateTime is the wall-clock time of the output's start for
 	// HLS EXT-X-PROGRAM-DATE-TIME and date range START-DATE; zero means
 	// manifest.CueEpoch (1970-01-01T00:00:00Z).

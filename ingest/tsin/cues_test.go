@@ -74,7 +74,8 @@ func cueTS(t *testing.T) (b, out, in []byte) {
 func TestLiveCues(t *testing.T) {
 	b, out, in := cueTS(t)
 	dir := t.TempDir()
-	ch := &live.Channel{Storage: storage.Dir(dir), Window: -1, SegmentDuration: 3 * time.Second}
+	ch := &live.Channel{Storage: storage.Dir(dir), Window: -1, SegmentDuration: 3 * time.Second,
+		HLSInterstitials: &manifest.Interstitials{AssetList: "https://ads.example/list.json?break={id}"}}
 	s, mpd := feed(t, ch, dir, b)
 	pres := ch.Presentation()
 	st := ch.Stats()
@@ -142,6 +143,10 @@ func TestLiveCues(t *testing.T) {
 		}
 		if rep == "video0" {
 			checkDateRanges(t, text, pd.Cues)
+		}
+		if want := `CLASS="com.apple.hls.interstitial",START-DATE=`; strings.Count(text, want) != 1 ||
+			!strings.Contains(text, `X-ASSET-LIST="https://ads.example/list.json?break=`+pd.Cues[0].ID+`"`) {
+			t.Errorf("%s without the break's interstitial:\n%s", rep, text)
 		}
 	}
 	// DASH: an EventStream with the sections, at the cue times; the MPD
@@ -237,8 +242,8 @@ func checkDateRanges(t *testing.T, text string, cues []manifest.Cue) {
 	found := 0
 	for i, l := range lines {
 		m := startRe.FindStringSubmatch(l)
-		if m == nil {
-			continue
+		if m == nil || !strings.Contains(l, "SCTE35-") {
+			continue // not a cue's (an interstitial's)
 		}
 		start, err := time.Parse(time.RFC3339Nano, m[1])
 		if err != nil {

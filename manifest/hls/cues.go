@@ -2,6 +2,7 @@ package hls
 
 import (
 	"encoding/hex"
+	"net/url"
 	"strings"
 	"time"
 
@@ -104,6 +105,9 @@ func cueMarks(p *manifest.Presentation, r *manifest.Representation) []string {
 			continue // outside this rendition
 		}
 		marks[i] += b.String()
+		if in := p.HLSInterstitials; in != nil && c.Kind == manifest.CueOut {
+			marks[i] += interstitial(in, c, formatDate(dateOf(c.Start)))
+		}
 		if p.HLSCueTags && c.Kind == manifest.CueOut && c.Duration > 0 {
 			cueOutTags(marks, starts, segmentAt, c)
 		}
@@ -125,6 +129,34 @@ func cueOutTags(marks []string, starts []time.Duration, segmentAt func(time.Dura
 	if i < len(starts) {
 		marks[i] += "#EXT-X-CUE-IN\n"
 	}
+}
+
+// interstitial returns the HLS Interstitial date range of break c, which
+// starts at date (see manifest.Interstitials).
+func interstitial(in *manifest.Interstitials, c *manifest.Cue, date string) string {
+	var b strings.Builder
+	b.WriteString("#EXT-X-DATERANGE:ID=\"" + c.ID + "-ad\",CLASS=\"" + manifest.InterstitialClass + "\",START-DATE=\"" + date + "\"")
+	if c.Duration > 0 {
+		if c.Planned {
+			b.WriteString(",PLANNED-DURATION=" + seconds(c.Duration))
+		} else {
+			b.WriteString(",DURATION=" + seconds(c.Duration))
+		}
+	}
+	id := url.QueryEscape(c.ID)
+	if in.AssetURI != "" {
+		b.WriteString(",X-ASSET-URI=\"" + strings.ReplaceAll(in.AssetURI, "{id}", id) + "\"")
+	} else {
+		b.WriteString(",X-ASSET-LIST=\"" + strings.ReplaceAll(in.AssetList, "{id}", id) + "\"")
+	}
+	if c.Duration > 0 {
+		b.WriteString(",X-RESUME-OFFSET=" + seconds(c.Duration))
+	}
+	if in.Restrict != "" {
+		b.WriteString(",X-RESTRICT=\"" + in.Restrict + "\"")
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // periodOf returns the period holding representation r.
