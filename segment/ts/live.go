@@ -49,7 +49,9 @@ type CueHandler interface {
 	// and t is the splice time, splice_time plus pts_adjustment (for an
 	// immediate splice, the latest timestamp of that stream), on the
 	// stream's unwrapped clock as Sample's DecodeTime (90 kHz, offset by
-	// 2^33). section is valid only during the call.
+	// 2^33). The stream's Track call may still be to come (video access
+	// units wait for their decode times). section is valid only during
+	// the call.
 	Cue(pid uint32, t uint64, section []byte) error
 }
 
