@@ -24,7 +24,7 @@ type period struct {
 	anchorPub time.Duration // publisher time of the first sample: maps to start
 
 	haveFirst bool
-	firstCut  time.Duration // start of the first segment
+	firstCut  time.Duration // origin of the segment grid: the first segment's start, or the last splice cut
 	boundary  time.Duration // the next segment closes at a keyframe at or after this
 	segStart  time.Duration // start of the reference's open segment
 	lastKey   time.Duration // the reference's last keyframe (video)
