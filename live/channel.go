@@ -75,6 +75,9 @@ type Channel struct {
 	// UTCTiming lists DASH UTCTiming sources. Empty means one
 	// urn:mpeg:dash:utc:direct:2014 element carrying the publish time.
 	UTCTiming []manifest.Descriptor
+	// HLSInterstitials, when set, adds an HLS Interstitial for each break
+	// of the SCTE-35 cues (see CuePublisher, manifest.Interstitials).
+	HLSInterstitials *manifest.Interstitials
 	// MaxGap is the largest jump of a track's timestamps taken as
 	// continuous; a larger jump, or one backwards, starts a new period.
 	// Zero means the larger of 10 s and three segment durations.
@@ -168,6 +171,8 @@ type Stats struct {
 	Deleted         int64 // objects deleted after leaving the window
 	Manifests       int64 // manifest updates
 	Errors          int64 // storage and rendering errors
+	Cues            int64 // SCTE-35 cues taken (CuePublisher)
+	BadCues         int64 // SCTE-35 cues refused (ErrBadCue)
 }
 
 // EventKind says what happened.

@@ -131,6 +131,7 @@ func (c *Channel) presentation() *manifest.Presentation {
 		UTCTiming:                  c.UTCTiming,
 		Ended:                      c.closed,
 		DiscontinuitySequence:      c.discSeq,
+		HLSInterstitials:           c.HLSInterstitials,
 	}
 	if c.Window > 0 {
 		pres.TimeShiftBufferDepth = c.Window
@@ -189,6 +190,10 @@ func (c *Channel) presentation() *manifest.Presentation {
 			if s != nil {
 				mp.Sets = append(mp.Sets, *s)
 			}
+		}
+		if p.ref != nil && len(p.ref.segs) > 0 {
+			since := ticksToDur(int64(p.ref.segs[0].Start), p.ref.out.Timescale) - p.start
+			mp.Cues = p.windowCues(since)
 		}
 		pres.Periods = append(pres.Periods, mp)
 	}

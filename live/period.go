@@ -24,10 +24,12 @@ type period struct {
 	anchorPub time.Duration // publisher time of the first sample: maps to start
 
 	haveFirst bool
-	firstCut  time.Duration // start of the first segment
+	firstCut  time.Duration // origin of the segment grid: the first segment's start, or the last splice cut
 	boundary  time.Duration // the next segment closes at a keyframe at or after this
 	segStart  time.Duration // start of the reference's open segment
 	lastKey   time.Duration // the reference's last keyframe (video)
+	refAt     time.Duration // the reference's last sample's presentation time
+	cues      cueState      // SCTE-35 cues (cues.go)
 	longWarn  bool          // the open segment's overrun was reported
 	first     int           // number of the period's first segment
 	nextWrite int           // next segment number to write
@@ -123,12 +125,17 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 		}
 	}
 	t := pt.pt(&s)
+	frame := ticksToDur(int64(s.Duration), pt.out.Timescale)
 	if pt == p.ref {
 		switch {
 		case !p.haveFirst:
 			p.haveFirst = true
 			p.firstCut, p.segStart, p.lastKey = t, t, t
 			p.boundary = t + c.SegmentDuration
+		case (s.Sync || !video) && t > p.segStart && p.spliceDue(t, frame):
+			// A splice point: cut here and restart the grid from here.
+			p.firstCut = t
+			fallthrough
 		case (s.Sync || !video) && (t >= p.boundary || video && p.overrunsAtNextKey(t)):
 			pt.close(pt.r.Len())
 			p.segStart, p.longWarn = t, false
@@ -144,6 +151,10 @@ func (pt *ptrack) commit(ctx context.Context, s segment.Sample, payload []byte) 
 		if video && s.Sync {
 			p.lastKey = t
 		}
+		if (s.Sync || !video) && len(p.cues.pending) > 0 && p.spliceDue(t, frame) {
+			p.placeCues(t, frame)
+		}
+		p.refAt = t
 		if end := t + ticksToDur(int64(s.Duration), pt.out.Timescale); end-p.segStart > c.MaxSegmentDuration && !p.longWarn {
 			p.longWarn = true
 			c.warn("live: no keyframe in time, segment longer than the maximum (target duration kept)",

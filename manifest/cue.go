@@ -52,9 +52,58 @@ type Cue struct {
 	// writes the date range without an SCTE35 attribute and DASH an empty
 	// Event.
 	SCTE35 []byte
+	// EventID is the DASH Event@id; zero numbers the period's events in
+	// cue order from 1. A live window, where earlier cues leave, sets it so
+	// that each event keeps its id. Set it on all cues or none.
+	EventID uint32
 	// Class is the HLS date range CLASS (such as
 	// "com.apple.hls.interstitial"); empty writes none.
 	Class string
+}
+
+// InterstitialClass is the HLS date range CLASS of HLS Interstitials.
+const InterstitialClass = "com.apple.hls.interstitial"
+
+// Interstitials configures the HLS Interstitials written for breaks (RFC
+// 8216bis appendix D, Apple's HLS Interstitials): for each cue of kind
+// CueOut, HLS adds a date range with ID "<cue ID>-ad", CLASS
+// "com.apple.hls.interstitial", the break's start, its DURATION or
+// PLANNED-DURATION when known, the asset below, and X-RESUME-OFFSET equal to
+// the break's duration when known, so that players resume the primary
+// content after the break the interstitial replaces. Set exactly one of
+// AssetURI and AssetList.
+type Interstitials struct {
+	// AssetURI is the X-ASSET-URI: the playlist of the interstitial asset
+	// to play. "{id}" in it is replaced by the cue's ID, so that an ad
+	// decision server can tell breaks apart.
+	AssetURI string
+	// AssetList is the X-ASSET-LIST: a URI answering a JSON list of
+	// assets; "{id}" is replaced as in AssetURI.
+	AssetList string
+	// Restrict is the X-RESTRICT value, such as "SKIP,JUMP"; empty writes
+	// none.
+	Restrict string
+}
+
+// validate checks that exactly one asset is set and that the values can be
+// written as quoted strings.
+func (in *Interstitials) validate() error {
+	if (in.AssetURI == "") == (in.AssetList == "") {
+		return fmt.Errorf("interstitials: set exactly one of AssetURI (%q) and AssetList (%q)", in.AssetURI, in.AssetList)
+	}
+	for _, v := range []string{in.AssetURI, in.AssetList, in.Restrict} {
+		for _, r := range v {
+			if r == '"' || r == '\n' || r == '\r' {
+				return fmt.Errorf("interstitials: %q has a quote or a line break", v)
+			}
+		}
+	}
+	switch in.Restrict {
+	case "", "SKIP", "JUMP", "SKIP,JUMP", "JUMP,SKIP":
+	default:
+		return fmt.Errorf("interstitials: X-RESTRICT %q is not a list of SKIP and JUMP", in.Restrict)
+	}
+	return nil
 }
 
 // CueEpoch is the wall-clock time of presentation time zero that VOD

@@ -95,6 +95,11 @@ type Presentation struct {
 	// EXT-X-CUE-OUT:<seconds>, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN tags for
 	// breaks (cues of kind CueOut with a Duration and their CueIn).
 	HLSCueTags bool
+	// HLSInterstitials, when set, makes HLS also write an HLS Interstitial
+	// (an EXT-X-DATERANGE of CLASS com.apple.hls.interstitial) for each
+	// break (cue of kind CueOut), for server-guided ad insertion; see
+	// Interstitials.
+	HLSInterstitials *Interstitials
 
 	// LowLatency, when set on a live presentation, makes HLS write
 	// partial segments and server control, and DASH segment availability

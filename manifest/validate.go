@@ -157,6 +157,11 @@ func (p *Presentation) Validate() error {
 		if err := validateCues(pd); err != nil {
 			v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrCue, Detail: err.Error()})
 		}
+		if in := p.HLSInterstitials; in != nil && pi == 0 {
+			if err := in.validate(); err != nil {
+				v.add(&ValidationError{Period: pid, Segment: -1, Err: ErrCue, Detail: err.Error()})
+			}
+		}
 		for si := range pd.Sets {
 			set := &pd.Sets[si]
 			v.set(pid, set)

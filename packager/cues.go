@@ -49,6 +49,9 @@ type CueOptions struct {
 	// HLSCueTags also writes EXT-X-CUE-OUT/-CONT/-IN in HLS media
 	// playlists (see manifest.Presentation.HLSCueTags).
 	HLSCueTags bool
+	// HLSInterstitials also writes an HLS Interstitial for each break, for
+	// server-guided ad insertion (see manifest.Interstitials).
+	HLSInterstitials *manifest.Interstitials
 	// ProgramDateTime is the wall-clock time of the output's start for
 	// HLS EXT-X-PROGRAM-DATE-TIME and date range START-DATE; zero means
 	// manifest.CueEpoch (1970-01-01T00:00:00Z).
@@ -308,49 +311,11 @@ func (cs *cueSet) addSection(at time.Duration, b []byte, off int64) {
 }
 
 // classify says what a section marks: its kind, an ID base naming the
-// event, and the announced break duration. An empty kind means it marks
-// nothing (splice_null, a cancelled event).
+// event, and the announced break duration (see scte35.Section.Role). An
+// empty kind means it marks nothing (splice_null, a cancelled event).
 func classify(sec *scte35.Section) (manifest.CueKind, string, time.Duration) {
-	switch c := sec.Command.(type) {
-	case *scte35.SpliceNull:
-		return "", "", 0
-	case *scte35.SpliceInsert:
-		id := "splice-" + strconv.FormatUint(uint64(c.EventID), 10)
-		if c.Cancel {
-			return "", id, 0
-		}
-		if !c.OutOfNetwork {
-			return manifest.CueIn, id, 0
-		}
-		var d time.Duration
-		if c.BreakDuration != nil {
-			d = scte35.Duration(c.BreakDuration.Duration)
-		}
-		return manifest.CueOut, id, d
-	case *scte35.TimeSignal:
-		for _, d := range sec.Descriptors {
-			sd, ok := d.(*scte35.SegmentationDescriptor)
-			if !ok {
-				continue
-			}
-			id := "seg-" + strconv.FormatUint(uint64(sd.EventID), 10)
-			switch {
-			case sd.Cancel:
-				return "", id, 0
-			case sd.BreakStart():
-				var dur time.Duration
-				if sd.Duration != nil {
-					dur = scte35.Duration(*sd.Duration)
-				}
-				return manifest.CueOut, id, dur
-			case sd.BreakEnd():
-				return manifest.CueIn, id, 0
-			}
-			return manifest.CueSignal, id, 0
-		}
-		return manifest.CueSignal, "signal", 0
-	}
-	return manifest.CueSignal, "signal", 0
+	role, id, d := sec.Role()
+	return manifest.CueKind(role), id, d
 }
 
 // synthesise writes the section of a cue list entry without one.

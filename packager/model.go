@@ -99,7 +99,7 @@ func (r *runner) presentation() *manifest.Presentation {
 	// The first audio set is the default one.
 	defaultAudio := false
 	pres := &manifest.Presentation{Type: manifest.VOD, CMAF: !(r.hlsTS() && r.job.Formats&DASH == 0), Periods: []manifest.Period{{ID: "0", Cues: r.cueList}},
-		HLSCueTags: r.job.CueOptions.HLSCueTags, ProgramDateTime: r.job.CueOptions.ProgramDateTime}
+		HLSCueTags: r.job.CueOptions.HLSCueTags, HLSInterstitials: r.job.CueOptions.HLSInterstitials, ProgramDateTime: r.job.CueOptions.ProgramDateTime}
 	for _, k := range order {
 		set := sets[k]
 		if set.ContentType == segment.KindAudio && !defaultAudio {

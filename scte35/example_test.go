@@ -36,3 +36,28 @@ func ExampleSection_Encode() {
 	fmt.Println(base64.StdEncoding.EncodeToString(b))
 	// Output: /DAlAAAAAAAAAP/wFAUAAAABf+f+AA27oP4AKTLgAAAAAAAA6HPlaQ==
 }
+
+func ExampleSection_Role() {
+	for _, b64 := range []string{
+		// SCTE 35 section 14: splice_insert, and time_signals opening and
+		// closing a placement opportunity, and ending a programme.
+		"/DAvAAAAAAAA///wFAVIAACPf+/+c2nALv4AUsz1AAAAAAAKAAhDVUVJAAABNWLbowo=",
+		"/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg==",
+		"/DAvAAAAAAAA///wBQb+dGKQoAAZAhdDVUVJSAAAjn+fCAgAAAAALKChijUCAKnMZ1g=",
+		"/DAvAAAAAAAA///wBQb+rvF8TAAZAhdDVUVJSAAAB3+fCAgAAAAALKVslxEAAMSHai4=",
+	} {
+		b, _ := base64.StdEncoding.DecodeString(b64)
+		sec, err := scte35.Parse(b)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		role, event, dur := sec.Role()
+		fmt.Println(role, event, dur)
+	}
+	// Output:
+	// out splice-1207959695 1m0.293566666s
+	// out seg-1207959694 5m7s
+	// in seg-1207959694 0s
+	// signal seg-1207959559 0s
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/internal/sample"
+	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/manifest/hls"
 	"github.com/cmafkit/cmafkit/packager"
 	"github.com/cmafkit/cmafkit/segment"
@@ -68,6 +69,8 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cuesFile := fs.String("cues", "", "JSON cue list `file`: [{\"time\": 30, \"duration\": 15, \"kind\": \"out\"}, ...] (times in seconds; kind out, in or signal; optional base64 \"scte35\")")
 	cueNearest := fs.Bool("cue-nearest-keyframe", false, "cut at the nearest keyframe when a cue has none at its time (default: refuse, naming both times)")
 	cueTags := fs.Bool("hls-cue-tags", false, "also write EXT-X-CUE-OUT/-CONT/-IN in HLS media playlists")
+	adURI := fs.String("hls-interstitial-uri", "", "write an HLS Interstitial for each break with X-ASSET-URI `URI` (\"{id}\" is replaced by the break's ID)")
+	adList := fs.String("hls-interstitial-list", "", "write an HLS Interstitial for each break with X-ASSET-LIST `URI`, an asset list (\"{id}\" as above)")
 	noInputCues := fs.Bool("no-input-cues", false, "ignore the SCTE-35 cues of the inputs")
 	pdt := fs.String("program-date-time", "", "wall-clock `time` (RFC 3339) of the output start for HLS EXT-X-PROGRAM-DATE-TIME with cues (default 1970-01-01T00:00:00Z)")
 	var prot protectionFlags
@@ -107,6 +110,12 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		job.Steering = st
 	}
 	job.CueOptions = packager.CueOptions{NearestKeyframe: *cueNearest, HLSCueTags: *cueTags, IgnoreInput: *noInputCues}
+	if *adURI != "" || *adList != "" {
+		if *adURI != "" && *adList != "" {
+			return usageError{"--hls-interstitial-uri and --hls-interstitial-list: give one"}
+		}
+		job.CueOptions.HLSInterstitials = &manifest.Interstitials{AssetURI: *adURI, AssetList: *adList}
+	}
 	if *pdt != "" {
 		t, err := time.Parse(time.RFC3339Nano, *pdt)
 		if err != nil {

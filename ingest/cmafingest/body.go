@@ -29,7 +29,16 @@ type unit struct {
 	last bool
 	// styp is set on a fragment that a styp announced: a segment's first.
 	styp bool
+	// emsgs are the payloads of the emsg boxes before the fragment (up to
+	// maxEmsgs of at most maxEmsgSize bytes; larger ones are skipped).
+	emsgs [][]byte
 }
+
+// Bounds of the emsg boxes kept for a fragment (SCTE-35 cues).
+const (
+	maxEmsgSize = 64 << 10
+	maxEmsgs    = 16
+)
 
 // Errors of a body that is not a CMAF track (what a 400 or 413 answer says).
 var (
@@ -75,10 +84,11 @@ type bodyReader struct {
 
 	hdr      []byte // header boxes gathered so far (after an ftyp)
 	inHeader bool
-	moof     []byte // a moof waiting for its mdat
-	lmsg     bool   // the last styp had the lmsg brand
-	styp     bool   // a styp came since the last fragment
-	first    bool   // no box read yet
+	moof     []byte   // a moof waiting for its mdat
+	lmsg     bool     // the last styp had the lmsg brand
+	styp     bool     // a styp came since the last fragment
+	first    bool     // no box read yet
+	emsgs    [][]byte // emsg payloads for the next fragment
 }
 
 func newBodyReader(r io.Reader, lim limits) *bodyReader {
@@ -151,8 +161,8 @@ func (b *bodyReader) next() (unit, error) {
 			if err != nil {
 				return unit{}, err
 			}
-			u := unit{kind: unitFragment, data: b.moof, mdat: buf, last: b.lmsg, styp: b.styp}
-			b.moof, b.lmsg, b.styp = nil, false, false
+			u := unit{kind: unitFragment, data: b.moof, mdat: buf, last: b.lmsg, styp: b.styp, emsgs: b.emsgs}
+			b.moof, b.lmsg, b.styp, b.emsgs = nil, false, false, nil
 			return u, nil
 		case "styp":
 			buf, err := b.readBox(typ, boxOff, size, hdrLen, 4096)
@@ -182,7 +192,15 @@ func (b *bodyReader) next() (unit, error) {
 				b.hdr = append(b.hdr, buf...)
 				continue
 			}
-			// emsg, prft, sidx, free, udta …: not needed to repackage.
+			if typ == "emsg" && size <= maxEmsgSize && len(b.emsgs) < maxEmsgs {
+				buf, err := b.readBox(typ, boxOff, size, hdrLen, maxEmsgSize)
+				if err != nil {
+					return unit{}, err
+				}
+				b.emsgs = append(b.emsgs, buf[hdrLen:])
+				continue
+			}
+			// prft, sidx, free, udta …: not needed to repackage.
 			if err := b.skipBox(typ, boxOff, size, hdrLen); err != nil {
 				return unit{}, err
 			}

@@ -624,6 +624,9 @@ func (s *session) fragments(ctx context.Context, req int64, p string, group []un
 	t.end = ticksToDur(last.DecodeTime+uint64(last.Duration), tr.Timescale)
 	t.fragments++
 	if !s.started {
+		if len(group[len(group)-1].emsgs) > 0 {
+			s.log.Warn("cmafingest: emsg before the stream started; skipped", "path", p)
+		}
 		t.held = append(t.held, heldFrag{tr: tr, from: from, to: n})
 		for _, smp := range samples {
 			s.heldBytes += int64(smp.Size)
@@ -636,6 +639,10 @@ func (s *session) fragments(ctx context.Context, req int64, p string, group []un
 		if err := s.declare(ctx, t, tr); err != nil {
 			return err
 		}
+	}
+	// The cues first: one may splice at this fragment's start.
+	if err := s.cues(ctx, t, tr, group[len(group)-1].emsgs, samples); err != nil {
+		return err
 	}
 	for i := range samples {
 		if err := s.writeSample(ctx, t, tr, &samples[i]); err != nil {

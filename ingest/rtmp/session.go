@@ -156,6 +156,8 @@ func (s *session) handle(msg message.Message) (end bool, err error) {
 		return false, s.audioConfig(m.FourCC, m.AACConfig, m.OpusConfig)
 	case *message.AudioExCodedFrames:
 		return false, s.audioFrame(m.FourCC, uint32(m.DTS/time.Millisecond), m.Payload)
+	case *message.DataAMF0:
+		return false, s.cuePoint(m)
 	}
 	return false, nil
 }

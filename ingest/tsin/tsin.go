@@ -85,6 +85,7 @@ type event struct {
 	s       segment.Sample
 	payload []byte
 	disc    bool
+	cue     bool // an SCTE-35 section (payload) at s.DecodeTime
 }
 
 // NewSession returns a Session publishing to pub. opts may be nil.
@@ -166,6 +167,8 @@ func Read(ctx context.Context, r io.Reader, pub live.Publisher, opts *Options) e
 	return cause
 }
 
+var _ ts.CueHandler = (*handler)(nil)
+
 // handler is the Session as the demuxer's ts.Handler.
 type handler Session
 
@@ -204,6 +207,30 @@ func (h *handler) Sample(pid uint32, smp segment.Sample, payload []byte) error {
 		return s.flush()
 	}
 	return nil
+}
+
+// Cue hands an SCTE-35 section over to the publisher, if it takes cues
+// (live.CuePublisher); a cue it refuses is skipped (it logged why).
+func (h *handler) Cue(pid uint32, t uint64, section []byte) error {
+	s := (*Session)(h)
+	if s.starting {
+		s.pending = append(s.pending, event{pid: pid, s: segment.Sample{DecodeTime: t}, payload: slices.Clone(section), cue: true})
+		return nil
+	}
+	return s.writeCue(pid, t, section)
+}
+
+func (s *Session) writeCue(pid uint32, t uint64, section []byte) error {
+	n, ok := s.track[pid]
+	cp, can := s.pub.(live.CuePublisher)
+	if !ok || n < 0 || !can {
+		return nil
+	}
+	err := cp.WriteCue(s.ctx, n, t, section)
+	if errors.Is(err, live.ErrBadCue) {
+		return nil
+	}
+	return err
 }
 
 func (h *handler) Discontinuity() error {
@@ -256,6 +283,8 @@ func (s *Session) flush() error {
 			err = s.addTrack(e.t)
 		case e.disc:
 			s.pub.Discontinuity(s.ctx)
+		case e.cue:
+			err = s.writeCue(e.pid, e.s.DecodeTime, e.payload)
 		default:
 			err = s.write(e.pid, e.s, e.payload)
 		}

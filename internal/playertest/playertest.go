@@ -232,6 +232,10 @@ type Result struct {
 	// FinalLatency is the mean of the last five latency samples (one a
 	// second), where a catching-up player settled; -1 without samples.
 	FinalLatency float64
+
+	// AdMarkers are the ad markers (SCTE-35 cues) the player exposed, once
+	// each, in the order they appeared.
+	AdMarkers []AdMarker
 }
 
 // SourceBuffer is what a run saw of one MSE SourceBuffer: where the player's
@@ -455,6 +459,17 @@ type pageResult struct {
 	Stalls        int            `json:"stalls"`
 	Latency       float64        `json:"latency"`
 	FinalLatency  float64        `json:"finalLatency"`
+	AdMarkers     []AdMarker     `json:"adMarkers"`
+}
+
+// AdMarker is a timed marker (an ad break's cue) as a player exposed it:
+// an hls.js date range (levelDetails.dateRanges), a Shaka timeline region
+// (timelineregionadded) or a dash.js event of an SCTE-35 scheme.
+type AdMarker struct {
+	Source string  `json:"source"` // "hlsjs", "shaka" or "dashjs"
+	ID     string  `json:"id"`     // the date range ID, the region's or event's id
+	Scheme string  `json:"scheme"` // the date range CLASS, or the scheme URI
+	Start  float64 `json:"start"`  // on the player's timeline (s)
 }
 
 type driverOutput struct {
@@ -651,6 +666,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Requests, res.SourceBuffers = p.Requests, p.SourceBuffers
 		res.IsLive, res.WallPlayed, res.MediaPlayed, res.Stalls, res.Latency = p.Live, p.WallPlayed, p.MediaPlayed, p.Stalls, p.Latency
 		res.FinalLatency = p.FinalLatency
+		res.AdMarkers = p.AdMarkers
 	}
 	if out.HarnessError != "" {
 		return res, fmt.Errorf("%w: %s: %s", ErrPlayback, opts.Player, out.HarnessError)

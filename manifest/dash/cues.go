@@ -30,6 +30,9 @@ func (b *builder) eventStream(cues []manifest.Cue) *eventStreamXML {
 			Duration:         cueTicks(c.Duration),
 			ID:               uint32(i + 1),
 		}
+		if c.EventID != 0 {
+			ev.ID = c.EventID
+		}
 		if len(c.SCTE35) > 0 {
 			ev.Signal = &signalXML{Binary: base64.StdEncoding.EncodeToString(c.SCTE35)}
 			b.ns.scte35 = true

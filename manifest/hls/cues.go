@@ -2,6 +2,7 @@ package hls
 
 import (
 	"encoding/hex"
+	"net/url"
 	"strings"
 	"time"
 
@@ -94,13 +95,18 @@ func cueMarks(p *manifest.Presentation, r *manifest.Representation) []string {
 			b.WriteString("," + attr + "=0x" + strings.ToUpper(hex.EncodeToString(c.SCTE35)))
 		}
 		b.WriteByte('\n')
+		if c.Kind == manifest.CueOut {
+			// Even outside this rendition's segments (a live window
+			// the break's start has left): its return still closes it.
+			opened[c.ID] = c
+		}
 		i := segmentAt(c.Start)
 		if c.Start < starts[0]-cueTolerance || c.Start >= starts[len(starts)-1]+manifest.TicksToDuration(r.Segments[len(starts)-1].Duration, r.Timescale) {
 			continue // outside this rendition
 		}
 		marks[i] += b.String()
-		if c.Kind == manifest.CueOut {
-			opened[c.ID] = c
+		if in := p.HLSInterstitials; in != nil && c.Kind == manifest.CueOut {
+			marks[i] += interstitial(in, c, formatDate(dateOf(c.Start)))
 		}
 		if p.HLSCueTags && c.Kind == manifest.CueOut && c.Duration > 0 {
 			cueOutTags(marks, starts, segmentAt, c)
@@ -123,6 +129,34 @@ func cueOutTags(marks []string, starts []time.Duration, segmentAt func(time.Dura
 	if i < len(starts) {
 		marks[i] += "#EXT-X-CUE-IN\n"
 	}
+}
+
+// interstitial returns the HLS Interstitial date range of break c, which
+// starts at date (see manifest.Interstitials).
+func interstitial(in *manifest.Interstitials, c *manifest.Cue, date string) string {
+	var b strings.Builder
+	b.WriteString("#EXT-X-DATERANGE:ID=\"" + c.ID + "-ad\",CLASS=\"" + manifest.InterstitialClass + "\",START-DATE=\"" + date + "\"")
+	if c.Duration > 0 {
+		if c.Planned {
+			b.WriteString(",PLANNED-DURATION=" + seconds(c.Duration))
+		} else {
+			b.WriteString(",DURATION=" + seconds(c.Duration))
+		}
+	}
+	id := url.QueryEscape(c.ID)
+	if in.AssetURI != "" {
+		b.WriteString(",X-ASSET-URI=\"" + strings.ReplaceAll(in.AssetURI, "{id}", id) + "\"")
+	} else {
+		b.WriteString(",X-ASSET-LIST=\"" + strings.ReplaceAll(in.AssetList, "{id}", id) + "\"")
+	}
+	if c.Duration > 0 {
+		b.WriteString(",X-RESUME-OFFSET=" + seconds(c.Duration))
+	}
+	if in.Restrict != "" {
+		b.WriteString(",X-RESTRICT=\"" + in.Restrict + "\"")
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // periodOf returns the period holding representation r.

@@ -41,6 +41,11 @@ func models() map[string]*manifest.Presentation {
 		"audioonly":  audioOnly(),
 		"captions":   manifesttest.Captioned(8 * time.Second),
 		"cues":       manifesttest.Cued(),
+		"interstitials": func() *manifest.Presentation {
+			p := manifesttest.Cued()
+			p.HLSInterstitials = &manifest.Interstitials{AssetURI: "https://ads.example/break.m3u8?id={id}", Restrict: "SKIP,JUMP"}
+			return p
+		}(),
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/cmafkit/cmafkit/internal/emsg"
+	"github.com/cmafkit/cmafkit/scte35"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 )
@@ -465,6 +467,7 @@ func FuzzOpen(f *testing.F) {
 	}
 	// Moofs without samples (every trun renamed): an old crasher.
 	seeds = append(seeds, bytes.ReplaceAll(fuzzSeed(f, "fragmented.mp4"), []byte("trun"), []byte("toun")))
+	seeds = append(seeds, withEmsg(fuzzSeed(f, "fragmented.mp4")))
 	fuzzMP4(f, seeds)
 }
 
@@ -477,4 +480,61 @@ func FuzzParameterSets(f *testing.F) {
 		seeds = append(seeds, fuzzSeed(f, name))
 	}
 	fuzzMP4(f, seeds)
+}
+
+// withEmsg puts SCTE-35 emsg boxes (version 0 and 1) before each of the
+// first two moof boxes of a fragmented MP4.
+func withEmsg(b []byte) []byte {
+	pts := uint64(90000)
+	sec, err := (&scte35.Section{SAPType: 3, Tier: 0xFFF, Command: &scte35.TimeSignal{SpliceTime: &pts}}).Encode()
+	if err != nil {
+		panic(err)
+	}
+	boxes := [][]byte{
+		emsg.Append(nil, &emsg.Message{Version: 0, Scheme: emsg.SchemeSCTE35, Timescale: 1000, PresentationTimeDelta: 10, Data: sec}),
+		emsg.Append(nil, &emsg.Message{Version: 1, Scheme: emsg.SchemeSCTE35, Timescale: 90000, PresentationTime: 90000, Data: sec}),
+	}
+	var out []byte
+	n := 0
+	for off := 0; off+8 <= len(b); {
+		size := int(binary.BigEndian.Uint32(b[off:]))
+		if size < 8 || off+size > len(b) {
+			return append(out, b[off:]...)
+		}
+		if string(b[off+4:off+8]) == "moof" && n < len(boxes) {
+			out = append(out, boxes[n]...)
+			n++
+		}
+		out = append(out, b[off:off+size]...)
+		off += size
+	}
+	return out
+}
+
+// TestEmsgSeedCues checks the fuzz seed's emsg boxes become cues: version
+// 1 at its presentation time (1 s), version 0 10 ms after the start of the
+// first fragment, in time order, each with its section.
+func TestEmsgSeedCues(t *testing.T) {
+	b := withEmsg(readTestFile(t, "fragmented.mp4"))
+	src, err := segment.Open(context.Background(), bytes.NewReader(b), int64(len(b)), "emsg.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if len(src.Cues) != 2 {
+		t.Fatalf("%d cues, want 2: %+v", len(src.Cues), src.Cues)
+	}
+	var ref *segment.Track
+	for _, tr := range src.Tracks {
+		if ref == nil || tr.Kind == segment.KindVideo && ref.Kind != segment.KindVideo {
+			ref = tr
+		}
+	}
+	zero := time.Duration(ref.PresentationOffset) * time.Second / time.Duration(ref.Timescale)
+	if want := time.Second - zero; src.Cues[1].Time != want {
+		t.Errorf("version 1 cue at %v, want %v", src.Cues[1].Time, want)
+	}
+	if src.Cues[0].Time >= src.Cues[1].Time || len(src.Cues[0].Section) == 0 {
+		t.Errorf("cues %+v", src.Cues)
+	}
 }

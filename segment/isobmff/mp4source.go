@@ -51,10 +51,11 @@ type mp4Parser struct {
 	movieTimescale uint32
 	tracks         []*mp4Track
 	moofs          int
-	samples        int64 // samples indexed so far, over all tracks
-	subsBudget     int   // subsample entries that may still be kept (see maxSubsamples)
-	fragmentedMoov bool  // the moov has an mvex: samples are to come in fragments
-	keepParamSets  bool  // tests: leave avc3/hev1 tracks as they are (see segment.ResolveParameterSets)
+	samples        int64     // samples indexed so far, over all tracks
+	subsBudget     int       // subsample entries that may still be kept (see maxSubsamples)
+	fragmentedMoov bool      // the moov has an mvex: samples are to come in fragments
+	keepParamSets  bool      // tests: leave avc3/hev1 tracks as they are (see segment.ResolveParameterSets)
+	emsgs          []emsgCue // SCTE-35 emsg boxes (emsg.go)
 }
 
 // mp4Track is a track while it is being indexed.
@@ -138,7 +139,10 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 				}
 			}
 			pendingMoofs = nil
+		case "emsg":
+			p.readEmsg(off, boxSize, hdrLen)
 		case "moof":
+			p.moofBase(off, boxSize, hdrLen)
 			src.Fragmented = true
 			if moov == nil {
 				pendingMoofs = append(pendingMoofs, off)
@@ -191,6 +195,7 @@ func (p *mp4Parser) parse(ctx context.Context) (*segment.Source, error) {
 		}
 		return nil, &segment.FormatError{Source: p.name, Offset: -1, Err: segment.ErrNoTracks}
 	}
+	src.Cues = p.emsgCues(src.Tracks)
 	return src, nil
 }
 

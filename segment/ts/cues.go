@@ -63,6 +63,12 @@ func (d *demuxer) cueSection(b []byte, off int64) {
 		raw := int64((*pts + sec.PTSAdjustment) & (1<<33 - 1))
 		t = ref.last + signed33(raw-ref.lastRaw)
 	}
+	if lv := d.live; lv != nil {
+		if ch, ok := lv.h.(CueHandler); ok && lv.err == nil && t >= 0 {
+			lv.err = ch.Cue(uint32(ref.pid), uint64(t), b)
+		}
+		return
+	}
 	if len(d.cues) >= maxCues {
 		d.stats.BadCues++
 		if len(d.cues) == maxCues {

@@ -39,6 +39,22 @@ type Handler interface {
 	Discontinuity() error
 }
 
+// CueHandler is implemented by a Handler that takes the SCTE-35 cues of a
+// live stream: the splice_info_sections of the program's stream type 0x86
+// PIDs, CRC checked (bad ones are counted in Stats.BadCues and logged).
+// splice_null heartbeats are not handed over.
+type CueHandler interface {
+	// Cue hands over one section: pid is the elementary stream whose clock
+	// t is on (the first video stream, else the first with a timestamp),
+	// and t is the splice time, splice_time plus pts_adjustment (for an
+	// immediate splice, the latest timestamp of that stream), on the
+	// stream's unwrapped clock as Sample's DecodeTime (90 kHz, offset by
+	// 2^33). The stream's Track call may still be to come (video access
+	// units wait for their decode times). section is valid only during
+	// the call.
+	Cue(pid uint32, t uint64, section []byte) error
+}
+
 // Demuxer reads a transport stream of 188-byte packets as it arrives (from
 // a pipe, a socket, an HTTP body) with the parsing of Open, and hands each
 // elementary stream's samples with their payloads to a Handler as soon as
@@ -89,6 +105,7 @@ func NewDemuxer(name string, opts *Options, h Handler) *Demuxer {
 		psi:     map[uint16]*section{},
 		ignored: map[uint16]bool{},
 		logged:  map[uint16]bool{},
+		cuePIDs: map[uint16]bool{},
 		pmtPID:  -1,
 		maxHeld: maxLiveHeld,
 		maxAU:   opts.MaxSampleSize,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cmafkit/cmafkit/internal/tscue"
+	"github.com/cmafkit/cmafkit/scte35"
 	"github.com/cmafkit/cmafkit/segment"
 )
 
@@ -19,6 +21,7 @@ type checker struct {
 	h       []byte // digest input, hashed as it grows
 	sum     uint64
 	samples int
+	cues    int // live SCTE-35 cues handed over
 }
 
 func newChecker(t *testing.T) *checker {
@@ -71,6 +74,17 @@ func (c *checker) Sample(pid uint32, s segment.Sample, p []byte) error {
 	return nil
 }
 
+// Cue checks a live SCTE-35 cue: a section that parses. (Its stream may
+// not be declared yet: video waits for its decode times.)
+func (c *checker) Cue(pid uint32, t uint64, section []byte) error {
+	if _, err := scte35.Parse(section); err != nil {
+		c.t.Fatalf("cue section handed over: %v", err)
+	}
+	c.cues++
+	c.add("cue %d %d %x", pid, t, section)
+	return nil
+}
+
 func (c *checker) Discontinuity() error {
 	clear(c.last)
 	c.add("disc")
@@ -115,7 +129,17 @@ func FuzzDemuxer(f *testing.F) {
 		streams = append(streams, b[:min(len(b), 48*tsLen)])
 	}
 	a, b := streams[0], streams[1]
+	pts := uint64(1 << 20)
+	sec, err := (&scte35.Section{SAPType: 3, Tier: 0xFFF, Command: &scte35.SpliceInsert{EventID: 1, OutOfNetwork: true, ProgramSplice: true, SpliceTime: &pts}}).Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	cued, err := tscue.AddSCTE35(a, 0x1F0, []tscue.Insert{{After: 10, Section: sec}, {After: 30, Section: sec}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	bases := [][]byte{
+		cued, // with SCTE-35 (live cues)
 		a, b,
 		append(bytes.Clone(a[:len(a)/2]), b[len(b)/3:]...),                                                   // spliced
 		append(bytes.Clone(a[:len(a)/2+77]), a[len(a)/4+13:]...),                                             // cut mid-packet, replayed
@@ -140,10 +164,48 @@ func FuzzDemuxer(f *testing.F) {
 		defer wd.Stop()
 		whole := feed(t, b, 0)
 		pieces := feed(t, b, seed|1)
-		if whole.sum != pieces.sum || whole.samples != pieces.samples {
+		if whole.sum != pieces.sum || whole.samples != pieces.samples || whole.cues != pieces.cues {
 			t.Fatalf("fed at once: %d samples; in pieces: %d samples, other content", whole.samples, pieces.samples)
 		}
 	})
+}
+
+// TestDemuxerCues checks that the live Demuxer hands over the SCTE-35
+// sections of a stream type 0x86 PID (twice the same section here) on the
+// video's clock, the splice time 2^20 ticks after the 33-bit origin.
+func TestDemuxerCues(t *testing.T) {
+	a := readFile(t, "h264_aac.ts")
+	pts := uint64(1 << 20)
+	sec, err := (&scte35.Section{SAPType: 3, Tier: 0xFFF, Command: &scte35.SpliceInsert{EventID: 1, OutOfNetwork: true, ProgramSplice: true, SpliceTime: &pts}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cued, err := tscue.AddSCTE35(a, 0x1F0, []tscue.Insert{{After: 10, Section: sec}, {After: 30, Section: sec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	h := &cueFunc{funcHandler: &funcHandler{sample: func(uint32, segment.Sample, []byte) {}}, cue: func(pid uint32, at uint64, s []byte) { got = append(got, at) }}
+	m := NewDemuxer("cued", nil, h)
+	if _, err := m.Write(cued); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != got[1] || got[0] != liveBase+pts {
+		t.Errorf("cue times %v, want twice %d", got, liveBase+pts)
+	}
+}
+
+type cueFunc struct {
+	*funcHandler
+	cue func(pid uint32, t uint64, section []byte)
+}
+
+func (h *cueFunc) Cue(pid uint32, t uint64, section []byte) error {
+	h.cue(pid, t, section)
+	return nil
 }
 
 // TestDemuxerMatchesOpen checks the Demuxer against Open on the test

@@ -53,6 +53,7 @@
     latency: -1,
     finalLatency: -1,
     latencies: [],
+    adMarkers: [],
   };
   window.__ptState = state;
 
@@ -91,6 +92,15 @@
     console.log('[playertest] ' + line);
   }
   function fail(msg) { note(state.errors, msg); }
+
+  // adMarker records a timed marker a player exposed once (hls.js date
+  // ranges, Shaka timeline regions, dash.js events of the SCTE-35 scheme).
+  function adMarker(source, id, scheme, start) {
+    id = String(id);
+    if (state.adMarkers.length >= 200 || state.adMarkers.some((m) => m.source === source && m.id === id)) { return; }
+    state.adMarkers.push({ source: source, id: id, scheme: scheme || '', start: Number(start) || 0 });
+    note(state.events, source + ' marker ' + id + ' ' + (scheme || '') + ' at ' + Number(start).toFixed(3));
+  }
 
   function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
@@ -221,6 +231,10 @@
     const player = new shaka.Player();
     window.__ptPlayer = player;
     player.addEventListener('error', (ev) => fail(describeShakaError(ev.detail)));
+    player.addEventListener('timelineregionadded', (ev) => {
+      const r = ev.detail || {};
+      adMarker('shaka', r.id, r.schemeIdUri, r.startTime);
+    });
     await player.attach(video);
     const conf = { streaming: { retryParameters: { maxAttempts: 2 } } };
     if (cfg.lowLatency) {
@@ -340,6 +354,10 @@
     });
     hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (ev, data) => note(state.events, 'subtitle track ' + data.id));
     hls.on(Hls.Events.LEVEL_SWITCHED, (ev, data) => note(state.events, 'level ' + data.level));
+    hls.on(Hls.Events.LEVEL_LOADED, (ev, data) => {
+      const ranges = (data.details && data.details.dateRanges) || {};
+      for (const id of Object.keys(ranges)) { adMarker('hlsjs', id, ranges[id].class || '', ranges[id].startTime); }
+    });
     hls.attachMedia(video);
     hls.loadSource(cfg.manifest);
   }
@@ -358,6 +376,12 @@
       const reps = player.getRepresentationsByType ? player.getRepresentationsByType('video') : [];
       note(state.events, 'stream initialized: ' + reps.length + ' video representations');
     });
+    for (const scheme of ['urn:scte:scte35:2014:xml+bin', 'urn:scte:scte35:2013:bin']) {
+      player.on(scheme, (e) => {
+        const x = e.event || {};
+        adMarker('dashjs', x.id, scheme, x.calculatedPresentationTime);
+      }, null, { mode: ev.EVENT_MODE_ON_RECEIVE });
+    }
     player.updateSettings({ debug: { logLevel: cfg.debug ? dashjs.Debug.LOG_LEVEL_DEBUG : dashjs.Debug.LOG_LEVEL_WARNING } });
     if (cfg.player === 'dashjs-mss') {
       // A Smooth client manifest has no UTCTiming: synchronise on the Date
