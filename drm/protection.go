@@ -76,11 +76,11 @@ func (p *Protection) Validate() error {
 		return &ProtectionError{Detail: fmt.Sprintf(format, args...)}
 	}
 	switch p.Scheme {
-	case SchemeCENC, SchemeCBCS:
-	case SchemeAES128:
+	case SchemeCENC, SchemeCBCS, SchemeCENS, SchemeCBC1:
+	case SchemeAES128, SchemeSampleAES:
 		// A key URI, no KID and no DRM system.
 		if len(p.Systems) != 1 || p.Systems[0].System != "" || p.Systems[0].KeyURI == "" || len(p.KeyPeriods) > 0 {
-			return bad("AES-128 needs one key URI of no DRM system and no key periods")
+			return bad("%s needs one key URI of no DRM system and no key periods", p.Scheme)
 		}
 		return nil
 	default:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
 	"github.com/cmafkit/cmafkit/segment/tsmux"
@@ -40,14 +41,28 @@ func (r *runner) checkSegmentType() error {
 	if r.job.Formats&HLS == 0 {
 		return nil
 	}
-	if r.job.Encryption != nil {
-		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
+	if e := r.job.Encryption; e != nil {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and %s encryption (Common Encryption is for CMAF segments; use HLSAES128 or HLSSampleAES)", ErrCombination, e.Scheme)
 	}
 	if r.job.SingleFile {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and single-file output", ErrCombination)
 	}
 	if r.job.ChunkDuration > 0 {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF chunks", ErrCombination)
+	}
+	return nil
+}
+
+// checkHLSScheme refuses HLS output of a scheme HLS has no EXT-X-KEY
+// METHOD for: RFC 8216bis defines SAMPLE-AES for cbcs and SAMPLE-AES-CTR
+// for cenc; cens and cbc1 are for DASH only.
+func (r *runner) checkHLSScheme() error {
+	e := r.job.Encryption
+	if e == nil || r.job.Formats&HLS == 0 {
+		return nil
+	}
+	if e.Scheme == drm.SchemeCENS || e.Scheme == drm.SchemeCBC1 {
+		return fmt.Errorf("%w: HLS with %s encryption (HLS signals cbcs as SAMPLE-AES and cenc as SAMPLE-AES-CTR, and has no method for %s; write DASH only)", ErrCombination, e.Scheme, e.Scheme)
 	}
 	return nil
 }
