@@ -45,6 +45,10 @@ type KeyPeriod struct {
 // last three fields are a key server's own signalling (CPIX), which
 // manifest writers use verbatim in place of theirs.
 type SystemSignaling struct {
+	// IV, if 16 bytes, is written as the EXT-X-KEY IV attribute of HLS
+	// MPEG-TS encryption (SchemeAES128, SchemeSampleAES); without it
+	// players derive the IV from the media sequence number.
+	IV []byte `json:",omitempty"`
 	// System is the DRM system; empty for the key of SchemeAES128, which
 	// no DRM system serves.
 	System System

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -181,6 +182,9 @@ func (w *writer) keyAttrs(scheme drm.Scheme, kid drm.KID, s *drm.SystemSignaling
 	}
 	w.enum(true, "METHOD", m)
 	w.quoted(false, "URI", uri)
+	if len(s.IV) == 16 {
+		w.str(",IV=0x" + hex.EncodeToString(s.IV))
+	}
 	if format != "" { // none for a key of no DRM system (AES-128)
 		w.quoted(false, "KEYFORMAT", format)
 		w.quoted(false, "KEYFORMATVERSIONS", "1")
