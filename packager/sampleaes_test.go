@@ -2,6 +2,7 @@ package packager_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cmafkit/cmafkit/drm"
+	"github.com/cmafkit/cmafkit/internal/playertest"
 	"github.com/cmafkit/cmafkit/packager"
 )
 
@@ -137,6 +139,10 @@ func TestHLSSampleAES(t *testing.T) {
 	if bad > 2 {
 		t.Fatalf("ffmpeg: %d of %d frames differ from the clear run", bad, len(got))
 	}
+	if testing.Short() {
+		return
+	}
+	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: "master.m3u8", Player: playertest.HLSJS, Log: t.Logf})
 }
 
 // tsElementaryStream returns the stream type and ES descriptors of the one
