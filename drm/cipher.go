@@ -14,7 +14,7 @@ import (
 // is a cipherScratch each.
 type sampleCipher struct {
 	key         *fastaes.Key
-	crypt, skip int // cbcs pattern in 16-byte blocks; 0:0 means every block
+	crypt, skip int // cbcs/cens pattern in 16-byte blocks; 0:0 means every block
 }
 
 // cipherScratch is the working memory of one fragment's encryption.
@@ -27,7 +27,7 @@ type cipherScratch struct {
 
 func newSampleCipher(key Key, crypt, skip int) (*sampleCipher, error) {
 	if crypt > 1 {
-		return nil, fmt.Errorf("drm: cbcs pattern %d:%d: %w", crypt, skip, ErrUnsupported)
+		return nil, fmt.Errorf("drm: pattern %d:%d: %w", crypt, skip, ErrUnsupported)
 	}
 	k, err := fastaes.NewKey(key.b[:])
 	if err != nil {
@@ -109,4 +109,77 @@ func (c *sampleCipher) cbcsChain(dst []fastaes.Chain, data []byte) []fastaes.Cha
 		return append(dst, fastaes.Chain{Data: data[:full], Stride: step, Blocks: (full + step - 16) / step})
 	}
 	return append(dst, fastaes.Chain{Data: data[:full], Stride: 16, Blocks: full / 16})
+}
+
+// cens encrypts the protected ranges of sample with AES-CTR under the
+// pattern (ISO/IEC 23001-7 §9.6, §10.3) and returns the number of counter
+// blocks used. The counter block starts at iv (zero-padded when it has 8
+// bytes) and advances over encrypted blocks only, continuously across the
+// sample's subsamples; the pattern restarts at each protected range, and a
+// partial block at a range's end stays clear. Without a pattern (0:0,
+// audio) it is cenc's whole-range CTR.
+func (c *sampleCipher) cens(sc *cipherScratch, sample, iv []byte, subs []mp4.SubSamplePattern) int {
+	s := c.ctrStream(sc, iv)
+	if c.crypt == 0 || c.skip == 0 {
+		return (xorRanges(s, sample, subs) + 15) / 16
+	}
+	if len(subs) == 0 {
+		return c.censRange(s, sample)
+	}
+	pos, blocks := 0, 0
+	for _, ss := range subs {
+		pos += int(ss.BytesOfClearData)
+		n := int(ss.BytesOfProtectedData)
+		blocks += c.censRange(s, sample[pos:pos+n])
+		pos += n
+	}
+	return blocks
+}
+
+// censRange applies the pattern to one protected range.
+func (c *sampleCipher) censRange(s cipher.Stream, data []byte) int {
+	full := len(data) / 16
+	period := c.crypt + c.skip
+	blocks := 0
+	for b := 0; b < full; b += period {
+		n := min(c.crypt, full-b)
+		r := data[16*b : 16*(b+n)]
+		s.XORKeyStream(r, r)
+		blocks += n
+	}
+	return blocks
+}
+
+// cbc1 encrypts the protected ranges of sample with AES-CBC (ISO/IEC
+// 23001-7 §10.2): one chain from iv over the whole 16-byte blocks of every
+// range, carried on from one range to the next; a partial block at a
+// range's end stays clear. No subsamples means the whole sample is one
+// range (audio: its trailing partial block stays clear).
+func (c *sampleCipher) cbc1(sample, iv []byte, subs []mp4.SubSamplePattern) error {
+	var prev [16]byte
+	copy(prev[:], iv)
+	chain := func(data []byte) error {
+		full := len(data) &^ 15
+		if full == 0 {
+			return nil
+		}
+		if err := c.key.EncryptChains(&prev, []fastaes.Chain{{Data: data[:full], Stride: 16, Blocks: full / 16}}); err != nil {
+			return err
+		}
+		copy(prev[:], data[full-16:full])
+		return nil
+	}
+	if len(subs) == 0 {
+		return chain(sample)
+	}
+	pos := 0
+	for _, ss := range subs {
+		pos += int(ss.BytesOfClearData)
+		n := int(ss.BytesOfProtectedData)
+		if err := chain(sample[pos : pos+n]); err != nil {
+			return err
+		}
+		pos += n
+	}
+	return nil
 }

@@ -513,6 +513,86 @@ func decryptFragment(frag []byte, in *initInfo, keys map[[16]byte][]byte) (*decr
 					pos += s.prot
 				}
 			}
+		case "cens":
+			// AES-CTR under the pattern: the counter runs on over the
+			// encrypted blocks of the whole sample; each protected range
+			// starts the pattern again; partial blocks stay clear.
+			var ctr [16]byte
+			copy(ctr[:], iv)
+			var ks [16]byte
+			period := c.crypt + c.skip
+			dr := func(b []byte) {
+				for blkN := 0; blkN < len(b)/16 || period == 0 && blkN*16 < len(b); blkN++ {
+					if period > 0 && blkN%period >= c.crypt {
+						continue
+					}
+					blk.Encrypt(ks[:], ctr[:])
+					for m := 15; m >= 0; m-- {
+						ctr[m]++
+						if ctr[m] != 0 {
+							break
+						}
+					}
+					end := min(16*blkN+16, len(b))
+					for m := 16 * blkN; m < end; m++ {
+						b[m] ^= ks[m-16*blkN]
+					}
+				}
+			}
+			if period == 0 && subs != nil {
+				// No pattern: one keystream over the concatenated ranges, as cenc.
+				var all []byte
+				pos := 0
+				for _, s := range subs {
+					pos += s.clear
+					all = append(all, dec[pos:pos+s.prot]...)
+					pos += s.prot
+				}
+				dr(all)
+				pos = 0
+				for _, s := range subs {
+					pos += s.clear
+					pos += copy(dec[pos:pos+s.prot], all[:s.prot])
+					all = all[s.prot:]
+				}
+			} else if subs == nil {
+				dr(dec)
+			} else {
+				pos := 0
+				for _, s := range subs {
+					pos += s.clear
+					dr(dec[pos : pos+s.prot])
+					pos += s.prot
+				}
+			}
+		case "cbc1":
+			// One CBC chain per sample from its IV over the whole blocks of
+			// every protected range in turn; partial blocks stay clear.
+			if len(iv) != 16 {
+				return nil, fmt.Errorf("sample %d: cbc1 IV of %d bytes", i, len(iv))
+			}
+			prev := append([]byte(nil), iv...)
+			var tmp [16]byte
+			dr := func(b []byte) {
+				for blkN := 0; blkN < len(b)/16; blkN++ {
+					ct := append([]byte(nil), b[16*blkN:16*blkN+16]...)
+					blk.Decrypt(tmp[:], ct)
+					for m := 0; m < 16; m++ {
+						b[16*blkN+m] = tmp[m] ^ prev[m]
+					}
+					prev = ct
+				}
+			}
+			if subs == nil {
+				dr(dec)
+			} else {
+				pos := 0
+				for _, s := range subs {
+					pos += s.clear
+					dr(dec[pos : pos+s.prot])
+					pos += s.prot
+				}
+			}
 		default:
 			return nil, fmt.Errorf("scheme %q", in.scheme)
 		}

@@ -16,7 +16,8 @@ var (
 	ErrKIDNotFound = errors.New("KID not found")
 	// ErrNoKey means a key provider has no key for a track class or crypto period.
 	ErrNoKey = errors.New("no content key")
-	// ErrUnsupportedScheme means a protection scheme other than cenc or cbcs,
+	// ErrUnsupportedScheme means a protection scheme other than cenc, cbcs,
+	// cens or cbc1,
 	// or a scheme that cannot be used with a codec or DRM system.
 	ErrUnsupportedScheme = errors.New("unsupported protection scheme")
 	// ErrUnsupportedCodec means the sample entry cannot be encrypted.

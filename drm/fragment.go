@@ -157,12 +157,12 @@ func (tp *TrackProtector) encryptSamples(ctx context.Context, c *sampleCipher, s
 	var ivs []byte
 	var stream cipher.Stream // 16-byte cenc IVs: one keystream per fragment
 	ivLen := 0               // per-sample IV in senc
-	var next []byte          // cenc: the next sample's IV
+	var next []byte          // not cbcs: the next sample's IV
 	if !cbcs {
 		ivLen = len(tp.iv)
 		ivs = make([]byte, n*ivLen)
 		next = tp.fragmentIV(sc.iv[:0], firstSample)
-		if ivLen == 16 {
+		if ivLen == 16 && tp.cfg.Scheme == SchemeCENC {
 			stream = c.ctrStream(&sc.cipher, next)
 		}
 	}
@@ -193,6 +193,17 @@ func (tp *TrackProtector) encryptSamples(ctx context.Context, c *sampleCipher, s
 		switch {
 		case cbcs:
 			sc.chains = c.cbcsChains(sc.chains, s, subs)
+		case tp.cfg.Scheme == SchemeCENS:
+			iv = ivs[i*ivLen : i*ivLen+ivLen : i*ivLen+ivLen]
+			copy(iv, next)
+			advanceIV(next, c.cens(&sc.cipher, s, iv, subs))
+		case tp.cfg.Scheme == SchemeCBC1:
+			iv = ivs[i*ivLen : i*ivLen+ivLen : i*ivLen+ivLen]
+			copy(iv, next)
+			if err := c.cbc1(s, iv, subs); err != nil {
+				return nil, nil, &SampleError{Track: tp.trackID, Sequence: seq, Sample: i + 1, Err: err}
+			}
+			nextIV(next, subs, len(s))
 		case stream != nil:
 			// With 16-byte IVs consecutive samples use consecutive counter
 			// blocks (see nextIV), so one keystream serves the fragment:
@@ -234,8 +245,8 @@ func (tp *TrackProtector) encryptSamples(ctx context.Context, c *sampleCipher, s
 // in moof.
 func (tp *TrackProtector) addKeyPeriod(moof *mp4.MoofBox, traf *mp4.TrafBox, k ContentKey, period, n int) error {
 	seig := &mp4.SeigSampleGroupEntry{IsProtected: 1, KID: mp4.UUID(k.KID[:])}
+	seig.CryptByteBlock, seig.SkipByteBlock = byte(tp.crypt), byte(tp.skip)
 	if tp.cfg.Scheme == SchemeCBCS {
-		seig.CryptByteBlock, seig.SkipByteBlock = byte(tp.crypt), byte(tp.skip)
 		seig.ConstantIV = append([]byte(nil), tp.iv...)
 	} else {
 		seig.PerSampleIVSize = byte(tp.ivSize)
@@ -300,18 +311,23 @@ func (tp *TrackProtector) fragmentIV(dst []byte, firstSample int) []byte {
 // sample's IV is IV+1; with 16-byte IVs the next IV follows the blocks this
 // sample used, so no counter block is ever reused.
 func nextIV(iv []byte, subs []mp4.SubSamplePattern, size int) {
+	p := size
+	if len(subs) > 0 {
+		p = 0
+		for _, s := range subs {
+			p += int(s.BytesOfProtectedData)
+		}
+	}
+	advanceIV(iv, (p+15)/16)
+}
+
+// advanceIV advances a per-sample IV past a sample that used blocks counter
+// blocks: by one for 8-byte IVs (whose counter block is IV||0), by
+// max(blocks, 1) for 16-byte IVs, so no counter block is ever reused.
+func advanceIV(iv []byte, blocks int) {
 	steps := 1
 	if len(iv) == 16 {
-		if len(subs) == 0 {
-			steps = (size + 15) / 16
-		} else {
-			p := 0
-			for _, s := range subs {
-				p += int(s.BytesOfProtectedData)
-			}
-			steps = (p + 15) / 16
-		}
-		steps = max(steps, 1)
+		steps = max(blocks, 1)
 	}
 	for i := len(iv) - 1; i >= 0 && steps > 0; i-- {
 		sum := int(iv[i]) + steps

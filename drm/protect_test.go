@@ -47,6 +47,7 @@ var mediaCases = []caseSpec{
 	{"av1.mp4", "vide", "av01"},
 	{"eac3.mp4", "soun", "ec-3"},
 	{"opus.mp4", "soun", "Opus"},
+	{"slices4.mp4", "vide", "avc1"}, // several protected ranges a sample
 }
 
 type variant struct {
@@ -65,14 +66,20 @@ var variants = []variant{
 	{name: "iv16", chunks: 2, iv: IV{0, 1, 2, 3, 4, 5, 6, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0x00}},
 }
 
-// TestRoundTrip encrypts every codec of the test media with both schemes and
-// decrypts with the independent test decryptor, bit-exact.
+// TestRoundTrip encrypts every codec of the test media with the four
+// schemes and decrypts with the independent test decryptor, bit-exact.
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for _, mc := range mediaCases {
 		ct := loadTrack(t, mc.file, mc.handler)
-		for _, scheme := range []Scheme{SchemeCENC, SchemeCBCS} {
+		for _, scheme := range []Scheme{SchemeCENC, SchemeCBCS, SchemeCENS, SchemeCBC1} {
+			if mc.codec == "av01" && (scheme == SchemeCENS || scheme == SchemeCBC1) {
+				continue // refused: TestSchemeCombinations
+			}
 			for _, v := range variants {
+				if scheme == SchemeCBC1 && len(v.iv) == 8 {
+					continue
+				}
 				t.Run(fmt.Sprintf("%s/%s/%s", mc.codec, scheme, v.name), func(t *testing.T) {
 					roundTrip(ctx, t, ct, mc, scheme, v)
 				})
@@ -86,8 +93,12 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 	if v.rotation > 0 {
 		keys = &StaticKeys{Default: rotKeys}
 	}
+	systems := []System{Widevine, PlayReady, ClearKey}
+	if scheme == SchemeCENS || scheme == SchemeCBC1 {
+		systems = []System{Widevine, ClearKey, ClearKey} // PlayReady takes cenc and cbcs only
+	}
 	cfg := Config{Scheme: scheme, Keys: keys, CryptoPeriod: v.rotation, IV: v.iv,
-		SignalingOptions: SignalingOptions{Systems: []System{Widevine, PlayReady, ClearKey}}}
+		SignalingOptions: SignalingOptions{Systems: systems}}
 	// Rebuild the init so each subtest starts clear, sharing the source entry.
 	init := mp4.CreateEmptyInit()
 	src := ct.init.Moov.Trak
@@ -136,6 +147,18 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 		if info.ivSize != 0 || len(info.constIV) != 16 || [2]int{info.crypt, info.skip} != wantPattern {
 			t.Fatalf("cbcs tenc: iv size %d const %x pattern %d:%d", info.ivSize, info.constIV, info.crypt, info.skip)
 		}
+	case SchemeCENS:
+		wantPattern := [2]int{1, 9}
+		if mc.handler == "soun" {
+			wantPattern = [2]int{0, 0}
+		}
+		if info.ivSize != max(8, len(v.iv)) || info.constIV != nil || [2]int{info.crypt, info.skip} != wantPattern {
+			t.Fatalf("cens tenc: iv size %d const %x pattern %d:%d", info.ivSize, info.constIV, info.crypt, info.skip)
+		}
+	case SchemeCBC1:
+		if info.ivSize != 16 || info.constIV != nil || info.crypt != 0 || info.skip != 0 {
+			t.Fatalf("cbc1 tenc: iv size %d const %x pattern %d:%d", info.ivSize, info.constIV, info.crypt, info.skip)
+		}
 	}
 	var seq uint32
 	var nSamples, nProtectedBytes int
@@ -163,12 +186,17 @@ func roundTrip(ctx context.Context, t *testing.T, ct *clearTrack, mc caseSpec, s
 				if v.rotation > 0 && dec.kids[i] != rotKeys[si%len(rotKeys)].KID {
 					t.Fatalf("segment %d: sample KID %x, want %s", si, dec.kids[i], rotKeys[si%len(rotKeys)].KID)
 				}
-				if scheme == SchemeCENC {
+				if scheme == SchemeCENC || scheme == SchemeCENS || scheme == SchemeCBC1 {
 					if seenIVs[string(dec.ivs[i])] {
 						t.Fatalf("segment %d sample %d: cenc IV %x reused", si, i, dec.ivs[i])
 					}
 					seenIVs[string(dec.ivs[i])] = true
-					counters.add(t, dec.kids[i], dec.ivs[i], len(clear), dec.subsamples[i])
+					switch scheme {
+					case SchemeCENC:
+						counters.add(t, dec.kids[i], dec.ivs[i], len(clear), dec.subsamples[i])
+					case SchemeCENS:
+						counters.addBlocks(t, dec.kids[i], dec.ivs[i], censBlocks(len(clear), dec.subsamples[i]))
+					}
 				}
 				nProtectedBytes += diffBytes(dec.encrypted[i], clear)
 				checkClearStructure(t, mc.codec, scheme, clear, dec.encrypted[i], dec.subsamples[i])
@@ -214,7 +242,25 @@ func (cr *counterRanges) add(t *testing.T, kid [16]byte, iv []byte, size int, su
 			prot += s.prot
 		}
 	}
-	blocks := uint64(prot+15) / 16
+	cr.addBlocks(t, kid, iv, uint64(prot+15)/16)
+}
+
+// censBlocks counts the counter blocks a cens sample uses: the encrypted
+// blocks of the 1:9 pattern in each protected range, or every block of a
+// sample without subsamples (audio, no pattern).
+func censBlocks(size int, subs []subsample) uint64 {
+	if subs == nil {
+		return uint64(size+15) / 16
+	}
+	n := 0
+	for _, s := range subs {
+		n += (s.prot/16 + 9) / 10
+	}
+	return uint64(n)
+}
+
+func (cr *counterRanges) addBlocks(t *testing.T, kid [16]byte, iv []byte, blocks uint64) {
+	t.Helper()
 	if blocks == 0 {
 		return
 	}
@@ -342,8 +388,8 @@ func checkClearStructure(t *testing.T, codec string, scheme Scheme, clear, enc [
 		if !bytes.Equal(clear[pos:pos+s.clear], enc[pos:pos+s.clear]) {
 			t.Fatalf("clear range [%d,%d) was modified", pos, pos+s.clear)
 		}
-		if scheme == SchemeCENC && s.prot%16 != 0 && codec != "av01" {
-			t.Fatalf("cenc protected range of %d bytes is not a multiple of 16", s.prot)
+		if scheme != SchemeCBCS && s.prot%16 != 0 && codec != "av01" {
+			t.Fatalf("%s protected range of %d bytes is not a multiple of 16", scheme, s.prot)
 		}
 		pos += s.clear + s.prot
 	}

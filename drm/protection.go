@@ -45,6 +45,10 @@ type KeyPeriod struct {
 // last three fields are a key server's own signalling (CPIX), which
 // manifest writers use verbatim in place of theirs.
 type SystemSignaling struct {
+	// IV, if 16 bytes, is written as the EXT-X-KEY IV attribute of HLS
+	// MPEG-TS encryption (SchemeAES128, SchemeSampleAES); without it
+	// players derive the IV from the media sequence number.
+	IV []byte `json:",omitempty"`
 	// System is the DRM system; empty for the key of SchemeAES128, which
 	// no DRM system serves.
 	System System
@@ -76,11 +80,11 @@ func (p *Protection) Validate() error {
 		return &ProtectionError{Detail: fmt.Sprintf(format, args...)}
 	}
 	switch p.Scheme {
-	case SchemeCENC, SchemeCBCS:
-	case SchemeAES128:
+	case SchemeCENC, SchemeCBCS, SchemeCENS, SchemeCBC1:
+	case SchemeAES128, SchemeSampleAES:
 		// A key URI, no KID and no DRM system.
 		if len(p.Systems) != 1 || p.Systems[0].System != "" || p.Systems[0].KeyURI == "" || len(p.KeyPeriods) > 0 {
-			return bad("AES-128 needs one key URI of no DRM system and no key periods")
+			return bad("%s needs one key URI of no DRM system and no key periods", p.Scheme)
 		}
 		return nil
 	default:

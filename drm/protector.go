@@ -15,15 +15,16 @@ import (
 // Config configures protection of a presentation. The zero value is not
 // usable: Scheme and Keys are required.
 type Config struct {
-	// Scheme is SchemeCENC or SchemeCBCS.
+	// Scheme is SchemeCENC, SchemeCBCS, SchemeCENS or SchemeCBC1.
 	Scheme Scheme
 	// Keys supplies content keys per track class and crypto period.
 	Keys KeyProvider
 	// IV, if set, is the constant IV (cbcs, 16 bytes) or the IV of the track's
-	// first sample (cenc, 8 or 16 bytes; CMAF prefers 8), from which the
-	// other samples' IVs follow by their position. Otherwise a key's explicit IV
-	// is used, or a random IV per track. With cenc, tracks that share a key
-	// must not share an IV: leave IV unset unless every track has its own key.
+	// first sample (cenc and cens: 8 or 16 bytes, CMAF prefers 8; cbc1: 16
+	// bytes), from which the other samples' IVs follow by their position.
+	// Otherwise a key's explicit IV is used, or a random IV per track. With
+	// cenc and cens, tracks that share a key must not share an IV: leave IV
+	// unset unless every track has its own key.
 	IV IV
 	// Thresholds classify video tracks into SD/HD/UHD for key selection.
 	Thresholds Thresholds
@@ -65,6 +66,9 @@ func checkIV(s Scheme, iv IV) error {
 	if s == SchemeCBCS && len(iv) != 16 {
 		return &KeyLengthError{What: "IV", Got: len(iv), Want: "16 (cbcs constant IV)"}
 	}
+	if s == SchemeCBC1 && len(iv) != 16 {
+		return &KeyLengthError{What: "IV", Got: len(iv), Want: "16 (cbc1 per-sample IV)"}
+	}
 	if len(iv) != 8 && len(iv) != 16 {
 		return &KeyLengthError{What: "IV", Got: len(iv), Want: "8 or 16"}
 	}
@@ -105,9 +109,9 @@ type TrackProtector struct {
 	req      KeyRequest
 	trex     *mp4.TrexBox
 	ranges   rangeFunc
-	iv       []byte // cbcs: constant IV; cenc: IV of the track's first sample
+	iv       []byte // cbcs: constant IV; others: IV of the track's first sample
 	ivFrom   ivSource
-	ivSize   int // cenc per-sample IV size
+	ivSize   int // per-sample IV size (0 for cbcs)
 	crypt    int
 	skip     int
 	log      *slog.Logger
@@ -172,6 +176,10 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 			tp.fam, tp.ranges = famHEVC, newHEVCRanges(cfg.Scheme, se.HvcC).ranges
 			tp.sequential = tp.codec == "hev1" || tp.codec == "dvhe"
 		case "av01":
+			if cfg.Scheme == SchemeCENS || cfg.Scheme == SchemeCBC1 {
+				// AV1 Codec ISO Media File Format Binding §4 allows cenc and cbcs only.
+				return nil, &SchemeError{Scheme: cfg.Scheme, Codec: tp.codec, Reason: "AV1 in ISOBMFF is protected with cenc or cbcs only"}
+			}
 			f, err := newAV1Ranges(cfg.Scheme, se.Av1C)
 			if err != nil {
 				return nil, fmt.Errorf("drm: track %d: %w", tp.trackID, err)
@@ -181,13 +189,13 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 		case "encv":
 			return nil, fmt.Errorf("drm: track %d is already encrypted: %w", tp.trackID, ErrMalformed)
 		default:
-			if cfg.Scheme == SchemeCBCS {
+			if cfg.Scheme.patterned() {
 				return nil, &SchemeError{Scheme: cfg.Scheme, Codec: tp.codec, Reason: "no subsample encryption support for this codec"}
 			}
 			return nil, fmt.Errorf("drm: track %d: video codec %q: %w", tp.trackID, tp.codec, ErrUnsupportedCodec)
 		}
-		if cfg.Scheme == SchemeCBCS {
-			tp.crypt, tp.skip = 1, 9
+		if cfg.Scheme.patterned() {
+			tp.crypt, tp.skip = 1, 9 // ISO/IEC 23001-7 §10.3, §10.4
 		}
 	case *mp4.AudioSampleEntryBox:
 		tp.kind, tp.codec, tp.fam = segment.KindAudio, se.Type(), famAudio
@@ -217,7 +225,7 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 	}
 	if len(iv) == 0 {
 		n := 8
-		if cfg.Scheme == SchemeCBCS {
+		if cfg.Scheme == SchemeCBCS || cfg.Scheme == SchemeCBC1 {
 			n = 16
 		}
 		if iv, err = NewIV(n); err != nil {
@@ -226,7 +234,7 @@ func newTrackProtector(ctx context.Context, cfg Config, init *mp4.InitSegment, n
 		tp.ivFrom = ivRandom
 	}
 	tp.iv = append([]byte(nil), iv...)
-	if cfg.Scheme == SchemeCENC {
+	if cfg.Scheme != SchemeCBCS {
 		tp.ivSize = len(iv)
 	}
 	tp.log.DebugContext(ctx, "drm: track protector", "track", tp.trackID, "codec", tp.codec,
@@ -307,9 +315,12 @@ func (tp *TrackProtector) periodArg(period int) int {
 // tenc returns the track encryption box for the init segment.
 func (tp *TrackProtector) tenc() *mp4.TencBox {
 	t := &mp4.TencBox{DefaultIsProtected: 1, DefaultKID: mp4.UUID(tp.def.KID[:])}
-	if tp.cfg.Scheme == SchemeCBCS {
+	if tp.cfg.Scheme.patterned() {
+		// Version 1 carries the pattern (0:0 for audio), ISO/IEC 23001-7 §8.2.
 		t.Version = 1
 		t.DefaultCryptByteBlock, t.DefaultSkipByteBlock = byte(tp.crypt), byte(tp.skip)
+	}
+	if tp.cfg.Scheme == SchemeCBCS {
 		t.DefaultConstantIV = append([]byte(nil), tp.iv...)
 	} else {
 		t.DefaultPerSampleIVSize = byte(tp.ivSize)

@@ -18,6 +18,19 @@ const (
 	// SchemeCBCS is AES-128 CBC with a constant IV; video uses the 1:9
 	// pattern on subsamples, audio whole blocks of the full sample.
 	SchemeCBCS Scheme = "cbcs"
+	// SchemeCENS is AES-128 CTR with pattern encryption (ISO/IEC 23001-7
+	// §10.3): video encrypts one 16-byte block in ten (1:9) of each
+	// subsample's protected range, the counter advancing over encrypted
+	// blocks only; audio is whole-sample CTR, as in cenc. Each sample has
+	// its own IV. DASH signals it; HLS defines no METHOD for it, and
+	// FairPlay, PlayReady and AV1 do not support it.
+	SchemeCENS Scheme = "cens"
+	// SchemeCBC1 is AES-128 CBC over whole 16-byte blocks without a pattern
+	// (ISO/IEC 23001-7 §10.2): one CBC chain per sample, starting from the
+	// sample's own 16-byte IV and running on across its subsamples' protected
+	// ranges; a trailing partial block stays clear. Support is as for
+	// SchemeCENS.
+	SchemeCBC1 Scheme = "cbc1"
 	// SchemeAES128 is not Common Encryption but HLS whole-segment
 	// encryption of MPEG-TS segments (RFC 8216 5.2, METHOD=AES-128:
 	// AES-128-CBC with PKCS7 padding, the IV the media sequence number). It
@@ -25,18 +38,42 @@ const (
 	// SystemSignaling of no DRM system whose KeyURI is the key's URI;
 	// TrackProtector does not use it.
 	SchemeAES128 Scheme = "aes-128"
+	// SchemeSampleAES is not Common Encryption either but HLS sample
+	// encryption of MPEG-TS segments (RFC 8216 4.3.2.4 METHOD=SAMPLE-AES
+	// with Apple's MPEG-2 Stream Encryption Format: H.264 slices and AAC
+	// frames encrypted with AES-128-CBC inside the TS, the IV the media
+	// sequence number). Like SchemeAES128 it appears only in a Protection
+	// for HLS, with one SystemSignaling of no DRM system whose KeyURI is the
+	// key's URI.
+	SchemeSampleAES Scheme = "sample-aes"
 )
 
-// ParseScheme accepts "cenc" or "cbcs" (case-insensitive).
+// ParseScheme accepts "cenc", "cbcs", "cens" or "cbc1" (case-insensitive).
 func ParseScheme(s string) (Scheme, error) {
-	switch Scheme(strings.ToLower(strings.TrimSpace(s))) {
-	case SchemeCENC:
-		return SchemeCENC, nil
-	case SchemeCBCS:
-		return SchemeCBCS, nil
+	switch v := Scheme(strings.ToLower(strings.TrimSpace(s))); v {
+	case SchemeCENC, SchemeCBCS, SchemeCENS, SchemeCBC1:
+		return v, nil
 	}
-	return "", &SchemeError{Scheme: Scheme(s), Reason: "want cenc or cbcs"}
+	return "", &SchemeError{Scheme: Scheme(s), Reason: "want cenc, cbcs, cens or cbc1"}
 }
+
+// commonEncryption reports whether s is one of the four Common Encryption
+// schemes.
+func (s Scheme) commonEncryption() bool {
+	switch s {
+	case SchemeCENC, SchemeCBCS, SchemeCENS, SchemeCBC1:
+		return true
+	}
+	return false
+}
+
+// counterMode reports whether s encrypts with AES-CTR (cenc, cens), where a
+// key and IV shared by two tracks would reuse keystream.
+func (s Scheme) counterMode() bool { return s == SchemeCENC || s == SchemeCENS }
+
+// patterned reports whether s applies pattern encryption to video (cbcs,
+// cens), with a version 1 tenc.
+func (s Scheme) patterned() bool { return s == SchemeCBCS || s == SchemeCENS }
 
 // TrackClass is the key class of a track: content owners commonly require a
 // different key for audio and for each video quality tier.

@@ -72,7 +72,7 @@ func (s *Session) Track(ctx context.Context, init *mp4.InitSegment, o TrackOptio
 	if err != nil {
 		return nil, nil, err
 	}
-	if tp.cfg.Scheme == SchemeCENC && tp.ivFrom != ivRandom {
+	if tp.cfg.Scheme.counterMode() && tp.ivFrom != ivRandom {
 		t := s.track(o)
 		kids := []KID{p.DefaultKID}
 		for _, kp := range p.KeyPeriods {

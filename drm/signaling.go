@@ -19,17 +19,23 @@ type SignalingOptions struct {
 }
 
 // CheckSystems reports a *SchemeError when a DRM system cannot be used
-// with the scheme (FairPlay needs cbcs: Apple devices reject SAMPLE-AES-CTR).
+// with the scheme: FairPlay needs cbcs (Apple devices reject SAMPLE-AES-CTR,
+// and there is no HLS method for cens or cbc1); PlayReady takes cenc or
+// cbcs (its header's AESCTR and AESCBC); Widevine and ClearKey take all four.
 func CheckSystems(scheme Scheme, systems []System) error {
-	if scheme != SchemeCENC && scheme != SchemeCBCS {
-		return &SchemeError{Scheme: scheme, Reason: "want cenc or cbcs"}
+	if !scheme.commonEncryption() {
+		return &SchemeError{Scheme: scheme, Reason: "want cenc, cbcs, cens or cbc1"}
 	}
 	for _, s := range systems {
 		switch s {
-		case Widevine, PlayReady, ClearKey:
+		case Widevine, ClearKey:
+		case PlayReady:
+			if scheme != SchemeCENC && scheme != SchemeCBCS {
+				return &SchemeError{Scheme: scheme, System: PlayReady, Reason: "PlayReady supports cenc and cbcs only"}
+			}
 		case FairPlay:
 			if scheme != SchemeCBCS {
-				return &SchemeError{Scheme: scheme, System: FairPlay, Reason: "FairPlay requires cbcs (SAMPLE-AES); Apple devices reject SAMPLE-AES-CTR"}
+				return &SchemeError{Scheme: scheme, System: FairPlay, Reason: "FairPlay requires cbcs (SAMPLE-AES); Apple devices reject other schemes"}
 			}
 		default:
 			return fmt.Errorf("drm: unknown DRM system %q: %w", string(s), ErrUnsupported)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cmafkit/cmafkit/internal/testutil"
@@ -61,8 +62,30 @@ func TestTrackProtectorErrors(t *testing.T) {
 		t.Fatalf("cenc+vp09: %v", err)
 	}
 	// Unknown scheme, no provider, provider without the class.
-	if _, err := NewTrackProtector(ctx, Config{Scheme: "cens", Keys: keys}, newInit(ct, ct.entry)); !errors.Is(err, ErrUnsupportedScheme) {
+	if _, err := NewTrackProtector(ctx, Config{Scheme: "cbca", Keys: keys}, newInit(ct, ct.entry)); !errors.Is(err, ErrUnsupportedScheme) {
 		t.Fatal(err)
+	}
+	// cens and cbc1: not with PlayReady or FairPlay, not for AV1, not for a
+	// codec without subsamples (cens's pattern needs them).
+	for _, s := range []Scheme{SchemeCENS, SchemeCBC1} {
+		for _, sys := range []System{PlayReady, FairPlay} {
+			_, err := NewTrackProtector(ctx, Config{Scheme: s, Keys: keys, SignalingOptions: SignalingOptions{Systems: []System{Widevine, sys}}}, newInit(ct, ct.entry))
+			if !errors.As(err, &se) || se.System != sys || se.Scheme != s {
+				t.Fatalf("%s+%s: %v", s, sys, err)
+			}
+		}
+		av1 := &mp4.VisualSampleEntryBox{}
+		av1.SetType("av01")
+		_, err := NewTrackProtector(ctx, Config{Scheme: s, Keys: keys}, newInit(ct, av1))
+		if !errors.As(err, &se) || se.Codec != "av01" || !strings.Contains(err.Error(), string(s)) {
+			t.Fatalf("%s+av01: %v", s, err)
+		}
+	}
+	if _, err = NewTrackProtector(ctx, Config{Scheme: SchemeCENS, Keys: keys}, newInit(ct, vp9)); !errors.As(err, &se) || se.Codec != "vp09" {
+		t.Fatalf("cens+vp09: %v", err)
+	}
+	if err := (&Config{Scheme: SchemeCBC1, Keys: keys, IV: make(IV, 8)}).Validate(); err == nil {
+		t.Fatal("cbc1 with an 8-byte IV accepted")
 	}
 	if _, err := NewTrackProtector(ctx, Config{Scheme: SchemeCBCS}, newInit(ct, ct.entry)); !errors.Is(err, ErrNoKey) {
 		t.Fatal(err)

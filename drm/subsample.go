@@ -780,7 +780,9 @@ func (r *nalRanges) ranges(subs []mp4.SubSamplePattern, sample []byte) ([]mp4.Su
 			hdr = min(n, cencFallbackClear)
 		}
 		prot := n - hdr
-		if r.scheme == SchemeCENC {
+		if r.scheme != SchemeCBCS {
+			// Whole blocks (ISO/IEC 23001-7 §10.1-10.3): cenc and cens keep
+			// partial blocks out of the CTR pattern, cbc1 out of CBC.
 			prot &^= 15
 		}
 		if prot < 16 {

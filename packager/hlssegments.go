@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/cmafkit/cmafkit/drm"
 	"github.com/cmafkit/cmafkit/manifest"
 	"github.com/cmafkit/cmafkit/segment"
 	"github.com/cmafkit/cmafkit/segment/cmaf"
@@ -34,10 +35,28 @@ func (r *runner) checkSegmentType() error {
 		if r.job.HLSPackedAudio {
 			return fmt.Errorf("%w: HLS packed audio with fMP4 segments (it replaces MPEG-TS audio segments)", ErrCombination)
 		}
+		if r.job.HLSSampleAES != nil {
+			return fmt.Errorf("%w: HLS SAMPLE-AES of MPEG-TS with fMP4 segments (for fMP4 use Encryption with cbcs)", ErrCombination)
+		}
 		return nil
 	case HLSSegmentTS:
 		if k := r.job.HLSAES128; k != nil && k.Key.IsZero() {
 			return fmt.Errorf("packager: HLS AES-128 without a key")
+		}
+		if k := r.job.HLSSampleAES; k != nil && k.Key.IsZero() {
+			return fmt.Errorf("packager: HLS SAMPLE-AES without a key")
+		}
+		if k := r.job.HLSSampleAES; k != nil && len(k.IV) != 0 && len(k.IV) != 16 {
+			return fmt.Errorf("packager: HLS SAMPLE-AES IV of %d bytes, want 16", len(k.IV))
+		}
+		if k := r.job.HLSAES128; k != nil && len(k.IV) != 0 {
+			return fmt.Errorf("%w: HLS AES-128 with a fixed IV (not implemented: the IV is the media sequence number)", ErrCombination)
+		}
+		if r.job.HLSAES128 != nil && r.job.HLSSampleAES != nil {
+			return fmt.Errorf("%w: HLS AES-128 and SAMPLE-AES together", ErrCombination)
+		}
+		if r.job.HLSPackedAudio && r.job.HLSSampleAES != nil {
+			return fmt.Errorf("%w: HLS packed audio with SAMPLE-AES (not implemented: packed audio is written clear)", ErrCombination)
 		}
 	default:
 		return fmt.Errorf("packager: HLS segment type %q: want %q or %q", r.job.HLSSegmentType, HLSSegmentFMP4, HLSSegmentTS)
@@ -45,8 +64,8 @@ func (r *runner) checkSegmentType() error {
 	if r.job.Formats&HLS == 0 {
 		return nil
 	}
-	if r.job.Encryption != nil {
-		return fmt.Errorf("%w: HLS with MPEG-TS segments and CMAF encryption (use HLSAES128; SAMPLE-AES is not implemented)", ErrCombination)
+	if e := r.job.Encryption; e != nil {
+		return fmt.Errorf("%w: HLS with MPEG-TS segments and %s encryption (Common Encryption is for CMAF segments; use HLSAES128 or HLSSampleAES)", ErrCombination, e.Scheme)
 	}
 	if r.job.SingleFile {
 		return fmt.Errorf("%w: HLS with MPEG-TS segments and single-file output", ErrCombination)
@@ -80,6 +99,20 @@ func (r *runner) checkTSTracks() error {
 			}
 			return fmt.Errorf("%w: HLS with %s and %s (%s): %w", ErrCombination, what, t, t.Codec, err)
 		}
+	}
+	return nil
+}
+
+// checkHLSScheme refuses HLS output of a scheme HLS has no EXT-X-KEY
+// METHOD for: RFC 8216bis defines SAMPLE-AES for cbcs and SAMPLE-AES-CTR
+// for cenc; cens and cbc1 are for DASH only.
+func (r *runner) checkHLSScheme() error {
+	e := r.job.Encryption
+	if e == nil || r.job.Formats&HLS == 0 {
+		return nil
+	}
+	if e.Scheme == drm.SchemeCENS || e.Scheme == drm.SchemeCBC1 {
+		return fmt.Errorf("%w: HLS with %s encryption (HLS signals cbcs as SAMPLE-AES and cenc as SAMPLE-AES-CTR, and has no method for %s; write DASH only)", ErrCombination, e.Scheme, e.Scheme)
 	}
 	return nil
 }
@@ -155,7 +188,13 @@ func (r *runner) writeWebVTT(ctx context.Context, rep *repJob) error {
 // HLS, at the same boundaries as its CMAF segments. They are written in
 // order: the continuity counters run on from segment to segment.
 func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
-	m, err := tsmux.New(rep.track)
+	var m *tsmux.Muxer
+	var err error
+	if k := r.job.HLSSampleAES; k != nil {
+		m, err = tsmux.NewSampleAES(rep.track, k.Key.Secret())
+	} else {
+		m, err = tsmux.New(rep.track)
+	}
 	if err != nil {
 		return err
 	}
@@ -185,6 +224,11 @@ func (r *runner) writeTS(ctx context.Context, rep *repJob) error {
 		if err != nil {
 			return err
 		}
+		iv := tsmux.SequenceIV(uint64(info.Number))
+		if k := r.job.HLSSampleAES; k != nil && len(k.IV) == 16 {
+			iv = [16]byte(k.IV)
+		}
+		m.SetIV(iv)
 		n, err := r.put(ctx, name, func(w io.Writer) error {
 			if block != nil {
 				buf.Reset()
@@ -227,22 +271,31 @@ func encryptAES128(block cipher.Block, b []byte, seq uint64) []byte {
 	return out
 }
 
-// aes128URI returns the EXT-X-KEY URI of the job's AES-128 key.
-func (r *runner) aes128URI() string {
-	if u := r.job.HLSAES128.URI; u != "" {
-		return u
+// tsKey returns the key of the job's TS segment encryption (AES-128 or
+// SAMPLE-AES), its scheme, and the EXT-X-KEY URI; nil without one.
+func (r *runner) tsKey() (*AES128Key, drm.Scheme, string) {
+	k, scheme, name := r.job.HLSAES128, drm.SchemeAES128, DefaultAES128KeyName
+	if r.job.HLSSampleAES != nil {
+		k, scheme, name = r.job.HLSSampleAES, drm.SchemeSampleAES, DefaultSampleAESKeyName
 	}
-	return DefaultAES128KeyName
+	if k == nil {
+		return nil, "", ""
+	}
+	if k.URI != "" {
+		name = k.URI
+	}
+	return k, scheme, name
 }
 
-// writeAES128Key writes the key object of AES-128 encryption unless the
-// job names a URI of its own.
+// writeAES128Key writes the key object of AES-128 or SAMPLE-AES
+// encryption unless the job names a URI of its own.
 func (r *runner) writeAES128Key(ctx context.Context) error {
-	if !r.hlsTS() || r.job.HLSAES128 == nil || r.job.HLSAES128.URI != "" {
+	k, _, name := r.tsKey()
+	if !r.hlsTS() || k == nil || k.URI != "" {
 		return nil
 	}
-	_, err := r.put(ctx, DefaultAES128KeyName, func(w io.Writer) error {
-		_, err := w.Write(r.job.HLSAES128.Key.Secret())
+	_, err := r.put(ctx, name, func(w io.Writer) error {
+		_, err := w.Write(k.Key.Secret())
 		return err
 	})
 	return err

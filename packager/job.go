@@ -186,6 +186,13 @@ type Job struct {
 	// padding, the IV the segment's media sequence number). DASH, if also
 	// written, stays clear.
 	HLSAES128 *AES128Key
+	// HLSSampleAES, with MPEG-TS segments (HLSSegmentTS), encrypts the
+	// H.264 slices and AAC frames inside each TS segment instead (RFC 8216
+	// 4.3.2.4 METHOD=SAMPLE-AES, Apple's MPEG-2 Stream Encryption Format,
+	// the IV the segment's media sequence number); other codecs are
+	// refused. The key is delivered as with HLSAES128, its default object
+	// DefaultSampleAESKeyName. Not with HLSAES128; DASH stays clear.
+	HLSSampleAES *AES128Key
 	// Steering, when set, adds content steering to the multivariant
 	// playlist and the MPD (see package steering): a copy of each variant
 	// per pathway, ContentSteering and a BaseURL per pathway. Each
@@ -202,11 +209,21 @@ type AES128Key struct {
 	// the packager writes with the 16 key bytes; with a URI of their own
 	// the key is not written (a key server delivers it).
 	URI string
+	// IV, if set (16 bytes), is the IV of every segment, written as the
+	// EXT-X-KEY IV attribute; empty means each segment's media sequence
+	// number (RFC 8216 5.2). FFmpeg 5.1 decrypts SAMPLE-AES packets near
+	// segment ends with the next segment's IV, so only a fixed IV decodes
+	// there without errors.
+	IV []byte
 }
 
 // DefaultAES128KeyName is the object holding the AES-128 key when
 // AES128Key.URI is empty.
 const DefaultAES128KeyName = "aes-128.key"
+
+// DefaultSampleAESKeyName is the object holding the SAMPLE-AES key when
+// AES128Key.URI is empty.
+const DefaultSampleAESKeyName = "sample-aes.key"
 
 // HLSSegmentType names the container of HLS media segments.
 type HLSSegmentType string

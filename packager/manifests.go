@@ -56,8 +56,8 @@ func (r *runner) withTS(p *manifest.Presentation) *manifest.Presentation {
 		}
 		rr.Segments, rr.Init, rr.IFrames, rr.SingleFile = segs, manifest.Resource{}, nil, nil
 		rr.Template = &manifest.Template{Media: tmpl[rr.ID]}
-		if r.job.HLSAES128 != nil {
-			rr.Protection = &drm.Protection{Scheme: drm.SchemeAES128, Systems: []drm.SystemSignaling{{KeyURI: r.aes128URI()}}}
+		if k, scheme, uri := r.tsKey(); k != nil {
+			rr.Protection = &drm.Protection{Scheme: scheme, Systems: []drm.SystemSignaling{{KeyURI: uri, IV: k.IV}}}
 		}
 	})
 	c.CMAF = false

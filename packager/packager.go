@@ -82,6 +82,9 @@ func prepare(ctx context.Context, job Job) (_ *runner, err error) {
 	if err := r.checkSmooth(); err != nil {
 		return nil, err
 	}
+	if err := r.checkHLSScheme(); err != nil {
+		return nil, err
+	}
 	if err := r.parseCaptionLanguages(); err != nil {
 		return nil, err
 	}

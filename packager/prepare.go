@@ -137,6 +137,8 @@ func Prepare(ctx context.Context, job Job) (*Prepared, error) {
 		return nil, fmt.Errorf("%w: MPEG-TS segments", ErrNotPrepared)
 	case job.HLSAES128 != nil:
 		return nil, fmt.Errorf("%w: HLS AES-128", ErrNotPrepared)
+	case job.HLSSampleAES != nil:
+		return nil, fmt.Errorf("%w: HLS SAMPLE-AES", ErrNotPrepared)
 	}
 	job.Storage = nil
 	r, err := prepare(ctx, job)

@@ -115,6 +115,8 @@ func TestHLSSegmentTSRefused(t *testing.T) {
 		{"single-file", packager.Job{HLSSegmentType: packager.HLSSegmentTS, SingleFile: true}, "single-file"},
 		{"unknown", packager.Job{HLSSegmentType: "mkv"}, "mkv"},
 		{"aes-128-fmp4", packager.Job{HLSAES128: &packager.AES128Key{Key: aesKey}}, "AES-128 with fMP4"},
+		{"sample-aes-fmp4", packager.Job{HLSSampleAES: &packager.AES128Key{Key: aesKey}}, "SAMPLE-AES of MPEG-TS with fMP4"},
+		{"aes-128-and-sample-aes", packager.Job{HLSSegmentType: packager.HLSSegmentTS, HLSAES128: &packager.AES128Key{Key: aesKey}, HLSSampleAES: &packager.AES128Key{Key: aesKey}}, "AES-128 and SAMPLE-AES"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

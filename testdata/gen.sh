@@ -16,6 +16,10 @@ ff -f lavfi -i "$vsrc" -f lavfi -i "$asrc" -ac 2 $x264 -b:v 600k -maxrate 900k -
 ff -f lavfi -i "$vsrc" -f lavfi -i "$asrc" -vf scale=640:360 $x264 -b:v 250k -maxrate 400k -bufsize 500k \
    -c:a aac -b:a 96k -ac 2 -movflags +faststart ladder_360p.mp4
 
+# H.264 with four slices a picture (several protected ranges a sample, for
+# the encryption schemes' subsample rules), video only.
+ff -f lavfi -i "testsrc2=size=640x360:rate=25:duration=2" $x264 -slices 4 -b:v 400k -an -movflags +faststart slices4.mp4
+
 # HEVC tagged hvc1 with B-frames, and AC-3 audio.
 ff -f lavfi -i "testsrc2=size=640x360:rate=25:duration=4" -f lavfi -i "sine=frequency=330:sample_rate=48000:duration=4" \
    -c:v libx265 -preset ultrafast -x265-params "keyint=50:min-keyint=50:scenecut=0:bframes=2:log-level=error" \

@@ -49,6 +49,9 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	packedAudio := fs.Bool("hls-packed-audio", false, "with --hls-segment-type ts: write audio renditions as packed audio (.aac/.ac3/.ec3 with an ID3 timestamp) instead of TS")
 	aesKey := fs.String("hls-aes128-key", "", "with --hls-segment-type ts: encrypt each TS segment with this AES-128 `key` (32 hex digits or base64; METHOD=AES-128)")
 	aesURI := fs.String("hls-aes128-key-uri", "", "EXT-X-KEY `URI` of the AES-128 key (default: write the key as aes-128.key next to the playlists)")
+	sampleAESKey := fs.String("hls-sample-aes-key", "", "with --hls-segment-type ts: encrypt the H.264 slices and AAC frames inside each TS segment with this `key` (32 hex digits or base64; METHOD=SAMPLE-AES, other codecs refused)")
+	sampleAESIV := fs.String("hls-sample-aes-iv", "", "fixed SAMPLE-AES `IV` (32 hex digits) written as the EXT-X-KEY IV attribute (default: each segment's media sequence number)")
+	sampleAESURI := fs.String("hls-sample-aes-key-uri", "", "EXT-X-KEY `URI` of the SAMPLE-AES key (default: write the key as sample-aes.key next to the playlists)")
 	single := fs.Bool("single-file", false, "one file per representation with a sidx (HLS byte ranges, DASH on-demand)")
 	var tracks, langs, labels listFlag
 	fs.Var(&tracks, "tracks", "select tracks: video, audio, text or track IDs, comma-separated (default all)")
@@ -137,6 +140,22 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		job.HLSAES128 = &packager.AES128Key{Key: k, URI: *aesURI}
 	} else if *aesURI != "" {
 		return usageError{"--hls-aes128-key-uri without --hls-aes128-key"}
+	}
+	if *sampleAESKey != "" {
+		k, err := drm.ParseKey(*sampleAESKey)
+		if err != nil {
+			return usageError{fmt.Sprintf("--hls-sample-aes-key: %v", err)}
+		}
+		job.HLSSampleAES = &packager.AES128Key{Key: k, URI: *sampleAESURI}
+		if *sampleAESIV != "" {
+			iv, err := drm.ParseIV(*sampleAESIV)
+			if err != nil || len(iv) != 16 {
+				return usageError{fmt.Sprintf("--hls-sample-aes-iv: want 16 bytes in hex (%v)", err)}
+			}
+			job.HLSSampleAES.IV = iv
+		}
+	} else if *sampleAESURI != "" || *sampleAESIV != "" {
+		return usageError{"--hls-sample-aes-key-uri or --hls-sample-aes-iv without --hls-sample-aes-key"}
 	}
 	if len(ccLangs) > 0 {
 		var err error

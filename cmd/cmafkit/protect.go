@@ -20,9 +20,9 @@ type protectionFlags struct {
 }
 
 func (p *protectionFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.scheme, "encryption", "", "encrypt with `scheme` cenc (AES-CTR) or cbcs (AES-CBC pattern)")
+	fs.StringVar(&p.scheme, "encryption", "", "encrypt with `scheme` cenc (AES-CTR), cbcs (AES-CBC, 1:9 pattern), cens (AES-CTR, 1:9 pattern) or cbc1 (AES-CBC); cens and cbc1 are for DASH only (--dash; no HLS method, FairPlay or PlayReady)")
 	fs.StringVar(&p.keys, "key", "", "content key as `KID:KEY` (hex, UUID or base64), for every track; with --crypto-period, several comma-separated pairs are used in turn")
-	fs.StringVar(&p.iv, "iv", "", "`IV` in hex for every track: 16 bytes (cbcs constant IV) or 8/16 bytes (cenc: the first sample's IV); random per track when omitted. With cenc it is refused when two tracks share a key (with --key all tracks do)")
+	fs.StringVar(&p.iv, "iv", "", "`IV` in hex for every track: 16 bytes (cbcs constant IV; cbc1 first sample's IV) or 8/16 bytes (cenc, cens: the first sample's IV); random per track when omitted. With cenc and cens it is refused when two tracks share a key (with --key all tracks do)")
 	fs.StringVar(&p.systems, "drm", "", "DRM `systems` to signal: widevine,playready,fairplay,clearkey (default: those of the CPIX document, else clearkey)")
 	fs.StringVar(&p.fairplayURI, "fairplay-uri", "", "FairPlay key `URI` template (skd://...), in which "+strings.Join(drm.FairPlayURIPlaceholders(), ", ")+
 		" are replaced by the KID as hex, hex, UUID and base64; other {...} are refused (default skd://{KID})")
@@ -50,7 +50,7 @@ func (p *protectionFlags) apply(ctx context.Context, job *packager.Job) error {
 func (p *protectionFlags) config(logger *slog.Logger) (*drm.Config, error) {
 	if p.scheme == "" {
 		if p.keys != "" || p.iv != "" || p.systems != "" || p.cpixFile != "" || p.cryptoPeriod != 0 {
-			return nil, usageError{"--key, --iv, --drm, --cpix and --crypto-period need --encryption cenc|cbcs"}
+			return nil, usageError{"--key, --iv, --drm, --cpix and --crypto-period need --encryption cenc|cbcs|cens|cbc1"}
 		}
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -123,16 +124,24 @@ func roundSeconds(ticks uint64, timescale uint32) uint64 {
 
 // method maps a protection scheme to the EXT-X-KEY METHOD (RFC 8216bis
 // 4.4.4.4): for fMP4 segments cbcs is SAMPLE-AES, cenc SAMPLE-AES-CTR; for
-// MPEG-TS segments aes-128 is AES-128.
+// MPEG-TS segments aes-128 is AES-128 and sample-aes SAMPLE-AES. cens and
+// cbc1 have no METHOD: it returns "" for them.
 func method(s drm.Scheme) string {
 	switch s {
 	case drm.SchemeCENC:
 		return "SAMPLE-AES-CTR"
 	case drm.SchemeAES128:
 		return "AES-128" // whole MPEG-TS segments, IV from the media sequence number
+	case drm.SchemeCBCS, drm.SchemeSampleAES:
+		return "SAMPLE-AES"
 	}
-	return "SAMPLE-AES"
+	return ""
 }
+
+// ErrScheme is wrapped by the error for a protection scheme HLS cannot
+// signal: cens and cbc1 (RFC 8216bis defines SAMPLE-AES for cbcs and
+// SAMPLE-AES-CTR for cenc only).
+var ErrScheme = fmt.Errorf("hls: no EXT-X-KEY METHOD for the protection scheme: %w", manifest.ErrUnsupported)
 
 // keyAttrs writes the attribute list shared by EXT-X-KEY and
 // EXT-X-SESSION-KEY for one DRM system and the key kid: METHOD, URI (the
@@ -166,8 +175,16 @@ func (w *writer) keyAttrs(scheme drm.Scheme, kid drm.KID, s *drm.SystemSignaling
 	if uri == "" {
 		w.fail("%w: no key URI for %q", ErrText, s.System)
 	}
-	w.enum(true, "METHOD", method(scheme))
+	m := method(scheme)
+	if m == "" {
+		w.fail("%w: %q", ErrScheme, scheme)
+		return
+	}
+	w.enum(true, "METHOD", m)
 	w.quoted(false, "URI", uri)
+	if len(s.IV) == 16 {
+		w.str(",IV=0x" + hex.EncodeToString(s.IV))
+	}
 	if format != "" { // none for a key of no DRM system (AES-128)
 		w.quoted(false, "KEYFORMAT", format)
 		w.quoted(false, "KEYFORMATVERSIONS", "1")

@@ -8,6 +8,9 @@
 // starts with a PAT and a PMT, so it can be decoded on its own. Continuity
 // counters run on from one segment to the next, which is why a Muxer writes
 // the segments of its track in order.
+//
+// NewSampleAES makes a Muxer that encrypts H.264 and AAC with HLS
+// SAMPLE-AES.
 package tsmux
 
 import (
@@ -65,6 +68,10 @@ type Muxer struct {
 	paramSets []byte
 	// adts is the fixed part of the ADTS header of AAC frames.
 	adts [7]byte
+	asc  []byte // AAC: the AudioSpecificConfig
+	// enc, when set, encrypts the samples with SAMPLE-AES (NewSampleAES).
+	enc     *sampleAES
+	scratch []byte
 	// cc holds the next continuity counter of each PID.
 	cc map[uint16]byte
 
@@ -121,6 +128,7 @@ func New(t *segment.Track) (*Muxer, error) {
 				return nil, fmt.Errorf("tsmux: %s: %w", t, err)
 			}
 			m.codec, m.streamType, m.streamID, m.adts = codecAAC, 0x0F, 0xC0, adts
+			m.asc = e.Esds.DecConfigDescriptor.DecSpecificInfo.DecConfig
 		case "ac-3":
 			m.codec, m.streamType, m.streamID = codecAC3, 0x81, 0xBD
 		case "ec-3":
@@ -211,7 +219,10 @@ func (m *Muxer) WriteSegment(ctx context.Context, w io.Writer, samples []segment
 		var dur uint64
 		for i < len(samples) {
 			s := &samples[i]
-			if i > start && (s.DecodeTime != samples[i-1].DecodeTime+uint64(samples[i-1].Duration) ||
+			// With SAMPLE-AES a PES packet holds one frame: decryptors
+			// differ on whether the CBC chain restarts per frame or per
+			// PES packet (FFmpeg), and agree when the two are the same.
+			if i > start && (m.enc != nil || s.DecodeTime != samples[i-1].DecodeTime+uint64(samples[i-1].Duration) ||
 				len(m.pes)+int(s.Size) > 4096 || dur*10 >= uint64(m.track.Timescale)) {
 				break
 			}
@@ -274,6 +285,9 @@ func (m *Muxer) audioFrame(s *segment.Sample) error {
 		m.pes = append(m.pes, h[:]...)
 	}
 	m.pes = append(m.pes, m.sample...)
+	if m.enc != nil {
+		m.enc.encryptFrame(m.pes[len(m.pes)-len(m.sample):])
+	}
 	return nil
 }
 
@@ -316,6 +330,10 @@ func (m *Muxer) videoPES(s *segment.Sample) error {
 		}
 		b = rest
 		if len(nal) == 0 || isAUD(nal, hevc) {
+			continue
+		}
+		if m.enc != nil {
+			m.pes, m.scratch = m.enc.appendNAL(m.pes, nal, m.scratch)
 			continue
 		}
 		m.pes = appendNAL(m.pes, nal)
@@ -388,6 +406,9 @@ func (m *Muxer) writeTables(w *packetWriter) {
 		desc = []byte{0x05, 4, 'A', 'C', '-', '3'} // registration descriptor
 	case codecEAC3:
 		desc = []byte{0x05, 4, 'E', 'A', 'C', '3'}
+	}
+	if m.enc != nil {
+		desc = m.enc.descriptors(m.codec)
 	}
 	sec = append(sec, m.streamType, 0xE0|byte(m.pid>>8), byte(m.pid), 0xF0|byte(len(desc)>>8), byte(len(desc)))
 	sec = append(sec, desc...)
