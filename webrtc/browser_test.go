@@ -67,8 +67,27 @@ func TestChromiumWHIPToHLS(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: live.HLSName, Player: playertest.HLSJS,
+	lagBefore := edgeLag(t, ch)
+	pr := playertest.Play(t, context.Background(), playertest.Options{Dir: dir, Manifest: live.HLSName, Player: playertest.HLSJS,
 		Live: true, MinPlay: 8 * time.Second, Timeout: 60 * time.Second})
+	lagAfter := edgeLag(t, ch)
+	// The program date times follow the wall clock: the end of the newest
+	// segment is behind it by about a segment (it is written when the next
+	// keyframe arrives). It may look ahead by up to srWait: the channel
+	// takes the wall clock of the first sample it is given as the zero of
+	// its program date times, and a WHIP track's first samples wait up to
+	// srWait for a sender report. hls.js then plays three target durations
+	// (2 s here) behind that edge, as with any other ingest; the bounds
+	// are loose for a loaded machine.
+	t.Logf("newest segment's end behind the wall clock: %v before play, %v after; hls.js latency %.2fs", lagBefore, lagAfter, pr.Latency)
+	for _, lag := range []time.Duration{lagBefore, lagAfter} {
+		if lag < -srWait-500*time.Millisecond || lag > 4*time.Second {
+			t.Errorf("program date times off the wall clock: the newest segment ends %v before now, want -2–4 s", lag)
+		}
+	}
+	if pr.Latency < 1 || pr.Latency > 14 {
+		t.Errorf("hls.js latency %.2fs, want 1–14 s (3 × 2 s target duration behind an edge about 1 s old)", pr.Latency)
+	}
 	<-done
 	if runErr != nil || !res.OK || !strings.EqualFold(res.Codec, "video/H264") {
 		t.Fatalf("publisher: %v %+v\n%s", runErr, res, strings.Join(console, "\n"))
@@ -139,4 +158,26 @@ func TestChromiumWHEP(t *testing.T) {
 	if err != nil || !res.OK || res.FramesAt3s == 0 || res.FreezeCount > 2 || res.TotalFreezesDuration > 0.5 || res.FramesDecoded < 20*20 || res.Width != 320 {
 		t.Fatalf("WHEP playback: %v %+v\n%s", err, res, strings.Join(console, "\n"))
 	}
+}
+
+// edgeLag returns how far the wall clock is past the program date time of
+// the end of ch's newest video segment.
+func edgeLag(t *testing.T, ch *live.Channel) time.Duration {
+	t.Helper()
+	p := ch.Presentation()
+	if p == nil || len(p.Periods) == 0 {
+		t.Fatal("no presentation")
+	}
+	for _, as := range p.Periods[len(p.Periods)-1].Sets {
+		for _, r := range as.Representations {
+			if !strings.HasPrefix(r.ID, "video") || len(r.Segments) == 0 {
+				continue
+			}
+			s := r.Segments[len(r.Segments)-1]
+			end := s.ProgramDateTime.Add(time.Duration(s.Duration) * time.Second / time.Duration(r.Timescale))
+			return time.Since(end)
+		}
+	}
+	t.Fatal("no video segment")
+	return 0
 }
