@@ -1,13 +1,16 @@
 package webrtc
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/cmafkit/cmafkit/internal/serve"
+	"github.com/cmafkit/cmafkit/internal/testutil"
 	"github.com/cmafkit/cmafkit/live"
 	"github.com/cmafkit/cmafkit/storage"
 )
@@ -79,6 +83,7 @@ func TestPionWHIPToWHEP(t *testing.T) {
 	t.Parallel()
 	m := makeTestMedia(t, 2)
 	_, ch, base, dir := newTestServer(t, time.Second)
+	ch.StaticMPD = true // once closed, so that ffmpeg reads the MPD as VOD
 	pub := publishPion(t, base, "ch", "secret", m)
 	defer pub.Close()
 
@@ -158,6 +163,46 @@ func TestPionWHIPToWHEP(t *testing.T) {
 	if !strings.Contains(string(master), "avc1.42") || !strings.Contains(string(master), "opus") {
 		t.Errorf("master playlist codecs:\n%s", master)
 	}
+	// The published media (libx264 and libopus from ffmpeg, at 30 frames
+	// and 50 packets a second) decodes from both manifests, every frame.
+	for _, name := range []string{live.HLSName, live.DASHName} {
+		v, a := decodeOutput(t, filepath.Join(dir, name))
+		t.Logf("%s: %d video frames, %d audio frames decoded", name, v, a)
+		if v < 60 || a < 100 {
+			t.Errorf("%s: %d video and %d audio frames decoded from ~3 s of publishing", name, v, a)
+		}
+	}
+}
+
+// decodeOutput decodes the first video and audio stream of a manifest
+// with ffmpeg (any error fails the test) and returns their frame counts
+// as ffprobe reads them.
+func decodeOutput(t *testing.T, manifest string) (video, audio int) {
+	t.Helper()
+	testutil.NeedTool(t, "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-i", manifest, "-map", "0:v:0", "-map", "0:a:0",
+		"-fps_mode", "passthrough", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding %s: %v\n%s", filepath.Base(manifest), err, out)
+	}
+	for _, sel := range []string{"v:0", "a:0"} {
+		out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-count_frames", "-select_streams", sel,
+			"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", manifest).Output()
+		// (HLS lists the stream under its program too: the first line.)
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		n, cerr := strconv.Atoi(strings.TrimSpace(first))
+		if err != nil || cerr != nil {
+			t.Fatalf("ffprobe %s of %s: %q %v", sel, filepath.Base(manifest), out, err)
+		}
+		if sel == "v:0" {
+			video = n
+		} else {
+			audio = n
+		}
+	}
+	return video, audio
 }
 
 // firstNALType is the type of the first NAL unit an H.264 RTP payload

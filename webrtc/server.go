@@ -1,7 +1,10 @@
 // Package webrtc connects live channels to WebRTC peers over HTTP
 // signalling (RFC 9725): WHIP publishers (browsers, OBS, GStreamer) push
-// H.264 and Opus into a live.Publisher, packaged like any other ingest, and
-// WHEP viewers receive a channel's video and Opus audio in real time.
+// H.264 or AV1 video and Opus audio into a live.Publisher, packaged like any
+// other ingest, and WHEP viewers receive a channel's H.264 video and Opus
+// audio in real time. A WHIP publisher offering both video codecs is
+// answered with H.264, which every HLS/DASH player decodes; one that offers
+// AV1 only publishes AV1 (av01 with an av1C from its sequence header).
 //
 // A Server is an http.Handler for POST /whip/{key}, POST /whep/{channel}
 // and the session resources they create (DELETE ends a session). It uses
@@ -153,11 +156,12 @@ func (s *Server) setup() {
 	})
 }
 
-// newAPI builds the pion API of one direction: the codecs it negotiates,
-// the default interceptors (NACK, RTCP reports, TWCC) and the ICE settings.
-func (s *Server) newAPI(ingest bool) (*pion.API, error) {
-	me := &pion.MediaEngine{}
+// videoCodecs are the video codecs negotiated, in the order of preference:
+// H.264 first, since every HLS/DASH player decodes it; for WHIP, AV1
+// next, taken when the publisher offers no H.264 (or prefers AV1 only).
+func videoCodecs(ingest bool) []pion.RTPCodecParameters {
 	fb := []pion.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	var cs []pion.RTPCodecParameters
 	var pt pion.PayloadType = 96
 	for _, fmtp := range []string{
 		"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
@@ -165,12 +169,25 @@ func (s *Server) newAPI(ingest bool) (*pion.API, error) {
 		"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f",
 		"level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032",
 	} {
-		c := pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: videoClock,
-			SDPFmtpLine: fmtp, RTCPFeedback: fb}, PayloadType: pt}
+		cs = append(cs, pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: videoClock,
+			SDPFmtpLine: fmtp, RTCPFeedback: fb}, PayloadType: pt})
+		pt++
+	}
+	if ingest {
+		cs = append(cs, pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeAV1, ClockRate: videoClock,
+			SDPFmtpLine: "level-idx=5;profile=0;tier=0", RTCPFeedback: fb}, PayloadType: 45})
+	}
+	return cs
+}
+
+// newAPI builds the pion API of one direction: the codecs it negotiates,
+// the default interceptors (NACK, RTCP reports, TWCC) and the ICE settings.
+func (s *Server) newAPI(ingest bool) (*pion.API, error) {
+	me := &pion.MediaEngine{}
+	for _, c := range videoCodecs(ingest) {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
-		pt++
 	}
 	if err := me.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus,
 		ClockRate: audioClock, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, pion.RTPCodecTypeAudio); err != nil {
@@ -328,6 +345,18 @@ func unauthorized(w http.ResponseWriter) {
 func answer(ctx context.Context, w http.ResponseWriter, pc *pion.PeerConnection, offer, location string) error {
 	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
+	}
+	// Answer with our order of preference (H.264 before AV1), not the
+	// offer's: the publisher sends the first codec of the answer.
+	// Payload type 0 takes the offer's numbers.
+	prefs := videoCodecs(strings.HasPrefix(location, "/whip/"))
+	for i := range prefs {
+		prefs[i].PayloadType = 0
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Kind() == pion.RTPCodecTypeVideo {
+			_ = tr.SetCodecPreferences(prefs)
+		}
 	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +97,7 @@ func (s *Server) whipPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkOffer parses an SDP offer and checks it has media the server
-// takes: for WHIP something to send with H.264 or Opus, for WHEP video to
+// takes: for WHIP something to send with H.264, AV1 or Opus, for WHEP video to
 // receive.
 func checkOffer(offer string, ingest bool) error {
 	var d sdp.SessionDescription
@@ -109,7 +110,7 @@ func checkOffer(offer string, ingest bool) error {
 		}
 		for _, a := range m.Attributes {
 			v := strings.ToLower(a.Value)
-			if a.Key == "rtpmap" && (strings.Contains(v, " h264/") || strings.Contains(v, " opus/")) {
+			if a.Key == "rtpmap" && (strings.Contains(v, " h264/") || strings.Contains(v, " opus/") || ingest && strings.Contains(v, " av1/")) {
 				if !ingest && m.MediaName.Media != "video" {
 					continue
 				}
@@ -159,6 +160,8 @@ func (ws *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 	switch mt {
 	case strings.ToLower(pion.MimeTypeH264):
 		rd = &rtpTrack{ws: ws, tr: tr, clock: ws.clock.track(videoClock), h264: &h264Assembler{}}
+	case strings.ToLower(pion.MimeTypeAV1):
+		rd = &rtpTrack{ws: ws, tr: tr, clock: ws.clock.track(videoClock), av1: &av1Assembler{}}
 	case strings.ToLower(pion.MimeTypeOpus):
 		rd = &rtpTrack{ws: ws, tr: tr, clock: ws.clock.track(audioClock)}
 	default:
@@ -166,7 +169,7 @@ func (ws *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 		return
 	}
 	go rd.readRTCP(rcv)
-	if rd.h264 != nil {
+	if rd.video() {
 		go rd.keyframes()
 	}
 	rd.readRTP()
@@ -178,11 +181,13 @@ type rtpTrack struct {
 	tr    *pion.TrackRemote
 	clock *trackClock
 	h264  *h264Assembler
+	av1   *av1Assembler
 
 	mu      sync.Mutex
 	num     int  // live track number
 	added   bool // declared to the publisher
 	cfg     avcConfig
+	av1Cfg  []byte // the sequence header OBU an AV1 track was declared with
 	pending []pendingSample
 	keyed   chan struct{} // closed at the first keyframe written (video)
 	keyOnce sync.Once
@@ -263,6 +268,9 @@ func (rd *rtpTrack) readRTP() {
 
 // packet handles one RTP packet; an error ends the session.
 func (rd *rtpTrack) packet(p *rtp.Packet, now time.Time) error {
+	if rd.av1 != nil {
+		return rd.av1Packet(p, now)
+	}
 	if rd.h264 == nil {
 		if len(p.Payload) == 0 {
 			return nil // padding
@@ -275,17 +283,56 @@ func (rd *rtpTrack) packet(p *rtp.Packet, now time.Time) error {
 	}
 	if rd.h264.needKey {
 		rd.h264.needKey = false
-		rd.mu.Lock()
-		recent := now.Sub(rd.lastPLI) < 300*time.Millisecond
-		rd.mu.Unlock()
-		if !recent {
-			rd.pli()
-		}
+		rd.keyAfterLoss(now)
 	}
 	if au == nil {
 		return nil
 	}
 	return rd.sample(au.rtpTime, now, au.nalus, au.key, au)
+}
+
+// video reports whether the track is a video track.
+func (rd *rtpTrack) video() bool { return rd.h264 != nil || rd.av1 != nil }
+
+// keyAfterLoss asks for a keyframe after a loss, unless one was asked for
+// just now.
+func (rd *rtpTrack) keyAfterLoss(now time.Time) {
+	rd.mu.Lock()
+	recent := now.Sub(rd.lastPLI) < 300*time.Millisecond
+	rd.mu.Unlock()
+	if !recent {
+		rd.pli()
+	}
+}
+
+// av1Packet handles one RTP packet of an AV1 track: a temporal unit with
+// a new sequence header (re)declares the track.
+func (rd *rtpTrack) av1Packet(p *rtp.Packet, now time.Time) error {
+	tu, err := rd.av1.push(p)
+	if err != nil {
+		rd.ws.s.Logger.Debug("webrtc: AV1 payload dropped", "key", rd.ws.key, "err", err)
+	}
+	if rd.av1.needKey {
+		rd.av1.needKey = false
+		rd.keyAfterLoss(now)
+	}
+	if tu == nil {
+		return nil
+	}
+	if tu.seqHdr != nil && (!rd.added || !bytes.Equal(tu.seqHdr, rd.av1Cfg)) {
+		t, err := av1Track(tu.seqHdr)
+		if err == nil {
+			var num int
+			num, err = rd.ws.pub.AddTrack(rd.ws.ctx, t)
+			if err == nil {
+				rd.num, rd.added, rd.av1Cfg = num, true, append([]byte(nil), tu.seqHdr...)
+			}
+		}
+		if err != nil {
+			rd.ws.s.Logger.Warn("webrtc: AV1 sequence header dropped", "key", rd.ws.key, "err", err)
+		}
+	}
+	return rd.sample(tu.rtpTime, now, tu.obus, tu.key, nil)
 }
 
 // sample times one sample and writes it (or holds it until the track is
@@ -324,7 +371,7 @@ func (rd *rtpTrack) ensureAudio() bool {
 	if rd.added {
 		return true
 	}
-	if rd.h264 != nil {
+	if rd.video() {
 		return false
 	}
 	num, err := rd.ws.pub.AddTrack(rd.ws.ctx, opusTrack(uint16(rd.tr.Codec().Channels)))
@@ -368,7 +415,7 @@ func (rd *rtpTrack) write(u int64, payload []byte, key bool) error {
 	if err != nil {
 		return err
 	}
-	if key && rd.h264 != nil {
+	if key && rd.video() {
 		rd.keyOnce.Do(func() { close(rd.keyedChan()) })
 	}
 	return nil

@@ -268,7 +268,7 @@ Flags:
 				ln.Close()
 				return err
 			}
-			defer ws.Close()
+			defer closeWebRTC(ws)
 			mux.Handle("/whip/", ws)
 			mux.Handle("/whep/", ws)
 			scfg.WHEP = whepPath

@@ -95,3 +95,12 @@ func (f liveWebRTCFlags) server(ch *live.Channel, publish live.PublisherFunc, se
 	}
 	return s, nil
 }
+
+// closeWebRTC ends every WebRTC session of s, then closes its --webrtc-udp
+// socket, so that the port is free for the next run.
+func closeWebRTC(s *webrtc.Server) {
+	s.Close()
+	if s.ICE.UDPMux != nil {
+		s.ICE.UDPMux.Close()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,5 +89,45 @@ func TestLiveWebRTCFlags(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("POST %s: %d, want %d", c.path, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// TestLiveWebRTCUDPClosed checks that `cmafkit live --webrtc-udp ADDR`
+// releases its UDP socket when it ends: the same port can be bound again,
+// by this process and by a second run.
+func TestLiveWebRTCUDPClosed(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	for run := 1; run <= 2; run++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runLive(ctx, []string{"-o", t.TempDir(), "--http", "127.0.0.1:0", "--webrtc", "--webrtc-udp", addr}, &stdout, &stderr)
+		}()
+		for deadline := time.Now().Add(10 * time.Second); !liveAtRE.MatchString(stdout.String()); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("run %d not serving: %q %q (err %v)", run, stdout.String(), stderr.String(), <-done)
+			}
+		}
+		// While it runs, the port is taken.
+		if c, err := net.ListenPacket("udp", addr); err == nil {
+			c.Close()
+			t.Errorf("run %d: %s could be bound while cmafkit live holds it", run, addr)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("after run %d the --webrtc-udp socket is still open: %v", run, err)
+		}
+		c.Close()
 	}
 }
