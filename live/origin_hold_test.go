@@ -1,12 +1,16 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cmafkit/cmafkit/manifest/dash"
 )
 
 // heldRequests starts, on a stalled channel with a part of segment n made
@@ -109,5 +113,25 @@ func TestOriginHoldEndsAtClose(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: still held %v after the channel closed (MaxHold %v)", what, time.Since(closed), maxHold)
 		}
+	}
+}
+
+// TestLowLatencyMPDDelay checks that a low-latency MPD gives its delay
+// only as the ServiceDescription target: Shaka in low-latency mode adds
+// Latency@target to suggestedPresentationDelay, so an MPD with both puts
+// it seconds further back than the target.
+func TestLowLatencyMPDDelay(t *testing.T) {
+	f := newFeeder(t, 1)
+	f.until("the first segment", f.started)
+	var b bytes.Buffer
+	if err := dash.Render(&b, f.ch.Presentation()); err != nil {
+		t.Fatal(err)
+	}
+	mpd := b.String()
+	if strings.Contains(mpd, "suggestedPresentationDelay") {
+		t.Errorf("low-latency MPD has a suggestedPresentationDelay:\n%s", mpd)
+	}
+	if !strings.Contains(mpd, `<Latency target="2000"`) {
+		t.Errorf("low-latency MPD without Latency@target 2000:\n%s", mpd)
 	}
 }
