@@ -310,9 +310,12 @@ func (pt *ptrack) writeLLSegment(ctx context.Context, cs closedSeg) error {
 // they start, with a target latency.
 func (c *Channel) lowLatencyModel(p *manifest.Presentation) {
 	seg := c.SegmentDuration
-	// Players start this far behind the live edge (Shaka's DASH seek
-	// range ends there): the target latency, not three segments.
-	p.SuggestedPresentationDelay = c.TargetLatency
+	// No suggestedPresentationDelay: the ServiceDescription's target
+	// says how far behind the live edge to play. Shaka in low-latency
+	// mode ends its seek range that delay behind the edge and then holds
+	// Latency@target behind that end, so a delay here adds to the target
+	// (2 s + 2 s put it 5-6 s behind the encoder).
+	p.SuggestedPresentationDelay = 0
 	p.LowLatency = &manifest.LowLatency{
 		PartTarget: c.PartDuration,
 		// Four parts: hls.js aims for PART-HOLD-BACK and, at the least

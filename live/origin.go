@@ -256,11 +256,11 @@ func (e edge) tooFar(msn, part int, partTarget time.Duration) bool {
 	return part >= 0 && msn == e.msn && part > e.part+limit
 }
 
-// wait holds until check is true (true), the stream ended or the hold
-// ran out (false); check runs under l.mu.
-func (o *Origin) wait(ctx context.Context, check func(l *lowLatency) bool) (bool, error) {
+// wait holds until check is true (true), the stream ended or hold ran
+// out (false); check runs under l.mu.
+func (o *Origin) wait(ctx context.Context, hold time.Duration, check func(l *lowLatency) bool) (bool, error) {
 	l := o.ch.ll
-	timer := time.NewTimer(o.opts.MaxHold)
+	timer := time.NewTimer(max(hold, 0))
 	defer timer.Stop()
 	for {
 		l.mu.Lock()
@@ -310,7 +310,7 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, rep strin
 	}
 	partTarget := o.ch.PartDuration
 	var known, tooFar bool
-	ok, err := o.wait(r.Context(), func(l *lowLatency) bool {
+	ok, err := o.wait(r.Context(), o.opts.MaxHold, func(l *lowLatency) bool {
 		if l.pres == nil {
 			return false
 		}
@@ -440,7 +440,7 @@ func (o *Origin) holds(rep string, n int) bool {
 func (o *Origin) servePart(w http.ResponseWriter, r *http.Request, rep string, n, k int) {
 	var data []byte
 	var gone bool
-	ok, err := o.wait(r.Context(), func(l *lowLatency) bool {
+	ok, err := o.wait(r.Context(), o.opts.MaxHold, func(l *lowLatency) bool {
 		if s := l.seg(rep, 0, n, false); s != nil {
 			if k < len(s.parts) {
 				data = s.parts[k].data
@@ -481,7 +481,9 @@ func (o *Origin) serveSegment(w http.ResponseWriter, r *http.Request, rep string
 	for {
 		var parts [][]byte
 		var done, exists bool
-		ok, err := o.wait(ctx, func(l *lowLatency) bool {
+		// Each wait ends by the deadline, so that a segment whose parts
+		// trickle in never holds its response longer.
+		ok, err := o.wait(ctx, min(o.opts.MaxHold, time.Until(deadline)), func(l *lowLatency) bool {
 			s := l.seg(rep, 0, n, false)
 			if s == nil {
 				return false

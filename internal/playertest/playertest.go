@@ -114,13 +114,15 @@ type Options struct {
 	// LowLatency configures a Live run for a low-latency stream: each
 	// player in its low-latency mode with latency catch-up (hls.js
 	// lowLatencyMode and maxLiveSyncPlaybackRate, Shaka lowLatencyMode and
-	// liveSync with a TargetLatency, dash.js's own low-latency mode and
+	// liveSync (HLS; DASH takes the MPD's ServiceDescription), dash.js's own low-latency mode and
 	// catch-up, which the MPD turns on), and playback up to 1.5× real time
 	// accepted while it catches up. Result.FinalLatency reports where the
 	// latency settled.
 	LowLatency bool
-	// TargetLatency is the latency the players aim for in a LowLatency
-	// run where the manifest does not say (Shaka with HLS); zero means 2 s.
+	// TargetLatency, when set, is Shaka's liveSync target in a LowLatency
+	// run, counted from the end of its seek range (for LL-HLS, PART-HOLD-BACK
+	// behind the live edge); zero means 0 for HLS and the MPD's
+	// ServiceDescription for DASH.
 	TargetLatency time.Duration
 	// AudioOnly accepts zero decoded video frames.
 	AudioOnly bool

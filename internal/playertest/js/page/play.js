@@ -238,10 +238,14 @@
     await player.attach(video);
     const conf = { streaming: { retryParameters: { maxAttempts: 2 } } };
     if (cfg.lowLatency) {
-      // Shaka takes the target from an MPD's ServiceDescription; HLS says
-      // none, so give it one.
+      // Shaka takes the target from an MPD's ServiceDescription. Its live
+      // sync counts the target from the end of its seek range, which is
+      // PART-HOLD-BACK behind an LL-HLS live edge: HLS gets catch-up to
+      // that end (target 0), DASH the MPD's target.
       conf.streaming.lowLatencyMode = true;
-      conf.streaming.liveSync = { enabled: true, targetLatency: cfg.targetLatency || 2, maxPlaybackRate: 1.5 };
+      if (cfg.targetLatency || !/\.mpd(\?|$)/.test(cfg.manifest)) {
+        conf.streaming.liveSync = { enabled: true, targetLatency: cfg.targetLatency || 0, maxPlaybackRate: 1.5 };
+      }
     }
     if (cfg.drm) {
       conf.drm = {};
