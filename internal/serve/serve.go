@@ -299,7 +299,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.servePreview(w, r)
 		return
 	}
-	serveFile(w, r, fsys, name, media, cacheControl)
+	serveFile(w, r, fsys, name, cacheControl)
 }
 
 // hasControl reports whether p holds a NUL or another control character,
@@ -336,12 +336,9 @@ func containsDotDot(p string) bool {
 }
 
 // serveFile serves name from fsys with Range support and an explicit media
-// type. It never lists directories. With cors, the file and its absence
-// (404) are readable from other origins; refusals are not.
-func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, cors bool, cacheControl func(string) string) {
-	if cors {
-		setCORS(w.Header())
-	}
+// type. It never lists directories. CORS headers set by the method preamble
+// stay on the file and its absence (404) and are taken off refusals.
+func serveFile(w http.ResponseWriter, r *http.Request, fsys fs.FS, name string, cacheControl func(string) string) {
 	if name == "" || !fs.ValidPath(name) || strings.Contains(name, "\\") {
 		http.NotFound(w, r)
 		return
@@ -408,11 +405,6 @@ func throughSymlink(fsys fs.FS, name string) bool {
 		}
 	}
 	return false
-}
-
-func setCORS(h http.Header) {
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", httpx.MediaExpose)
 }
 
 func unsetCORS(h http.Header) {
